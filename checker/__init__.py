@@ -1,0 +1,26 @@
+"""zsmc's generic engine: kernel-style tasks on CPUs, explored exhaustively.
+
+``checker`` knows nothing of zsmalloc: any kernel locking scheme can be
+modelled with it.  The public API is this module's ``__all__`` (pinned by a
+test); everything else is internal.
+"""
+
+from .actions import (Action, access, alloc, choose, cond_resched, free, label, might_sleep,
+                      pin, preempt_disable, preempt_enable, sleep, unpin)
+from .errors import InternalError, ModelError, UsageError, ZsmcError
+from .explore import explore
+from .monitor import Monitor, register
+from .objects import LockMap, Mutex, Obj, PageLock, RwLock, RwSemaphore, SpinLock, Var
+from .program import Program, Task
+from .result import Result, Step, Violation
+from .world import Bug, Event, World
+
+__all__ = [
+    "Action", "Bug", "Event", "InternalError", "LockMap", "ModelError", "Monitor", "Mutex",
+    "Obj", "PageLock", "Program", "Result", "RwLock", "RwSemaphore", "SpinLock", "Step", "Task",
+    "UsageError", "Var", "Violation", "World", "ZsmcError", "access", "alloc", "choose",
+    "cond_resched", "explore", "free", "label", "might_sleep", "pin", "preempt_disable",
+    "preempt_enable", "register", "sleep", "unpin",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,206 @@
+"""Actions: what a task yields, the operation it is about to perform.
+
+An action is an *intent*; the engine performs it when it schedules the task and
+sends the result back into the generator (the value read, whether a trylock
+succeeded, the option chosen).  The set is closed (ARCHITECTURE.md section 2):
+
+============  ===========================================  ==============
+op            meaning                                      result
+============  ===========================================  ==============
+READ          read a :class:`~checker.objects.Var`         the value
+WRITE         write a Var                                  None
+RMW           atomic read-modify-write ``v = fn(v)``       the old value
+CMPXCHG       kernel ``cmpxchg(ptr, old, new)``            the old value
+SPIN          spin (keeping the CPU) until ``pred(v)``     the value
+ACQUIRE       take a lock, waiting if needed               None
+TRYLOCK       take a lock if free, never wait              True / False
+RELEASE       release a lock held by this task             None
+PREEMPT_*     ``preempt_disable()`` / ``preempt_enable()`` None
+COND_RESCHED  explicit preemption point                    None
+MIGHT_SLEEP   ``might_sleep()`` annotation                 None
+SLEEP         ``schedule()``: give up the CPU              None
+CHOOSE        nondeterministic choice, explored fully     the option
+ALLOC, FREE   lifetime of an :class:`~checker.objects.Obj` None
+ACCESS        use of an Obj's memory (read or write)       None
+PIN, UNPIN    the Obj is mapped / unmapped by this task    None
+LABEL         annotation for the trace only               None
+============  ===========================================  ==============
+
+Actions are built by the methods of the shared objects (``x.read()``,
+``lk.acquire()``) and by the functions below; user code never instantiates
+:class:`Action` directly.
+"""
+
+from __future__ import annotations
+
+from .errors import ModelError
+
+READ = 1
+WRITE = 2
+RMW = 3
+CMPXCHG = 4
+SPIN = 5
+ACQUIRE = 6
+TRYLOCK = 7
+RELEASE = 8
+PREEMPT_DISABLE = 9
+PREEMPT_ENABLE = 10
+COND_RESCHED = 11
+MIGHT_SLEEP = 12
+SLEEP = 13
+CHOOSE = 14
+ALLOC = 15
+FREE = 16
+ACCESS = 17
+PIN = 18
+UNPIN = 19
+LABEL = 20
+
+OP_NAMES = {
+    READ: "read", WRITE: "write", RMW: "rmw", CMPXCHG: "cmpxchg", SPIN: "spin_until",
+    ACQUIRE: "acquire", TRYLOCK: "trylock", RELEASE: "release",
+    PREEMPT_DISABLE: "preempt_disable", PREEMPT_ENABLE: "preempt_enable",
+    COND_RESCHED: "cond_resched", MIGHT_SLEEP: "might_sleep", SLEEP: "sleep",
+    CHOOSE: "choose", ALLOC: "alloc", FREE: "free", ACCESS: "access",
+    PIN: "pin", UNPIN: "unpin", LABEL: "label",
+}
+
+# Footprint kinds, for the dependence relation of the search.
+NONE, R, W = 0, 1, 2
+
+# Ops whose footprint is a write of their object.  Every lock operation counts
+# as a write: all operations on one lock are mutually dependent (the convention
+# of the DPOR literature, see dpor-benchmarks.md section 1).
+_WRITE_OPS = frozenset({WRITE, RMW, CMPXCHG, ACQUIRE, TRYLOCK, RELEASE, ALLOC, FREE})
+_READ_OPS = frozenset({READ, SPIN, PIN, UNPIN})
+
+
+class Action:
+    """One operation a task is about to perform.
+
+    ``op`` is one of the module constants; ``obj`` the shared object it acts on
+    (None for CPU-local actions); ``arg``/``arg2`` its operands.
+    """
+
+    __slots__ = ("op", "obj", "arg", "arg2")
+
+    def __init__(self, op: int, obj=None, arg=None, arg2=None):
+        self.op = op
+        self.obj = obj
+        self.arg = arg
+        self.arg2 = arg2
+
+    @property
+    def name(self) -> str:
+        return OP_NAMES[self.op]
+
+    @property
+    def footprint_kind(self) -> int:
+        """R, W or NONE: how this action touches ``obj`` for the dependence relation."""
+        op = self.op
+        if op in _WRITE_OPS:
+            return W
+        if op in _READ_OPS:
+            return R
+        if op == ACCESS:
+            return W if self.arg else R
+        return NONE
+
+    def describe(self) -> str:
+        """A short human description: ``acquire(class->lock)``, ``write(x, 3)``."""
+        op = self.op
+        n = OP_NAMES[op]
+        o = self.obj
+        oname = getattr(o, "name", None)
+        if op == WRITE:
+            return f"write({oname}, {self.arg!r})"
+        if op == CMPXCHG:
+            return f"cmpxchg({oname}, {self.arg!r}, {self.arg2!r})"
+        if op in (ACQUIRE, TRYLOCK) and self.arg:
+            return f"{n}({oname}, shared)"
+        if op == ACCESS:
+            return f"access({oname}, {'write' if self.arg else 'read'})"
+        if op == CHOOSE:
+            return f"choose({list(self.arg)!r})"
+        if op == LABEL:
+            return f"label({self.arg})"
+        if o is not None:
+            return f"{n}({oname})"
+        return f"{n}()"
+
+    def __repr__(self) -> str:
+        return f"<Action {self.describe()}>"
+
+
+def preempt_disable() -> Action:
+    """``preempt_disable()``: raise this task's preempt count."""
+    return Action(PREEMPT_DISABLE)
+
+
+def preempt_enable() -> Action:
+    """``preempt_enable()``: lower this task's preempt count (must be positive)."""
+    return Action(PREEMPT_ENABLE)
+
+
+def cond_resched() -> Action:
+    """``cond_resched()``: a voluntary preemption point.
+
+    Where the task is preemptible the CPU may switch to another task here
+    without that counting as a preemption; in atomic context it is a
+    sleep-in-atomic bug (the kernel's ``__might_resched`` check).
+    """
+    return Action(COND_RESCHED)
+
+
+def might_sleep() -> Action:
+    """``might_sleep()``: assert that sleeping is allowed here."""
+    return Action(MIGHT_SLEEP)
+
+
+def sleep(reason: str = "schedule") -> Action:
+    """``schedule()``: the task gives up its CPU and is woken at once."""
+    return Action(SLEEP, arg=reason)
+
+
+def choose(options) -> Action:
+    """A nondeterministic choice; the search explores every option."""
+    opts = tuple(options)
+    if not opts:
+        raise ModelError("choose() needs at least one option")
+    return Action(CHOOSE, arg=opts)
+
+
+def label(text: str, **info) -> Action:
+    """An annotation that only appears in the trace (e.g. the kernel function entered).
+
+    ``info`` carries structured facts for monitors; conventions used by the
+    built-in properties: ``label("store", key=K, value=V)`` (a client's data
+    write to handle K takes effect) and ``label("load", key=K, value=V)`` (a
+    client read V from handle K), checked by ``data-integrity``.
+    """
+    return Action(LABEL, arg=text, arg2=info or None)
+
+
+def alloc(obj) -> Action:
+    """Mark ``obj`` (an :class:`~checker.objects.Obj`) allocated."""
+    return Action(ALLOC, obj)
+
+
+def free(obj) -> Action:
+    """Mark ``obj`` freed."""
+    return Action(FREE, obj)
+
+
+def access(obj, write: bool = False) -> Action:
+    """A use of ``obj``'s memory; racing accesses are ordered by the search."""
+    return Action(ACCESS, obj, bool(write))
+
+
+def pin(obj) -> Action:
+    """This task maps ``obj`` (holds it in place) until :func:`unpin`."""
+    return Action(PIN, obj)
+
+
+def unpin(obj) -> Action:
+    """End of this task's mapping of ``obj``."""
+    return Action(UNPIN, obj)

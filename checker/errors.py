@@ -1,0 +1,30 @@
+"""The three audiences for errors (style.md lesson 9).
+
+* :class:`ModelError`: the user's model misuses the API (yields something that
+  is not an action, releases a lock it does not hold, ...).  Raised at once,
+  naming the task and the action, with a hint.
+* :class:`UsageError`: bad arguments to ``explore`` or the CLI.
+* :class:`InternalError`: a bug in zsmc itself, tagged so nobody blames the model.
+
+Violations of properties are not exceptions: they are data
+(:class:`checker.result.Violation`).
+"""
+
+
+class ZsmcError(Exception):
+    """Base class of every error zsmc raises on purpose."""
+
+
+class ModelError(ZsmcError):
+    """The model (a task, an action, a program) is malformed."""
+
+
+class UsageError(ZsmcError):
+    """An argument to the public API or the command line is invalid."""
+
+
+class InternalError(ZsmcError):
+    """A bug in zsmc; please report it with the command that triggered it."""
+
+    def __init__(self, message: str):
+        super().__init__(f"[zsmc internal bug] {message}")

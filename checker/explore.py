@@ -1,0 +1,192 @@
+"""The exploration loop: run executions, let a scheduler pick each step, check properties.
+
+One loop serves every scheduler (shuttle's design): the scheduler decides
+which task moves next and when the space is exhausted; the loop builds a
+fresh program for every execution, steps the World, feeds the monitors,
+and enforces the budgets.  An exhausted budget makes the result incomplete,
+never verified.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import objects
+from .errors import UsageError, ZsmcError
+from .monitor import select
+from .program import Program
+from .result import Result, Step, Violation
+from .schedulers import make_scheduler
+from .world import World
+
+
+def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
+            preemption_bound=None, max_executions=None, time_limit=None, seed=0,
+            on_progress=None, progress_every=1.0) -> Result:
+    """Explore the executions of the program ``build()`` returns.
+
+    ``build`` is called once per execution and must return a fresh
+    :class:`~checker.program.Program` whose behaviour depends only on the
+    schedule (no hidden randomness).  ``scheduler`` is a name (``"dpor"``,
+    ``"dfs"``, ``"random"``, ``"pct"``, ``"replay"``) or a Scheduler instance.
+    ``properties``: registry names or Monitor instances; None means every
+    property that applies to the program.  ``preemption_bound`` limits the
+    preemptions per execution; ``max_executions`` and ``time_limit`` (seconds)
+    are budgets.  ``on_progress(result)`` is called about every
+    ``progress_every`` seconds.
+    """
+    if not callable(build):
+        raise UsageError(f"explore() needs a build function returning a Program, got {build!r}")
+    for name, v in (("preemption_bound", preemption_bound), ("max_executions", max_executions)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise UsageError(f"{name} must be a non-negative integer or None, got {v!r}")
+    if time_limit is not None and (not isinstance(time_limit, (int, float)) or time_limit <= 0):
+        raise UsageError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed)
+    result = Result(scheduler=sched.name, preemption_bound=preemption_bound, seed=seed)
+    start = time.perf_counter()
+    deadline = start + time_limit if time_limit is not None else None
+    next_progress = start + progress_every
+    monitors = None
+    seen = {}
+    stopped = False
+    try:
+        while True:
+            if max_executions is not None and result.executions >= max_executions:
+                result.reason = f"execution budget of {max_executions} reached"
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                result.reason = f"time limit of {time_limit}s reached"
+                break
+            if not sched.new_execution():
+                result.complete = True
+                break
+            program = _build(build)
+            if monitors is None:
+                monitors = select(properties, program)
+                for m in monitors.on_explore_start:
+                    m.on_explore_start(program)
+            world = World(program, monitors, _build_uids[0])
+            for m in monitors.on_execution_start:
+                m.on_execution_start(world)
+            status = _run(world, sched, stop_on_violation)
+            result.steps += len(world.events)
+            if status == "redundant":
+                result.redundant += 1
+            elif status == "pruned":
+                result.pruned += 1
+            else:
+                if status == "deadlock":
+                    result.deadlocks += 1
+                if status in ("complete", "deadlock"):
+                    for m in monitors.on_execution_end:
+                        m.on_execution_end(world)
+                    if program.observe is not None:
+                        result.outcomes.add(program.observe())
+                result.executions += 1
+                if world.preemptions > result.max_preemptions:
+                    result.max_preemptions = world.preemptions
+            if world.violations:
+                _collect(world, result, seen)
+                if stop_on_violation:
+                    stopped = True
+                    sched.end_execution(world, status)
+                    result.reason = "stopped at the first violation"
+                    break
+            sched.end_execution(world, status)
+            if on_progress is not None:
+                now = time.perf_counter()
+                if now >= next_progress:
+                    result.elapsed = now - start
+                    on_progress(result)
+                    next_progress = now + progress_every
+        if monitors is not None:
+            for m in monitors.on_explore_end:
+                before = len(result.violations)
+                m.on_explore_end(result)
+                if len(result.violations) > before:
+                    stopped = stopped or stop_on_violation
+    finally:
+        objects._uid_source = None
+    if result.complete and getattr(sched, "incomplete_reason", None):
+        result.complete = False
+        result.reason = sched.incomplete_reason
+    if stopped and result.complete:
+        result.complete = False
+        result.reason = "stopped at the first violation"
+    result.elapsed = time.perf_counter() - start
+    return result
+
+
+_build_uids = [0]
+
+
+def _build(build) -> Program:
+    counter = [0]
+
+    def uid():
+        counter[0] += 1
+        return ("b", counter[0])
+
+    objects._uid_source = uid
+    try:
+        program = build()
+    except ZsmcError:
+        raise
+    finally:
+        objects._uid_source = None
+    if not isinstance(program, Program):
+        raise UsageError(f"build() must return a checker.Program, got {program!r}")
+    _build_uids[0] = counter[0]
+    return program
+
+
+def _run(world: World, sched, stop_on_violation: bool) -> str:
+    """Step ``world`` to the end of one execution; returns its status."""
+    pick = sched.pick
+    step = world.step
+    enabled = world.enabled
+    while True:
+        en = enabled()
+        if not en:
+            if world.all_finished():
+                return "complete"
+            world.deadlocked = True
+            mons = world.monitors.on_deadlock
+            if mons:
+                blocked = world.blocked_description()
+                for m in mons:
+                    m.on_deadlock(world, blocked)
+            return "deadlock"
+        choice = pick(world, en)
+        if choice is None:
+            return "redundant"
+        if choice is False:
+            return "pruned"
+        step(choice[0], choice[1])
+        if world.violations and stop_on_violation:
+            world.ended_by_violation = True
+            return "violation"
+
+
+def steps_of(world: World, upto=None) -> list:
+    """The events of ``world`` as :class:`Step` records (for reports and traces)."""
+    tasks = world.tasks
+    evs = world.events if upto is None else world.events[:upto + 1]
+    return [Step(e.index, e.task, tasks[e.task].name, tasks[e.task].cpu, e.action.describe(),
+                 e.result, e.choice, e.preemption, e.pc) for e in evs]
+
+
+def _collect(world: World, result: Result, seen: dict) -> None:
+    for prop, message, step, task, involved in world.violations:
+        result.violation_count += 1
+        key = (prop, message)
+        if key in seen:
+            continue
+        seen[key] = True
+        sched = [(e.task, e.choice) for e in world.events[:step + 1]]
+        result.violations.append(Violation(
+            property=prop, message=message, step=step,
+            task=world.tasks[task].name if task is not None else None,
+            schedule=sched, steps=steps_of(world, step), involved=tuple(involved),
+            execution=result.executions, tasks=[(t.name, t.cpu, t.role) for t in world.tasks]))

@@ -1,0 +1,124 @@
+"""Monitors (property checkers) and the registry that finds them by name.
+
+A monitor overrides only the hooks it needs; :class:`Monitors` builds one list
+per hook once per exploration, so an unused hook costs nothing in the loop
+(style.md lesson 7).  ``checker`` imports nothing from ``properties`` at load
+time: names resolve lazily through dotted paths, as Hypothesis does for its
+providers.
+
+Hooks (all optional):
+
+* ``on_explore_start(program)``: once, with the first execution's program.
+* ``on_execution_start(world)``: before the first step of every execution.
+* ``on_pending(world, task, action)``: a task has just yielded ``action``;
+  everything that decides it (the task's preempt count and held locks) is the
+  task's own, so checks made here do not depend on the interleaving.
+* ``on_event(world, event)``: after each step, before the task resumes.
+* ``on_task_finish(world, task)``: a task's generator returned.
+* ``on_deadlock(world, blocked)``: no task is enabled while some are
+  unfinished; ``blocked`` is ``world.blocked_description()``.
+* ``on_execution_end(world)``: after the last step of a complete execution.
+* ``on_explore_end(result)``: once, at the end.
+
+A monitor reports with ``world.report(self.name, message, task=..., steps=...)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import UsageError
+
+# name -> "module:Class".  Models and users may add entries with register().
+REGISTRY: dict[str, str] = {
+    "no-free-while-mapped": "properties.free_while_mapped:NoFreeWhileMapped",
+    "writers-never-block": "properties.writers_never_block:WritersNeverBlock",
+    "lock-order": "properties.lock_order:LockOrder",
+    "sleep-in-atomic": "properties.sleep_in_atomic:SleepInAtomic",
+    "deadlock": "properties.deadlock:Deadlock",
+    "data-integrity": "properties.data_integrity:DataIntegrity",
+    "pool-consistency": "properties.pool_consistency:PoolConsistency",
+    "lock-balance": "properties.lock_balance:LockBalance",
+}
+
+HOOKS = ("on_explore_start", "on_execution_start", "on_pending", "on_event",
+         "on_task_finish", "on_deadlock", "on_execution_end", "on_explore_end")
+
+
+class Monitor:
+    """Base class of property monitors.
+
+    ``name`` is the registry name and the ``property`` of its violations.
+    ``applies(program)`` says whether the property means anything for a
+    program (the default set of ``explore`` keeps only those that apply).
+    """
+
+    name = ""
+    description = ""
+
+    def applies(self, program) -> bool:
+        return True
+
+
+def register(name: str, path: str) -> None:
+    """Register a monitor class under ``name`` by dotted path ``module:Class``."""
+    REGISTRY[name] = path
+
+
+def resolve(name_or_monitor):
+    """A monitor instance from a registry name, a Monitor class or instance."""
+    if isinstance(name_or_monitor, Monitor):
+        return name_or_monitor
+    if isinstance(name_or_monitor, type) and issubclass(name_or_monitor, Monitor):
+        return name_or_monitor()
+    if not isinstance(name_or_monitor, str):
+        raise UsageError(f"a property is a registry name or a Monitor, got {name_or_monitor!r}")
+    path = REGISTRY.get(name_or_monitor)
+    if path is None:
+        known = ", ".join(sorted(REGISTRY))
+        raise UsageError(f"unknown property {name_or_monitor!r}; known properties: {known}")
+    module, _, cls = path.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"property {name_or_monitor!r}: cannot load {path} ({exc})") from exc
+    return obj()
+
+
+class Monitors:
+    """The monitors of one exploration, with one list per hook."""
+
+    def __init__(self, monitors):
+        self.all = list(monitors)
+        for hook in HOOKS:
+            setattr(self, hook, [m for m in self.all if _overrides(m, hook)])
+
+    @property
+    def names(self):
+        return [m.name for m in self.all]
+
+
+def _overrides(monitor, hook: str) -> bool:
+    fn = getattr(type(monitor), hook, None)
+    return fn is not None and fn is not getattr(Monitor, hook, None)
+
+
+def select(properties, program):
+    """The monitors for ``explore(properties=...)``.
+
+    None: every registered property that applies to ``program`` (those that
+    fail to load are skipped, so ``checker`` works without ``properties``).
+    """
+    if properties is None:
+        out = []
+        for name in REGISTRY:
+            try:
+                m = resolve(name)
+            except UsageError:
+                continue
+            if m.applies(program):
+                out.append(m)
+        return Monitors(out)
+    if isinstance(properties, (str, Monitor)):
+        properties = [properties]
+    return Monitors([resolve(p) for p in properties])

@@ -1,0 +1,249 @@
+"""Shared objects: variables, lifetime-tracked objects and kernel locks.
+
+A program's ``build()`` creates them afresh for every execution, and tasks may
+create more while they run (a zspage allocated by ``zs_malloc`` comes with its
+own lock).  Each object gets a *uid* that is stable across executions: objects
+made by ``build()`` are numbered in creation order, objects made by a task are
+numbered per task (``(task, k)``), so the same step of the same task creates
+the same uid whatever the interleaving.  The search compares footprints of
+different executions by these uids.
+
+Lock kinds follow the kernel (ARCHITECTURE.md section 2):
+
+===================  =========  ========  ==========================================
+class                spinning   shared    kernel type
+===================  =========  ========  ==========================================
+:class:`SpinLock`    yes        no        ``spinlock_t`` (raises the preempt count)
+:class:`RwLock`      yes        yes       ``rwlock_t`` (raises the preempt count)
+:class:`Mutex`       no         no        ``struct mutex`` (waiting sleeps)
+:class:`RwSemaphore` no         yes       ``struct rw_semaphore``
+:class:`PageLock`    no         no        ``PG_locked`` (not tracked by lockdep)
+:class:`LockMap`     n/a        yes       a bare ``lockdep_map``: annotation only,
+                                          never waits (for locks a model builds
+                                          from primitives, like the zspage lock)
+===================  =========  ========  ==========================================
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from . import actions as A
+from .errors import ModelError
+
+# Set by the running World; None outside an execution.
+_uid_source = None
+_global_uids = itertools.count()
+
+
+def _new_uid():
+    if _uid_source is None:
+        return ("g", next(_global_uids))
+    return _uid_source()
+
+
+class Shared:
+    """Base of every object an action can name."""
+
+    __slots__ = ("name", "uid")
+
+    def __init__(self, name: str):
+        if not isinstance(name, str) or not name:
+            raise ModelError(f"a shared object needs a non-empty name, got {name!r}")
+        self.name = name
+        self.uid = _new_uid()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class Var(Shared):
+    """A shared memory location.  ``value`` is its current value (for observe)."""
+
+    __slots__ = ("value", "initial")
+
+    def __init__(self, name: str, value=0):
+        super().__init__(name)
+        self.value = value
+        self.initial = value
+
+    def read(self) -> A.Action:
+        return A.Action(A.READ, self)
+
+    def write(self, value) -> A.Action:
+        return A.Action(A.WRITE, self, value)
+
+    def rmw(self, fn) -> A.Action:
+        """Atomic ``v = fn(v)``; the result is the old value."""
+        return A.Action(A.RMW, self, fn)
+
+    def cmpxchg(self, old, new) -> A.Action:
+        """Kernel ``cmpxchg``: store ``new`` if the value is ``old``; result: the old value."""
+        return A.Action(A.CMPXCHG, self, old, new)
+
+    def spin_until(self, pred) -> A.Action:
+        """Busy-wait, keeping the CPU, until ``pred(value)``; result: the value."""
+        if not callable(pred):
+            raise ModelError(f"spin_until on {self.name} needs a callable predicate, got {pred!r}")
+        return A.Action(A.SPIN, self, pred)
+
+
+class Obj(Shared):
+    """An object whose lifetime the properties watch (a zspage, a page, a handle).
+
+    ``alive`` is its state; ``pins`` maps task index to the number of live
+    mappings that task holds on it.
+    """
+
+    __slots__ = ("alive", "pins", "data")
+
+    def __init__(self, name: str, alive: bool = True, data=None):
+        super().__init__(name)
+        self.alive = alive
+        self.pins = {}
+        self.data = data
+
+    def alloc(self) -> A.Action:
+        return A.alloc(self)
+
+    def free(self) -> A.Action:
+        return A.free(self)
+
+    def access(self, write: bool = False) -> A.Action:
+        return A.access(self, write)
+
+    def pin(self) -> A.Action:
+        return A.pin(self)
+
+    def unpin(self) -> A.Action:
+        return A.unpin(self)
+
+
+class Lock(Shared):
+    """Base of the lock kinds.  Holder state lives on the object during an execution.
+
+    invariant: ``writer is None or not readers`` (unless the lock is a LockMap,
+    which only records and never excludes).
+    """
+
+    __slots__ = ("cls", "writer", "readers")
+
+    kind = "lock"
+    spinning = False
+    rw = False
+    blocking = True       # False: annotation only, acquisition never waits
+    lockdep = True        # tracked by lockdep's lock-order checks
+
+    def __init__(self, name: str, cls: str | None = None):
+        super().__init__(name)
+        self.cls = cls or name
+        self.writer = None
+        self.readers = {}
+
+    def acquire(self, shared: bool = False, nested: int = 0) -> A.Action:
+        """Take the lock, waiting (spinning or sleeping by kind) while it is held.
+
+        ``nested`` is lockdep's subclass (``spin_lock_nested``), which allows
+        holding two locks of one class.
+        """
+        if shared and not self.rw:
+            raise ModelError(f"{self.kind} {self.name} has no shared mode")
+        return A.Action(A.ACQUIRE, self, bool(shared), nested)
+
+    def try_acquire(self, shared: bool = False) -> A.Action:
+        """Take the lock if it is free; the result says whether it was taken."""
+        if shared and not self.rw:
+            raise ModelError(f"{self.kind} {self.name} has no shared mode")
+        return A.Action(A.TRYLOCK, self, bool(shared), 0)
+
+    def release(self) -> A.Action:
+        return A.Action(A.RELEASE, self)
+
+    # -- engine helpers (not part of the model-facing API) --------------------
+    def state(self):
+        """An immutable snapshot of who holds the lock."""
+        if self.readers:
+            return (self.writer, tuple(sorted(self.readers.items())))
+        return (self.writer, ())
+
+    def available(self, task: int, shared: bool) -> bool:
+        if not self.blocking:
+            return True
+        if self.writer is not None:
+            return False
+        if shared:
+            return True
+        return not self.readers
+
+    @staticmethod
+    def available_in(state, shared: bool) -> bool:
+        writer, readers = state
+        if writer is not None:
+            return False
+        return shared or not readers
+
+    def holds(self, task: int) -> bool:
+        return self.writer == task or task in self.readers
+
+
+class SpinLock(Lock):
+    """``spinlock_t``: spinning, exclusive; holding it disables preemption."""
+
+    __slots__ = ()
+    kind = "spinlock_t"
+    spinning = True
+
+
+class RwLock(Lock):
+    """``rwlock_t``: spinning reader/writer lock; ``acquire(shared=True)`` is read_lock."""
+
+    __slots__ = ()
+    kind = "rwlock_t"
+    spinning = True
+    rw = True
+
+
+class Mutex(Lock):
+    """``struct mutex``: sleeping, exclusive.  Waiting for it gives up the CPU."""
+
+    __slots__ = ()
+    kind = "mutex"
+
+
+class RwSemaphore(Lock):
+    """``struct rw_semaphore``: sleeping reader/writer lock."""
+
+    __slots__ = ()
+    kind = "rw_semaphore"
+    rw = True
+
+
+class PageLock(Lock):
+    """The page lock (``PG_locked``): sleeping, exclusive, invisible to lockdep."""
+
+    __slots__ = ()
+    kind = "page lock"
+    lockdep = False
+
+
+class LockMap(Lock):
+    """A bare ``lockdep_map``: ``acquire``/``release`` are annotations that never wait.
+
+    Models use it where the kernel builds a lock from primitives and annotates
+    it for lockdep (``rwsem_acquire``, ``rwsem_acquire_read``, ``rwsem_release``
+    on the zspage lock's ``dep_map``).  ``try_acquire`` records a trylock
+    annotation and always succeeds.
+    """
+
+    __slots__ = ("exclusive",)
+    kind = "lockdep_map"
+    rw = True
+    blocking = False
+
+    def __init__(self, name: str, cls: str | None = None):
+        super().__init__(name, cls)
+        # Every task holding the map exclusively (a buggy model may have two).
+        self.exclusive = {}
+
+    def holds(self, task: int) -> bool:
+        return task in self.exclusive or task in self.readers

@@ -1,0 +1,97 @@
+"""A program: the tasks of one execution, their CPUs, and what to observe.
+
+``build()`` returns a fresh :class:`Program` for every execution; the engine
+never reuses generators or shared objects between executions.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field
+
+from .errors import ModelError
+
+
+def _is_generator_function(fn) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.isgeneratorfunction(fn)
+
+
+@dataclass(slots=True, frozen=True)
+class Task:
+    """A task: a zero-argument generator function plus a name, a CPU and a role.
+
+    ``cpu=None`` lets the :class:`Program` place it.  ``role`` is free text for
+    reports ("client", "compaction", "migration", ...).
+    """
+
+    fn: object
+    name: str | None = None
+    cpu: int | None = None
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class Program:
+    """The tasks of one execution.
+
+    ``cpus=None`` gives every task without an explicit CPU a CPU of its own;
+    an integer ``cpus`` places such tasks round-robin on CPUs ``0..cpus-1``.
+    ``observe`` is called after each complete execution; its (hashable) value
+    is collected in ``Result.outcomes``.  ``context`` is any object the
+    monitors of a model want to inspect (the zsmalloc pool, say).
+    """
+
+    tasks: list
+    cpus: int | None = None
+    observe: object = None
+    context: object = None
+    name: str | None = None
+    # Filled by __post_init__:
+    specs: list = field(default_factory=list, init=False)
+
+    def __post_init__(self):
+        if not isinstance(self.tasks, (list, tuple)) or not self.tasks:
+            raise ModelError("Program needs a non-empty list of tasks")
+        if self.cpus is not None and (not isinstance(self.cpus, int) or self.cpus < 1):
+            raise ModelError(f"Program cpus must be None or a positive integer, got {self.cpus!r}")
+        specs = []
+        names = set()
+        for i, t in enumerate(self.tasks):
+            if not isinstance(t, Task):
+                t = Task(t)
+            if not callable(t.fn) or not _is_generator_function(t.fn):
+                raise ModelError(
+                    f"task {t.name or i} is {t.fn!r}, which is not a generator function; "
+                    "a task is a zero-argument function that yields actions")
+            name = t.name or getattr(t.fn, "__name__", None) or f"task{i}"
+            if name in names:
+                name = f"{name}#{i}"
+            names.add(name)
+            specs.append(Task(t.fn, name, t.cpu, t.role))
+        explicit = {t.cpu for t in specs if t.cpu is not None}
+        for t in specs:
+            if t.cpu is not None and (not isinstance(t.cpu, int) or t.cpu < 0):
+                raise ModelError(f"task {t.name}: cpu must be a non-negative integer, got {t.cpu!r}")
+            if self.cpus is not None and t.cpu is not None and t.cpu >= self.cpus:
+                raise ModelError(f"task {t.name} is pinned to CPU {t.cpu} but the program has {self.cpus} CPUs")
+        placed = []
+        fresh = 0
+        for i, t in enumerate(specs):
+            cpu = t.cpu
+            if cpu is None:
+                if self.cpus is None:
+                    while fresh in explicit:
+                        fresh += 1
+                    cpu = fresh
+                    fresh += 1
+                else:
+                    cpu = i % self.cpus
+            placed.append(Task(t.fn, t.name, cpu, t.role))
+        self.specs = placed
+
+    @property
+    def ncpus(self) -> int:
+        return max(t.cpu for t in self.specs) + 1

@@ -1,0 +1,115 @@
+"""What an exploration returns: counts, outcomes, violations, completeness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Step:
+    """One step of a violating execution, for people and trace files."""
+
+    index: int
+    task: int
+    task_name: str
+    cpu: int
+    action: str
+    result: object
+    choice: object = None
+    preemption: bool = False
+    pc: int = 0
+
+    def to_json(self) -> dict:
+        d = {"i": self.index, "task": self.task, "name": self.task_name, "cpu": self.cpu,
+             "action": self.action}
+        if self.result is not None:
+            d["result"] = _jsonable(self.result)
+        if self.choice is not None:
+            d["choice"] = _jsonable(self.choice)
+        if self.preemption:
+            d["preemption"] = True
+        if self.pc:
+            d["pc"] = self.pc
+        return d
+
+
+def _jsonable(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return repr(v)
+
+
+@dataclass(slots=True)
+class Violation:
+    """A property violated by one execution.
+
+    ``step`` is the index of the violating step in ``steps`` (-1: before any
+    step).  ``schedule`` is the source of truth for replay: the task index and
+    choice value of every step of the execution up to the violation.
+    ``involved`` lists other steps the property points at (the two
+    acquisitions of an inverted lock pair, the free and the use, ...).
+    """
+
+    property: str
+    message: str
+    step: int
+    task: str | None
+    schedule: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    involved: tuple = ()
+    execution: int = 0
+    tasks: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"[{self.property}] {self.message} (step {self.step})"
+
+    def render(self) -> str:
+        """The violation and its trace, one line per step, for a terminal."""
+        lines = [f"violation of {self.property}: {self.message}"]
+        for s in self.steps:
+            mark = ">>" if s.index == self.step else ("* " if s.index in self.involved else "  ")
+            pre = " (preempts)" if s.preemption else ""
+            res = "" if s.result is None else f" -> {s.result!r}"
+            lines.append(f"{mark}{s.index:4d}  cpu{s.cpu} {s.task_name:<14} {s.action}{res}{pre}")
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class Result:
+    """The outcome of :func:`checker.explore`.
+
+    ``complete`` is True only when the whole space (within the preemption
+    bound, if one was given) was explored; ``reason`` says why not otherwise.
+    """
+
+    scheduler: str
+    executions: int = 0
+    redundant: int = 0
+    deadlocks: int = 0
+    pruned: int = 0
+    steps: int = 0
+    outcomes: set = field(default_factory=set)
+    violations: list = field(default_factory=list)
+    violation_count: int = 0
+    complete: bool = False
+    reason: str = ""
+    elapsed: float = 0.0
+    preemption_bound: int | None = None
+    max_preemptions: int = 0
+    seed: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    @property
+    def rate(self) -> float:
+        return self.executions / self.elapsed if self.elapsed > 0 else 0.0
+
+    def summary(self) -> str:
+        state = "complete" if self.complete else f"incomplete ({self.reason})"
+        v = f", {len(self.violations)} violation(s)" if self.violations else ""
+        return (f"{self.scheduler}: {self.executions} executions, {self.redundant} redundant, "
+                f"{self.elapsed:.2f}s, {state}{v}")

@@ -1,0 +1,43 @@
+"""Schedulers: each picks the next step of an execution (one file per scheduler).
+
+The protocol is small (shuttle's design):
+
+* ``new_execution() -> bool``: prepare the next execution; False when the
+  space is exhausted.
+* ``pick(world, enabled) -> (task, choice) | None | False``: the next step,
+  given the enabled task indices.  None abandons the execution as redundant
+  (sleep-set blocked); False abandons it as pruned (preemption bound).
+* ``end_execution(world, status)``: the execution ended with ``status``
+  (complete, deadlock, violation, redundant, pruned).
+"""
+
+from __future__ import annotations
+
+from ..errors import UsageError
+
+SCHEDULERS = {
+    "dpor": "optimal dynamic partial-order reduction (exhaustive, one execution per Mazurkiewicz trace)",
+    "dfs": "every interleaving, no reduction (the oracle dpor is tested against)",
+}
+
+
+def make_scheduler(spec, preemption_bound=None, seed=0):
+    """A scheduler from a name or an instance (an instance is used as is)."""
+    if not isinstance(spec, str):
+        if all(hasattr(spec, m) for m in ("new_execution", "pick", "end_execution")):
+            return spec
+        raise UsageError(f"scheduler must be a name or a Scheduler, got {spec!r}")
+    if spec == "dfs":
+        from .dfs import DFS
+        return DFS(preemption_bound=preemption_bound)
+    if spec == "dpor":
+        if preemption_bound is not None:
+            # Partial-order reduction is unsound with a preemption bound unless the
+            # search adds the conservative branches of bounded POR; until then the
+            # bounded search explores every interleaving within the bound.
+            from .dfs import DFS
+            return DFS(preemption_bound=preemption_bound, name="dpor (bounded: no reduction)")
+        from .dpor import DPOR
+        return DPOR()
+    known = ", ".join(sorted(SCHEDULERS))
+    raise UsageError(f"unknown scheduler {spec!r}; known schedulers: {known}")

@@ -1,0 +1,466 @@
+"""The World: the state of one execution, and the kernel semantics of a step.
+
+This module is the engine's definition of ARCHITECTURE.md section 2.  The
+search (``checker.explore`` and the schedulers) only asks a World which tasks
+are enabled and tells it which to step.
+
+CPUs and preemption
+-------------------
+Each task is pinned to a CPU.  A task is *atomic* while its preempt count is
+non-zero; the count is raised by ``preempt_disable`` and by holding a spinning
+lock (``spinlock_t``, ``rwlock_t``), as in the kernel.  An atomic task *owns*
+its CPU: no other task of that CPU can take a step until it becomes
+preemptible again.  A task spinning while atomic (``spin_until`` on a value,
+or a spinning lock acquired inside an atomic section) therefore keeps its CPU:
+if the value or lock can only be released by a task of the same CPU, no task
+is enabled and the execution ends in a deadlock.
+
+A task waiting for a held lock takes no step until the lock is free.  A
+spinning-lock acquisition that would wait is modelled as not yet begun: in the
+kernel the waiter could only be on the holder's CPU if the holder had been
+preempted, and a holder of a spinning lock is atomic.  (The exception, a
+holder that sleeps in atomic context, is reported by ``sleep-in-atomic``.)
+
+Ownership is what makes the tasks of one CPU interact, so the step that makes a
+task atomic or preemptible again (``Event.oc``) is dependent with every step
+of the other tasks of that CPU; the search needs nothing else to be sound
+with CPU sharing.  ``Event.preemption`` records, for the explored ordering,
+that the step switched its CPU away from a task that could have continued:
+that is what the preemption bound counts.  Switching away from a finished
+task, a task waiting for a sleeping lock, or one that has just called
+``schedule()`` or ``cond_resched()`` is not a preemption.
+"""
+
+from __future__ import annotations
+
+from . import actions as A
+from . import objects
+from .errors import InternalError, ModelError, ZsmcError
+
+
+class Bug(Exception):
+    """Raised by a model for a kernel ``BUG_ON``: reported as a violation, not an error."""
+
+
+class Event:
+    """One committed step of an execution (not frozen: built on the hot path).
+
+    ``obj``/``kind`` are the footprint (uid and R/W) used by the dependence
+    relation; ``cpu`` is the task's CPU when that CPU is shared (else -1) and
+    ``oc`` says whether the step changed the task's ownership of it.
+    ``pre``/``post`` snapshot the object's state around the step (lock
+    holders, variable value); ``own`` is the CPU owner before the step.
+    """
+
+    __slots__ = ("index", "task", "seq", "action", "result", "choice", "obj", "kind",
+                 "cpu", "oc", "pre", "post", "own", "preemption", "pc", "clock")
+
+    def __repr__(self) -> str:
+        return f"<Event {self.index} t{self.task} {self.action.describe()} -> {self.result!r}>"
+
+
+class TaskState:
+    """The engine's view of one task during an execution."""
+
+    __slots__ = ("index", "name", "cpu", "role", "gen", "pending", "pc", "explicit",
+                 "held", "finished", "seq", "yielded", "uids")
+
+    def __init__(self, index, spec):
+        self.index = index
+        self.name = spec.name
+        self.cpu = spec.cpu
+        self.role = spec.role
+        self.gen = None
+        self.pending = None
+        self.pc = 0              # preempt count: explicit + spinning locks held
+        self.explicit = 0        # preempt_disable depth
+        self.held = []           # [(lock, shared)] in acquisition order
+        self.finished = False
+        self.seq = 0             # steps taken
+        self.yielded = False     # last step was schedule()/cond_resched() while preemptible
+        self.uids = 0
+
+    def __repr__(self) -> str:
+        return f"<task {self.name} cpu{self.cpu}>"
+
+
+class World:
+    """One execution: tasks, CPUs, shared objects and the events so far."""
+
+    def __init__(self, program, monitors=None, build_uids=0):
+        self.program = program
+        specs = program.specs
+        self.tasks = [TaskState(i, s) for i, s in enumerate(specs)]
+        ncpu = program.ncpus
+        count = [0] * ncpu
+        for s in specs:
+            count[s.cpu] += 1
+        self.shared_cpu = [c > 1 for c in count]
+        self.owner = [None] * ncpu
+        self.current = [None] * ncpu
+        self.events = []
+        self.violations = []
+        self.monitors = monitors
+        self.preemptions = 0
+        self._active = None
+        self._uid_build = build_uids
+        self.deadlocked = False
+        self.ended_by_violation = False
+        on_event = monitors.on_event if monitors is not None else ()
+        self._on_event = on_event
+        self._on_pending = monitors.on_pending if monitors is not None else ()
+        objects._uid_source = self._uid
+        for t in self.tasks:
+            self._active = t
+            try:
+                t.gen = specs[t.index].fn()
+            except ZsmcError:
+                raise
+            except Exception as exc:  # the task function itself failed
+                raise ModelError(f"task {t.name}: calling its function raised {exc!r}") from exc
+            if not hasattr(t.gen, "send"):
+                raise ModelError(f"task {t.name}: its function returned {t.gen!r}, not a generator")
+            self._resume(t, None, first=True)
+        self._active = None
+
+    # -- uids ---------------------------------------------------------------
+    def _uid(self):
+        t = self._active
+        if t is None:
+            self._uid_build += 1
+            return ("b", self._uid_build)
+        t.uids += 1
+        return (t.index, t.uids)
+
+    # -- enabledness ----------------------------------------------------------
+    def action_enabled(self, t: TaskState) -> bool:
+        """Whether ``t``'s pending action could run now, CPUs aside."""
+        a = t.pending
+        op = a.op
+        if op == A.ACQUIRE:
+            return a.obj.available(t.index, a.arg)
+        if op == A.SPIN:
+            return bool(a.arg(a.obj.value))
+        return True
+
+    def enabled(self) -> list:
+        """Indices of the tasks that can take a step now, in index order."""
+        out = []
+        owner = self.owner
+        shared = self.shared_cpu
+        for t in self.tasks:
+            if t.finished:
+                continue
+            c = t.cpu
+            if shared[c]:
+                o = owner[c]
+                if o is not None and o != t.index:
+                    continue
+            a = t.pending
+            op = a.op
+            if op == A.ACQUIRE:
+                if not a.obj.available(t.index, a.arg):
+                    continue
+            elif op == A.SPIN:
+                if not a.arg(a.obj.value):
+                    continue
+            out.append(t.index)
+        return out
+
+    def all_finished(self) -> bool:
+        for t in self.tasks:
+            if not t.finished:
+                return False
+        return True
+
+    def choices(self, index: int):
+        """The choice values of task ``index``'s pending action: options or (None,)."""
+        a = self.tasks[index].pending
+        if a.op == A.CHOOSE:
+            return a.arg
+        return (None,)
+
+    def would_change_owner(self, t: TaskState) -> bool:
+        """Predicts ``Event.oc`` for ``t``'s pending action (conservative for trylocks)."""
+        if not self.shared_cpu[t.cpu]:
+            return False
+        a = t.pending
+        op = a.op
+        if t.pc == 0:
+            if op == A.PREEMPT_DISABLE:
+                return True
+            if (op == A.ACQUIRE or op == A.TRYLOCK) and a.obj.spinning:
+                return True
+            return False
+        if t.pc == 1:
+            if op == A.PREEMPT_ENABLE:
+                return True
+            if op == A.RELEASE and a.obj.spinning:
+                return True
+        return False
+
+    # -- stepping -------------------------------------------------------------
+    def step(self, index: int, choice=None) -> Event:
+        """Perform task ``index``'s pending action; returns the committed event."""
+        t = self.tasks[index]
+        a = t.pending
+        op = a.op
+        obj = a.obj
+        ev = Event()
+        ev.index = len(self.events)
+        ev.task = index
+        ev.action = a
+        ev.choice = None
+        ev.pre = ev.post = None
+        ev.clock = None
+        res = None
+        kind = A.NONE
+        if op == A.READ:
+            res = obj.value
+            kind = A.R
+            ev.pre = ev.post = res
+        elif op == A.WRITE:
+            ev.pre = obj.value
+            obj.value = a.arg
+            ev.post = a.arg
+            kind = A.W
+        elif op == A.ACQUIRE or op == A.TRYLOCK:
+            kind = A.W
+            ev.pre = obj.state()
+            if obj.available(index, a.arg):
+                self._take(t, obj, a.arg)
+                res = True if op == A.TRYLOCK else None
+            elif op == A.TRYLOCK:
+                res = False
+            else:
+                raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
+            ev.post = obj.state()
+        elif op == A.RELEASE:
+            kind = A.W
+            ev.pre = obj.state()
+            self._drop(t, obj, a)
+            ev.post = obj.state()
+        elif op == A.SPIN:
+            res = obj.value
+            kind = A.R
+            ev.pre = ev.post = res
+        elif op == A.RMW:
+            res = obj.value
+            ev.pre = res
+            obj.value = a.arg(res)
+            ev.post = obj.value
+            kind = A.W
+        elif op == A.CMPXCHG:
+            res = obj.value
+            ev.pre = res
+            if res == a.arg:
+                obj.value = a.arg2
+            ev.post = obj.value
+            kind = A.W
+        elif op == A.PREEMPT_DISABLE:
+            t.pc += 1
+            t.explicit += 1
+        elif op == A.PREEMPT_ENABLE:
+            if t.explicit <= 0:
+                raise ModelError(f"task {t.name}: preempt_enable() without a matching preempt_disable()")
+            t.pc -= 1
+            t.explicit -= 1
+        elif op == A.CHOOSE:
+            if choice is None:
+                choice = a.arg[0]
+            res = choice
+            ev.choice = choice
+        elif op == A.ALLOC:
+            obj.alive = True
+            kind = A.W
+        elif op == A.FREE:
+            obj.alive = False
+            kind = A.W
+        elif op == A.ACCESS:
+            kind = A.W if a.arg else A.R
+        elif op == A.PIN:
+            obj.pins[index] = obj.pins.get(index, 0) + 1
+            kind = A.R
+        elif op == A.UNPIN:
+            n = obj.pins.get(index, 0)
+            if n <= 0:
+                raise ModelError(f"task {t.name}: unpin({obj.name}) without a matching pin")
+            if n == 1:
+                del obj.pins[index]
+            else:
+                obj.pins[index] = n - 1
+            kind = A.R
+        # COND_RESCHED, MIGHT_SLEEP, SLEEP, LABEL: no state change here.
+        ev.result = res
+        ev.kind = kind
+        ev.obj = obj.uid if kind else None
+        ev.pc = t.pc
+        t.seq += 1
+        ev.seq = t.seq
+        # CPU bookkeeping: preemption counting on the explored ordering.
+        c = t.cpu
+        cur = self.current[c]
+        ev.preemption = False
+        if cur is not None and cur != index:
+            u = self.tasks[cur]
+            if not u.finished and not u.yielded and not self._waits_sleeping(u):
+                ev.preemption = True
+                self.preemptions += 1
+        self.current[c] = index
+        t.yielded = (op == A.SLEEP or op == A.COND_RESCHED) and t.pc == 0
+        if self.shared_cpu[c]:
+            ev.cpu = c
+            before = self.owner[c]
+            ev.own = before
+            if t.pc > 0:
+                self.owner[c] = index
+            elif before == index:
+                self.owner[c] = None
+            ev.oc = (before == index) != (self.owner[c] == index)
+        else:
+            ev.cpu = -1
+            ev.own = None
+            ev.oc = False
+        self.events.append(ev)
+        on_event = self._on_event
+        if on_event:
+            for m in on_event:
+                m.on_event(self, ev)
+        self._resume(t, res)
+        if t.finished and self.owner[c] == index:
+            # A task that ends atomic (a lock-balance bug) stops owning its CPU.
+            self.owner[c] = None
+            ev.oc = ev.own == index
+        return ev
+
+    def would_preempt(self, index: int) -> bool:
+        """Whether stepping task ``index`` now would preempt its CPU's current task."""
+        cur = self.current[self.tasks[index].cpu]
+        if cur is None or cur == index:
+            return False
+        u = self.tasks[cur]
+        return not u.finished and not u.yielded and not self._waits_sleeping(u)
+
+    def _waits_sleeping(self, u: TaskState) -> bool:
+        a = u.pending
+        if a is None or a.op != A.ACQUIRE:
+            return False
+        lk = a.obj
+        return not lk.spinning and not lk.available(u.index, a.arg)
+
+    def _take(self, t: TaskState, lk, shared: bool):
+        i = t.index
+        if lk.blocking:
+            if shared:
+                lk.readers[i] = lk.readers.get(i, 0) + 1
+            else:
+                lk.writer = i
+        elif shared:
+            lk.readers[i] = lk.readers.get(i, 0) + 1
+        else:
+            lk.exclusive[i] = lk.exclusive.get(i, 0) + 1
+            if lk.writer is None:
+                lk.writer = i
+        t.held.append((lk, shared))
+        if lk.spinning:
+            t.pc += 1
+
+    def _drop(self, t: TaskState, lk, a):
+        i = t.index
+        held = t.held
+        for k in range(len(held) - 1, -1, -1):
+            if held[k][0] is lk:
+                shared = held[k][1]
+                del held[k]
+                break
+        else:
+            raise ModelError(
+                f"task {t.name}: {a.describe()} releases {lk.kind} {lk.name}, which it does not hold")
+        if shared:
+            n = lk.readers[i]
+            if n == 1:
+                del lk.readers[i]
+            else:
+                lk.readers[i] = n - 1
+        elif lk.blocking:
+            lk.writer = None
+        else:
+            n = lk.exclusive[i]
+            if n == 1:
+                del lk.exclusive[i]
+            else:
+                lk.exclusive[i] = n - 1
+            if lk.writer == i and i not in lk.exclusive:
+                lk.writer = next(iter(lk.exclusive), None)
+        if lk.spinning:
+            t.pc -= 1
+
+    def _resume(self, t: TaskState, value, first: bool = False):
+        self._active = t
+        try:
+            nxt = next(t.gen) if first else t.gen.send(value)
+        except StopIteration:
+            t.finished = True
+            t.pending = None
+            self._active = None
+            on_finish = self.monitors.on_task_finish if self.monitors is not None else ()
+            for m in on_finish:
+                m.on_task_finish(self, t)
+            return
+        except (AssertionError, Bug) as exc:
+            t.finished = True
+            t.pending = None
+            self._active = None
+            msg = str(exc) or type(exc).__name__
+            self.report("bug", f"task {t.name} hit BUG: {msg}", task=t.index)
+            return
+        except ZsmcError:
+            self._active = None
+            raise
+        except Exception as exc:
+            self._active = None
+            where = t.pending.describe() if t.pending is not None else "its start"
+            raise ModelError(f"task {t.name} raised {type(exc).__name__}: {exc} (after {where})") from exc
+        self._active = None
+        if type(nxt) is not A.Action:
+            raise ModelError(
+                f"task {t.name} yielded {nxt!r}, which is not an action; "
+                "yield x.read(), lk.acquire(), preempt_disable(), choose([...]), ...")
+        t.pending = nxt
+        on_pending = self._on_pending
+        if on_pending:
+            for m in on_pending:
+                m.on_pending(self, t, nxt)
+
+    # -- reporting --------------------------------------------------------------
+    def report(self, prop: str, message: str, task=None, steps=()):
+        """Record a violation of property ``prop`` at the current step."""
+        step = len(self.events) - 1
+        self.violations.append((prop, message, step, task, tuple(steps)))
+
+    def blocked_description(self):
+        """For a deadlock: each unfinished task, its pending action and what it waits for."""
+        lines = []
+        for t in self.tasks:
+            if t.finished:
+                continue
+            a = t.pending
+            why = ""
+            c = t.cpu
+            o = self.owner[c]
+            if self.shared_cpu[c] and o is not None and o != t.index:
+                why = f"CPU {c} is held by atomic task {self.tasks[o].name}"
+            elif a.op == A.ACQUIRE:
+                lk = a.obj
+                holders = []
+                if lk.writer is not None:
+                    holders.append(self.tasks[lk.writer].name)
+                holders.extend(self.tasks[r].name + " (read)" for r in lk.readers)
+                how = "spins" if lk.spinning else "sleeps"
+                why = f"{how} on {lk.kind} {lk.name} held by {', '.join(holders) or '?'}"
+            elif a.op == A.SPIN:
+                why = f"spins on {a.obj.name} = {a.obj.value!r}"
+                if t.pc:
+                    why += f" with preemption disabled on CPU {c}"
+            lines.append((t.index, t.name, a.describe(), why))
+        return lines
