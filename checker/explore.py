@@ -42,8 +42,10 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             raise UsageError(f"{name} must be a non-negative integer or None, got {v!r}")
     if time_limit is not None and (not isinstance(time_limit, (int, float)) or time_limit <= 0):
         raise UsageError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
-    sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed)
-    result = Result(scheduler=sched.name, preemption_bound=preemption_bound, seed=seed)
+    sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
+                           executions=max_executions or 1000)
+    result = Result(scheduler=sched.name, preemption_bound=preemption_bound,
+                    seed=getattr(sched, "seed", seed))
     start = time.perf_counter()
     deadline = start + time_limit if time_limit is not None else None
     next_progress = start + progress_every

@@ -46,14 +46,17 @@ class Event:
     """One committed step of an execution (not frozen: built on the hot path).
 
     ``obj``/``kind`` are the footprint (uid and R/W) used by the dependence
-    relation; ``cpu`` is the task's CPU when that CPU is shared (else -1) and
-    ``oc`` says whether the step changed the task's ownership of it.
+    relation; ``cpu`` is the task's CPU when that CPU is shared (else -1);
+    ``xoc`` says whether the step changed the task's ownership of it, and
+    ``oc`` whether it is dependent with the CPU's other tasks on that account
+    (``xoc``, or a spinning trylock that could have: a footprint must not
+    depend on the step's result, or executions could not be compared).
     ``pre``/``post`` snapshot the object's state around the step (lock
     holders, variable value); ``own`` is the CPU owner before the step.
     """
 
     __slots__ = ("index", "task", "seq", "action", "result", "choice", "obj", "kind",
-                 "cpu", "oc", "pre", "post", "own", "preemption", "pc", "clock")
+                 "cpu", "oc", "xoc", "pre", "post", "own", "preemption", "pc", "clock")
 
     def __repr__(self) -> str:
         return f"<Event {self.index} t{self.task} {self.action.describe()} -> {self.result!r}>"
@@ -213,6 +216,12 @@ class World:
         ev.choice = None
         ev.pre = ev.post = None
         ev.clock = None
+        # Preemption counting on the explored ordering, judged on the state
+        # before the step (a release in this step must not hide that the
+        # previous task was runnable).
+        ev.preemption = self.would_preempt(index)
+        if ev.preemption:
+            self.preemptions += 1
         res = None
         kind = A.NONE
         if op == A.READ:
@@ -297,15 +306,7 @@ class World:
         ev.pc = t.pc
         t.seq += 1
         ev.seq = t.seq
-        # CPU bookkeeping: preemption counting on the explored ordering.
         c = t.cpu
-        cur = self.current[c]
-        ev.preemption = False
-        if cur is not None and cur != index:
-            u = self.tasks[cur]
-            if not u.finished and not u.yielded and not self._waits_sleeping(u):
-                ev.preemption = True
-                self.preemptions += 1
         self.current[c] = index
         t.yielded = (op == A.SLEEP or op == A.COND_RESCHED) and t.pc == 0
         if self.shared_cpu[c]:
@@ -316,11 +317,12 @@ class World:
                 self.owner[c] = index
             elif before == index:
                 self.owner[c] = None
-            ev.oc = (before == index) != (self.owner[c] == index)
+            ev.xoc = (before == index) != (self.owner[c] == index)
+            ev.oc = ev.xoc or (op == A.TRYLOCK and obj.spinning and t.pc == 0)
         else:
             ev.cpu = -1
             ev.own = None
-            ev.oc = False
+            ev.oc = ev.xoc = False
         self.events.append(ev)
         on_event = self._on_event
         if on_event:
@@ -330,7 +332,8 @@ class World:
         if t.finished and self.owner[c] == index:
             # A task that ends atomic (a lock-balance bug) stops owning its CPU.
             self.owner[c] = None
-            ev.oc = ev.own == index
+            ev.xoc = ev.own == index
+            ev.oc = ev.oc or ev.xoc
         return ev
 
     def would_preempt(self, index: int) -> bool:

@@ -18,10 +18,13 @@ from ..errors import UsageError
 SCHEDULERS = {
     "dpor": "optimal dynamic partial-order reduction (exhaustive, one execution per Mazurkiewicz trace)",
     "dfs": "every interleaving, no reduction (the oracle dpor is tested against)",
+    "random": "uniformly random schedules, seeded (sampled: never complete)",
+    "pct": "probabilistic concurrency testing with bug depth d, seeded (sampled: never complete)",
+    "replay": "follows a recorded schedule exactly (zsmc replay FILE)",
 }
 
 
-def make_scheduler(spec, preemption_bound=None, seed=0):
+def make_scheduler(spec, preemption_bound=None, seed=0, executions=1000, depth=3):
     """A scheduler from a name or an instance (an instance is used as is)."""
     if not isinstance(spec, str):
         if all(hasattr(spec, m) for m in ("new_execution", "pick", "end_execution")):
@@ -39,5 +42,13 @@ def make_scheduler(spec, preemption_bound=None, seed=0):
             return DFS(preemption_bound=preemption_bound, name="dpor (bounded: no reduction)")
         from .dpor import DPOR
         return DPOR()
+    if spec == "random":
+        from .random import RandomScheduler
+        return RandomScheduler(executions=executions, seed=seed, preemption_bound=preemption_bound)
+    if spec == "pct":
+        from .pct import PCT
+        return PCT(depth=depth, executions=executions, seed=seed, preemption_bound=preemption_bound)
+    if spec == "replay":
+        raise UsageError("the replay scheduler follows a trace: use zsmc replay FILE")
     known = ", ".join(sorted(SCHEDULERS))
     raise UsageError(f"unknown scheduler {spec!r}; known schedulers: {known}")

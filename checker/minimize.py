@@ -1,0 +1,543 @@
+"""Minimal counterexamples: a causal slice, then the simplest ordering, found by z3.
+
+"Simpler" is defined once (style.md lesson 11): fewer preemptions, then fewer
+context switches on a CPU, then fewer steps.  :func:`minimize_trace` works in
+three stages (ARCHITECTURE.md section 6):
+
+1. **Causal slice.**  The trace is replayed; every step that does not happen
+   before the violating step (or a step the property points at) is dropped.
+   Happens-before is the transitive closure of the dependence relation of the
+   search: same task; same object with at least one write (every lock
+   operation writes its lock; labels carrying ``info`` for monitors share one
+   pseudo-object); same shared CPU where one of the two steps changes the
+   task's ownership of it (``Event.oc``).  Every ordering of the kept steps
+   that respects happens-before is an execution of the program in which each
+   step does the same thing and gets the same result.
+2. **Ordering by z3.**  Among those orderings, z3's ``Optimize`` finds one with
+   the fewest preemptions, then the fewest context switches, and proves it
+   optimal or stops at the time limit with the best it found.  The objective
+   is the engine's rule, ``World.would_preempt`` (the one the preemption
+   bound applies): a step preempts when its CPU last ran another task that
+   had not finished, had not just called ``schedule()``/``cond_resched()``
+   while preemptible, and was not waiting for a sleeping lock *at that
+   moment* (the state of that lock is known from the fixed order of its
+   operations).  See :class:`Ordering`.
+3. **Fewer preemptions by search** (``search=True``).  The ordering is optimal
+   for the steps of *this* execution; another execution may violate the same
+   property with fewer preemptions.  Searches bounded at 0, 1, 2, ...
+   preemptions settle it, cheapest first: the first violation found is
+   minimised in turn, and the complete searches below its bound prove its
+   preemption count the fewest of any violating execution.
+
+Every candidate is replayed and must violate the same property before it is
+returned; the original trace is the fallback, so the result never gets worse.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from . import actions as A
+from .errors import UsageError
+from .explore import explore
+from .objects import Lock
+from .schedulers.replay import jsonable
+from .trace import _properties, _replay, check_trace, resolve_build
+
+
+@dataclass(slots=True, frozen=True)
+class MinimizeReport:
+    """Counts before and after, and what was proved.
+
+    ``optimal``: z3 proved that no ordering of the kept steps has fewer
+    preemptions, or as many and fewer context switches.  ``fewest_preemptions``:
+    True when a complete bounded search proved that no execution violates the
+    property with fewer preemptions; None when that was not settled.
+    """
+
+    before_preemptions: int
+    before_context_switches: int
+    before_steps: int
+    after_preemptions: int
+    after_context_switches: int
+    after_steps: int
+    optimal: bool
+    message: str
+    fewest_preemptions: bool | None = None
+
+    def summary(self) -> str:
+        return (f"preemptions {self.before_preemptions} -> {self.after_preemptions}, "
+                f"context switches {self.before_context_switches} -> {self.after_context_switches}, "
+                f"steps {self.before_steps} -> {self.after_steps}; {self.message}")
+
+
+def minimize_trace(trace: dict, time_limit: float = 30.0, *, search: bool = True) -> tuple[dict, MinimizeReport]:
+    """The simplest trace violating the same property, and a report.
+
+    Raises UsageError when the trace is unusable or does not reproduce.  The
+    returned trace is a new dict (same program and expectation) whose
+    ``meta["minimized"]`` records the report.
+    """
+    if not isinstance(time_limit, (int, float)) or time_limit <= 0:
+        raise UsageError(f"minimize: time_limit must be a positive number of seconds, got {time_limit!r}")
+    check_trace(trace)
+    deadline = time.perf_counter() + time_limit
+    build = resolve_build(trace["program"])
+    first = _replay(trace, build, None)
+    if not first.reproduced:
+        raise UsageError(f"cannot minimise: the trace does not reproduce ({first.message})")
+    best, optimal, notes = _minimize_execution(first, build, deadline)
+    fewest = True if _key(best)[0] == 0 else None
+    if search and fewest is None:
+        best, optimal, notes, fewest = _search_fewer(trace, build, best, optimal, notes, deadline)
+    b, a = first.trace["stats"], best.trace["stats"]
+    report = MinimizeReport(b["preemptions"], b["context_switches"], b["steps"],
+                            a["preemptions"], a["context_switches"], a["steps"],
+                            optimal, "; ".join(notes), fewest)
+    out = dict(best.trace)
+    out["meta"] = dict(trace.get("meta") or {})
+    out["meta"].pop("note", None)
+    out["meta"]["minimized"] = {
+        "before": b, "after": a, "optimal": optimal, "fewest_preemptions": fewest,
+        "message": report.message}
+    return out, report
+
+
+def _search_fewer(trace, build, best, optimal, notes, deadline):
+    """Stage 3: bounded searches from 0 preemptions up; returns (best, optimal, notes, fewest)."""
+    prop = trace["violation"]["property"]
+    fewest = None
+    # The search gets half of what is left: an incomplete search proves nothing,
+    # and the ordering found so far is already a good answer.
+    search_deadline = time.perf_counter() + (deadline - time.perf_counter()) / 2
+    bound = 0
+    while bound < _key(best)[0]:
+        left = search_deadline - time.perf_counter()
+        if left <= 0.05:
+            notes.append(f"no time left to search with {bound} preemption(s)")
+            break
+        # dfs: the bounded search must be exhaustive within the bound to prove anything.
+        res = explore(build, scheduler="dfs", properties=_properties(prop, None),
+                      preemption_bound=bound, time_limit=left)
+        found = [v for v in res.violations if v.property == prop]
+        if not found:
+            if not res.complete:
+                notes.append(f"the search with at most {bound} preemption(s) stopped at its time limit")
+                break
+            bound += 1
+            continue
+        cand = _replay(_trace_of(trace, found[0]), build, None)
+        if not cand.reproduced:  # the model is not deterministic; keep what we have
+            notes.append(f"a violation found with at most {bound} preemption(s) did not replay")
+            break
+        cand, cand_optimal, cand_notes = _minimize_execution(cand, build, deadline)
+        if _key(cand) < _key(best):
+            best, optimal = cand, cand_optimal
+            notes = [f"a search found an execution with at most {bound} preemption(s)"] + cand_notes
+        # Every search below ``bound`` was complete and found nothing.
+        fewest = True if _key(best)[0] == bound else None
+        if bound:
+            notes.append(f"no violation with fewer than {bound} preemption(s)")
+        break
+    else:
+        fewest = True
+        notes.append(f"no violation with fewer than {bound} preemption(s)")
+    return best, optimal, notes, fewest
+
+
+def _key(outcome):
+    s = outcome.trace["stats"]
+    return (s["preemptions"], s["context_switches"], s["steps"])
+
+
+def _trace_of(trace: dict, v) -> dict:
+    out = {k: trace[k] for k in ("format", "version", "program", "expect", "tasks") if k in trace}
+    out["violation"] = {"property": v.property, "message": v.message, "step": v.step,
+                        "task": v.task, "involved": list(v.involved)}
+    out["schedule"] = [[t, jsonable(c)] for t, c in v.schedule]
+    return out
+
+
+def _minimize_execution(outcome, build, deadline):
+    """Slice and order one reproduced execution; returns (best outcome, optimal, notes)."""
+    world = outcome.world
+    n = outcome.violation.step + 1
+    if n == 0:
+        return outcome, True, ["the violation happens before any step"]
+    targets = [n - 1] + [i for i in outcome.violation.involved if 0 <= i < n - 1]
+    if world.deadlocked:  # nobody may run at the end: every task must reach its last step
+        last = {}
+        for i in range(n):
+            last[world.events[i].task] = i
+        targets += last.values()
+    deps = direct_dependences(world, n)
+    past = 0
+    closure = happens_before(deps)
+    for t in targets:
+        past |= closure[t] | (1 << t)
+    kept = [i for i in range(n) if past >> i & 1]
+    notes = [f"slice kept {len(kept)} of {n} steps"]
+    best = outcome
+    sliced = _candidate(outcome.trace, world, kept, build) if len(kept) < n else None
+    if sliced is None and len(kept) < n:
+        # The property needs more than the causal past (a monitor watching state the
+        # dependence relation does not see): order every step instead.
+        notes = ["the slice did not reproduce the violation; ordering every step"]
+        kept = list(range(n))
+    elif sliced is not None and _key(sliced) < _key(best):
+        best = sliced
+    order = Ordering(world, kept, deps, closure)
+    seq, (p, cs), proved = order.solve(max(deadline - time.perf_counter(), 0.1))
+    optimal = False
+    cand = _candidate(outcome.trace, world, seq, build)
+    if cand is None:
+        notes.append("z3's ordering did not reproduce the violation (a monitor depends on more "
+                     "than the dependence relation); kept the best replayed trace")
+        return best, optimal, notes
+    st = cand.trace["stats"]
+    if st["steps"] == len(seq) and (st["preemptions"], st["context_switches"]) != (p, cs):
+        notes.append(f"[zsmc internal bug] z3 counted {p} preemptions and {cs} context switches, "
+                     f"the replay {st['preemptions']} and {st['context_switches']}")
+        proved = False
+    if _key(cand) <= _key(best):
+        best = cand
+        optimal = proved
+    notes.append("z3 proved the ordering optimal" if optimal
+                 else "z3 stopped at the time limit; best ordering found")
+    return best, optimal, notes
+
+
+def _candidate(trace: dict, world, seq, build):
+    """Replay the steps ``seq`` (event indices of ``world``) in that order; None if no violation."""
+    evs = world.events
+    cand = {k: trace[k] for k in ("format", "version", "program", "expect", "tasks") if k in trace}
+    viol = trace["violation"]
+    cand["violation"] = {"property": viol["property"], "message": viol["message"],
+                         "step": len(seq) - 1, "involved": []}
+    cand["schedule"] = [[evs[i].task, evs[i].choice] for i in seq]
+    cand["events"] = [{"op": evs[i].action.name, "obj": getattr(evs[i].action.obj, "name", None)}
+                      for i in seq]
+    out = _replay(cand, build, None)
+    if out.violation is None or out.violation.property != viol["property"]:
+        return None
+    return out
+
+
+# -- happens-before ------------------------------------------------------------------
+
+_LABELS = ("labels with info",)
+
+
+def direct_dependences(world, n: int) -> list:
+    """For each of the first ``n`` events, the earlier events it directly depends on.
+
+    Enough edges that their transitive closure is the dependence relation
+    restricted to earlier events (see the module docstring).
+    """
+    evs = world.events
+    deps = [None] * n
+    last_task = {}
+    last_write = {}
+    reads = {}
+    last_oc = {}
+    since_oc = {}
+    for j in range(n):
+        e = evs[j]
+        d = set()
+        t = e.task
+        if t in last_task:
+            d.add(last_task[t])
+        last_task[t] = j
+        o, kind = e.obj, e.kind
+        if e.action.op == A.LABEL and e.action.arg2:
+            o, kind = _LABELS, A.W
+        if o is not None and kind:
+            if o in last_write:
+                d.add(last_write[o])
+            if kind == A.W:
+                d.update(reads.pop(o, ()))
+                last_write[o] = j
+            else:
+                reads.setdefault(o, []).append(j)
+        c = e.cpu
+        if c != -1:
+            b = last_oc.get(c)
+            if e.oc:
+                if b is not None:
+                    d.add(b)
+                d.update(k for k in since_oc.get(c, ()) if evs[k].task != t)
+                last_oc[c] = j
+                since_oc[c] = []
+            else:
+                if b is not None and evs[b].task != t:
+                    d.add(b)
+                since_oc.setdefault(c, []).append(j)
+        deps[j] = sorted(d)
+    return deps
+
+
+def happens_before(deps: list) -> list:
+    """``closure[j]``: bitset of the events that happen before event ``j``."""
+    closure = []
+    for d in deps:
+        m = 0
+        for i in d:
+            m |= closure[i] | (1 << i)
+        closure.append(m)
+    return closure
+
+
+# -- the z3 model of orderings -------------------------------------------------------
+
+class Ordering:
+    """The orderings of ``kept`` events that respect happens-before, as a z3 problem.
+
+    The order is ``(pos, event index)`` sorted: ``pos`` are integer potentials
+    (ties are broken by the recorded order, so happens-before, which respects
+    the recorded order, needs only ``pos[a] <= pos[b]``).  On each CPU shared
+    by two tasks of the slice, steps are grouped in *blocks*: runs of one
+    task during which it owns the CPU (atomic), so no other step of that CPU
+    can come between.  A Boolean per pair of unordered blocks of different
+    tasks says which comes first (disjunctive scheduling; the potentials make
+    it transitive), and a block's rank on its CPU counts the blocks before it.
+    A switch follows a block when another task's block comes between it and
+    the task's next block; it is a preemption unless the task finished,
+    yielded (``schedule()``/``cond_resched()`` while preemptible), or waits for
+    a sleeping lock that is held when the CPU's next block starts: the state
+    of that lock is known between consecutive operations on it, which
+    happens-before orders totally.  This is ``World.would_preempt``.
+    """
+
+    def __init__(self, world, kept, deps, closure):
+        import z3  # lazily: checker imports only the standard library at load time
+
+        self.z3 = z3
+        self.kept = list(kept)
+        self.deps = deps
+        evs, tasks = world.events, world.tasks
+        self.evs = evs
+        kept_set = set(self.kept)
+        n = len(self.kept)
+        self.pos = pos = {e: z3.Int(f"pos{e}") for e in self.kept}
+        cons = [z3.And(p >= 0, p <= n) for p in pos.values()]
+        for e in self.kept:
+            cons += [pos[i] <= pos[e] for i in deps[e]]
+        nxt, later = {}, {}
+        for i in range(self.kept[-1], -1, -1):
+            t = evs[i].task
+            if t in later:
+                nxt[i] = later[t]
+            later[t] = i
+        self.lock_ops = {}
+        for i in range(self.kept[-1] + 1):
+            if isinstance(evs[i].action.obj, Lock):
+                self.lock_ops.setdefault(evs[i].obj, []).append(i)
+        self.kept_set = kept_set
+        self._unavail = {}
+        by_cpu = {}
+        for e in self.kept:
+            by_cpu.setdefault(tasks[evs[e].task].cpu, []).append(e)
+        pre_terms, sw_terms = [], []
+        one, zero = z3.IntVal(1), z3.IntVal(0)
+        for steps in by_cpu.values():
+            if len({evs[e].task for e in steps}) < 2:
+                continue
+            blocks = []          # (head, tail): a run of one task that owns the CPU inside
+            open_block = {}
+            for e in steps:
+                t = evs[e].task
+                b = open_block.get(t)
+                if b is None:
+                    b = [e, e]
+                    blocks.append(b)
+                b[1] = e
+                open_block[t] = b if (evs[e].pc > 0 and nxt.get(e) in kept_set) else None
+            m = len(blocks)
+            task_of = [evs[b[0]].task for b in blocks]
+            before = [[None] * m for _ in range(m)]
+            for x in range(m):
+                for y in range(x + 1, m):
+                    if task_of[x] == task_of[y] or closure[blocks[y][1]] >> blocks[x][0] & 1:
+                        before[x][y], before[y][x] = True, False
+                    else:
+                        o = z3.Bool(f"o{blocks[x][0]}_{blocks[y][0]}")
+                        before[x][y], before[y][x] = o, z3.Not(o)
+                        cons.append(z3.If(o, self._before(blocks[x][1], blocks[y][0]),
+                                          self._before(blocks[y][1], blocks[x][0])))
+            rank = [z3.Sum([one if before[y][x] is True else z3.If(before[y][x], one, zero)
+                            for y in range(m) if y != x and before[y][x] is not False] or [zero])
+                    for x in range(m)]
+            next_block = {}
+            for x in range(m):
+                for y in range(x + 1, m):
+                    if task_of[y] == task_of[x]:
+                        next_block[x] = y
+                        break
+            for x in range(m):
+                t = task_of[x]
+                others = [y for y in range(m) if task_of[y] != t]
+                ny = next_block.get(x)
+                if ny is None:
+                    terms = [before[x][y] for y in others]
+                else:
+                    terms = [_and(z3, before[x][y], before[y][ny]) for y in others]
+                terms = [c for c in terms if c is not False]
+                if not terms:
+                    continue
+                sw = True if any(c is True for c in terms) else z3.Or(terms)
+                sw_terms.append(sw)
+                e = blocks[x][1]
+                after = nxt.get(e)
+                if (after is None and tasks[t].finished) or (
+                        evs[e].action.op in (A.SLEEP, A.COND_RESCHED) and evs[e].pc == 0):
+                    continue
+                pending = evs[after].action if after is not None else tasks[t].pending
+                alts = []
+                for y in others:
+                    if before[x][y] is False:
+                        continue
+                    held = self._held_at(pending, blocks[y][0])
+                    if held is not False:
+                        alts.append(_and(z3, rank[y] == rank[x] + 1, held))
+                wait = z3.Or(alts) if alts else None
+                pre_terms.append(sw if wait is None else _and(z3, sw, z3.Not(wait)))
+        self.constraints = cons
+        self.preemptions = _count(z3, pre_terms)
+        self.switches = _count(z3, sw_terms)
+
+    def _before(self, x, y):
+        """z3: event ``x`` comes before event ``y`` (x != y) in the decoded order."""
+        return self.pos[x] <= self.pos[y] if x < y else self.pos[x] < self.pos[y]
+
+    def _held_at(self, pending, w):
+        """z3 (or False): ``pending`` is an acquisition of a sleeping lock unavailable when ``w`` runs."""
+        if pending is None or pending.op != A.ACQUIRE:
+            return False
+        lk = pending.obj
+        if lk.spinning or not lk.blocking:
+            return False
+        key = (lk.uid, pending.arg, w)
+        got = self._unavail.get(key)
+        if got is not None:
+            return got
+        z3 = self.z3
+        ops = self.lock_ops.get(lk.uid, [])
+        kept_ops = [i for i in ops if i in self.kept_set]
+        states = [self.evs[ops[0]].pre if ops else lk.state()] + [self.evs[i].post for i in kept_ops]
+        spans = []
+        for k, st in enumerate(states):
+            if Lock.available_in(st, pending.arg):
+                continue
+            # the state before w is the one after the last operation before w
+            lo = True if k == 0 else (False if kept_ops[k - 1] == w else self._before(kept_ops[k - 1], w))
+            hi = True if k == len(kept_ops) or kept_ops[k] == w else self._before(w, kept_ops[k])
+            spans.append(_and(z3, lo, hi))
+        got = z3.Or(spans) if spans else False
+        self._unavail[key] = got
+        return got
+
+    def greedy(self):
+        """A good ordering fast: run each CPU's current task while it can (the search's hint)."""
+        evs = self.evs
+        succ = {e: [] for e in self.kept}
+        indeg = {}
+        for e in self.kept:
+            indeg[e] = len(self.deps[e])
+            for i in self.deps[e]:
+                succ[i].append(e)
+        ready = sorted(e for e in self.kept if indeg[e] == 0)
+        current = {}
+        out = []
+        while ready:
+            pick = next((e for e in ready if current.get(self._cpu(e)) == evs[e].task), ready[0])
+            ready.remove(pick)
+            out.append(pick)
+            current[self._cpu(pick)] = evs[pick].task
+            for j in succ[pick]:
+                indeg[j] -= 1
+                if indeg[j] == 0:
+                    ready.append(j)
+            ready.sort()
+        return out
+
+    def _cpu(self, e):
+        return self.evs[e].cpu
+
+    def solve(self, seconds: float):
+        """``(event order, (preemptions, switches), proved optimal)``.
+
+        ``Optimize`` first; if it stops at its share of the time without a
+        model, a descent from the greedy ordering (each z3 call asks for a
+        strictly simpler ordering) keeps the best found, and proves it
+        optimal when z3 answers that none is simpler.
+        """
+        z3 = self.z3
+        deadline = time.perf_counter() + seconds
+        opt = z3.Optimize()
+        opt.set("timeout", max(1, int(seconds * 600)))
+        opt.add(self.constraints)
+        hint = self.greedy()
+        if hasattr(opt, "set_initial_value"):
+            for k, e in enumerate(hint):
+                opt.set_initial_value(self.pos[e], k)
+        opt.minimize(self.preemptions)
+        opt.minimize(self.switches)
+        status = opt.check()
+        if status == z3.sat:
+            return self._decode(opt.model()) + (True,)
+        best = min(self.evaluate(hint, decode=True), self.evaluate(self.kept, decode=True),
+                   key=lambda x: x[1])
+        try:  # Optimize may hold a model from before its time ran out
+            found = self._decode(opt.model())
+            best = min(best, found, key=lambda x: x[1])
+        except z3.Z3Exception:
+            pass
+        s = z3.Solver()
+        s.add(self.constraints)
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0.01:
+                return best + (False,)
+            p, cs = best[1]
+            s.add(z3.Or(self.preemptions < p, z3.And(self.preemptions == p, self.switches < cs)))
+            s.set("timeout", max(1, int(left * 1000)))
+            r = s.check()
+            if r == z3.sat:
+                best = self._decode(s.model())
+            else:
+                return best + (r == z3.unsat,)
+
+    def evaluate(self, order, decode=False):
+        """The objective for a given order of the kept events (a test of the encoding)."""
+        z3 = self.z3
+        s = z3.Solver()
+        s.add(self.constraints)
+        s.add([self.pos[e] == k for k, e in enumerate(order)])
+        if s.check() != z3.sat:
+            raise UsageError("the order does not respect happens-before")
+        got = self._decode(s.model())
+        return got if decode else got[1]
+
+    def _decode(self, model):
+        vals = {e: model.eval(p, model_completion=True).as_long() for e, p in self.pos.items()}
+        seq = sorted(self.kept, key=lambda e: (vals[e], e))
+        p = model.eval(self.preemptions, model_completion=True).as_long()
+        cs = model.eval(self.switches, model_completion=True).as_long()
+        return seq, (p, cs)
+
+
+def _and(z3, *xs):
+    """z3.And with Python constants folded (the encoding has many)."""
+    if any(x is False for x in xs):
+        return False
+    rest = [x for x in xs if x is not True]
+    if not rest:
+        return True
+    return rest[0] if len(rest) == 1 else z3.And(rest)
+
+
+def _count(z3, terms):
+    fixed = sum(1 for t in terms if t is True)
+    live = [z3.If(t, 1, 0) for t in terms if t is not True and t is not False]
+    return z3.Sum(live) + fixed if live else z3.IntVal(fixed)

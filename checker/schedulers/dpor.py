@@ -1,0 +1,413 @@
+"""``dpor``: optimal dynamic partial-order reduction with wakeup trees.
+
+Abdulla, Aronis, Jonsson and Sagonas, "Optimal Dynamic Partial Order
+Reduction", POPL 2014: one execution per Mazurkiewicz trace, no sleep-set
+blocked runs.  The search is stateless: every execution replays its prefix
+from a fresh ``build()``.
+
+Per position ``i`` of the current execution the scheduler keeps a node with
+the sleep set (events already explored from that state, with footprints), the
+wakeup tree still to explore, and the event taken.  At the end of each
+maximal execution the races of its new part are reversed: for a race
+``e_i ⋖ e_j`` the sequence ``notdep(e_i) . e_j`` is inserted into the wakeup
+tree of node ``i`` unless a sleeping event is a weak initial of it.
+
+Blocking.  Three things can disable a step: a held lock (blocking acquire), a
+false ``spin_until`` predicate, and another task owning the CPU.  For such
+a *conditional* step ``e_j`` the immediate predecessor on the resource is
+often not reversible (the release before an acquire; the write that made a
+predicate true; the ``preempt_enable`` that freed the CPU).  Following the
+treatment of locks in the optimal-DPOR literature (the race of an acquire is
+with the previous acquire, not the release), the scheduler walks back over the
+resource's history to the latest step before which ``e_j`` would be enabled,
+and checks enabledness on the state that ``pre(E, e_k) . notdep(e_k)``
+really reaches (the *fold* of the resource's history).  Predecessors on
+conditional resources do not break immediacy; predecessors through data and
+program order do.
+"""
+
+from __future__ import annotations
+
+from .. import actions as A
+from ..errors import InternalError
+from ..objects import Lock
+from .wakeup import W, dep, in_weak_initials, insert
+
+
+def event_fp(ev):
+    return (ev.task, ev.obj, ev.kind, ev.cpu, ev.oc)
+
+
+def pending_fp(world, t: int):
+    ts = world.tasks[t]
+    a = ts.pending
+    kind = a.footprint_kind
+    cpu = ts.cpu if world.shared_cpu[ts.cpu] else -1
+    return (t, a.obj.uid if kind else None, kind, cpu, world.would_change_owner(ts))
+
+
+def _pending_event(world, ts, index):
+    """A blocked task's pending step, as an Event placed after the last step."""
+    from ..world import Event
+    a = ts.pending
+    e = Event()
+    e.index = index
+    e.task = ts.index
+    e.seq = ts.seq + 1
+    e.action = a
+    e.result = None
+    e.choice = a.arg[0] if a.op == A.CHOOSE else None
+    e.kind = a.footprint_kind
+    e.obj = a.obj.uid if e.kind else None
+    e.pre = None
+    if a.op == A.SPIN:
+        e.pre = a.obj.value
+    elif a.op == A.ACQUIRE:
+        e.pre = a.obj.state()
+    shared = world.shared_cpu[ts.cpu]
+    e.cpu = ts.cpu if shared else -1
+    e.own = world.owner[ts.cpu] if shared else None
+    e.oc = world.would_change_owner(ts)
+    e.xoc = False
+    return e
+
+
+class Node:
+    """One position of the current execution.
+
+    ``key`` is the task stepped here (``(task, None)``: choice values are data,
+    not part of an event's identity); ``values``/``vi`` enumerate the options
+    when that step is a ``choose()``, all of which are explored from here
+    with the same wakeup subtree ``sub`` guiding what follows.
+    """
+
+    __slots__ = ("sleep", "wut", "key", "fp", "values", "vi", "sub")
+
+    def __init__(self, sleep, wut, key, sub):
+        self.sleep = sleep
+        self.wut = wut
+        self.key = key
+        self.fp = None
+        self.values = None
+        self.vi = 0
+        self.sub = sub
+
+
+class DPOR:
+    name = "dpor"
+
+    def __init__(self):
+        self.nodes = []
+        self.depth = 0
+        self.guide = None
+        self.div = 0
+        self.done = False
+
+    # -- the scheduler protocol ---------------------------------------------
+    def new_execution(self) -> bool:
+        if self.done:
+            return False
+        self.depth = 0
+        return True
+
+    def pick(self, world, enabled):
+        d = self.depth
+        self.depth = d + 1
+        nodes = self.nodes
+        if d < len(nodes):
+            node = nodes[d]
+            t = node.key[0]
+            if d == len(nodes) - 1:
+                # The node the search backtracked to.  Its branch may be stale: a
+                # wakeup subtree built under one value of an earlier choice and
+                # followed under another can name a step that no longer exists.
+                while t not in enabled or (node.values is None and node.key in node.sleep):
+                    if not node.wut:
+                        return None
+                    child = node.wut.pop(0)
+                    node.key = child.key
+                    node.sub = child.children
+                    node.fp = None
+                    t = node.key[0]
+                self.guide = node.sub
+                if node.values is None:
+                    a = world.tasks[t].pending
+                    if a.op == A.CHOOSE:
+                        node.values = a.arg
+            elif t not in enabled:
+                raise InternalError(
+                    f"dpor: replaying step {d}, task {world.tasks[t].name} is not enabled; "
+                    "is build() deterministic?")
+            return (t, node.values[node.vi] if node.values else None)
+        if d == 0:
+            sleep = {}
+        else:
+            parent = nodes[d - 1]
+            if parent.fp is None:
+                parent.fp = event_fp(world.events[d - 1])
+            pfp = parent.fp
+            sleep = {k: f for k, f in parent.sleep.items() if not dep(f, pfp)}
+        guide = self.guide
+        self.guide = None
+        t = None
+        if guide:
+            # Follow the wakeup tree, skipping branches made stale by a choice
+            # that took another value than the one they were built under.
+            for idx, child in enumerate(guide):
+                ct = child.key[0]
+                if ct in enabled and child.key not in sleep:
+                    t = ct
+                    node = Node(sleep, guide[idx + 1:], child.key, child.children)
+                    break
+        if t is None:
+            for u in enabled:
+                if (u, None) not in sleep:
+                    t = u
+                    break
+            if t is None:
+                return None
+            node = Node(sleep, [], (t, None), None)
+        a = world.tasks[t].pending
+        if a.op == A.CHOOSE:
+            node.values = a.arg
+        self.guide = node.sub
+        nodes.append(node)
+        return (t, node.values[0] if node.values else None)
+
+    def end_execution(self, world, status) -> None:
+        nodes = self.nodes
+        evs = world.events
+        del nodes[len(evs):]
+        for i in range(self.div, len(evs)):
+            nodes[i].fp = event_fp(evs[i])
+        if status in ("complete", "deadlock"):
+            self._reverse_races(world)
+        while nodes:
+            node = nodes[-1]
+            if node.values is not None and node.vi + 1 < len(node.values):
+                node.vi += 1
+                self.div = len(nodes) - 1
+                return
+            node.sleep[node.key] = node.fp
+            if node.wut:
+                child = node.wut.pop(0)
+                node.key = child.key
+                node.sub = child.children
+                node.fp = None
+                node.values = None
+                node.vi = 0
+                self.div = len(nodes) - 1
+                return
+            nodes.pop()
+        self.done = True
+
+    # -- race reversal -------------------------------------------------------
+    def _reverse_races(self, world) -> None:
+        evs = world.events
+        n = len(evs)
+        ntask = len(world.tasks)
+        clocks = [None] * n
+        popred = [-1] * n
+        preds = [None] * n
+        last_of_task = [-1] * ntask
+        last_w = {}
+        reads = {}
+        hist = {}
+        cpu_last_oc = {}
+        cpu_since = {}
+        cpu_oc = {}
+        cpu_all = {}
+        for j in range(n):
+            e = evs[j]
+            q = e.task
+            p = last_of_task[q]
+            popred[j] = p
+            vc = list(clocks[p]) if p >= 0 else [0] * ntask
+            dl = []
+            o = e.obj
+            if o is not None:
+                lw = last_w.get(o)
+                if lw is not None:
+                    dl.append((lw, 0))
+                if e.kind == W:
+                    rs = reads.get(o)
+                    if rs:
+                        dl.extend((r, 0) for r in rs)
+                    last_w[o] = j
+                    reads[o] = []
+                    hist.setdefault(o, []).append(j)
+                else:
+                    reads.setdefault(o, []).append(j)
+            c = e.cpu
+            if c >= 0:
+                lo = cpu_last_oc.get(c)
+                if lo is not None:
+                    dl.append((lo, 1))
+                if e.oc:
+                    since = cpu_since.get(c)
+                    if since:
+                        dl.extend((k, 1) for k in since)
+                    cpu_last_oc[c] = j
+                    cpu_since[c] = []
+                    if e.xoc:
+                        cpu_oc.setdefault(c, []).append(j)
+                else:
+                    cpu_since.setdefault(c, []).append(j)
+                cpu_all.setdefault(c, []).append(j)
+            dl = [x for x in dl if evs[x[0]].task != q]
+            for i, _ in dl:
+                ci = clocks[i]
+                for k in range(ntask):
+                    if ci[k] > vc[k]:
+                        vc[k] = ci[k]
+            vc[q] = e.seq
+            clocks[j] = vc
+            preds[j] = dl
+            last_of_task[q] = j
+
+        def hb(i, m):
+            return clocks[m][evs[i].task] >= evs[i].seq
+
+        for j in range(self.div, n):
+            if preds[j]:
+                self._races_of(evs[j], j, preds[j], popred[j], evs, hist, cpu_all, cpu_oc, hb)
+        if world.deadlocked:
+            # A task blocked at the end never ran its pending step, so no race of
+            # that step was seen; treat it as a step after the last one.
+            for ts in world.tasks:
+                if ts.finished:
+                    continue
+                e = _pending_event(world, ts, n)
+                q = ts.index
+                dl = []
+                o = e.obj
+                if o is not None:
+                    lw = last_w.get(o)
+                    if lw is not None:
+                        dl.append((lw, 0))
+                    if e.kind == W:
+                        dl.extend((r, 0) for r in reads.get(o, ()))
+                if e.cpu >= 0:
+                    lo = cpu_last_oc.get(e.cpu)
+                    if lo is not None:
+                        dl.append((lo, 1))
+                    if e.oc:
+                        dl.extend((k, 1) for k in cpu_since.get(e.cpu, ()))
+                dl = [x for x in dl if evs[x[0]].task != q]
+                self._races_of(e, n, dl, last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)
+
+    def _races_of(self, e, j, dl, pp, evs, hist, cpu_all, cpu_oc, hb) -> None:
+        """Reverse every race of step ``e`` (at position ``j``) with an earlier step."""
+        q = e.task
+        op = e.action.op
+        cond_obj = op == A.SPIN or (op == A.ACQUIRE and e.action.obj.blocking)
+        cond_cpu = e.cpu >= 0
+        direct = [i for i, _ in dl]
+
+        def enabled_at(k):
+            if cond_obj and not self._obj_ok(e, k, j, hist, evs, hb):
+                return False
+            if cond_cpu and not self._cpu_ok(e, k, j, cpu_oc, evs, hb):
+                return False
+            return True
+
+        # A predecessor e_j could not have preceded (its release, the write that
+        # made its predicate true, the end of another task's atomic section) is
+        # no intermediate: the race is with the step before which e_j was last
+        # enabled (the previous acquire, the earlier write, the section start).
+        reversible = {i: enabled_at(i) for i in direct}
+
+        def immediate(k):
+            if pp >= 0 and hb(k, pp):
+                return False
+            for d in direct:
+                if d != k and reversible[d] and hb(k, d):
+                    return False
+            return True
+
+        found = [i for i in direct if reversible[i] and immediate(i)]
+        if cond_obj:
+            k = self._walk_back(hist.get(e.obj, ()), j, q, evs,
+                                lambda k: self._obj_cond(e, evs[k].pre))
+            if k is not None and k not in reversible and immediate(k) and enabled_at(k):
+                found.append(k)
+        if cond_cpu:
+            seq = cpu_all.get(e.cpu, ()) if e.oc else cpu_oc.get(e.cpu, ())
+            k = self._walk_back(seq, j, q, evs, lambda k: evs[k].own is None or evs[k].own == q)
+            if k is not None and k not in reversible and k not in found and immediate(k) \
+                    and enabled_at(k):
+                found.append(k)
+        for k in found:
+            self._insert(k, e, j, evs, hb)
+
+    @staticmethod
+    def _walk_back(seq, j, q, evs, ok):
+        """The latest step of ``seq`` before ``j``, by another task, before which ``ok`` holds."""
+        lo, hi = 0, len(seq)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if seq[mid] < j:
+                lo = mid + 1
+            else:
+                hi = mid
+        for idx in range(lo - 1, -1, -1):
+            k = seq[idx]
+            if evs[k].task == q:
+                continue
+            if ok(k):
+                return k
+        return None
+
+    @staticmethod
+    def _obj_cond(e, state) -> bool:
+        a = e.action
+        if a.op == A.SPIN:
+            return bool(a.arg(state))
+        return Lock.available_in(state, a.arg)
+
+    def _obj_ok(self, e, k, j, hist, evs, hb) -> bool:
+        """Whether ``e``'s object condition holds after ``pre(E, e_k) . notdep(e_k)``."""
+        seq = hist.get(e.obj, ())
+        state = e.pre
+        started = False
+        for p in seq:
+            if p >= j:
+                break
+            if p < k:
+                continue
+            if not started:
+                state = evs[p].pre
+                started = True
+            if p == k or hb(k, p):
+                break
+            state = evs[p].post
+        return self._obj_cond(e, state)
+
+    @staticmethod
+    def _cpu_ok(e, k, j, cpu_oc, evs, hb) -> bool:
+        """Whether no other task owns ``e``'s CPU after ``pre(E, e_k) . notdep(e_k)``."""
+        owner = e.own
+        started = False
+        for p in cpu_oc.get(e.cpu, ()):
+            if p >= j:
+                break
+            if p < k:
+                continue
+            ep = evs[p]
+            if not started:
+                owner = ep.own
+                started = True
+            if p == k or hb(k, p):
+                break
+            owner = None if ep.own == ep.task else ep.task
+        return owner is None or owner == e.task
+
+    def _insert(self, k, ej, j, evs, hb) -> None:
+        node = self.nodes[k]
+        v = [((evs[m].task, None), event_fp(evs[m]))
+             for m in range(k + 1, len(evs)) if m != j and not hb(k, m)]
+        v.append(((ej.task, None), event_fp(ej)))
+        for sk, sf in node.sleep.items():
+            if in_weak_initials(sk, sf, v):
+                return
+        insert(node.wut, v)

@@ -1,0 +1,361 @@
+"""Trace files: the saved artefact of a violation, and its exact replay.
+
+A trace is a versioned JSON object (ARCHITECTURE.md section 6; style.md
+lessons 9-10).  Its fields:
+
+============  ==============================================================
+format        ``"zsmc-trace"``; version: ``1``; zsmc: the writing version
+program       ``{"loader": "module:function", "params": {...}}``.
+              ``loader(params)`` returns the build function; the params
+              carry everything that makes the program (variant, mutation,
+              scenario, depth, CPUs, tasks, initial pool).  ``checker``
+              imports the loader only when a trace is replayed.
+expect        ``"violation"``: a seeded bug that must stay found; ``"pass"``:
+              a fixed bug kept as a regression (the schedule must not violate)
+violation     ``{"property", "message", "step", "task", "involved"}``
+tasks         ``[{"name", "cpu", "role"}]`` of the program
+schedule      ``[[task index, choice value], ...]``: one pair per step up to
+              the violating step.  **The source of truth**; everything
+              below is recomputed by a replay.
+events        one object per step, for readers: ``i, task, name, cpu, op,
+              action``, and when they apply ``obj, lock, shared, label, info,
+              result, choice, preemption, pc``
+pending       what each unfinished task was about to do at the end (and why
+              it could not, for a deadlock)
+stats         ``{"steps", "preemptions", "context_switches"}``
+meta          free-form facts from the writer (command line, minimisation)
+============  ==============================================================
+
+Only ``format, version, program, expect, violation, schedule`` are required
+to replay.  Every way a trace can be unusable (not JSON, another format or
+version, a missing field, a loader that does not load, a schedule the program
+no longer follows) is a :class:`~checker.errors.UsageError` with one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import actions as A
+from .errors import UsageError, ZsmcError
+from .explore import explore
+from .objects import Lock
+from .schedulers.replay import Replay, jsonable
+
+FORMAT = "zsmc-trace"
+VERSION = 1
+EXPECTS = ("violation", "pass")
+REQUIRED = ("program", "expect", "violation", "schedule")
+# Properties the World reports itself, with no monitor to load.
+WORLD_PROPERTIES = frozenset({"bug"})
+
+
+@dataclass(slots=True, frozen=True)
+class ReplayOutcome:
+    """What :func:`replay` found.
+
+    ``reproduced``: the trace's property was violated at the trace's step.
+    ``violation``: the violation the replay found (the reproduced one, else
+    the first one, else None).  ``trace``: the trace with its events, pending
+    actions and stats recomputed from this run.  ``world``: the execution.
+    """
+
+    reproduced: bool
+    violation: object
+    message: str
+    trace: dict = field(default=None, repr=False, compare=False)
+    world: object = field(default=None, repr=False, compare=False)
+
+
+# -- making and saving ---------------------------------------------------------
+
+def make_trace(violation, program: dict, expect: str = "violation", meta: dict | None = None,
+               build=None) -> dict:
+    """The trace of ``violation`` (a :class:`checker.Violation`) for ``program``.
+
+    The events are recomputed by replaying the schedule on ``build`` (default:
+    the program's loader), so they carry lock kinds and labels; if that replay
+    fails, they fall back to the violation's own steps and ``meta["note"]``
+    says why.  Never raises for a replay problem: a trace is written before
+    anything is raised (style.md lesson 10).
+    """
+    _check_program(program, "make_trace")
+    if expect not in EXPECTS:
+        raise UsageError(f"expect must be one of {EXPECTS}, got {expect!r}")
+    trace = {
+        "format": FORMAT, "version": VERSION, "zsmc": _version(),
+        "program": {"loader": program["loader"], "params": jsonable(program.get("params") or {})},
+        "expect": expect,
+        "violation": {"property": violation.property, "message": violation.message,
+                      "step": violation.step, "task": violation.task,
+                      "involved": list(violation.involved)},
+        "tasks": [{"name": n, "cpu": c, "role": r} for n, c, r in violation.tasks],
+        "schedule": [[t, jsonable(c)] for t, c in violation.schedule],
+        "meta": dict(meta or {}),
+    }
+    try:
+        out = _replay(trace, build if build is not None else resolve_build(trace["program"]), None)
+        if not out.reproduced:
+            raise UsageError(out.message)
+        for k in ("events", "pending", "stats"):
+            trace[k] = out.trace[k]
+    except ZsmcError as exc:
+        trace["meta"]["note"] = f"events taken from the search, the replay failed: {_line(exc)}"
+        trace["events"] = [_step_json(s) for s in violation.steps]
+        trace["pending"] = []
+        trace["stats"] = counts(trace["events"])
+    return trace
+
+
+def save_trace(trace: dict, out_dir: str, name: str | None = None) -> str:
+    """Write ``trace`` as ``out_dir/name`` (default: property and a digest); returns the path."""
+    if name is None:
+        digest = hashlib.sha256(json.dumps([trace["program"], trace["schedule"]],
+                                           sort_keys=True).encode()).hexdigest()[:10]
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(trace["violation"]["property"])).strip("-")
+        name = f"{slug or 'trace'}-{digest}"
+    if not name.endswith(".json"):
+        name += ".json"
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        path = os.path.join(out_dir, name)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(dumps(trace))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the trace into {out_dir}: {exc.strerror or exc}") from exc
+    return path
+
+
+def dumps(trace: dict) -> str:
+    """The trace as JSON text: one line per field, one line per step (diff-friendly)."""
+    lines = []
+    for k, v in trace.items():
+        key = json.dumps(k)
+        if isinstance(v, list) and v and k in ("schedule", "events", "pending", "tasks"):
+            inner = ",\n  ".join(json.dumps(x, ensure_ascii=False) for x in v)
+            lines.append(f" {key}: [\n  {inner}\n ]")
+        else:
+            lines.append(f" {key}: {json.dumps(v, ensure_ascii=False)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+# -- loading and checking ----------------------------------------------------------
+
+def load_trace(path: str) -> dict:
+    """Read and check a trace file; every problem is a one-line UsageError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read trace {path}: {exc.strerror or exc}") from exc
+    try:
+        trace = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{path} is not a zsmc trace: not valid JSON ({_line(exc)})") from None
+    check_trace(trace, path)
+    return trace
+
+
+def check_trace(trace, where: str = "trace") -> None:
+    """Raise a one-line UsageError unless ``trace`` is a trace this version can replay."""
+    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
+        fmt = trace.get("format") if isinstance(trace, dict) else type(trace).__name__
+        raise UsageError(f"{where} is not a zsmc trace (format {fmt!r}, expected {FORMAT!r})")
+    v = trace.get("version")
+    if v != VERSION:
+        raise UsageError(f"{where} is a zsmc trace of version {v!r}; zsmc {_version()} reads "
+                         f"version {VERSION} only (re-record it with this zsmc)")
+    for k in REQUIRED:
+        if k not in trace:
+            raise UsageError(f"{where}: the trace has no {k!r} field")
+    _check_program(trace["program"], where)
+    if trace["expect"] not in EXPECTS:
+        raise UsageError(f"{where}: 'expect' must be one of {list(EXPECTS)}, got {trace['expect']!r}")
+    viol = trace["violation"]
+    if (not isinstance(viol, dict) or not isinstance(viol.get("property"), str)
+            or not isinstance(viol.get("step"), int)):
+        raise UsageError(f"{where}: 'violation' needs a string 'property' and an integer 'step'")
+    sched = trace["schedule"]
+    if not isinstance(sched, list) or not all(
+            isinstance(s, list) and len(s) == 2 and isinstance(s[0], int) for s in sched):
+        raise UsageError(f"{where}: 'schedule' must be a list of [task index, choice] pairs")
+
+
+def _check_program(program, where) -> None:
+    if (not isinstance(program, dict) or not isinstance(program.get("loader"), str)
+            or not isinstance(program.get("params", {}), dict)):
+        raise UsageError(f"{where}: 'program' must be {{\"loader\": \"module:function\", \"params\": {{...}}}}, "
+                         f"got {program!r}")
+
+
+def resolve_build(program: dict):
+    """The build function of a trace's program: ``loader(params)``."""
+    loader = program["loader"]
+    module, sep, attr = loader.partition(":")
+    if not sep or not module or not attr:
+        raise UsageError(f"trace loader {loader!r} is not of the form module:function")
+    try:
+        fn = importlib.import_module(module)
+        for part in attr.split("."):
+            fn = getattr(fn, part)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"cannot load the trace's program: loader {loader} ({_line(exc)})") from None
+    try:
+        build = fn(program.get("params") or {})
+    except Exception as exc:  # noqa: BLE001 -- any loader failure is the trace's problem, in one line
+        raise UsageError(f"cannot load the trace's program with {loader}: {_line(exc)}") from None
+    if not callable(build):
+        raise UsageError(f"trace loader {loader} returned {build!r}, not a build function")
+    return build
+
+
+# -- replay -----------------------------------------------------------------------------
+
+def replay(trace: dict, properties=None) -> ReplayOutcome:
+    """Re-execute the trace's schedule and say whether its violation is reproduced.
+
+    ``properties``: None checks the trace's own property; ``"all"`` every
+    property that applies; a list, those.  Raises UsageError (one line) for an
+    unusable trace, a loader that does not load, and a schedule that diverges.
+    """
+    check_trace(trace)
+    return _replay(trace, resolve_build(trace["program"]), properties)
+
+
+def _replay(trace: dict, build, properties) -> ReplayOutcome:
+    viol = trace["violation"]
+    prop, step = viol["property"], viol["step"]
+    sched = trace["schedule"]
+    events = trace.get("events")
+    expected = None
+    if isinstance(events, list) and len(events) == len(sched) and all("op" in e for e in events):
+        expected = [(e["op"], e.get("obj")) for e in events]
+    names = [t["name"] for t in trace["tasks"]] if trace.get("tasks") else None
+    replayer = Replay(sched, expected, names)
+    result = explore(build, scheduler=replayer, properties=_properties(prop, properties),
+                     stop_on_violation=True)
+    world = replayer.world
+    found = result.violations
+    same = [v for v in found if v.property == prop and v.step == step]
+    if same:
+        v = same[0]
+        msg = f"reproduced: [{prop}] at step {step}: {v.message}"
+    else:
+        v = found[0] if found else None
+        if v is None:
+            msg = f"not reproduced: no violation of {prop} in the {len(sched)} recorded steps"
+        elif v.property == prop:
+            msg = f"not reproduced: {prop} was violated at step {v.step}, the trace says step {step}"
+        else:
+            msg = f"not reproduced: [{v.property}] at step {v.step} came first: {v.message}"
+    return ReplayOutcome(bool(same), v, msg, _retrace(trace, world, v, replayer.preempts), world)
+
+
+def _properties(prop: str, properties):
+    if properties == "all":
+        return None
+    if properties is not None:
+        return list(properties)
+    if prop in WORLD_PROPERTIES:
+        return []
+    from .monitor import REGISTRY
+    if prop not in REGISTRY:
+        raise UsageError(f"the trace's property {prop!r} is not registered here; "
+                         f"known: {', '.join(sorted(REGISTRY))}")
+    return [prop]
+
+
+def _retrace(trace: dict, world, violation, preempts=None) -> dict:
+    """A copy of ``trace`` whose events and stats come from ``world`` (and ``violation``)."""
+    out = dict(trace)
+    if world is None:
+        return out
+    upto = len(world.events) - 1
+    if violation is not None:
+        upto = violation.step
+        out["violation"] = {"property": violation.property, "message": violation.message,
+                            "step": violation.step, "task": violation.task,
+                            "involved": list(violation.involved)}
+        out["schedule"] = [[t, jsonable(c)] for t, c in violation.schedule]
+    out["tasks"] = [{"name": t.name, "cpu": t.cpu, "role": t.role} for t in world.tasks]
+    out["events"] = events_json(world, upto, preempts)
+    out["pending"] = [{"task": i, "name": n, "action": a, "why": w}
+                      for i, n, a, w in world.blocked_description()]
+    out["stats"] = counts(out["events"])
+    return out
+
+
+# -- events for readers ------------------------------------------------------------------
+
+def events_json(world, upto: int | None = None, preempts=None) -> list:
+    """The events of ``world`` (up to step ``upto``) in a trace's JSON form.
+
+    ``preempts`` (from :class:`~checker.schedulers.replay.Replay`) gives each
+    step's preemption flag as judged before the step, the rule of the
+    preemption bound; without it the flag is ``Event.preemption``.
+    """
+    tasks = world.tasks
+    evs = world.events if upto is None else world.events[:upto + 1]
+    out = []
+    for e in evs:
+        t = tasks[e.task]
+        a = e.action
+        d = {"i": e.index, "task": e.task, "name": t.name, "cpu": t.cpu, "op": a.name,
+             "action": a.describe()}
+        o = a.obj
+        if o is not None:
+            d["obj"] = o.name
+            if isinstance(o, Lock):
+                d["lock"] = o.kind
+                if a.op in (A.ACQUIRE, A.TRYLOCK) and a.arg:
+                    d["shared"] = True
+        if a.op == A.LABEL:
+            d["label"] = a.arg
+            if a.arg2:
+                d["info"] = jsonable(a.arg2)
+        if e.result is not None:
+            d["result"] = jsonable(e.result)
+        if e.choice is not None:
+            d["choice"] = jsonable(e.choice)
+        if (preempts[e.index] if preempts is not None and e.index < len(preempts) else e.preemption):
+            d["preemption"] = True
+        if e.pc:
+            d["pc"] = e.pc
+        out.append(d)
+    return out
+
+
+def counts(events: list) -> dict:
+    """Steps, preemptions and context switches (a CPU changing task) of a trace's events."""
+    last = {}
+    switches = 0
+    for e in events:
+        c = e["cpu"]
+        if c in last and last[c] != e["task"]:
+            switches += 1
+        last[c] = e["task"]
+    return {"steps": len(events), "preemptions": sum(1 for e in events if e.get("preemption")),
+            "context_switches": switches}
+
+
+def _step_json(s) -> dict:
+    d = s.to_json()
+    d["op"] = s.action.split("(", 1)[0]
+    return d
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def _line(exc) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

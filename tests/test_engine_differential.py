@@ -1,0 +1,249 @@
+"""Differential test: ``dpor`` against the ``dfs`` oracle on random small programs.
+
+Hypothesis draws programs of 2-3 tasks, each a short list of items:
+
+* ``read``, ``write``, ``rmw`` (atomic add), ``cmpxchg`` on two shared Vars;
+* ``spin`` until a Var satisfies ``==``, ``!=`` or ``>=`` a constant;
+* ``lock``: acquire, a body of items, release (SpinLock, Mutex, RwLock shared
+  or exclusive), nested at most two deep;
+* ``trylock``: the body and the release run only when the trylock succeeds;
+* ``choose`` between 0 and 1, which selects one of two bodies;
+* ``preempt``: preempt_disable, a body, preempt_enable;
+
+placed on one CPU per task, on one shared CPU, or pinned to CPUs 0/1.
+
+For every program ``dpor`` must find exactly the outcomes of ``dfs`` (the final
+value of every Var plus every value each task got back, and how far each task
+got, so a deadlocked run is an outcome too) and the same deadlock-or-not
+answer, in no more executions and with no redundant (sleep-set blocked) one.
+Where no CPU is shared, ``dpor`` must also be optimal: exactly one execution
+per Mazurkiewicz trace, counted naively by ``bench.traces``.
+
+Any counterexample here is a bug in ``dpor``: the minimal program Hypothesis
+prints is the report.
+"""
+
+from __future__ import annotations
+
+from math import factorial
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from bench.traces import count_traces
+from checker import (
+    Mutex,
+    Program,
+    RwLock,
+    SpinLock,
+    Task,
+    Var,
+    choose,
+    explore,
+    preempt_disable,
+    preempt_enable,
+)
+
+VARS = ("x", "y")
+LOCKS = (("spin", SpinLock), ("mutex", Mutex), ("rw", RwLock))
+MAX_INTERLEAVINGS = 3000       # keeps dfs (about 25k executions/s) fast per example
+
+SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+# -- the program language ------------------------------------------------------------
+
+var = st.sampled_from(VARS)
+simple = st.one_of(
+    st.tuples(st.just("read"), var),
+    st.tuples(st.just("write"), var, st.integers(1, 2)),
+    st.tuples(st.just("rmw"), var, st.integers(1, 2)),
+    st.tuples(st.just("cmpxchg"), var, st.integers(0, 1), st.integers(1, 2)),
+    st.tuples(st.just("spin"), var, st.sampled_from(["==", "!=", ">="]), st.integers(0, 2)),
+)
+
+
+def block(depth):
+    """Items that wrap a body: lock, trylock, choose, preempt."""
+    body = st.lists(item(depth + 1), min_size=0, max_size=2)
+    lock = st.sampled_from([0, 1, 2])
+    return st.one_of(
+        st.tuples(st.just("lock"), lock, st.booleans(), body),
+        st.tuples(st.just("trylock"), lock, st.booleans(), body),
+        st.tuples(st.just("choose"), body, body),
+        st.tuples(st.just("preempt"), body),
+    )
+
+
+def item(depth=0):
+    if depth >= 2:
+        return simple
+    return st.one_of(simple, simple, block(depth))
+
+
+@st.composite
+def programs(draw):
+    ntasks = draw(st.integers(2, 3))
+    placement = draw(st.sampled_from(["own", "one", "pinned"]))
+    tasks = []
+    for i in range(ntasks):
+        cpu = {"own": None, "one": 0}.get(placement)
+        if placement == "pinned":
+            cpu = draw(st.integers(0, 1))
+        tasks.append((cpu, draw(st.lists(item(), min_size=1, max_size=4))))
+    return placement, tuple(tasks)
+
+
+# -- size estimate, to keep dfs cheap ------------------------------------------------------
+
+def max_events(items) -> tuple[int, int]:
+    """(upper bound on the steps of ``items``, number of choose items)."""
+    steps = chooses = 0
+    for it in items:
+        kind = it[0]
+        if kind in ("lock", "trylock"):
+            s, c = max_events(it[3])
+            steps += 2 + s
+            chooses += c
+        elif kind == "preempt":
+            s, c = max_events(it[1])
+            steps += 2 + s
+            chooses += c
+        elif kind == "choose":
+            (sa, ca), (sb, cb) = max_events(it[1]), max_events(it[2])
+            steps += 1 + max(sa, sb)
+            chooses += 1 + ca + cb
+        else:
+            steps += 1
+    return steps, chooses
+
+
+def interleaving_bound(tasks) -> int:
+    sizes = [max_events(items) for _, items in tasks]
+    n = factorial(sum(s for s, _ in sizes))
+    for s, _ in sizes:
+        n //= factorial(s)
+    return n * 2 ** sum(c for _, c in sizes)
+
+
+# -- the interpreter ---------------------------------------------------------------------
+
+PREDICATES = {"==": lambda c: lambda v: v == c, "!=": lambda c: lambda v: v != c,
+              ">=": lambda c: lambda v: v >= c}
+
+
+def make_build(spec):
+    placement, tasks = spec
+
+    def build():
+        vs = {n: Var(n, 0) for n in VARS}
+        locks = [cls(f"{name}{k}") for k, (name, cls) in enumerate(LOCKS)]
+        logs = [[] for _ in tasks]
+
+        def run(items, log, held):
+            for it in items:
+                kind = it[0]
+                if kind == "read":
+                    log.append((yield vs[it[1]].read()))
+                elif kind == "write":
+                    yield vs[it[1]].write(it[2])
+                elif kind == "rmw":
+                    c = it[2]
+                    log.append((yield vs[it[1]].rmw(lambda v, c=c: v + c)))
+                elif kind == "cmpxchg":
+                    log.append((yield vs[it[1]].cmpxchg(it[2], it[3])))
+                elif kind == "spin":
+                    log.append((yield vs[it[1]].spin_until(PREDICATES[it[2]](it[3]))))
+                elif kind == "preempt":
+                    yield preempt_disable()
+                    yield from run(it[1], log, held)
+                    yield preempt_enable()
+                elif kind == "choose":
+                    c = yield choose([0, 1])
+                    log.append(("choice", c))
+                    yield from run(it[1 + c], log, held)
+                else:
+                    lk = locks[it[1]]
+                    shared = it[2] and lk.rw
+                    if lk in held:
+                        # Re-taking a held lock is a self-deadlock, not an interesting one.
+                        yield from run(it[3], log, held)
+                        continue
+                    if kind == "lock":
+                        yield lk.acquire(shared=shared)
+                        ok = True
+                    else:
+                        ok = yield lk.try_acquire(shared=shared)
+                        log.append(("try", ok))
+                    if ok:
+                        yield from run(it[3], log, held | {lk})
+                        yield lk.release()
+
+        def task(i, items):
+            def fn():
+                yield from run(items, logs[i], frozenset())
+                logs[i].append("end")
+            return fn
+
+        specs = [Task(task(i, items), name=f"t{i}", cpu=cpu) for i, (cpu, items) in enumerate(tasks)]
+        cpus = {"own": None, "one": 1, "pinned": 2}[placement]
+        return Program(specs, cpus=cpus,
+                       observe=lambda: (tuple(v.value for v in vs.values()),
+                                        tuple(tuple(log) for log in logs)))
+    return build
+
+
+def shares_a_cpu(spec) -> bool:
+    placement, tasks = spec
+    cpus = [cpu for cpu, _ in tasks]
+    return placement == "one" or len(set(cpus)) < len(cpus)
+
+
+# -- the properties ------------------------------------------------------------------------
+
+def check(spec, optimal: bool):
+    assume(interleaving_bound(spec[1]) <= MAX_INTERLEAVINGS)
+    build = make_build(spec)
+    if optimal:
+        traces, dfs = count_traces(build)
+    else:
+        dfs = explore(build, scheduler="dfs", properties=[])
+    dpor = explore(build, scheduler="dpor", properties=[])
+    assert dfs.complete and dpor.complete, dpor.reason
+    assert dpor.outcomes == dfs.outcomes, (
+        f"missed {dfs.outcomes - dpor.outcomes}, invented {dpor.outcomes - dfs.outcomes}")
+    assert (dpor.deadlocks > 0) == (dfs.deadlocks > 0)
+    assert dpor.executions <= dfs.executions
+    assert dpor.redundant == 0
+    if optimal:
+        assert dpor.executions == traces
+
+
+@SETTINGS
+@given(programs())
+def test_dpor_finds_exactly_what_dfs_finds(spec):
+    check(spec, optimal=False)
+
+
+@settings(SETTINGS, max_examples=100)
+@given(programs().filter(lambda s: not shares_a_cpu(s)))
+def test_dpor_is_optimal_without_cpu_sharing(spec):
+    check(spec, optimal=True)
+
+
+def test_the_interpreter_runs_every_kind_of_item():
+    # A fixed program using every item kind, so a broken interpreter cannot pass vacuously.
+    spec = ("pinned", (
+        (0, [("lock", 0, False, [("write", "x", 1), ("read", "y")]),
+             ("choose", [("rmw", "y", 2)], [("cmpxchg", "y", 0, 1)])]),
+        (1, [("trylock", 2, True, [("read", "x")]), ("preempt", [("spin", "x", ">=", 0)]),
+             ("lock", 1, False, [("write", "y", 2)])]),
+    ))
+    r = explore(make_build(spec), scheduler="dfs", properties=[])
+    assert r.complete and r.deadlocks == 0
+    finals = {o[0] for o in r.outcomes}
+    assert (1, 2) in finals and (1, 4) in finals        # rmw after, or before, the write of 2
+    logs0 = {o[1][0] for o in r.outcomes}
+    assert any(("choice", 0) in log for log in logs0) and any(("choice", 1) in log for log in logs0)
+    assert all(log[-1] == "end" for o in r.outcomes for log in o[1])
+    assert interleaving_bound(spec[1]) >= r.executions
