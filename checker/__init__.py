@@ -5,6 +5,7 @@ modelled with it.  The public API is this module's ``__all__`` (pinned by a
 test); everything else is internal.
 """
 
+from . import actions
 from .actions import (Action, access, alloc, choose, cond_resched, free, label, might_sleep,
                       pin, preempt_disable, preempt_enable, sleep, unpin)
 from .errors import InternalError, ModelError, UsageError, ZsmcError
@@ -16,7 +17,7 @@ from .result import Result, Step, Violation
 from .world import Bug, Event, World
 
 __all__ = [
-    "Action", "Bug", "Event", "InternalError", "LockMap", "ModelError", "Monitor", "Mutex",
+    "Action", "Bug", "actions", "Event", "InternalError", "LockMap", "ModelError", "Monitor", "Mutex",
     "Obj", "PageLock", "Program", "Result", "RwLock", "RwSemaphore", "SpinLock", "Step", "Task",
     "UsageError", "Var", "Violation", "World", "ZsmcError", "access", "alloc", "choose",
     "cond_resched", "explore", "free", "label", "might_sleep", "pin", "preempt_disable",

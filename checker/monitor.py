@@ -21,6 +21,10 @@ Hooks (all optional):
 * ``on_explore_end(result)``: once, at the end.
 
 A monitor reports with ``world.report(self.name, message, task=..., steps=...)``.
+
+``on_pending`` and ``on_task_finish`` also run while a World is being built
+(each task runs to its first yield), that is before ``on_execution_start``:
+a monitor that keeps per-execution state should key it on the World.
 """
 
 from __future__ import annotations

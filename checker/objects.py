@@ -133,6 +133,10 @@ class Lock(Shared):
     rw = False
     blocking = True       # False: annotation only, acquisition never waits
     lockdep = True        # tracked by lockdep's lock-order checks
+    # lockdep's recursive read: a shared acquisition that never waits for a
+    # queued writer (read_lock in interrupt context, or a non-queued rwlock).
+    # Process-context read_lock on a qrwlock and down_read are not recursive.
+    recursive_read = False
 
     def __init__(self, name: str, cls: str | None = None):
         super().__init__(name)

@@ -280,9 +280,11 @@ class World:
             res = choice
             ev.choice = choice
         elif op == A.ALLOC:
+            ev.pre = obj.alive
             obj.alive = True
             kind = A.W
         elif op == A.FREE:
+            ev.pre = obj.alive
             obj.alive = False
             kind = A.W
         elif op == A.ACCESS:

@@ -149,8 +149,10 @@ def test_the_ordering_is_optimal_on_a_program_with_every_kind_of_switch():
     trace = _trace({"program": "locks"})
     small, rep = minimize_trace(trace, time_limit=20, search=False)
     assert rep.optimal
-    assert rep.after_preemptions <= rep.before_preemptions
-    assert rep.after_preemptions == 1   # B must be preempted once for A to enter its section
+    assert rep.after_preemptions < rep.before_preemptions
+    # Reordering the same steps cannot beat the fewest preemptions of any
+    # violating execution (B must be preempted once for A to enter its section).
+    assert rep.after_preemptions >= 1
     assert replay(small).reproduced
 
 

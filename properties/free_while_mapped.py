@@ -1,0 +1,98 @@
+"""``no-free-while-mapped``: nothing is freed while mapped, nothing is used after free.
+
+For lifetime objects (:class:`checker.Obj`: a zspage, one of its pages, a
+handle) the monitor checks every lifetime step:
+
+* FREE of an object some task pins (``obj.pins`` non-empty: it holds a
+  mapping or a read lock on it): *freed while mapped*.  zsmalloc-protocol.md
+  section 2.6 ("Why a zspage cannot be freed while one of its objects is being
+  accessed") and invariant I4 are the zsmalloc form; hazards 6, 18, 19 and 23
+  of section 4 break it.
+* FREE of an object already freed: *double free*.
+* ACCESS or PIN of an object that is not alive: *use after free*.  The model
+  frees the old page's Obj when migration replaces it (section 2.5, step 10),
+  so a stale location read through a handle after migration (hazards 1, 18,
+  19) is an access to a freed Obj.
+
+These depend on the interleaving, so they are checked in ``on_event`` (the
+step has been performed: ``obj.alive`` and ``obj.pins`` are the state after
+it).  A FREE sets ``alive`` to False before the monitor runs, so the monitor
+remembers, per execution, which objects a FREE step killed; an object freed
+for the first time is taken to have been alive before (the engine's
+``Event.pre`` is used instead whenever it carries the state).
+"""
+
+from __future__ import annotations
+
+from checker import Monitor
+from checker import actions as A
+
+_ALLOC, _FREE, _ACCESS, _PIN = A.ALLOC, A.FREE, A.ACCESS, A.PIN
+
+
+class NoFreeWhileMapped(Monitor):
+    name = "no-free-while-mapped"
+    description = "no zspage, page or handle is freed while mapped, or used after it is freed"
+
+    def __init__(self):
+        self._freed = {}      # uid -> (step, task) of the FREE that killed it, this execution
+
+    def on_execution_start(self, world):
+        self._freed = {}
+
+    def on_event(self, world, ev):
+        a = ev.action
+        op = a.op
+        if op < _ALLOC or op > _PIN:
+            return
+        if op == _ACCESS or op == _PIN:
+            o = a.obj
+            if not o.alive:
+                self._use_after_free(world, ev, o, "maps" if op == _PIN else
+                                     ("writes" if a.arg else "reads"))
+        elif op == _FREE:
+            o = a.obj
+            pre = ev.pre
+            was_dead = (pre is False) if isinstance(pre, bool) else o.uid in self._freed
+            if was_dead:
+                self._use_after_free(world, ev, o, "frees")
+            elif o.pins:
+                self._freed_while_mapped(world, ev, o)
+            self._freed[o.uid] = (ev.index, ev.task)
+        elif op == _ALLOC:
+            self._freed.pop(a.obj.uid, None)
+
+    def _use_after_free(self, world, ev, o, verb):
+        t = world.tasks[ev.task]
+        freed = self._freed.get(o.uid)
+        steps = [ev.index]
+        if freed is None:
+            what = "free of unallocated memory" if verb == "frees" else "use of unallocated memory"
+            where = "which was never allocated"
+        else:
+            steps.insert(0, freed[0])
+            what = "double free" if verb == "frees" else "use after free"
+            where = f"already freed by {world.tasks[freed[1]].name}"
+        world.report(self.name, f"{what}: {t.name} {verb} {o.name}, {where}",
+                     task=ev.task, steps=steps)
+
+    def _freed_while_mapped(self, world, ev, o):
+        t = world.tasks[ev.task]
+        mappers = sorted(o.pins)
+        names = ", ".join(world.tasks[i].name for i in mappers)
+        steps = _pin_steps(world, o, mappers) + [ev.index]
+        world.report(self.name, f"{t.name} frees {o.name} while it is mapped by {names}",
+                     task=ev.task, steps=steps)
+
+
+def _pin_steps(world, o, tasks) -> list:
+    """The PIN steps of ``tasks`` on ``o`` still outstanding (latest first per task)."""
+    out = []
+    want = set(tasks)
+    for ev in reversed(world.events):
+        if ev.task in want and ev.action.obj is o and ev.action.op == A.PIN:
+            out.append(ev.index)
+            want.discard(ev.task)
+            if not want:
+                break
+    return sorted(out)

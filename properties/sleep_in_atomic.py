@@ -1,0 +1,72 @@
+"""``sleep-in-atomic``: sleeping with a non-zero preempt count.
+
+The kernel's ``CONFIG_DEBUG_ATOMIC_SLEEP`` check ("BUG: sleeping function
+called from invalid context", ``__might_sleep``/``__might_resched``): a task
+whose preempt count is non-zero must not call ``schedule()``,
+``might_sleep()``, ``cond_resched()`` or a sleeping lock that may wait
+(``mutex_lock``, ``down_read``/``down_write``, ``lock_page``).
+
+The preempt count is the engine's (``TaskState.pc``): raised by
+``preempt_disable()`` and by every spinning lock held (``spinlock_t``,
+``rwlock_t``), as on !PREEMPT_RT.  So the legacy mapping section between
+``zs_map_object`` and ``zs_unmap_object`` counts as atomic: its per-CPU
+``local_lock`` is a ``preempt_disable()`` (zsmalloc-protocol.md section 2.3
+(a), section 3 "Context rules"); hazards 4, 14 and 27 of section 4 are the
+zsmalloc instances.
+
+Checked in ``on_pending``: everything that decides it (the task's preempt
+count and what it is about to do) belongs to the task, so the verdict does not
+depend on the interleaving.  A sleeping lock's *trylock* never sleeps and is
+fine; a blocking acquisition is reported even when the lock happens to be
+free, as ``might_sleep()`` inside ``mutex_lock`` would.
+"""
+
+from __future__ import annotations
+
+from checker import Monitor
+from checker import actions as A
+
+from ._report import atomic_reasons, last_step_of, lock_name
+
+_SLEEPS = {A.SLEEP: "schedule()", A.MIGHT_SLEEP: "might_sleep()", A.COND_RESCHED: "cond_resched()"}
+_ACQUIRE = A.ACQUIRE
+_MAY_SLEEP = frozenset({_ACQUIRE, *_SLEEPS})
+
+
+class SleepInAtomic(Monitor):
+    name = "sleep-in-atomic"
+    description = "no sleeping (schedule, might_sleep, cond_resched, a sleeping lock) in atomic context"
+
+    def on_pending(self, world, t, a):
+        op = a.op
+        if t.pc == 0 or op not in _MAY_SLEEP:
+            return
+        if op == _ACQUIRE:
+            lk = a.obj
+            if lk.spinning or not lk.blocking:
+                return
+            what = f"takes {lock_name(lk)} ({_sleeping_call(lk, a.arg)}, may sleep)"
+        else:
+            what = f"calls {_SLEEPS[op]}"
+            if op == A.SLEEP and a.arg and a.arg != "schedule":
+                what += f" ({a.arg})"
+        why, steps = atomic_reasons(world, t)
+        last = last_step_of(world, t.index)
+        if last is not None and last not in steps:
+            steps.append(last)
+        world.report(self.name,
+                     f"sleeping function called from invalid context: {t.name} {what} "
+                     f"with preempt count {t.pc}, {why}",
+                     task=t.index, steps=steps)
+
+
+def _sleeping_call(lk, shared: bool) -> str:
+    """The kernel call a blocking acquisition of ``lk`` stands for."""
+    kind = lk.kind
+    if kind == "mutex":
+        return "mutex_lock"
+    if kind == "rw_semaphore":
+        return "down_read" if shared else "down_write"
+    if kind == "page lock":
+        return "lock_page"
+    return "read acquire" if shared else "acquire"

@@ -1,0 +1,109 @@
+"""``writers-never-block``: the zspage lock's writers only trylock and are always atomic.
+
+The rules of the zspage lock (zsmalloc-protocol.md section 3, "Rules of the
+(c) zspage lock", and the v5 wording):
+
+* rule 3, *writers always use trylock*: an exclusive acquisition that would
+  wait (spin or sleep) instead of failing is a violation (hazard 15 of
+  section 4: a blocking writer spins in atomic context for as long as a reader
+  sleeps);
+* rule 2, *writers are always atomic*: while a task holds the write side it
+  must not sleep (``schedule()``), call ``cond_resched()``/``might_sleep()``,
+  start a blocking acquisition of any lock or a ``spin_until`` wait, and it
+  must not be preemptible (hazard 14: readers spin on a writer, so a
+  preempted writer makes them spin for ever).
+
+Readers may spin and may sleep while holding (rules 4 and 5): never reported.
+
+Which lock is "the zspage lock" comes from the model:
+``Program.context.writer_trylock_locks`` is a set of lock class names
+(``{"zspage->lock"}``).  A lock of such a class may be an engine lock
+(``SpinLock``/``RwLock``) or a ``LockMap`` annotation, as the upstream and v5
+models annotate their hand-built lock like the kernel does
+(``rwsem_acquire(..., trylock=1)``, ``rwsem_acquire_read``, ``rwsem_release``,
+section 1 (b)/(c)).  The property applies only to programs that name such
+classes.
+
+Everything is checked in ``on_pending``, which runs right after each step of
+the task with the task's state after it: the verdict depends on the task
+alone, never on the interleaving.  "Preemptible" means: after one of its
+steps the task's preempt count is 0 while it still holds the write side.
+"""
+
+from __future__ import annotations
+
+from checker import Monitor
+from checker import actions as A
+
+from ._report import acquired_at, last_step_of, lock_name
+
+_SLEEPS = {A.SLEEP: "sleeps (schedule())", A.MIGHT_SLEEP: "calls might_sleep()",
+           A.COND_RESCHED: "calls cond_resched()"}
+_ACQUIRE, _SPIN = A.ACQUIRE, A.SPIN
+_WAITS = frozenset({_ACQUIRE, _SPIN, *_SLEEPS})      # the actions that may wait
+
+
+class WritersNeverBlock(Monitor):
+    name = "writers-never-block"
+    description = "zspage lock writers only trylock, and never sleep, wait or get preempted while holding"
+
+    def __init__(self):
+        self._classes = frozenset()
+        self._world = None
+
+    def applies(self, program) -> bool:
+        return bool(getattr(program.context, "writer_trylock_locks", None))
+
+    def on_pending(self, world, t, a):
+        if world is not self._world:
+            # on_pending also runs while the World is being built, before
+            # on_execution_start: the World's identity marks a new execution.
+            self._world = world
+            self._classes = frozenset(getattr(world.program.context, "writer_trylock_locks", None) or ())
+        classes = self._classes
+        if not classes:
+            return
+        op = a.op
+        if t.pc and op not in _WAITS:
+            return      # atomic and not about to wait: nothing to check (the common case)
+        if op == _ACQUIRE and not a.arg and a.obj.cls in classes:
+            lk = a.obj
+            self._report(world, t, f"{t.name} takes {lock_name(lk)} for write with a blocking "
+                         f"acquisition; writers must only trylock it and handle failure (rule 3)",
+                         [])
+            return
+        held = t.held
+        if not held:
+            return
+        wl = None
+        for lk, shared in held:
+            if not shared and lk.cls in classes:
+                wl = lk
+                break
+        if wl is None:
+            return
+        what = None
+        if op in _SLEEPS:
+            what = _SLEEPS[op]
+        elif op == _ACQUIRE and a.obj.blocking:
+            lk = a.obj
+            how = "spin" if lk.spinning else "sleep"
+            what = f"may {how} waiting for {lock_name(lk)}{' (read)' if a.arg else ''}"
+        elif op == _SPIN:
+            what = f"spins waiting on {a.obj.name}"
+        if what is not None:
+            self._report(world, t, f"{t.name} {what} while holding {lock_name(wl)} for write; "
+                         f"writers never wait (rule 2, writers are always atomic)",
+                         [acquired_at(world, t.index, wl)])
+        if t.pc == 0 and t.seq:
+            self._report(world, t, f"{t.name} is preemptible while holding {lock_name(wl)} for write "
+                         f"(preempt count 0); a reader spinning on it could spin for ever "
+                         f"(rule 2, writers are always atomic)",
+                         [acquired_at(world, t.index, wl)])
+
+    def _report(self, world, t, message, steps):
+        last = last_step_of(world, t.index)
+        steps = [s for s in steps if s is not None]
+        if last is not None and last not in steps:
+            steps.append(last)
+        world.report(self.name, message, task=t.index, steps=sorted(steps))
