@@ -1,0 +1,287 @@
+"""How the command line says things: check reports (text and JSON), progress, lists.
+
+Pure formatting over plain values, so the commands in :mod:`cli` stay a
+parse-call-print sequence and this module is testable without a terminal.
+The JSON document of ``zsmc check --format json`` is versioned
+(``"format": "zsmc-check", "version": 1``) like every zsmc artefact.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import dataclass, field
+
+CHECK_FORMAT = "zsmc-check"
+CHECK_VERSION = 1
+
+
+@dataclass(slots=True)
+class TraceRecord:
+    """A violation and the trace file written for it.
+
+    ``minimized`` is the minimiser's report when the file holds the minimised
+    trace; otherwise ``note`` says why it holds the trace as found.
+    """
+
+    violation: object
+    path: str
+    minimized: object = None
+    note: str = ""
+
+
+@dataclass(slots=True)
+class ScenarioRun:
+    """One scenario's exploration: its parameters, the engine's Result, its traces."""
+
+    name: str
+    params: dict
+    result: object
+    traces: list = field(default_factory=list)
+
+
+def exit_code(runs) -> int:
+    """1 if anything was violated, else 3 if any scenario is incomplete, else 0."""
+    if any(r.result.violations for r in runs):
+        return 1
+    if any(not r.result.complete for r in runs):
+        return 3
+    return 0
+
+
+STATUS = {0: "pass", 1: "violation", 3: "incomplete"}
+
+
+# --------------------------------------------------------------------------- text
+def check_header(h: dict, scenarios) -> str:
+    props = ", ".join(h["properties"]) if h["properties"] else "every property that applies"
+    bound = "" if h["preemption_bound"] is None else f", preemption bound {h['preemption_bound']}"
+    # The seed comes first thing, so an interrupted sampled run can be repeated.
+    return (f"zsmc check: variant {h['variant']}, depth {h['depth']}, scheduler {h['scheduler']}{bound}, "
+            f"seed {h['seed']}\n"
+            f"  scenarios: {', '.join(scenarios)}\n  properties: {props}")
+
+
+def scenario_text(run: ScenarioRun) -> str:
+    r = run.result
+    state = "complete" if r.complete else f"incomplete ({r.reason or 'no reason given'})"
+    extra = f", {r.deadlocks} deadlocked" if r.deadlocks else ""
+    cpus = run.params.get("cpus") if isinstance(run.params, dict) else None
+    where = "" if cpus is None else f" ({cpus} CPU{'' if cpus == 1 else 's'})"
+    lines = [(f"scenario {run.name}{where}: {r.executions} executions, {r.redundant} redundant{extra}, "
+              f"{r.elapsed:.2f}s, {state}")]
+    for rec in run.traces:
+        lines.append("")
+        lines.append(rec.violation.render())
+        lines.append(f"trace: {rec.path}")
+        if rec.minimized is not None:
+            lines.append("  minimised: " + minimize_line(rec.minimized))
+        elif rec.note:
+            lines.append(f"  {rec.note}")
+        lines.append(f"replay: zsmc replay {shlex.quote(rec.path)}")
+        lines.append(f"show:   zsmc show {shlex.quote(rec.path)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def check_footer(runs, code: int) -> str:
+    n = len(runs)
+    if code == 1:
+        found = sum(len(r.result.violations) for r in runs)
+        hit = sum(1 for r in runs if r.result.violations)
+        return f"result: VIOLATION ({found} violation(s) in {hit} of {n} scenario(s))"
+    if code == 3:
+        short = [r.name for r in runs if not r.result.complete]
+        return (f"result: incomplete, not verified ({len(short)} of {n} scenario(s) not explored "
+                f"completely: {', '.join(short)}; no violation in what was explored)")
+    return f"result: pass ({n} scenario(s) explored completely, no violation)"
+
+
+def minimize_counts(rep) -> str:
+    """``preemptions 3 -> 1, context switches 9 -> 4, steps 80 -> 31`` from a MinimizeReport."""
+    return (f"preemptions {rep.before_preemptions} -> {rep.after_preemptions}, "
+            f"context switches {rep.before_context_switches} -> {rep.after_context_switches}, "
+            f"steps {rep.before_steps} -> {rep.after_steps}")
+
+
+def minimize_line(rep) -> str:
+    """The counts and whether the ordering was proved optimal, on one line (for ``check``)."""
+    proof = "optimal (proved)" if rep.optimal else "not proved optimal"
+    return f"{minimize_counts(rep)}; {proof}"
+
+
+def minimize_text(rep) -> str:
+    """The ``zsmc minimize`` report: counts, both proofs, the minimiser's notes."""
+    fewest = getattr(rep, "fewest_preemptions", None)
+    return "\n".join([
+        f"minimised: {minimize_counts(rep)}",
+        "ordering: " + ("proved optimal by z3" if rep.optimal
+                        else "not proved optimal (stopped at the time limit; best found)"),
+        "preemptions: " + ("proved the fewest of any execution violating this property" if fewest
+                           else "not proved the fewest over all executions"),
+    ] + ([f"notes: {rep.message}"] if rep.message else []))
+
+
+def minimize_json(rep) -> dict:
+    return {"before": {"preemptions": rep.before_preemptions, "context_switches": rep.before_context_switches,
+                       "steps": rep.before_steps},
+            "after": {"preemptions": rep.after_preemptions, "context_switches": rep.after_context_switches,
+                      "steps": rep.after_steps},
+            "optimal": rep.optimal, "fewest_preemptions": getattr(rep, "fewest_preemptions", None),
+            "message": rep.message}
+
+
+def replay_text(path: str, expect: str, outcome) -> str:
+    """The replayed violation (if any), what the replay found, and how that meets ``expect``."""
+    lines = [outcome.violation.render()] if outcome.violation is not None else []
+    lines.append(f"{path}: {outcome.message}")
+    if expect == "pass":
+        lines.append("the trace expects no violation: it is back (a regression)" if outcome.violation
+                     else "passes, as the trace expects")
+    elif outcome.violation is None:
+        lines.append("the trace expects a violation: it no longer happens")
+    return "\n".join(lines)
+
+
+def check_command(h: dict, scenario: str, params: dict) -> dict:
+    """A trace's ``meta``: the check's settings and the command that finds it again."""
+    cmd = ["zsmc", "check", "--depth", str(h["depth"])]
+    if h["mutation"]:
+        cmd += ["--mutation", h["mutation"]]
+    else:
+        cmd += ["--variant", h["variant"]]
+    cmd += ["--scenario", scenario]
+    if isinstance(params, dict) and params.get("cpus") is not None:
+        cmd += ["--cpus", str(params["cpus"])]
+    cmd += ["--scheduler", h["scheduler"], "--seed", str(h["seed"])]
+    if h["preemption_bound"] is not None:
+        cmd += ["--preemption-bound", str(h["preemption_bound"])]
+    for p in h["properties"] or ():
+        cmd += ["--property", p]
+    meta = {k: h[k] for k in ("variant", "mutation", "scheduler", "preemption_bound", "seed")}
+    meta["command"] = " ".join(shlex.quote(c) for c in cmd)
+    return meta
+
+
+# --------------------------------------------------------------------------- json
+def check_json(h: dict, runs, code: int) -> str:
+    doc = {"format": CHECK_FORMAT, "version": CHECK_VERSION, **h,
+           "status": STATUS.get(code, "error"), "exit_code": code,
+           "violations": sum(len(r.result.violations) for r in runs),
+           "scenarios": [_run_json(r) for r in runs]}
+    return json.dumps(doc, indent=2, default=repr)
+
+
+def _run_json(run: ScenarioRun) -> dict:
+    r = run.result
+    return {"name": run.name, "params": run.params, "executions": r.executions,
+            "redundant": r.redundant, "pruned": r.pruned, "deadlocks": r.deadlocks, "steps": r.steps,
+            "elapsed": round(r.elapsed, 4), "complete": r.complete, "reason": r.reason,
+            "max_preemptions": r.max_preemptions,
+            "violations": [_trace_json(t) for t in run.traces]}
+
+
+def _trace_json(rec: TraceRecord) -> dict:
+    v = rec.violation
+    d = {"property": v.property, "message": v.message, "step": v.step, "task": v.task,
+         "trace": rec.path, "replay": f"zsmc replay {shlex.quote(rec.path)}"}
+    if rec.minimized is not None:
+        d["minimized"] = minimize_json(rec.minimized)
+    elif rec.note:
+        d["note"] = rec.note
+    return d
+
+
+# --------------------------------------------------------------------------- progress
+class Progress:
+    """``on_progress`` for explore: one self-overwriting line on a terminal's stderr."""
+
+    def __init__(self, stream, label: str):
+        self.stream = stream
+        self.label = label
+        self.width = 0
+
+    @classmethod
+    def for_stderr(cls, label: str):
+        """A Progress on stderr, or None when stderr is not a terminal (CI, pipes, tests)."""
+        err = sys.stderr
+        isatty = getattr(err, "isatty", None)
+        return cls(err, label) if isatty is not None and isatty() else None
+
+    def __call__(self, result) -> None:
+        text = (f"{self.label}: {result.executions} executions ({result.rate:.0f}/s), "
+                f"{len(result.violations)} violation(s), {result.elapsed:.0f}s")
+        pad = max(0, self.width - len(text))
+        self.width = len(text)
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+
+    def done(self) -> None:
+        """Erase the progress line, so the report that follows starts clean."""
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+# --------------------------------------------------------------------------- lists
+def table(rows) -> str:
+    """Two or more columns, the first padded; the last column is free text."""
+    rows = [tuple("" if c is None else str(c) for c in row) for row in rows]
+    if not rows:
+        return ""
+    ncol = max(len(r) for r in rows)
+    widths = [max(len(r[i]) for r in rows if len(r) > i) for i in range(ncol - 1)]
+    out = []
+    for r in rows:
+        cells = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def doc_line(obj) -> str:
+    """The first sentence of an object's docstring (the class's own, not inherited),
+    on one line and without reST markup."""
+    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    if not doc or not doc.strip():
+        return "(no description)"
+    para = " ".join(doc.strip().split("\n\n")[0].split()).replace("``", "")
+    end = para.find(". ")
+    return para if end < 0 else para[:end + 1]
+
+
+def variant_rows(reg):
+    return [(name, doc_line(cls)) for name, cls in reg.VERSIONS.items()]
+
+
+def mutation_rows(reg):
+    rows = []
+    for name, m in reg.MUTATIONS.items():
+        expressible = getattr(m, "expressible", True) and m.cls is not None
+        what = m.summary if expressible else f"not expressible: {m.reason or 'no reason given'} ({m.summary})"
+        prop = m.expected_property if expressible else "-"
+        rows.append((name, m.base, prop, what))
+    return rows
+
+
+def scenario_rows(reg):
+    rows = []
+    for name, s in reg.SCENARIOS.items():
+        default = "default" if getattr(s, "default", True) else ""
+        rows.append((name, f"cpus {s.default_cpus} (min {s.min_cpus})", default, s.description))
+    return rows
+
+
+def property_rows(registry: dict):
+    from checker.errors import ZsmcError
+    from checker.monitor import resolve
+    rows = []
+    for name in registry:
+        try:
+            m = resolve(name)
+            desc = m.description or doc_line(type(m))
+        except ZsmcError as exc:
+            desc = f"(unavailable: {exc})"
+        rows.append((name, desc))
+    return rows
