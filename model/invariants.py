@@ -1,0 +1,167 @@
+"""The pool's checks, for the pool-consistency and data-integrity properties.
+
+* :func:`consistency_problems` (invariants I5, I6 of zsmalloc-protocol.md
+  section 4, "Suggested invariants"): run by the monitor when no task holds a
+  ``class->lock``.
+* :func:`integrity_problems`: at the end of an execution, every live handle's
+  object exists exactly once and holds the value last stored.
+* :func:`snapshot`: a canonical, hashable final state (``Program.observe``):
+  zspages are anonymous so that equivalent executions give equal outcomes.
+
+These read plain data without declaring accesses: they are checks, not kernel paths.
+"""
+
+from __future__ import annotations
+
+from .access import object_value
+from .pool import (
+    DEFERRED,
+    FREEING,
+    NR_FULLNESS_GROUPS,
+    ZS_INUSE_RATIO_0,
+    ZS_OBJS_ALLOCATED,
+    ZS_OBJS_INUSE,
+    ZSPAGE_MAGIC,
+    get_fullness_group,
+)
+
+
+def consistency_problems(pool) -> list:
+    """Problems with the lists, counters and handles (empty when consistent)."""
+    out = []
+    for cls in pool.size_class:
+        c = f"class[{cls.index}]"
+        ghosts = cls.ghost_zspages
+        held = 0
+        for z in ghosts:
+            where = z.list
+            if where == DEFERRED or where == FREEING:
+                held += 1
+                if z.inuse:
+                    out.append(f"{z.name} is on the deferred-free list with inuse {z.inuse}")
+                continue
+            fg = get_fullness_group(cls, z.inuse)
+            if where is None:
+                out.append(f"{z.name} (inuse {z.inuse}) is on no list")
+            elif where != fg or z.fullness != fg:
+                out.append(f"{z.name} has inuse {z.inuse} (fullness group {fg}) but is on list "
+                           f"{where} with fullness {z.fullness}")
+            elif z not in cls.fullness_list[fg]:
+                out.append(f"{z.name} says it is on list {fg} but is not")
+        seen = set()
+        for fg in range(NR_FULLNESS_GROUPS):
+            lst = cls.fullness_list[fg]
+            for z in lst:
+                if id(z) in seen:
+                    out.append(f"{z.name} is on a fullness list twice")
+                seen.add(id(z))
+                if z.list != fg:
+                    out.append(f"{z.name} is on list {fg} but records list {z.list}")
+                if z.magic != ZSPAGE_MAGIC:
+                    out.append(f"{c} list {fg} holds freed zspage {z.name}")
+            worker = held if fg == ZS_INUSE_RATIO_0 else 0
+            if cls.stats[fg] != len(lst) + worker:
+                out.append(f"{c} counts {cls.stats[fg]} zspage(s) of fullness group {fg}, its list has "
+                           f"{len(lst)}" + (f" and the free worker {worker}" if worker else ""))
+        inuse = sum(z.inuse for z in ghosts)
+        if cls.stats[ZS_OBJS_INUSE] != inuse:
+            out.append(f"{c} OBJS_INUSE is {cls.stats[ZS_OBJS_INUSE]}, the zspages hold {inuse}")
+        allocated = len(ghosts) * cls.objs_per_zspage
+        if cls.stats[ZS_OBJS_ALLOCATED] != allocated:
+            out.append(f"{c} OBJS_ALLOCATED is {cls.stats[ZS_OBJS_ALLOCATED]}, "
+                       f"{len(ghosts)} zspage(s) hold {allocated}")
+    for h in pool.ghost_handles.values():
+        problem = _handle_problem(h)
+        if problem:
+            out.append(problem)
+    return out
+
+
+def _handle_problem(h):
+    obj = h.word.value
+    if not obj:
+        return f"handle {h.key} holds no location"
+    page, idx = obj
+    if not page.obj.alive:
+        return f"handle {h.key} points into freed page {page.name}"
+    z = page.zspage
+    if z is None or z.magic != ZSPAGE_MAGIC:
+        return f"handle {h.key} points into {page.name}, which belongs to no live zspage"
+    if idx not in page.first_objs:
+        return f"handle {h.key} points at object {idx}, which does not start in {page.name}"
+    hdr = page.mem.get(("hdr", idx))
+    if hdr != ("alloc", h):
+        return f"handle {h.key} points at object {idx} of {z.name}, whose header is {_hdr(hdr)}"
+    return None
+
+
+def _hdr(hdr):
+    if hdr is None:
+        return "missing"
+    if hdr[0] == "alloc":
+        return f"allocated to {hdr[1].key}"
+    return "free"
+
+
+def _objects(pool):
+    """Every allocated object of every live zspage: (handle, zspage)."""
+    for cls in pool.size_class:
+        for z in cls.ghost_zspages:
+            for page in z.pages():
+                for idx in page.first_objs:
+                    hdr = page.mem.get(("hdr", idx))
+                    if hdr is None or hdr[0] != "alloc":
+                        continue
+                    yield hdr[1], z
+
+
+def integrity_problems(pool) -> list:
+    """Objects lost, duplicated, leaked or holding another value than the last stored."""
+    out = []
+    count = {}
+    for h, z in _objects(pool):
+        key = h.key
+        count[key] = count.get(key, 0) + 1
+        if key not in pool.ghost_handles:
+            out.append(f"{z.name} holds an object of handle {key}, which was freed")
+    for key, h in pool.ghost_handles.items():
+        n = count.get(key, 0)
+        if n == 0:
+            out.append(f"the object of handle {key} is lost")
+        elif n > 1:
+            out.append(f"the object of handle {key} exists {n} times")
+        problem = _handle_problem(h)
+        if problem:
+            out.append(problem)
+            continue
+        value = _value_at(h.word.value)
+        want = pool.ghost_values.get(key)
+        if value != want:
+            out.append(f"handle {key} holds {value!r}, but {want!r} was stored last")
+    return out
+
+
+def _value_at(obj):
+    page, idx = obj
+    parts = [page.mem.get(("data", idx))]
+    if page.zspage.cls.geometry.location(idx)[2] and page.next is not None:
+        parts.append(page.next.mem.get(("data", idx)))
+    return object_value(parts)
+
+
+def snapshot(pool):
+    """A canonical hashable final state: per class the zspages as (list, slots), sorted."""
+    state = []
+    for cls in pool.size_class:
+        zs = []
+        for z in cls.ghost_zspages:
+            slots = []
+            for page in z.pages():
+                for idx in page.first_objs:
+                    hdr = page.mem.get(("hdr", idx))
+                    slots.append(hdr[1].key if hdr and hdr[0] == "alloc" else None)
+            zs.append((str(z.list), z.inuse, tuple(slots)))
+        state.append((tuple(sorted(zs, key=repr)), tuple(cls.stats)))
+    values = tuple(sorted((k, repr(pool.ghost_values.get(k))) for k in pool.ghost_handles))
+    return (tuple(state), values, pool.free_work.value)
+

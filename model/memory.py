@@ -1,0 +1,145 @@
+"""Small kernel accessors shared by every operation (mm/zsmalloc.c helpers).
+
+Each is a generator that declares the memory it touches, so that a version
+that drops a lock makes the access race visibly.  ``self`` is the version
+object of one task (like ``current`` in the kernel): it carries the task's
+CPU and the page locks it holds.
+"""
+
+from __future__ import annotations
+
+from checker import Bug
+
+from .pool import ZSPAGE_MAGIC
+
+
+def _inc(v):
+    return v + 1
+
+
+def _dec(v):
+    return v - 1
+
+
+def _inc_unless_zero(v):
+    return v + 1 if v else 0
+
+
+class Memory:
+    """Accessors: handles, the page chain, page refcounts and locks, class stats."""
+
+    # -- handles ------------------------------------------------------------
+    def handle_to_obj(self, handle):
+        """``handle_to_obj``: read the location word, ``*(unsigned long *)handle``
+        (protocol §2.2 step 3)."""
+        return (yield handle.word.read())
+
+    def record_obj(self, handle, obj):
+        """``record_obj``: publish a location in the handle word (WRITE_ONCE). (protocol §2.1 step 5)"""
+        yield handle.word.write(obj)
+
+    # -- the zspage and its chain -------------------------------------------
+    def get_zspage(self, page):
+        """``get_zspage``: ``zpdesc->zspage`` with ``BUG_ON(zspage->magic != ZSPAGE_MAGIC)``.
+        (protocol §2.2 step 3)"""
+        yield page.desc.access()
+        zspage = page.zspage
+        if zspage is None:
+            raise Bug(f"get_zspage: {page.name} belongs to no zspage (NULL dereference)")
+        yield zspage.obj.access()
+        if zspage.magic != ZSPAGE_MAGIC:
+            raise Bug(f"get_zspage: BUG_ON(zspage->magic != ZSPAGE_MAGIC) for {zspage.name}")
+        return zspage
+
+    def get_first_zpdesc(self, zspage):
+        """``get_first_zpdesc``: ``zspage->first_zpdesc``. (protocol §2.6, §4 hazard 24)"""
+        yield zspage.obj.access()
+        return zspage.first
+
+    def get_next_zpdesc(self, page):
+        """``get_next_zpdesc``: the next page of the chain, None after the last.
+        (protocol §2.6, §4 hazard 24)"""
+        yield page.desc.access()
+        return page.next
+
+    def reset_zpdesc(self, page):
+        """``reset_zpdesc``: clear movable, private, the zspage pointer, next and the page type.
+        (protocol §2.2 step 7, §2.5 step 10)"""
+        yield page.desc.access(write=True)
+        page.movable = False
+        page.zspage = None
+        page.next = None
+        page.first = False
+        page.zsmalloc = False
+
+    # -- page references and locks -------------------------------------------
+    def zpdesc_get(self, page):
+        """``zpdesc_get`` (get_page): take a page reference. (protocol §2.6)"""
+        yield page.ref.rmw(_inc)
+
+    def get_page_unless_zero(self, page):
+        """``folio_try_get``: take a reference unless the page is free; True if taken. (protocol §2.5)"""
+        old = yield page.ref.rmw(_inc_unless_zero)
+        return old > 0
+
+    def zpdesc_put(self, page):
+        """``zpdesc_put`` (put_page): drop a reference; the last one frees the page.
+
+        Freeing runs ``free_pages_prepare``'s check: a page that still has
+        the zsmalloc type or the movable flag is "Bad page state".
+        (protocol §2.2 step 7, §2.5 step 10)
+        """
+        old = yield page.ref.rmw(_dec)
+        if old == 1:
+            if page.zsmalloc or page.movable:
+                raise Bug(f"Bad page state: {page.name} freed while still a "
+                          f"{'zsmalloc' if page.zsmalloc else 'movable'} page")
+            yield page.obj.free()
+        elif old <= 0:
+            raise Bug(f"put_page: {page.name} refcount underflow")
+
+    def zpdesc_trylock(self, page):
+        """``zpdesc_trylock`` (trylock_page); True if taken. (protocol §2.6)"""
+        ok = yield page.lock.try_acquire()
+        if ok:
+            self.page_locks.append(page)
+        return ok
+
+    def zpdesc_lock(self, page):
+        """``zpdesc_lock`` / ``folio_lock``: sleep until the page lock is ours. (protocol §2.5)"""
+        yield page.lock.acquire()
+        self.page_locks.append(page)
+
+    def zpdesc_unlock(self, page):
+        """``zpdesc_unlock`` (unlock_page; protocol §2.2 step 7).
+
+        The kernel clears PG_locked whoever set it; the engine ties a lock to
+        its holder, so unlocking a page this task did not lock is reported as
+        the bug it is.
+        """
+        if page not in self.page_locks:
+            raise Bug(f"unlock_page: {page.name} is not locked by this task")
+        self.page_locks.remove(page)
+        yield page.lock.release()
+
+    def zpdesc_wait_locked(self, page):
+        """``zpdesc_wait_locked`` (wait_on_page_locked): sleep until the page is unlocked.
+
+        Modelled as taking and dropping the page lock.  The waiter must hold a
+        reference: waiting on a page that was freed meanwhile is a use after
+        free (bug 3 a of section 4), hence the access to the page first.
+        """
+        yield page.obj.access()
+        yield page.lock.acquire()
+        yield page.lock.release()
+
+    # -- class statistics ---------------------------------------------------
+    def class_stat_add(self, cls, idx, n):
+        """``class_stat_add`` (caller holds ``class->lock``). (protocol Terminology, §4 bug 12)"""
+        yield cls.obj.access(write=True)
+        cls.stats[idx] += n
+
+    def class_stat_sub(self, cls, idx, n):
+        """``class_stat_sub`` (caller holds ``class->lock``). (protocol Terminology, §4 bug 12)"""
+        yield cls.obj.access(write=True)
+        cls.stats[idx] -= n

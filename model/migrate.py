@@ -1,0 +1,185 @@
+"""Page migration: the movable_operations callbacks and the migration core
+(zsmalloc-protocol.md section 2.5).
+
+The zsmalloc side (``zs_page_isolate``, ``zs_page_migrate``, ``zs_page_putback``)
+is called by the core of mm/migrate.c with the source page locked and a
+reference held.  The core is modelled too, as in 6.15's mm/migrate.c for a
+movable non-LRU page (``isolate_movable_page``, ``migrate_pages``,
+``putback_movable_pages``): it drops the page lock between isolation and
+migration and re-checks that the page is still movable, because a zspage can
+be freed in that gap (its pages are reset, so they are no longer movable).
+"""
+
+from __future__ import annotations
+
+from checker import Bug, label
+
+from .pool import new_page
+
+MIGRATEPAGE_SUCCESS = 0
+EINVAL = 22
+
+
+class Migration:
+    """zs_page_isolate, zs_page_migrate, zs_page_putback, replace_sub_page, the core."""
+
+    # -- movable_operations ---------------------------------------------------
+    def zs_page_isolate(self, page):
+        """``zs_page_isolate`` (2.5 c): ``VM_BUG_ON_PAGE(PageIsolated)``; return True.
+        The locked page guarantees its zspage cannot be freed meanwhile.  (Page
+        flags are read under the page lock the caller holds: no declared access.)"""
+        if False:
+            yield
+        if page.isolated:
+            raise Bug(f"zs_page_isolate: VM_BUG_ON_PAGE(PageIsolated({page.name}))")
+        return True
+
+    def zs_page_putback(self, page):
+        """``zs_page_putback`` (2.5 c): ``VM_BUG_ON_PAGE(!PageIsolated)``; nothing else."""
+        if False:
+            yield
+        if not page.isolated:
+            raise Bug(f"zs_page_putback: VM_BUG_ON_PAGE(!PageIsolated({page.name}))")
+
+    def zs_page_migrate(self, newpage, page):
+        """``zs_page_migrate`` (2.5 c), b/c versions; returns 0 or ``-EINVAL``.
+
+        ``zpdesc->zspage`` is read before any lock (the page lock keeps it);
+        ``W(pool)``, ``S(class)``, ``ZWT(zspage)`` (failure: unlock both, ``-EINVAL``);
+        commit: tag ``newpage`` zsmalloc; ``copy_page``; rewrite the handle of every
+        allocated object starting in the page; ``replace_sub_page``; unlock pool,
+        class, then ``ZWU`` (non-LIFO); reference newpage, reset and put the old page.
+        """
+        zspage = yield from self.get_zspage(page)    # reads the page: PG_isolated too
+        if not page.isolated:
+            raise Bug(f"zs_page_migrate: VM_BUG_ON_PAGE(!zpdesc_is_isolated({page.name}))")
+        pool = self.pool
+        yield pool.lock.acquire()
+        yield label("zs_page_migrate")
+        cls = zspage.cls
+        yield cls.lock.acquire()
+        if not (yield from self.zspage_write_trylock(zspage)):
+            yield cls.lock.release()
+            yield pool.lock.release()
+            return -EINVAL
+        yield newpage.desc.access(write=True)
+        newpage.zsmalloc = True
+        yield from self.copy_page_and_rewrite_handles(newpage, page)
+        yield from self.replace_sub_page(cls, zspage, newpage, page)
+        yield pool.lock.release()
+        yield cls.lock.release()
+        yield from self.zspage_write_unlock(zspage)
+        yield from self.zpdesc_get(newpage)
+        yield from self.reset_zpdesc(page)
+        yield from self.zpdesc_put(page)
+        return MIGRATEPAGE_SUCCESS
+
+    def copy_page_and_rewrite_handles(self, newpage, page):
+        """Steps 6-7 of 2.5: ``copy_page(new, old)``; for each object starting in the old
+        page whose header is allocated, ``record_obj(handle, (newpage, idx))``."""
+        yield page.obj.access()
+        yield newpage.obj.access(write=True)
+        newpage.mem = dict(page.mem)
+        for idx in page.first_objs:
+            hdr = page.mem.get(("hdr", idx))
+            if hdr is not None and hdr[0] == "alloc":
+                handle = hdr[1]
+                old = yield from self.handle_to_obj(handle)
+                yield from self.record_obj(handle, (newpage, old[1] if old else idx))
+
+    def replace_sub_page(self, cls, zspage, newpage, oldpage):
+        """``replace_sub_page``: rebuild the chain with newpage in oldpage's place, copy
+        ``first_obj_offset``, mark newpage movable.
+        (protocol §2.5 step 8)
+        """
+        pages = []
+        page = yield from self.get_first_zpdesc(zspage)
+        while page is not None:
+            pages.append(newpage if page is oldpage else page)
+            page = yield from self.get_next_zpdesc(page)
+        yield from self.create_page_chain(cls, zspage, pages)
+        yield newpage.desc.access(write=True)
+        newpage.first_objs = oldpage.first_objs
+        newpage.movable = True
+
+    def create_page_chain(self, cls, zspage, pages):
+        """``create_page_chain`` (protocol §2.5 step 8): rewrite every page's zspage/next/first fields and
+        ``zspage->first_zpdesc``."""
+        for i, page in enumerate(pages):
+            yield page.desc.access(write=True)
+            page.zspage = zspage
+            page.next = pages[i + 1] if i + 1 < len(pages) else None
+            page.first = i == 0
+        yield zspage.obj.access(write=True)
+        zspage.first = pages[0]
+
+    # -- the migration core (mm/migrate.c) --------------------------------------
+    def isolate_movable_page(self, page):
+        """mm/migrate.c ``isolate_movable_page`` (protocol §2.5): take a reference unless the page is free,
+        trylock it, check it is movable and not isolated, ``zs_page_isolate``, set
+        PG_isolated, unlock.  True: isolated, and the reference is kept.  The movable
+        bit is read under the page lock (its writers hold it): no declared access."""
+        if not (yield from self.get_page_unless_zero(page)):
+            return False
+        if (yield from self.zpdesc_trylock(page)):
+            if page.movable and not page.isolated and (yield from self.zs_page_isolate(page)):
+                page.isolated = True        # PG_isolated: under the page lock
+                yield from self.zpdesc_unlock(page)
+                return True
+            yield from self.zpdesc_unlock(page)
+        yield from self.zpdesc_put(page)
+        return False
+
+    def alloc_migration_target(self):
+        """The core's ``get_new_folio``: a fresh page (refcount 1), not yet zsmalloc's (plain)."""
+        self.made += 1
+        return new_page(f"{self.tag}new{self.made}")
+
+    def migrate_pages(self, page):
+        """mm/migrate.c ``migrate_pages`` for one isolated movable page, MIGRATE_SYNC (protocol §2.5).
+
+        Returns the new page on success, else None.  If only the core's reference
+        is left the page was freed from under it; otherwise lock the page (may
+        sleep) and the new page; if the page is no longer movable its zspage was
+        freed meanwhile: done.  Else ``zs_page_migrate``; on success drop the old
+        page; on failure free the new page and ``putback_movable_pages``.
+        """
+        newpage = self.alloc_migration_target()
+        ref = yield page.ref.read()
+        if ref == 1:        # "Folio was freed from under us. So we are done."
+            page.isolated = False       # only our reference is left: nobody else looks
+            yield from self.zpdesc_put(page)
+            yield from self.zpdesc_put(newpage)
+            return None
+        yield from self.zpdesc_lock(page)
+        if not (yield from self.zpdesc_trylock(newpage)):
+            raise Bug(f"migrate_pages: the new page {newpage.name} is locked by someone")
+        moved = False
+        if not page.movable:       # released after isolation: nothing to migrate
+            rc = MIGRATEPAGE_SUCCESS
+        else:
+            rc = yield from self.zs_page_migrate(newpage, page)
+            moved = rc == MIGRATEPAGE_SUCCESS
+        if rc == MIGRATEPAGE_SUCCESS:
+            page.isolated = False       # folio_clear_isolated, under the page lock
+        yield from self.zpdesc_unlock(newpage)
+        yield from self.zpdesc_unlock(page)
+        if rc == MIGRATEPAGE_SUCCESS:
+            yield from self.zpdesc_put(page)
+            yield from self.zpdesc_put(newpage)
+            return newpage if moved else None
+        yield from self.zpdesc_put(newpage)
+        yield from self.putback_movable_pages(page)
+        return None
+
+    def putback_movable_pages(self, page):
+        """mm/migrate.c ``putback_movable_pages`` for one page: lock it, ``zs_page_putback``
+        if still movable, clear PG_isolated, unlock, drop the core's reference.
+        (protocol §2.5)
+        """
+        yield from self.zpdesc_lock(page)
+        if page.movable:
+            yield from self.zs_page_putback(page)
+        page.isolated = False
+        yield from self.zpdesc_unlock(page)
+        yield from self.zpdesc_put(page)

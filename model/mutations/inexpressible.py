@@ -1,0 +1,59 @@
+"""Mutations of catalogue entries the model cannot express, each with the reason (section 4:
+#5, #7, #8, #9, #10, #16, #20, #25, #26).
+
+See :mod:`model.mutations` for the conventions.
+"""
+
+from __future__ import annotations
+
+from ._register import _inexpressible
+
+# -- entries the model cannot express ---------------------------------------------------
+_inexpressible(
+    "pool-isolated-bitfield-race", "upstream", "pool-consistency",
+    "zsmalloc: fix races between modifications of fullness and isolated, Andrew Yang, "
+    "Jul/Aug 2023, 4b5d1e47b694", "#5: zspage->isolated updated by a non-atomic RMW of the fullness word",
+    "the model keeps zspage fields as separate Python attributes (no shared header word) and "
+    "has no zspage->isolated counter (removed in 6.9)")
+_inexpressible(
+    "kick-deferred-free-forgotten", "upstream", "pool-consistency",
+    "mm/zsmalloc.c: migration can leave pages in ZS_EMPTY indefinitely, Henry Burns, Aug 2019",
+    "#7: free_zspage forgets kick_deferred_free when a page trylock fails",
+    "no property checks invariant I7 (every empty zspage has free work pending at the end); "
+    "the mutation is writable but nothing would report it")
+_inexpressible(
+    "destroy-pool-kicks-work", "upstream", "no-free-while-mapped",
+    "mm/zsmalloc.c: fix race condition in zs_destroy_pool, Henry Burns, Aug 2019, 701d678599d0",
+    "#8: kick_deferred_free after zs_destroy_pool's final flush_work",
+    "the model has no zs_destroy_pool (pools live for the whole execution)")
+_inexpressible(
+    "read-updates-lru", "upstream", "pool-consistency",
+    "zsmalloc: move LRU update from zs_map_object() to zs_malloc(), Nhat Pham, May 2023, d461aac924b9",
+    "#9: the access path moves the zspage on a class list",
+    "the zspage LRU that the bug corrupted was removed upstream and is not modelled")
+_inexpressible(
+    "deferred-handles-race", "upstream", "data-integrity",
+    "zsmalloc: fix a race with deferred_handles storing, Nhat Pham, Jan 2023, 85b325815b56",
+    "#10: zs_free overwrites the handle value before writeback reads it",
+    "zsmalloc writeback (deferred_handles, zs_reclaim_page) was removed upstream and is not modelled")
+_inexpressible(
+    "relaxed-zspage-lock", "v5", "data-integrity",
+    "Yosry Ahmed's review of v4 of 'zsmalloc/zram: there be preemption', Feb 2025",
+    "#16: relaxed ordering on the read-lock acquire or read-unlock release",
+    "the engine is sequentially consistent; ordering bugs need a weak memory model")
+_inexpressible(
+    "irq-reader", "upstream", "deadlock",
+    "protocol §4 #20 (zsl->lock and pool->lock are not IRQ-safe)",
+    "#20: obj_read from an interrupt on a CPU whose task is inside a write section",
+    "the engine has no interrupt context (a handler preempting an atomic task)")
+_inexpressible(
+    "writer-starvation", "upstream", "writers-never-block",
+    "protocol §4 #25 (readers never wait for writers)",
+    "#25: a stream of readers makes migration fail forever",
+    "a liveness/fairness property, not a safety bug: executions are finite and the engine "
+    "has no fairness requirement")
+_inexpressible(
+    "rt-lock-in-preempt-disabled", "v5", "sleep-in-atomic",
+    "2021 RT tree 'mm: Disable zsmalloc on PREEMPT_RT'; Sebastian Andrzej Siewior's v9/v10 review",
+    "#26: an RT-sleeping lock taken inside an explicit preempt_disable region",
+    "the model is a !PREEMPT_RT kernel: spinlock_t and rwlock_t always spin")

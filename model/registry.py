@@ -1,0 +1,242 @@
+"""The model's registry: versions, scenarios, mutations, variants and builds.
+
+The interface the CLI and the trace loader code against:
+
+* ``VERSIONS``: built-in version name -> class; ``SCENARIOS``: name -> Scenario;
+  ``MUTATIONS``: name -> :class:`Mutation`, filled by ``model.mutations``
+  (a module or package imported at the end of this one, if it exists, which
+  calls :func:`register_mutation`).
+* :func:`load_variant` (a built-in name, ``path/file.py:Class`` or
+  ``package.module:Class``), :func:`variant_for` (a version plus an optional
+  mutation), :func:`make_build` and :func:`build_from_params` (the trace
+  loader ``model.registry:build_from_params``).
+
+Every bad input raises :class:`checker.UsageError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+
+from checker import UsageError
+
+from .scenarios import SCENARIOS, Scenario, build_program
+from .versions import VERSIONS
+
+PARAMS_FORMAT = 1
+
+
+@dataclass(slots=True, frozen=True)
+class Mutation:
+    """A seeded bug: ``cls`` (a subclass of the ``base`` version overriding the affected
+    methods, None when not expressible), the property it must violate, its ``origin``
+    (commit or review) and a one-line ``summary``; ``reason`` says why it is not
+    expressible when ``expressible`` is False."""
+
+    name: str
+    base: str
+    cls: type | None
+    expected_property: str
+    origin: str
+    summary: str
+    expressible: bool = True
+    reason: str = ""
+
+
+MUTATIONS: dict = {}
+_LOADED: dict = {}        # class -> the spec it was loaded from
+
+
+def register_mutation(m: Mutation) -> Mutation:
+    """Add ``m`` to MUTATIONS, checking it at registration time."""
+    if not isinstance(m, Mutation):
+        raise UsageError(f"register_mutation needs a Mutation, got {m!r}")
+    if m.base not in VERSIONS:
+        raise UsageError(f"mutation {m.name!r}: unknown base version {m.base!r}")
+    if m.cls is not None and not issubclass(m.cls, VERSIONS[m.base]):
+        raise UsageError(f"mutation {m.name!r}: {m.cls.__name__} is not a subclass of {m.base}")
+    MUTATIONS[m.name] = m
+    return m
+
+
+def _known_versions() -> str:
+    return ", ".join(VERSIONS)
+
+
+def load_variant(spec: str) -> type:
+    """The version class named by ``spec``: a built-in name, ``path/to/file.py:Class``
+    or ``package.module:Class``; it must subclass a built-in version."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise UsageError(f"a variant is a version name ({_known_versions()}) or FILE.py:CLASS, got {spec!r}")
+    if spec in VERSIONS:
+        return VERSIONS[spec]
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name:
+        raise UsageError(f"unknown variant {spec!r}; built-in versions: {_known_versions()}; "
+                         "or give path/to/file.py:Class or package.module:Class")
+    module = _load_file(where) if where.endswith(".py") or os.sep in where or "/" in where \
+        else _load_module(where)
+    cls = getattr(module, name, None)
+    if cls is None:
+        raise UsageError(f"variant {spec!r}: {where} has no class {name!r}")
+    _check_variant(cls, spec)
+    _LOADED[cls] = spec
+    return cls
+
+
+def _load_file(path: str):
+    if not os.path.isfile(path):
+        raise UsageError(f"variant file {path} not found")
+    full = os.path.abspath(path)
+    modname = "zsmc_variant_" + hashlib.sha1(full.encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(modname, full)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"variant file {path} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(modname, None)
+        raise UsageError(f"cannot load variant file {path}: {type(exc).__name__}: {_one_line(exc)}") from exc
+    return module
+
+
+def _load_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise UsageError(f"cannot import variant module {name}: "
+                         f"{type(exc).__name__}: {_one_line(exc)}") from exc
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_variant(cls, spec: str) -> None:
+    """A variant must subclass a version; its kernel-function overrides must be generators."""
+    if not isinstance(cls, type) or not any(issubclass(cls, v) for v in VERSIONS.values()):
+        raise UsageError(f"variant {spec!r}: {getattr(cls, '__name__', cls)!r} is not a subclass of a "
+                         f"zsmalloc version ({_known_versions()}); write class X(model.Upstream): ...")
+    base = next(v for v in VERSIONS.values() if issubclass(cls, v))
+    for attr in _kernel_functions(base):
+        if not inspect.isgeneratorfunction(inspect.getattr_static(cls, attr)):
+            raise UsageError(f"variant {spec!r}: {attr} must be a generator like the kernel function "
+                             f"it replaces (yield the actions, yield from self.<fn>(...))")
+
+
+def _kernel_functions(version: type) -> list:
+    """The names of ``version``'s generator methods (its kernel functions)."""
+    names = set()
+    for klass in version.__mro__:
+        for attr, fn in vars(klass).items():
+            if inspect.isgeneratorfunction(fn):
+                names.add(attr)
+    return sorted(names)
+
+
+def describe_variant(cls: type) -> tuple:
+    """``(variant spec, mutation name or None)`` for a class, as stored in params."""
+    for name, v in VERSIONS.items():
+        if cls is v:
+            return name, None
+    for m in MUTATIONS.values():
+        if m.cls is cls:
+            return m.base, m.name
+    if cls in _LOADED:
+        return _LOADED[cls], None
+    return f"{cls.__module__}:{cls.__qualname__}", None
+
+
+def variant_for(version: str, mutation: str | None) -> type:
+    """The class for ``version`` (a built-in name or a variant spec) plus ``mutation``."""
+    if mutation is None:
+        return load_variant(version)
+    m = MUTATIONS.get(mutation)
+    if m is None:
+        known = ", ".join(sorted(MUTATIONS)) or "none registered"
+        raise UsageError(f"unknown mutation {mutation!r}; known mutations: {known}")
+    if not m.expressible or m.cls is None:
+        raise UsageError(f"mutation {mutation!r} cannot be expressed in the model: "
+                         f"{m.reason or 'no reason given'}")
+    if version != m.base:
+        raise UsageError(f"mutation {mutation!r} is a change to {m.base}, not to {version!r}")
+    return m.cls
+
+
+def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None):
+    """``(build, params)``: ``build()`` returns a fresh Program (context: the pool) for
+    ``scenario`` with clients of ``depth`` operations and background tasks of ``depth``
+    rounds; ``params`` is a JSON-able description that :func:`build_from_params` accepts."""
+    if not isinstance(variant, type) or not any(issubclass(variant, v) for v in VERSIONS.values()):
+        raise UsageError(f"make_build needs a zsmalloc version class, got {variant!r}")
+    scen = SCENARIOS.get(scenario)
+    if scen is None:
+        raise UsageError(f"unknown scenario {scenario!r}; scenarios: {', '.join(SCENARIOS)}")
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+        raise UsageError(f"depth must be a positive integer, got {depth!r}")
+    if cpus is None:
+        cpus = scen.default_cpus
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < scen.min_cpus:
+        raise UsageError(f"scenario {scen.name} needs at least {scen.min_cpus} CPU(s), got {cpus!r}")
+    spec, mutation = describe_variant(variant)
+    params = {"format": PARAMS_FORMAT, "variant": spec, "mutation": mutation, "scenario": scen.name,
+              "depth": depth, "cpus": cpus, "tasks": scen.task_params(variant, cpus),
+              "pool": scen.pool_params()}
+
+    def build():
+        return build_program(variant, scen, depth, cpus)
+
+    build.params = params
+    return build, params
+
+
+def build_from_params(params: dict):
+    """The build function :func:`make_build` returned for these ``params`` (trace replay)."""
+    if not isinstance(params, dict):
+        raise UsageError(f"model params must be a JSON object, got {type(params).__name__}")
+    missing = [k for k in ("variant", "scenario", "depth") if k not in params]
+    if missing:
+        raise UsageError(f"model params lack {', '.join(missing)}")
+    if params.get("format", PARAMS_FORMAT) != PARAMS_FORMAT:
+        raise UsageError(f"model params format {params.get('format')!r} is not {PARAMS_FORMAT}")
+    cls = variant_for(params["variant"], params.get("mutation"))
+    build, fresh = make_build(cls, params["scenario"], params["depth"], params.get("cpus"))
+    for key in ("tasks", "pool"):
+        if key in params and params[key] != fresh[key]:
+            raise UsageError(f"scenario {params['scenario']!r} has changed since these params were "
+                             f"recorded ({key} differ); replay with the zsmc version that recorded them")
+    return build
+
+
+__all__ = [
+    "MUTATIONS",
+    "SCENARIOS",
+    "VERSIONS",
+    "Mutation",
+    "Scenario",
+    "build_from_params",
+    "describe_variant",
+    "load_variant",
+    "make_build",
+    "register_mutation",
+    "variant_for",
+]
+
+
+def _load_mutations():
+    try:
+        importlib.import_module("model.mutations")
+    except ModuleNotFoundError as exc:
+        if exc.name != "model.mutations":
+            raise
+
+
+_load_mutations()

@@ -1,0 +1,155 @@
+"""Scenarios: an initial pool plus tasks with roles on CPUs (ARCHITECTURE.md section 5).
+
+The default pool has one size class (objects of 3 units, pages of 4, 2-page
+zspages, so each zspage holds an in-page object 0 and a spanning object 1):
+
+* ``zs1``: object 0 allocated to ``x.b`` (50%), a handle of another user that
+  no task touches but compaction and migration may move; object 1 free;
+* ``zs2``: object 0 free, object 1 (the spanning one) allocated to ``c0.a``,
+  the first client's (50%);
+* ``zs3``: empty, on the 0% list, with the free work pending (section 2.6).
+
+Two 50% zspages make compaction move an object and free its source: ``zs1``
+heads the 50% list, so it is the destination and ``zs2`` the source, and the
+client's object is the one that moves (its reader holds the zspage lock the
+compactor trylocks).  The empty zspage is what the deferred-free worker frees
+(and what ``zs_malloc`` may reuse).
+Tasks on one CPU interleave only where they are preemptible, so the one-CPU
+scenarios reach the preemption hazards (a reader spinning on a writer that
+was preempted on its own CPU, hazard 14 of section 4); the two-CPU ones
+reach the lock-order and free/use races.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from checker import Program, Task
+
+from . import roles
+from .pool import Geometry
+
+DEFAULT_POOL = (("x.b", None), (None, "c0.a"), (None, None))
+DEFAULT_GEOMETRY = Geometry()
+
+
+@dataclass(slots=True, frozen=True)
+class TaskSpec:
+    """One task of a scenario: ``role`` (client, compaction, migration, worker), its
+    CPU ``slot`` (the CPU is ``slot % cpus``), the handles a client ``owns``, the
+    object API a client prefers (``api``: "obj"/"map", else the version's first)
+    and the pages a migration task may pick (``targets``)."""
+
+    role: str
+    name: str
+    slot: int = 0
+    owns: tuple = ()
+    api: str | None = None
+    targets: tuple = ()
+    ops: tuple = roles.CLIENT_OPS
+
+
+@dataclass(slots=True, frozen=True)
+class Scenario:
+    """A named scenario: ``tasks`` over the initial ``pool`` (slot lists, see
+    :meth:`model.versions.Zsmalloc.populate`).  ``default``: run by ``zsmc check``
+    when no scenario is named."""
+
+    name: str
+    description: str
+    min_cpus: int
+    default_cpus: int
+    tasks: tuple
+    pool: tuple = DEFAULT_POOL
+    free_work_pending: bool = True
+    geometry: Geometry = DEFAULT_GEOMETRY
+    default: bool = True
+
+    def task_params(self, version, cpus: int) -> list:
+        """The tasks as JSON-able dicts: name, role, CPU and role parameters."""
+        out = []
+        for t in self.tasks:
+            d = {"name": t.name, "role": t.role, "cpu": t.slot % cpus}
+            if t.role == "client":
+                d["api"] = client_api(version, t.api)
+                d["owns"] = list(t.owns)
+                d["ops"] = list(t.ops)
+            if t.role == "migration":
+                d["targets"] = list(t.targets)
+            out.append(d)
+        return out
+
+    def pool_params(self) -> dict:
+        return {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
+                "free_work_pending": self.free_work_pending}
+
+
+def client_api(version, preferred):
+    apis = version.APIS
+    return preferred if preferred in apis else apis[0]
+
+
+def _client(name="client0", slot=0, owns=("c0.a",), api=None, ops=roles.CLIENT_OPS):
+    return TaskSpec("client", name, slot, owns=owns, api=api, ops=ops)
+
+
+_COMPACT = TaskSpec("compaction", "compaction", 1)
+_READER = roles.READER_OPS
+_READ_ONLY = ("read",)
+_ZS2_PAGES = ("zs2.p0", "zs2.p1")
+_ZS3_PAGES = ("zs3.p0", "zs3.p1")
+
+SCENARIOS = {s.name: s for s in (
+    Scenario("smoke", "one CPU: a reader and compaction (fast; for tests)", 1, 1,
+             (_client(ops=_READER), _COMPACT), pool=(("x.b", None), (None, "c0.a")),
+             free_work_pending=False, default=False),
+    Scenario("up-read-compact", "one CPU: a reader preempted while compaction tries to move its "
+             "object", 1, 1, (_client(ops=_READ_ONLY), _COMPACT)),
+    Scenario("up-read-migrate", "one CPU: a reader (map API where the version has it) and the "
+             "migration of its zspage's pages", 1, 1,
+             (_client(api="map", ops=_READ_ONLY), TaskSpec("migration", "migration", 1, targets=("zs2.p0",))),
+             pool=(("x.b", None), ("c0.a", None), (None, None))),
+    Scenario("up-clients", "one CPU: a writer and a reader of spanning objects (through the map "
+             "API's per-CPU area where the version has it)", 1, 1,
+             (_client(api="map", ops=_READER),
+              _client("client1", 1, owns=("c1.b",), api="map", ops=_READ_ONLY)),
+             pool=((None, "c0.a"), (None, "c1.b")), free_work_pending=False),
+    Scenario("read-compact", "two CPUs: a client against compaction", 2, 2, (_client(), _COMPACT)),
+    Scenario("read-migrate", "two CPUs: a client against migration of its zspage's pages", 2, 2,
+             (_client(api="map"), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES))),
+    Scenario("free-deferred", "two CPUs: the deferred-free worker against migration of the "
+             "empty zspage's pages", 2, 2,
+             (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=_ZS3_PAGES))),
+    Scenario("clients", "two CPUs: a client and a reader sharing a zspage; allocation reuses the "
+             "empty one", 2, 2,
+             (_client(), _client("client1", 1, owns=("c1.b",), api="map", ops=_READER)),
+             pool=(("c1.b", "c0.a"), (None, None))),
+)}
+
+
+def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program:
+    """A fresh Program for one execution: a new pool, one version object per task."""
+    boot = variant(tag="")
+    pool = boot.zs_create_pool(geometries=(scenario.geometry,), ncpus=cpus)
+    handles = boot.populate([list(z) for z in scenario.pool])
+    pool.free_work.value = pool.free_work.initial = scenario.free_work_pending
+    pages = {p.name: p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}
+    tasks = []
+    for t in scenario.tasks:
+        cpu = t.slot % cpus
+        tag = f"{t.name}."
+        zs = variant(pool, cpu, tag)
+        if t.role == "client":
+            fn = functools.partial(roles.client, zs, depth, tuple(handles[k] for k in t.owns),
+                                   client_api(variant, t.api), t.name, t.ops)
+        elif t.role == "compaction":
+            fn = functools.partial(roles.compaction, zs, depth)
+        elif t.role == "migration":
+            fn = functools.partial(roles.migration, zs, depth, tuple(pages[n] for n in t.targets))
+        elif t.role == "worker":
+            fn = functools.partial(roles.worker, zs, depth)
+        else:
+            raise ValueError(f"scenario {scenario.name}: unknown role {t.role!r}")
+        tasks.append(Task(fn, t.name, cpu, t.role))
+    return Program(tasks, cpus=cpus, observe=pool.snapshot, context=pool, name=scenario.name)
