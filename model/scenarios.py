@@ -123,7 +123,7 @@ SCENARIOS = {s.name: s for s in (
              (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=_ZS3_PAGES))),
     Scenario("clients", "two CPUs: a client and a reader sharing a zspage; allocation reuses the "
              "empty one", 2, 2,
-             (_client(), _client("client1", 1, owns=("c1.b",), api="map", ops=_READER)),
+             (_client(), _client("client1", 1, owns=("c1.b",), api="map", ops=_READ_ONLY)),
              pool=(("c1.b", "c0.a"), (None, None))),
 )}
 

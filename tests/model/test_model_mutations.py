@@ -23,6 +23,7 @@ WHERE = {
     "blocking-writer": ("up-read-compact", 1),
     "lock-zspage-unlocked-walk": ("free-deferred", 1),
     "lock-zspage-resumes-from-failed-page": ("free-deferred", 1),
+    "lock-zspage-caches-first-page": ("free-deferred", 1),
     "async-free-no-stat": ("free-deferred", 1),
     "free-without-page-locks": ("smoke", 1),
     "compact-unlocks-isolated": ("smoke", 1),
