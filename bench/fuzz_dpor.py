@@ -1,0 +1,155 @@
+"""Differential fuzzing of dpor against dfs on random small programs (long runs; not a test).
+
+Each program has 2-3 tasks of 1-4 items (reads, writes, rmw, cmpxchg, spin_until,
+lock sections on spinlocks, mutexes and rwlocks, trylocks, choices, preempt
+sections, sleeps) on one CPU, two CPUs or one CPU each.  dpor must find exactly
+dfs's outcomes and deadlock answer, in no more executions; without choices, with
+no redundant run.  The CI's Hypothesis test (tests/test_engine_differential.py)
+covers the same ground with smaller budgets.
+
+    python -m bench.fuzz_dpor --seed 0 --programs 300
+    python -m bench.fuzz_dpor --seed 5 --programs 400 --no-choose
+"""
+
+import argparse
+import random
+import sys
+
+from checker import (
+    Mutex,
+    Program,
+    RwLock,
+    SpinLock,
+    Task,
+    Var,
+    choose,
+    explore,
+    preempt_disable,
+    preempt_enable,
+    sleep,
+)
+from checker.errors import InternalError
+
+KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose"]
+def gen_prog(rng):
+    ntasks = rng.randint(2, 3)
+    ncpu = rng.choice([1, 2, None])
+    nvars = rng.randint(1, 2)
+    nlocks = rng.randint(1, 2)
+    lockkinds = [rng.choice(["spin", "mutex", "rw"]) for _ in range(nlocks)]
+    tasks = []
+    for t in range(ntasks):
+        ops = []
+        for _ in range(rng.randint(1, 4)):
+            k = rng.choice(KINDS)
+            if k in ("r", "w", "rmw", "cas", "spin"):
+                ops.append((k, rng.randrange(nvars), rng.randint(0, 2)))
+            elif k in ("lock", "try"):
+                ops.append((k, rng.randrange(nlocks), rng.choice([True, False]), rng.randint(0, 2)))
+            elif k == "choose":
+                ops.append((k, rng.randrange(nvars)))
+            elif k == "pd":
+                ops.append((k, rng.randint(0, 2)))
+            else:
+                ops.append((k,))
+        cpu = rng.randrange(ncpu) if ncpu else None
+        tasks.append((ops, cpu))
+    return {"tasks": tasks, "ncpu": ncpu, "nvars": nvars, "lockkinds": lockkinds}
+
+def mkbuild(spec):
+    def build():
+        vs = [Var(f"v{i}", 0) for i in range(spec["nvars"])]
+        ls = []
+        for i, k in enumerate(spec["lockkinds"]):
+            ls.append({"spin": SpinLock, "mutex": Mutex, "rw": RwLock}[k](f"l{i}"))
+        locals_ = []
+        def mk(ops, ti):
+            def body(ops, out):
+                for op in ops:
+                    k = op[0]
+                    if k == "r":
+                        out.append((yield vs[op[1]].read()))
+                    elif k == "w":
+                        yield vs[op[1]].write(op[2] + ti * 10)
+                    elif k == "rmw":
+                        out.append((yield vs[op[1]].rmw(lambda v: v + 1)))
+                    elif k == "cas":
+                        out.append((yield vs[op[1]].cmpxchg(op[2], op[2] + 5)))
+                    elif k == "spin":
+                        out.append((yield vs[op[1]].spin_until(lambda v, c=op[2]: v != c)))
+                    elif k == "lock":
+                        lk = ls[op[1]]
+                        sh = op[2] and lk.rw
+                        yield lk.acquire(shared=sh)
+                        if op[3] == 1:
+                            out.append((yield vs[0].read()))
+                        elif op[3] == 2:
+                            yield vs[0].write(ti + 100)
+                        yield lk.release()
+                    elif k == "try":
+                        lk = ls[op[1]]
+                        ok = yield lk.try_acquire()
+                        out.append(ok)
+                        if ok:
+                            if op[3]:
+                                yield vs[-1].write(ti + 200)
+                            yield lk.release()
+                    elif k == "choose":
+                        c = yield choose([0, 1])
+                        out.append(c)
+                        if c:
+                            yield vs[op[1]].write(77)
+                    elif k == "pd":
+                        yield preempt_disable()
+                        if op[1] == 1:
+                            yield vs[0].write(ti + 300)
+                        elif op[1] == 2:
+                            out.append((yield vs[-1].read()))
+                        yield preempt_enable()
+                    else:
+                        yield sleep()
+            def t():
+                out = []
+                locals_.append((ti, out))
+                yield from body(ops, out)
+            return t
+        tasks = [Task(mk(ops, i), name=f"T{i}", cpu=cpu) for i, (ops, cpu) in enumerate(spec["tasks"])]
+        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), tuple(sorted((a, tuple(b)) for a, b in locals_))))
+    return build
+
+def main(argv=None) -> int:
+    global KINDS
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--programs", type=int, default=300)
+    ap.add_argument("--no-choose", action="store_true", help="programs without choose()")
+    args = ap.parse_args(argv)
+    if args.no_choose:
+        KINDS = [k for k in KINDS if k != "choose"]
+    rng = random.Random(args.seed)
+    bad = 0
+    for it in range(args.programs):
+        spec = gen_prog(rng)
+        b = mkbuild(spec)
+        try:
+            a = explore(b, scheduler="dfs", properties=[], max_executions=200000)
+            d = explore(b, scheduler="dpor", properties=[])
+        except InternalError as ex:
+            print("INTERNAL", it, ex, spec)
+            bad += 1
+            continue
+        if not a.complete:
+            continue
+        has_choice = any(op[0] == "choose" for ops, _ in spec["tasks"] for op in ops)
+        if (a.outcomes != d.outcomes or (a.deadlocks > 0) != (d.deadlocks > 0)
+                or d.executions + d.redundant > a.executions or (d.redundant and not has_choice)):
+            bad += 1
+            print("MISMATCH", it, spec)
+            print("  dfs", a.executions, a.deadlocks, "dpor", d.executions, d.deadlocks, d.redundant)
+            print("  missing", len(a.outcomes - d.outcomes), "extra", len(d.outcomes - a.outcomes))
+    print(f"{args.programs} programs, {bad} mismatch(es)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
