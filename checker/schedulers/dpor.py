@@ -217,12 +217,9 @@ class DPOR:
         cpu_since = {}
         cpu_oc = {}
         cpu_all = {}
-        for j in range(n):
-            e = evs[j]
-            q = e.task
-            p = last_of_task[q]
-            popred[j] = p
-            vc = list(clocks[p]) if p >= 0 else [0] * ntask
+        def direct(e, q):
+            """``e``'s direct dependences on earlier steps of other tasks, as
+            ``(index, 0)`` through its object and ``(index, 1)`` through its CPU."""
             dl = []
             o = e.obj
             if o is not None:
@@ -230,9 +227,26 @@ class DPOR:
                 if lw is not None:
                     dl.append((lw, 0))
                 if e.kind == W:
-                    rs = reads.get(o)
-                    if rs:
-                        dl.extend((r, 0) for r in rs)
+                    dl.extend((r, 0) for r in reads.get(o, ()))
+            c = e.cpu
+            if c >= 0:
+                lo = cpu_last_oc.get(c)
+                if lo is not None:
+                    dl.append((lo, 1))
+                if e.oc:
+                    dl.extend((k, 1) for k in cpu_since.get(c, ()))
+            return [x for x in dl if evs[x[0]].task != q]
+
+        for j in range(n):
+            e = evs[j]
+            q = e.task
+            p = last_of_task[q]
+            popred[j] = p
+            vc = list(clocks[p]) if p >= 0 else [0] * ntask
+            dl = direct(e, q)
+            o = e.obj
+            if o is not None:
+                if e.kind == W:
                     last_w[o] = j
                     reads[o] = []
                     hist.setdefault(o, []).append(j)
@@ -240,13 +254,7 @@ class DPOR:
                     reads.setdefault(o, []).append(j)
             c = e.cpu
             if c >= 0:
-                lo = cpu_last_oc.get(c)
-                if lo is not None:
-                    dl.append((lo, 1))
                 if e.oc:
-                    since = cpu_since.get(c)
-                    if since:
-                        dl.extend((k, 1) for k in since)
                     cpu_last_oc[c] = j
                     cpu_since[c] = []
                     if e.xoc:
@@ -254,7 +262,6 @@ class DPOR:
                 else:
                     cpu_since.setdefault(c, []).append(j)
                 cpu_all.setdefault(c, []).append(j)
-            dl = [x for x in dl if evs[x[0]].task != q]
             for i, _ in dl:
                 ci = clocks[i]
                 for k in range(ntask):
@@ -279,21 +286,7 @@ class DPOR:
                     continue
                 e = _pending_event(world, ts, n)
                 q = ts.index
-                dl = []
-                o = e.obj
-                if o is not None:
-                    lw = last_w.get(o)
-                    if lw is not None:
-                        dl.append((lw, 0))
-                    if e.kind == W:
-                        dl.extend((r, 0) for r in reads.get(o, ()))
-                if e.cpu >= 0:
-                    lo = cpu_last_oc.get(e.cpu)
-                    if lo is not None:
-                        dl.append((lo, 1))
-                    if e.oc:
-                        dl.extend((k, 1) for k in cpu_since.get(e.cpu, ()))
-                dl = [x for x in dl if evs[x[0]].task != q]
+                dl = direct(e, q)
                 self._races_of(e, n, dl, last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)
 
     def _races_of(self, e, j, dl, pp, evs, hist, cpu_all, cpu_oc, hb) -> None:
