@@ -21,6 +21,7 @@ from checker import (
     choose,
     cond_resched,
     explore,
+    label,
     preempt_disable,
     preempt_enable,
     sleep,
@@ -428,3 +429,30 @@ def test_the_same_call_twice_gives_the_same_exploration(scheduler):
     assert first[-1] is not None and first[-1][0] == "bug"
     assert "lost update" in first[-1][1]
     assert first == once(buggy_counter(), properties=None)
+
+
+@BOTH
+def test_an_invisible_step_kept_off_its_cpu_by_a_section_that_never_ends(scheduler):
+    """A label has no footprint, so dpor treats it as independent of other
+    tasks' sections; but when a section that never ends keeps its task off
+    the CPU, running it (and what follows) before that section is another
+    outcome: here the one without a deadlock."""
+    def build():
+        flag = Var("flag", 0)
+        got = []
+
+        def spinner():
+            yield preempt_disable()
+            got.append((yield flag.spin_until(lambda v: v == 1)))
+            yield preempt_enable()
+
+        def setter():
+            yield label("about to set")
+            yield flag.write(1)
+
+        return Program([Task(spinner, name="S", cpu=0), Task(setter, name="T", cpu=0)], cpus=1,
+                       observe=lambda: tuple(got))
+    r = run(build, scheduler)
+    assert r.complete
+    assert r.outcomes == {(), (1,)}
+    assert r.deadlocks >= 1

@@ -31,19 +31,25 @@ from __future__ import annotations
 from .. import actions as A
 from ..errors import InternalError
 from ..objects import Lock
-from .wakeup import W, dep, in_weak_initials, insert
+from .wakeup import W, WNode, dep, in_weak_initials, insert
+
+
+def step_cpu(ev) -> int:
+    """The shared CPU through which step ``ev`` interacts with other tasks, or -1.
+
+    A step with no footprint that leaves its CPU's ownership alone (a label,
+    ``might_sleep``, a nested ``preempt_disable``) is invisible: another
+    task's atomic section can start before or after it with the same effect,
+    so it is independent of them too.  (A ``choose()`` stays visible: its
+    node enumerates values.)
+    """
+    if ev.kind or ev.oc or ev.action.op == A.CHOOSE:
+        return ev.cpu
+    return -1
 
 
 def event_fp(ev):
-    return (ev.task, ev.obj, ev.kind, ev.cpu, ev.oc)
-
-
-def pending_fp(world, t: int):
-    ts = world.tasks[t]
-    a = ts.pending
-    kind = a.footprint_kind
-    cpu = ts.cpu if world.shared_cpu[ts.cpu] else -1
-    return (t, a.obj.uid if kind else None, kind, cpu, world.would_change_owner(ts))
+    return (ev.task, ev.obj, ev.kind, step_cpu(ev), ev.oc)
 
 
 def _pending_event(world, ts, index):
@@ -72,24 +78,30 @@ def _pending_event(world, ts, index):
     return e
 
 
-class Node:
-    """One position of the current execution.
+def event_key(ev):
+    """An event's identity: its task, and for a ``choose()`` the value taken.
 
-    ``key`` is the task stepped here (``(task, None)``: choice values are data,
-    not part of an event's identity); ``values``/``vi`` enumerate the options
-    when that step is a ``choose()``, all of which are explored from here
-    with the same wakeup subtree ``sub`` guiding what follows.
+    The value is part of the identity, not data: from one state a task's next
+    step is determined except at a choice, so only with the value does a
+    wakeup sequence name one execution (two values are two conflicting
+    events of one task, both explored from every state where the choice is
+    made).
     """
+    return (ev.task, ev.choice)
 
-    __slots__ = ("sleep", "wut", "key", "fp", "values", "vi", "sub")
+
+class Node:
+    """One position of the current execution: its sleep set, the wakeup tree
+    still to explore from it, the event taken (``key``) and the wakeup subtree
+    ``sub`` guiding what follows."""
+
+    __slots__ = ("sleep", "wut", "key", "fp", "sub")
 
     def __init__(self, sleep, wut, key, sub):
         self.sleep = sleep
         self.wut = wut
         self.key = key
         self.fp = None
-        self.values = None
-        self.vi = 0
         self.sub = sub
 
 
@@ -118,10 +130,11 @@ class DPOR:
             node = nodes[d]
             t = node.key[0]
             if d == len(nodes) - 1:
-                # The node the search backtracked to.  Its branch may be stale: a
-                # wakeup subtree built under one value of an earlier choice and
-                # followed under another can name a step that no longer exists.
-                while t not in enabled or (node.values is None and node.key in node.sleep):
+                # The node the search backtracked to.  A branch whose step cannot
+                # be taken here (a wakeup sequence inserted for a blocking race
+                # that the state does not allow after all) is dropped.
+                while t not in enabled or node.key in node.sleep \
+                        or not self._fits(world.tasks[t].pending, node.key):
                     if not node.wut:
                         return None
                     child = node.wut.pop(0)
@@ -130,15 +143,12 @@ class DPOR:
                     node.fp = None
                     t = node.key[0]
                 self.guide = node.sub
-                if node.values is None:
-                    a = world.tasks[t].pending
-                    if a.op == A.CHOOSE:
-                        node.values = a.arg
+                self._other_values(world, node)
             elif t not in enabled:
                 raise InternalError(
                     f"dpor: replaying step {d}, task {world.tasks[t].name} is not enabled; "
                     "is build() deterministic?")
-            return (t, node.values[node.vi] if node.values else None)
+            return node.key
         if d == 0:
             sleep = {}
         else:
@@ -149,30 +159,51 @@ class DPOR:
             sleep = {k: f for k, f in parent.sleep.items() if not dep(f, pfp)}
         guide = self.guide
         self.guide = None
-        t = None
+        node = None
+        tasks = world.tasks
         if guide:
-            # Follow the wakeup tree, skipping branches made stale by a choice
-            # that took another value than the one they were built under.
             for idx, child in enumerate(guide):
                 ct = child.key[0]
-                if ct in enabled and child.key not in sleep:
-                    t = ct
+                if ct in enabled and child.key not in sleep and self._fits(tasks[ct].pending, child.key):
                     node = Node(sleep, guide[idx + 1:], child.key, child.children)
                     break
-        if t is None:
+        if node is None:
             for u in enabled:
-                if (u, None) not in sleep:
-                    t = u
+                a = tasks[u].pending
+                for v in (a.arg if a.op == A.CHOOSE else (None,)):
+                    if (u, v) not in sleep:
+                        node = Node(sleep, [], (u, v), None)
+                        break
+                if node is not None:
                     break
-            if t is None:
+            if node is None:
                 return None
-            node = Node(sleep, [], (t, None), None)
-        a = world.tasks[t].pending
-        if a.op == A.CHOOSE:
-            node.values = a.arg
+        self._other_values(world, node)
         self.guide = node.sub
         nodes.append(node)
-        return (t, node.values[0] if node.values else None)
+        return node.key
+
+    @staticmethod
+    def _fits(a, key) -> bool:
+        """Whether ``key`` names a step of a task whose pending action is ``a``."""
+        if a.op == A.CHOOSE:
+            return key[1] in a.arg
+        return key[1] is None
+
+    @staticmethod
+    def _other_values(world, node) -> None:
+        """Make every other value of a choice taken at ``node`` a branch of it."""
+        t, v = node.key
+        a = world.tasks[t].pending
+        if a.op != A.CHOOSE:
+            return
+        have = {c.key for c in node.wut}
+        c = world.tasks[t].cpu
+        fp = (t, None, A.NONE, c if world.shared_cpu[c] else -1, False)
+        for w in a.arg:
+            k = (t, w)
+            if w != v and k not in node.sleep and k not in have:
+                node.wut.append(WNode(k, fp))
 
     def end_execution(self, world, status) -> None:
         nodes = self.nodes
@@ -184,18 +215,12 @@ class DPOR:
             self._reverse_races(world)
         while nodes:
             node = nodes[-1]
-            if node.values is not None and node.vi + 1 < len(node.values):
-                node.vi += 1
-                self.div = len(nodes) - 1
-                return
             node.sleep[node.key] = node.fp
             if node.wut:
                 child = node.wut.pop(0)
                 node.key = child.key
                 node.sub = child.children
                 node.fp = None
-                node.values = None
-                node.vi = 0
                 self.div = len(nodes) - 1
                 return
             nodes.pop()
@@ -228,7 +253,7 @@ class DPOR:
                     dl.append((lw, 0))
                 if e.kind == W:
                     dl.extend((r, 0) for r in reads.get(o, ()))
-            c = e.cpu
+            c = step_cpu(e)
             if c >= 0:
                 lo = cpu_last_oc.get(c)
                 if lo is not None:
@@ -252,7 +277,7 @@ class DPOR:
                     hist.setdefault(o, []).append(j)
                 else:
                     reads.setdefault(o, []).append(j)
-            c = e.cpu
+            c = step_cpu(e)
             if c >= 0:
                 if e.oc:
                     cpu_last_oc[c] = j
@@ -284,10 +309,15 @@ class DPOR:
             for ts in world.tasks:
                 if ts.finished:
                     continue
-                e = _pending_event(world, ts, n)
                 q = ts.index
-                dl = direct(e, q)
-                self._races_of(e, n, dl, last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)
+                a = ts.pending
+                # A pending choice never ran, so no value of it was tried here:
+                # each is its own event.
+                for v in (a.arg if a.op == A.CHOOSE else (None,)):
+                    e = _pending_event(world, ts, n)
+                    e.choice = v
+                    dl = direct(e, q)
+                    self._races_of(e, n, dl, last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)
 
     def _races_of(self, e, j, dl, pp, evs, hist, cpu_all, cpu_oc, hb) -> None:
         """Reverse every race of step ``e`` (at position ``j``) with an earlier step."""
@@ -331,7 +361,7 @@ class DPOR:
                     and enabled_at(k):
                 found.append(k)
         for k in found:
-            self._insert(k, e, j, evs, hb)
+            self._insert(k, e, j, evs, hb, cpu_oc)
 
     @staticmethod
     def _walk_back(seq, j, q, evs, ok):
@@ -395,12 +425,43 @@ class DPOR:
             owner = None if ep.own == ep.task else ep.task
         return owner is None or owner == e.task
 
-    def _insert(self, k, ej, j, evs, hb) -> None:
+    def _insert(self, k, ej, j, evs, hb, cpu_oc) -> None:
         node = self.nodes[k]
-        v = [((evs[m].task, None), event_fp(evs[m]))
-             for m in range(k + 1, len(evs)) if m != j and not hb(k, m)]
-        v.append(((ej.task, None), event_fp(ej)))
+        v = []
+        owner = None
+        for m in range(k + 1, len(evs)):
+            if m == j or hb(k, m):
+                continue
+            em = evs[m]
+            c = em.cpu
+            if c >= 0:
+                if owner is None:
+                    owner = self._owners_before(k, evs, cpu_oc)
+                o = owner.get(c)
+                if o is not None and o != em.task:
+                    # An invisible step whose CPU a section kept busy past the
+                    # end of this sequence (its end happens after e_k): it ran
+                    # after that section, and nothing in the sequence needs it.
+                    continue
+                if em.xoc:
+                    owner[c] = None if em.own == em.task else em.task
+            v.append((event_key(em), event_fp(em)))
+        v.append((event_key(ej), event_fp(ej)))
         for sk, sf in node.sleep.items():
             if in_weak_initials(sk, sf, v):
                 return
         insert(node.wut, v)
+
+    @staticmethod
+    def _owners_before(k, evs, cpu_oc) -> dict:
+        """Each shared CPU's owner in the state before step ``k``."""
+        out = {}
+        for c, seq in cpu_oc.items():
+            o = None
+            for p in seq:
+                if p >= k:
+                    break
+                ep = evs[p]
+                o = None if ep.own == ep.task else ep.task
+            out[c] = o
+        return out
