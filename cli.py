@@ -117,6 +117,23 @@ class PositiveInt(click.ParamType):
         return n
 
 
+class BoundType(PositiveInt):
+    """A preemption bound: a non-negative integer or ``auto``."""
+
+    name = "bound"
+
+    def __init__(self):
+        super().__init__(0)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"must be a non-negative integer or auto, got {value!r}", param, ctx)
+
+
 def _load(module: str):
     """Import one of zsmc's own modules; a missing one is an installation problem."""
     try:
@@ -148,8 +165,9 @@ def main():
 @click.option("--cpus", type=PositiveInt(1), default=None, help="CPUs (default: each scenario's own).")
 @click.option("--scheduler", metavar="NAME", default="dpor", show_default=True,
               help="Search (zsmc list schedulers).")
-@click.option("--preemption-bound", type=PositiveInt(0), default=None, metavar="K",
-              help="At most K preemptions per execution.")
+@click.option("--preemption-bound", type=BoundType(), default=None, metavar="K|auto",
+              help="At most K preemptions per execution; auto: K = 0, 1, 2, ... until a "
+                   "violation (with the fewest preemptions) or a bound that cuts nothing.")
 @click.option("--property", "properties", metavar="NAME", multiple=True,
               help="Property to check (repeatable; default: every property that applies).")
 @click.option("--max-executions", type=PositiveInt(1), default=None, metavar="N",
@@ -177,7 +195,10 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     label, cls = _resolve_variant(reg, variant, mutation)
     names = list(scenarios) or _default_scenarios(reg)
     props = _check_properties(properties)
-    _check_scheduler(scheduler, preemption_bound, seed)
+    auto = preemption_bound == "auto"
+    if auto and scheduler not in ("dpor", "dfs"):
+        raise UsageError(f"--preemption-bound auto needs an exhaustive scheduler (dpor, dfs), not {scheduler!r}")
+    _check_scheduler(scheduler, 0 if auto else preemption_bound, seed)
     # Validate every scenario before exploring any: bad input costs no search time.
     builds = [(name, *reg.make_build(cls, name, depth, cpus)) for name in names]
 
@@ -196,9 +217,15 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
         else:
             progress = fmt.Progress.for_stderr(name)
             try:
-                result = explore(build, scheduler=scheduler, properties=props,
-                                 preemption_bound=preemption_bound, max_executions=max_executions,
-                                 time_limit=left, seed=seed, on_progress=progress)
+                if auto:
+                    from checker.bounded import explore_auto_bound
+                    result = explore_auto_bound(build, scheduler=scheduler, properties=props,
+                                                max_executions=max_executions, time_limit=left,
+                                                seed=seed, on_progress=progress)
+                else:
+                    result = explore(build, scheduler=scheduler, properties=props,
+                                     preemption_bound=preemption_bound, max_executions=max_executions,
+                                     time_limit=left, seed=seed, on_progress=progress)
             finally:
                 if progress is not None:
                     progress.done()

@@ -66,6 +66,12 @@ def check_header(h: dict, scenarios) -> str:
 def scenario_text(run: ScenarioRun) -> str:
     r = run.result
     state = "complete" if r.complete else f"incomplete ({r.reason or 'no reason given'})"
+    if r.complete and r.preemption_bound is not None and r.bound_cut:
+        state = f"complete within preemption bound {r.preemption_bound} (the bound cut {r.bound_cut} branches)"
+    elif r.bound_covered is not None and not r.complete and not r.violations:
+        state += f"; every execution with at most {r.bound_covered} preemption(s) explored"
+    elif r.complete and "auto" in r.scheduler:
+        state = f"complete (preemption bound {r.preemption_bound} cut nothing)"
     extra = f", {r.deadlocks} deadlocked" if r.deadlocks else ""
     cpus = run.params.get("cpus") if isinstance(run.params, dict) else None
     where = "" if cpus is None else f" ({cpus} CPU{'' if cpus == 1 else 's'})"
@@ -95,6 +101,10 @@ def check_footer(runs, code: int) -> str:
         short = [r.name for r in runs if not r.result.complete]
         return (f"result: incomplete, not verified ({len(short)} of {n} scenario(s) not explored "
                 f"completely: {', '.join(short)}; no violation in what was explored)")
+    bounded = sorted({r.result.preemption_bound for r in runs if r.result.bound_cut and r.result.complete})
+    if bounded:
+        return (f"result: pass within preemption bound {bounded[-1]} ({n} scenario(s) explored "
+                f"completely up to the bound, no violation; executions beyond it were not explored)")
     return f"result: pass ({n} scenario(s) explored completely, no violation)"
 
 
@@ -178,7 +188,8 @@ def _run_json(run: ScenarioRun) -> dict:
     return {"name": run.name, "params": run.params, "executions": r.executions,
             "redundant": r.redundant, "pruned": r.pruned, "deadlocks": r.deadlocks, "steps": r.steps,
             "elapsed": round(r.elapsed, 4), "complete": r.complete, "reason": r.reason,
-            "max_preemptions": r.max_preemptions,
+            "max_preemptions": r.max_preemptions, "preemption_bound": r.preemption_bound,
+            "bound_cut": r.bound_cut, "bound_covered": r.bound_covered,
             "violations": [_trace_json(t) for t in run.traces]}
 
 

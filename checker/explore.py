@@ -116,6 +116,9 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     if stopped and result.complete:
         result.complete = False
         result.reason = "stopped at the first violation"
+    result.bound_cut = getattr(sched, "cut", 0)
+    if result.complete and preemption_bound is not None:
+        result.bound_covered = preemption_bound
     result.elapsed = time.perf_counter() - start
     return result
 

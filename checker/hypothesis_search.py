@@ -208,17 +208,13 @@ def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, pr
         res = explore(build, scheduler=DrawScheduler(data, integers, max_steps),
                       properties=properties, stop_on_violation=True)
         out.examples += 1
-        total.executions += res.executions
-        total.redundant += res.redundant
-        total.pruned += res.pruned
-        total.deadlocks += res.deadlocks
-        total.steps += res.steps
-        total.outcomes |= res.outcomes
-        total.max_preemptions = max(total.max_preemptions, res.max_preemptions)
-        if res.violations:
+        violations = res.violations
+        res.violations, res.violation_count = [], 0    # the search keeps only the shrunk one
+        total.absorb(res)
+        if violations:
             if out.first_failure is None:
                 out.first_failure = out.examples
-            v = res.violations[0]
+            v = violations[0]
             raise _found_class(v.property)(v, build, list(drawing.drawn))
 
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]

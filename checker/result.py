@@ -97,8 +97,24 @@ class Result:
     reason: str = ""
     elapsed: float = 0.0
     preemption_bound: int | None = None
+    bound_cut: int = 0          # branches the preemption bound removed (0: the bound cut nothing)
+    bound_covered: int | None = None   # the largest bound explored completely (--preemption-bound auto)
     max_preemptions: int = 0
     seed: int | None = None
+
+    def absorb(self, other: "Result") -> None:
+        """Add the counts, outcomes and violations of another exploration of the
+        same program (a bound of an iterative search, a subtree of a split one,
+        one example of a sampled one)."""
+        self.executions += other.executions
+        self.redundant += other.redundant
+        self.deadlocks += other.deadlocks
+        self.pruned += other.pruned
+        self.steps += other.steps
+        self.outcomes |= other.outcomes
+        self.violations.extend(other.violations)
+        self.violation_count += other.violation_count
+        self.max_preemptions = max(self.max_preemptions, other.max_preemptions)
 
     @property
     def ok(self) -> bool:

@@ -206,6 +206,33 @@ def test_check_violation_exits_1(tmp_path, scheduler):
     assert res.stdout.index("violation of bug:") < res.stdout.index(">>") < res.stdout.index("trace: ")
 
 
+def test_preemption_bound_auto_reports_the_fewest_preemptions(tmp_path):
+    pytest.importorskip("checker.trace")
+    res = run("check", "--mutation", "nolock", "--scenario", "pair", "--preemption-bound", "auto",
+              "--out", str(tmp_path), "--no-minimize", "--format", "json")
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
+    sc = doc["scenarios"][0]
+    # Bound k is tried only once every execution with fewer preemptions was clean.
+    assert sc["bound_covered"] == sc["preemption_bound"] - 1 if sc["preemption_bound"] else sc["bound_covered"] is None
+    assert doc["preemption_bound"] == "auto"
+
+
+def test_preemption_bound_auto_on_a_clean_model_is_complete():
+    res = run("check", "--variant", "upstream", "--preemption-bound", "auto")
+    assert res.exit_code == 0, res.output
+    assert "result: pass (2 scenario(s) explored completely" in res.stdout
+    assert "cut nothing" in res.stdout
+
+
+def test_a_bound_that_cut_branches_passes_only_within_it():
+    res = run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2",
+              "--preemption-bound", "0", "--scheduler", "dfs")
+    assert res.exit_code == 0, res.output
+    assert "complete within preemption bound 0 (the bound cut" in res.stdout
+    assert "result: pass within preemption bound 0" in res.stdout
+
+
 def test_budget_exhausted_exits_3_incomplete_not_verified():
     res = run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2",
               "--scheduler", "dfs", "--max-executions", "1")
@@ -278,6 +305,8 @@ def test_variant_from_a_file(tmp_path):
     (["--property", "nope"], ["unknown property 'nope'"]),
     (["--scheduler", "nope"], ["unknown scheduler 'nope'", "dfs"]),
     (["--preemption-bound", "-1"], ["--preemption-bound"]),
+    (["--preemption-bound", "often"], ["--preemption-bound", "auto"]),
+    (["--preemption-bound", "auto", "--scheduler", "random"], ["auto", "exhaustive"]),
     (["--time-limit", "0"], ["--time-limit"]),
     (["--max-executions", "0"], ["--max-executions"]),
     (["--format", "xml"], ["--format"]),

@@ -17,6 +17,7 @@ class DFS:
         self.depth = 0
         self.started = False
         self.done = False
+        self.cut = 0         # branches the preemption bound removed
 
     def new_execution(self) -> bool:
         if self.done:
@@ -41,7 +42,10 @@ class DFS:
                 alts.append((t, None))
         if self.bound is not None:
             left = self.bound - world.preemptions
-            alts = [a for a in alts if left > 0 or not world.would_preempt(a[0])]
+            if left <= 0:
+                kept = [a for a in alts if not world.would_preempt(a[0])]
+                self.cut += len(alts) - len(kept)
+                alts = kept
             if not alts:
                 return False
         stack.append([alts, 0])
