@@ -179,8 +179,16 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False), default=DEFAULT_OUT, show_default=True,
               help="Directory for the trace files of violations.")
 @click.option("--no-minimize", is_flag=True, help="Write traces as found, without z3 minimisation.")
+@click.option("--jobs", type=PositiveInt(1), default=1, show_default=True, metavar="N",
+              help="Explore independent subtrees of the dpor search on N processes.")
+@click.option("--dask", metavar="ADDRESS", default=None,
+              help="Explore the subtrees on a Dask cluster (tcp://host:8786; pip install 'zsmc[dask]').")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Save finished subtrees of a split search to FILE as they finish (one scenario).")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Continue the split search saved in FILE: its finished subtrees are not run again.")
 def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound, properties,
-          max_executions, time_limit, seed, output, out, no_minimize):
+          max_executions, time_limit, seed, output, out, no_minimize, jobs, dask, checkpoint, resume):
     """Explore every interleaving of the scenarios and check the properties.
 
     Every violation is written as a trace file under --out (minimised unless
@@ -199,8 +207,14 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     if auto and scheduler not in ("dpor", "dfs"):
         raise UsageError(f"--preemption-bound auto needs an exhaustive scheduler (dpor, dfs), not {scheduler!r}")
     _check_scheduler(scheduler, 0 if auto else preemption_bound, seed)
+    split = jobs > 1 or dask is not None or checkpoint is not None or resume is not None
+    if split and (scheduler != "dpor" or preemption_bound is not None):
+        raise UsageError("--jobs, --dask, --checkpoint and --resume split a dpor search without "
+                         "a preemption bound")
     # Validate every scenario before exploring any: bad input costs no search time.
     builds = [(name, *reg.make_build(cls, name, depth, cpus)) for name in names]
+    if (checkpoint or resume) and len(builds) != 1:
+        raise UsageError("--checkpoint and --resume need exactly one --scenario")
 
     header = {"variant": label, "mutation": mutation, "depth": depth, "scheduler": scheduler,
               "preemption_bound": preemption_bound, "seed": seed, "properties": props,
@@ -215,9 +229,16 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
         if left is not None and left <= 0:
             result = Result(scheduler=scheduler, reason=f"time limit of {time_limit:g}s reached before it started")
         else:
-            progress = fmt.Progress.for_stderr(name)
+            progress = (fmt.JsonProgress(sys.stderr, name) if output == "json"
+                        else fmt.Progress.for_stderr(name))
             try:
-                if auto:
+                if split:
+                    from checker.parallel import explore_split
+                    result = explore_split(build, jobs=jobs, properties=props, dask=dask, params=params,
+                                           checkpoint=checkpoint, resume=resume, time_limit=left,
+                                           max_executions=max_executions, key=params,
+                                           on_progress=progress)
+                elif auto:
                     from checker.bounded import explore_auto_bound
                     result = explore_auto_bound(build, scheduler=scheduler, properties=props,
                                                 max_executions=max_executions, time_limit=left,

@@ -223,6 +223,8 @@ class Progress:
     def __call__(self, result) -> None:
         text = (f"{self.label}: {result.executions} executions ({result.rate:.0f}/s), "
                 f"{len(result.violations)} violation(s), {result.elapsed:.0f}s")
+        if result.reason:
+            text += f", {result.reason}"
         pad = max(0, self.width - len(text))
         self.width = len(text)
         self.stream.write("\r" + text + " " * pad)
@@ -234,6 +236,27 @@ class Progress:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width = 0
+
+
+class JsonProgress:
+    """``on_progress`` for ``--format json``: one JSON record per line on stderr, for CI
+    logs (stdout keeps the one final document)."""
+
+    def __init__(self, stream, label: str):
+        self.stream = stream
+        self.label = label
+
+    def __call__(self, result) -> None:
+        rec = {"format": "zsmc-progress", "scenario": self.label, "executions": result.executions,
+               "redundant": result.redundant, "rate": round(result.rate, 1),
+               "violations": len(result.violations), "elapsed": round(result.elapsed, 2)}
+        if result.reason:
+            rec["progress"] = result.reason
+        self.stream.write(json.dumps(rec) + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        pass
 
 
 # --------------------------------------------------------------------------- lists

@@ -90,7 +90,10 @@ class LockOrder(Monitor):
     name = "lock-order"
     description = "lockdep: no cycle in the lock-class order of all explored executions"
 
-    def __init__(self):
+    def __init__(self, seed=None):
+        """``seed``: a LockGraph of dependencies already seen elsewhere (the
+        other subtrees of a split search), which every exploration starts from."""
+        self.seed = seed
         self.graph = LockGraph()
         self.runs = 0
         self._world = None       # the execution the per-task state below belongs to
@@ -99,10 +102,15 @@ class LockOrder(Monitor):
         self._reported = set()   # frozensets of the (prev, next) pairs of reported cycles
 
     def on_explore_start(self, program):
-        self.graph = LockGraph()
+        self.graph = self.seed.copy() if self.seed is not None else LockGraph()
         self.runs = 0
         self._reported = set()
         self._world = None
+
+    def export_state(self) -> list:
+        """The dependencies found, in order, as ``(prev, next, kind, Edge)``: a split
+        search joins those of its subtrees to find cycles that span them."""
+        return [(p, n, k, e) for (p, n, k), e in self.graph.first.items()]
 
     # -- the one hook ---------------------------------------------------------------
     def on_pending(self, world, t, a):

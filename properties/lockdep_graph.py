@@ -78,6 +78,12 @@ class LockGraph:
         self.adj = {}
         self.first = {}
 
+    def copy(self) -> "LockGraph":
+        g = LockGraph()
+        g.adj = {k: dict(v) for k, v in self.adj.items()}
+        g.first = dict(self.first)
+        return g
+
     def __contains__(self, triple) -> bool:
         prev, nxt, kind = triple
         return bool(self.adj.get(prev, {}).get(nxt, 0) & kind)

@@ -233,6 +233,34 @@ def test_a_bound_that_cut_branches_passes_only_within_it():
     assert "result: pass within preemption bound 0" in res.stdout
 
 
+def test_jobs_report_the_serial_counts(tmp_path):
+    serial = json.loads(run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2",
+                            "--format", "json").stdout)
+    split = json.loads(run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2",
+                           "--jobs", "2", "--format", "json", "--checkpoint", str(tmp_path / "ck")).stdout)
+    assert split["status"] == serial["status"] == "pass"
+    assert split["scenarios"][0]["executions"] == serial["scenarios"][0]["executions"] > 1
+    assert (tmp_path / "ck").exists()
+    resumed = json.loads(run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2",
+                             "--resume", str(tmp_path / "ck"), "--format", "json").stdout)
+    assert resumed["scenarios"][0]["executions"] == serial["scenarios"][0]["executions"]
+
+
+def test_json_format_writes_progress_records_to_stderr():
+    res = run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2", "--jobs", "2",
+              "--format", "json")
+    assert res.exit_code == 0, res.output
+    records = [json.loads(line) for line in res.stderr.splitlines()]
+    assert records and all(r["format"] == "zsmc-progress" and r["scenario"] == "trio" for r in records)
+    assert records[-1]["progress"].endswith("subtrees explored")
+    assert records[-1]["executions"] == json.loads(res.stdout)["scenarios"][0]["executions"]
+
+
+def test_resume_of_a_missing_checkpoint_is_a_usage_error(tmp_path):
+    res = run("check", "--variant", "upstream", "--scenario", "trio", "--resume", str(tmp_path / "nope"))
+    assert_usage_error(res, "no such checkpoint")
+
+
 def test_budget_exhausted_exits_3_incomplete_not_verified():
     res = run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2",
               "--scheduler", "dfs", "--max-executions", "1")
@@ -307,6 +335,10 @@ def test_variant_from_a_file(tmp_path):
     (["--preemption-bound", "-1"], ["--preemption-bound"]),
     (["--preemption-bound", "often"], ["--preemption-bound", "auto"]),
     (["--preemption-bound", "auto", "--scheduler", "random"], ["auto", "exhaustive"]),
+    (["--jobs", "2", "--scheduler", "dfs"], ["--jobs", "dpor"]),
+    (["--jobs", "2", "--preemption-bound", "1"], ["--jobs", "preemption bound"]),
+    (["--jobs", "0"], ["--jobs"]),
+    (["--checkpoint", "ck"], ["--checkpoint", "one --scenario"]),
     (["--time-limit", "0"], ["--time-limit"]),
     (["--max-executions", "0"], ["--max-executions"]),
     (["--format", "xml"], ["--format"]),

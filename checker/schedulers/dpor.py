@@ -108,12 +108,21 @@ class Node:
 class DPOR:
     name = "dpor"
 
-    def __init__(self):
+    def __init__(self, prefix=(), trace_keys=False):
+        """``prefix``: explore only the executions that start with the steps
+        ``prefix`` (event keys); a split search (``checker.parallel``) gives
+        each worker one.  Races that would branch inside the prefix are left to
+        the splitter.  ``trace_keys``: collect a key of each analysed
+        execution's Mazurkiewicz trace in ``self.keys`` (the split search counts
+        the traces its subtrees share once)."""
         self.nodes = []
         self.depth = 0
         self.guide = None
         self.div = 0
         self.done = False
+        self.prefix = [tuple(k) for k in prefix]
+        self.floor = len(self.prefix)
+        self.keys = set() if trace_keys else None
 
     # -- the scheduler protocol ---------------------------------------------
     def new_execution(self) -> bool:
@@ -126,6 +135,14 @@ class DPOR:
         d = self.depth
         self.depth = d + 1
         nodes = self.nodes
+        if d < self.floor:
+            key = self.prefix[d]
+            if key[0] not in enabled or not self._fits(world.tasks[key[0]].pending, key):
+                raise InternalError(f"dpor: the prefix's step {d} {key} cannot be taken; "
+                                    "is build() deterministic?")
+            if d == len(nodes):
+                nodes.append(Node({}, [], key, None))
+            return key
         if d < len(nodes):
             node = nodes[d]
             t = node.key[0]
@@ -149,7 +166,7 @@ class DPOR:
                     f"dpor: replaying step {d}, task {world.tasks[t].name} is not enabled; "
                     "is build() deterministic?")
             return node.key
-        if d == 0:
+        if d == self.floor:
             sleep = {}
         else:
             parent = nodes[d - 1]
@@ -213,7 +230,7 @@ class DPOR:
             nodes[i].fp = event_fp(evs[i])
         if status in ("complete", "deadlock"):
             self._reverse_races(world)
-        while nodes:
+        while len(nodes) > self.floor:
             node = nodes[-1]
             node.sleep[node.key] = node.fp
             if node.wut:
@@ -299,6 +316,11 @@ class DPOR:
 
         def hb(i, m):
             return clocks[m][evs[i].task] >= evs[i].seq
+
+        if self.keys is not None:
+            # Same events, same happens-before: the vector clocks say both.
+            self.keys.add((hash(frozenset((e.task, e.seq, e.choice, tuple(clocks[j]))
+                                          for j, e in enumerate(evs))), world.deadlocked))
 
         for j in range(self.div, n):
             if preds[j]:
@@ -426,6 +448,8 @@ class DPOR:
         return owner is None or owner == e.task
 
     def _insert(self, k, ej, j, evs, hb, cpu_oc) -> None:
+        if k < self.floor:
+            return
         node = self.nodes[k]
         v = []
         owner = None

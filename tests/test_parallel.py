@@ -1,0 +1,143 @@
+"""Split search (checker/parallel.py): the union of the subtrees is the serial search.
+
+Executions (distinct traces), outcomes, deadlocks and violations are compared
+with the serial ``dpor`` run on the DPOR benchmark programs and on zsmalloc
+scenarios, for several cut depths, on one process, on forked processes and
+on an in-process Dask cluster; a checkpointed run interrupted after some
+subtrees resumes to the same counts.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import bench.programs as P
+from checker import Program, SpinLock, Task, choose, explore
+from checker.errors import UsageError
+from checker.parallel import explore_split, split
+from model.registry import make_build, variant_for
+
+
+def serial(build, **kw):
+    return explore(build, scheduler="dpor", stop_on_violation=False, **kw)
+
+
+def same(a, b):
+    assert b.complete and a.complete
+    assert b.executions == a.executions
+    assert b.outcomes == a.outcomes
+    assert b.deadlocks == a.deadlocks
+    assert {(v.property, v.message) for v in b.violations} == {(v.property, v.message) for v in a.violations}
+
+
+PROGRAMS = [("lastzero", 4), ("readers", 3), ("indexer", 12), ("philosophers", 3), ("account", 3)]
+
+
+@pytest.mark.parametrize("name,n", PROGRAMS)
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_split_program_equals_serial(name, n, depth):
+    build = P.PROGRAMS[name](n)
+    same(serial(build, properties=[]), explore_split(build, jobs=1, split_depth=depth, properties=[]))
+
+
+@pytest.mark.parametrize("scenario", ["smoke", "up-read-compact", "read-compact", "read-migrate", "clients"])
+def test_split_scenario_equals_serial_on_two_processes(scenario):
+    build, _ = make_build(variant_for("upstream", None), scenario, 1)
+    same(serial(build), explore_split(build, jobs=2))
+
+
+def test_split_finds_the_violations_of_a_mutation():
+    build, _ = make_build(variant_for("upstream", "read-end-unlock-first"), "up-read-compact", 1)
+    a, b = serial(build), explore_split(build, jobs=2, split_depth=2)
+    same(a, b)
+    assert b.violations
+
+
+def test_subtrees_cover_the_tree_without_reorderings_of_a_prefix():
+    build = P.PROGRAMS["readers"](3)
+    prefixes = [tuple(j.prefix) for j in split(build, 2)]
+    assert len(prefixes) == len(set(prefixes))
+    # readers: the three reads commute, so [r1, r2] and [r2, r1] are one subtree.
+    assert ((1, None), (2, None)) in prefixes and ((2, None), (1, None)) not in prefixes
+
+
+def test_a_lock_order_cycle_split_across_subtrees_is_reported():
+    """A task takes A then B in one execution and B then A in another (a
+    choice): lockdep's cycle needs edges of two executions, which a split at
+    the choice puts in two subtrees."""
+    def build():
+        locks = {"A": SpinLock("A"), "B": SpinLock("B")}
+
+        def task():
+            order = yield choose(["AB", "BA"])
+            first, second = locks[order[0]], locks[order[1]]
+            yield first.acquire()
+            yield second.acquire()
+            yield second.release()
+            yield first.release()
+        return Program([Task(task, name="t", cpu=0)], cpus=1)
+    a = serial(build, properties=["lock-order"])
+    b = explore_split(build, jobs=1, split_depth=1, properties=["lock-order"])
+    assert any(v.property == "lock-order" for v in a.violations)
+    assert [v.property for v in b.violations] == ["lock-order"]
+    assert b.violations[0].steps        # a replayable execution, not just a message
+    # Each subtree alone sees one order only.
+    from checker.parallel import run_job
+    jobs = split(build, 1)
+    assert len(jobs) == 2
+    for job in jobs:
+        r, _, _ = run_job(build, job, ["lock-order"])
+        assert not r.violations
+
+
+def test_checkpoint_and_resume_give_the_uninterrupted_counts(tmp_path, monkeypatch):
+    build, params = make_build(variant_for("upstream", None), "read-migrate", 1)
+    whole = explore_split(build, jobs=1, split_depth=2)
+    ck = tmp_path / "ck"
+    import checker.parallel as par
+    real = par.run_job
+    calls = []
+
+    def dying(build, job, *a, **k):
+        if len(calls) == 3:
+            raise KeyboardInterrupt     # the run is killed after three subtrees
+        calls.append(job.index)
+        return real(build, job, *a, **k)
+    monkeypatch.setattr(par, "run_job", dying)
+    with pytest.raises(KeyboardInterrupt):
+        explore_split(build, jobs=1, split_depth=2, checkpoint=str(ck))
+    saved = pickle.loads(ck.read_bytes())
+    assert sorted(saved["done"]) == sorted(calls)
+    monkeypatch.setattr(par, "run_job", real)
+    again = []
+    monkeypatch.setattr(par, "run_job", lambda b, j, *a, **k: again.append(j.index) or real(b, j, *a, **k))
+    resumed = explore_split(build, jobs=1, split_depth=2, resume=str(ck), checkpoint=str(ck))
+    assert not set(again) & set(calls)          # finished subtrees are not run again
+    same(whole, resumed)
+    assert resumed.redundant == whole.redundant
+
+
+def test_resume_rejects_another_search(tmp_path):
+    ck = tmp_path / "ck"
+    build, _ = make_build(variant_for("upstream", None), "read-migrate", 1)
+    explore_split(build, jobs=1, split_depth=1, checkpoint=str(ck))
+    other, _ = make_build(variant_for("upstream", None), "read-compact", 1)
+    with pytest.raises(UsageError, match="another search"):
+        explore_split(other, jobs=1, split_depth=1, resume=str(ck))
+    (tmp_path / "junk").write_bytes(b"not a checkpoint")
+    with pytest.raises(UsageError, match="not a zsmc checkpoint"):
+        explore_split(build, jobs=1, split_depth=1, resume=str(tmp_path / "junk"))
+    with pytest.raises(UsageError, match="no such checkpoint"):
+        explore_split(build, jobs=1, split_depth=1, resume=str(tmp_path / "missing"))
+
+
+def test_dask_cluster_in_process_equals_serial():
+    distributed = pytest.importorskip("distributed")
+    build, params = make_build(variant_for("upstream", None), "read-migrate", 1)
+    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        b = explore_split(build, jobs=2, dask=client, params=params)
+    same(serial(build), b)
+    assert "Dask" in b.scheduler
