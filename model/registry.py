@@ -6,6 +6,8 @@ The interface the CLI and the trace loader code against:
   ``MUTATIONS``: name -> :class:`Mutation`, filled by ``model.mutations``
   (a module or package imported at the end of this one, if it exists, which
   calls :func:`register_mutation`).
+* :func:`find_scenario`: a SCENARIOS name or a member of the large-pool family
+  (:mod:`model.large`, e.g. ``large:classes=3,zspages=4,objects=6,tasks=4``).
 * :func:`load_variant` (a built-in name, ``path/file.py:Class`` or
   ``package.module:Class``), :func:`variant_for` (a version plus an optional
   mutation), :func:`make_build` and :func:`build_from_params` (the trace
@@ -26,8 +28,11 @@ from dataclasses import dataclass
 
 from checker import UsageError
 
+from .large import LARGE, is_large, large_scenario
 from .scenarios import SCENARIOS, Scenario, build_program
 from .versions import VERSIONS
+
+SCENARIOS[LARGE.name] = LARGE     # not a default scenario; parameterised names go through find_scenario
 
 PARAMS_FORMAT = 1
 
@@ -171,15 +176,25 @@ def variant_for(version: str, mutation: str | None) -> type:
     return m.cls
 
 
+def find_scenario(name) -> Scenario:
+    """The scenario ``name`` names: a key of SCENARIOS or a large-pool family member
+    (``large:classes=C,zspages=Z,objects=O,tasks=T``, see :mod:`model.large`)."""
+    if is_large(name):
+        return large_scenario(name)
+    scen = SCENARIOS.get(name)
+    if scen is None:
+        raise UsageError(f"unknown scenario {name!r}; scenarios: {', '.join(SCENARIOS)} "
+                         f"(or {LARGE.name}:k=v,... with k in classes, zspages, objects, tasks)")
+    return scen
+
+
 def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None):
     """``(build, params)``: ``build()`` returns a fresh Program (context: the pool) for
     ``scenario`` with clients of ``depth`` operations and background tasks of ``depth``
     rounds; ``params`` is a JSON-able description that :func:`build_from_params` accepts."""
     if not isinstance(variant, type) or not any(issubclass(variant, v) for v in VERSIONS.values()):
         raise UsageError(f"make_build needs a zsmalloc version class, got {variant!r}")
-    scen = SCENARIOS.get(scenario)
-    if scen is None:
-        raise UsageError(f"unknown scenario {scenario!r}; scenarios: {', '.join(SCENARIOS)}")
+    scen = find_scenario(scenario)
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise UsageError(f"depth must be a positive integer, got {depth!r}")
     if cpus is None:
@@ -224,6 +239,7 @@ __all__ = [
     "Scenario",
     "build_from_params",
     "describe_variant",
+    "find_scenario",
     "load_variant",
     "make_build",
     "register_mutation",

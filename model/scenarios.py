@@ -80,6 +80,13 @@ class Scenario:
             out.append(d)
         return out
 
+    def make_pool(self, boot, cpus: int):
+        """``(pool, {key: Handle})``: the initial pool, built by ``boot`` (plain code)."""
+        pool = boot.zs_create_pool(geometries=(self.geometry,), ncpus=cpus)
+        handles = boot.populate([list(z) for z in self.pool])
+        pool.free_work.value = pool.free_work.initial = self.free_work_pending
+        return pool, handles
+
     def pool_params(self) -> dict:
         return {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
                 "free_work_pending": self.free_work_pending}
@@ -131,9 +138,7 @@ SCENARIOS = {s.name: s for s in (
 def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program:
     """A fresh Program for one execution: a new pool, one version object per task."""
     boot = variant(tag="")
-    pool = boot.zs_create_pool(geometries=(scenario.geometry,), ncpus=cpus)
-    handles = boot.populate([list(z) for z in scenario.pool])
-    pool.free_work.value = pool.free_work.initial = scenario.free_work_pending
+    pool, handles = scenario.make_pool(boot, cpus)
     pages = {p.name: p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}
     tasks = []
     for t in scenario.tasks:
