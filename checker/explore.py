@@ -68,7 +68,7 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
                 monitors = select(properties, program)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
-            world = World(program, monitors, _build_uids[0])
+            world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False))
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation)

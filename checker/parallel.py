@@ -84,7 +84,7 @@ def split(build, depth: int) -> list:
                 key = (t, v)
                 if key in sleep:
                     continue
-                ev = _replay(build, prefix + [key]).events[-1]
+                ev = _replay(build, prefix + [key]).sched_events[-1]
                 fp = event_fp(ev)
                 below = {k: f for k, f in {**sleep, **done}.items() if not dep(f, fp)}
                 expand(prefix + [key], below)
@@ -114,7 +114,7 @@ def split_for(build, jobs: int, factor: int = 8, max_depth: int = 128) -> list:
 
 def _replay(build, prefix) -> World:
     from .explore import _build
-    world = World(_build(build))
+    world = World(_build(build), macro=DPOR.macro)
     for t, v in prefix:
         world.step(t, v)
     return world

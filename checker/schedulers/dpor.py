@@ -43,13 +43,30 @@ def step_cpu(ev) -> int:
     so it is independent of them too.  (A ``choose()`` stays visible: its
     node enumerates values.)
     """
-    if ev.kind or ev.oc or ev.action.op == A.CHOOSE:
+    if ev.kind or ev.oc or ev.fps or ev.action.op == A.CHOOSE:
         return ev.cpu
     return -1
 
 
+def touched(ev) -> tuple:
+    """``((obj, kind, pre, post), ...)``: the objects step ``ev`` touched."""
+    if ev.fps is not None:
+        return ev.fps
+    if ev.kind:
+        return ((ev.obj, ev.kind, ev.pre, ev.post),)
+    return ()
+
+
 def event_fp(ev):
-    return (ev.task, ev.obj, ev.kind, step_cpu(ev), ev.oc)
+    return (ev.task, tuple((o, k) for o, k, _, _ in touched(ev)), step_cpu(ev), ev.oc)
+
+
+def _prepost(ev, obj):
+    """The state of ``obj`` before and after step ``ev``."""
+    for o, _, pre, post in touched(ev):
+        if o == obj:
+            return pre, post
+    raise InternalError(f"dpor: step {ev.index} did not touch object {obj}")
 
 
 def _pending_event(world, ts, index):
@@ -75,6 +92,8 @@ def _pending_event(world, ts, index):
     e.own = world.owner[ts.cpu] if shared else None
     e.oc = world.would_change_owner(ts)
     e.xoc = False
+    e.fps = None
+    e.post = None
     return e
 
 
@@ -107,6 +126,8 @@ class Node:
 
 class DPOR:
     name = "dpor"
+
+    macro = True    # on one CPU, an atomic section is one step (World.step)
 
     def __init__(self, prefix=(), trace_keys=False):
         """``prefix``: explore only the executions that start with the steps
@@ -171,7 +192,7 @@ class DPOR:
         else:
             parent = nodes[d - 1]
             if parent.fp is None:
-                parent.fp = event_fp(world.events[d - 1])
+                parent.fp = event_fp(world.sched_events[d - 1])
             pfp = parent.fp
             sleep = {k: f for k, f in parent.sleep.items() if not dep(f, pfp)}
         guide = self.guide
@@ -216,7 +237,7 @@ class DPOR:
             return
         have = {c.key for c in node.wut}
         c = world.tasks[t].cpu
-        fp = (t, None, A.NONE, c if world.shared_cpu[c] else -1, False)
+        fp = (t, (), c if world.shared_cpu[c] else -1, False)
         for w in a.arg:
             k = (t, w)
             if w != v and k not in node.sleep and k not in have:
@@ -224,7 +245,7 @@ class DPOR:
 
     def end_execution(self, world, status) -> None:
         nodes = self.nodes
-        evs = world.events
+        evs = world.sched_events
         del nodes[len(evs):]
         for i in range(self.div, len(evs)):
             nodes[i].fp = event_fp(evs[i])
@@ -245,7 +266,7 @@ class DPOR:
 
     # -- race reversal -------------------------------------------------------
     def _reverse_races(self, world) -> None:
-        evs = world.events
+        evs = world.sched_events
         n = len(evs)
         ntask = len(world.tasks)
         clocks = [None] * n
@@ -263,12 +284,11 @@ class DPOR:
             """``e``'s direct dependences on earlier steps of other tasks, as
             ``(index, 0)`` through its object and ``(index, 1)`` through its CPU."""
             dl = []
-            o = e.obj
-            if o is not None:
+            for o, kind, _, _ in touched(e):
                 lw = last_w.get(o)
                 if lw is not None:
                     dl.append((lw, 0))
-                if e.kind == W:
+                if kind == W:
                     dl.extend((r, 0) for r in reads.get(o, ()))
             c = step_cpu(e)
             if c >= 0:
@@ -286,9 +306,8 @@ class DPOR:
             popred[j] = p
             vc = list(clocks[p]) if p >= 0 else [0] * ntask
             dl = direct(e, q)
-            o = e.obj
-            if o is not None:
-                if e.kind == W:
+            for o, kind, _, _ in touched(e):
+                if kind == W:
                     last_w[o] = j
                     reads[o] = []
                     hist.setdefault(o, []).append(j)
@@ -373,7 +392,7 @@ class DPOR:
         found = [i for i in direct if reversible[i] and immediate(i)]
         if cond_obj:
             k = self._walk_back(hist.get(e.obj, ()), j, q, evs,
-                                lambda k: self._obj_cond(e, evs[k].pre))
+                                lambda k: self._obj_cond(e, _prepost(evs[k], e.obj)[0]))
             if k is not None and k not in reversible and immediate(k) and enabled_at(k):
                 found.append(k)
         if cond_cpu:
@@ -384,6 +403,14 @@ class DPOR:
                 found.append(k)
         for k in found:
             self._insert(k, e, j, evs, hb, cpu_oc)
+            if j == len(evs) and e.own is not None and e.own != q:
+                # A pending step kept off its CPU by a section that never ends:
+                # the sequence that runs it first must also start that section
+                # again after it, or a task of the CPU that the section would
+                # keep out (and that sleeps here) looks like a weak initial.
+                last = self._last_of(evs, e.own)
+                if last is not None and evs[last].oc:
+                    self._insert(k, e, j, evs, hb, cpu_oc, tail=evs[last])
 
     @staticmethod
     def _walk_back(seq, j, q, evs, ok):
@@ -420,12 +447,13 @@ class DPOR:
                 break
             if p < k:
                 continue
+            pre, post = _prepost(evs[p], e.obj)
             if not started:
-                state = evs[p].pre
+                state = pre
                 started = True
             if p == k or hb(k, p):
                 break
-            state = evs[p].post
+            state = post
         return self._obj_cond(e, state)
 
     @staticmethod
@@ -447,7 +475,14 @@ class DPOR:
             owner = None if ep.own == ep.task else ep.task
         return owner is None or owner == e.task
 
-    def _insert(self, k, ej, j, evs, hb, cpu_oc) -> None:
+    @staticmethod
+    def _last_of(evs, task):
+        for m in range(len(evs) - 1, -1, -1):
+            if evs[m].task == task:
+                return m
+        return None
+
+    def _insert(self, k, ej, j, evs, hb, cpu_oc, tail=None) -> None:
         if k < self.floor:
             return
         node = self.nodes[k]
@@ -471,6 +506,11 @@ class DPOR:
                     owner[c] = None if em.own == em.task else em.task
             v.append((event_key(em), event_fp(em)))
         v.append((event_key(ej), event_fp(ej)))
+        if tail is not None:
+            v = [x for x in v if x[0][0] != tail.task] + [(event_key(tail), event_fp(tail))]
+            if tail.index < k or any(evs[m].task == tail.task and not hb(k, m) and m != tail.index
+                                     for m in range(k + 1, len(evs))):
+                return      # the section's task has other steps here: not this shape
         for sk, sf in node.sleep.items():
             if in_weak_initials(sk, sf, v):
                 return

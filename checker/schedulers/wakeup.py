@@ -4,7 +4,8 @@ Abdulla, Aronis, Jonsson and Sagonas, "Optimal Dynamic Partial Order
 Reduction", POPL 2014 (section 6).  An *event* here is identified by its key
 ``(task, choice)``: from a given state a task's next step is determined by the
 task, except for ``choose()``, whose value is part of the key.  Its
-*footprint* ``(task, obj, kind, cpu, oc)`` decides dependence:
+*footprint* ``(task, ((obj, kind), ...), cpu, oc)`` decides dependence (an
+atomic section run as one step touches several objects):
 
 * two steps of one task are dependent;
 * two steps on one object are dependent when one of them writes (every lock
@@ -20,14 +21,17 @@ W = 2
 
 
 def dep(a, b) -> bool:
-    """Whether two footprints are dependent."""
+    """Whether two footprints ``(task, ((obj, kind), ...), cpu, oc)`` are dependent."""
     if a[0] == b[0]:
         return True
-    c = a[3]
-    if c >= 0 and c == b[3] and (a[4] or b[4]):
+    c = a[2]
+    if c >= 0 and c == b[2] and (a[3] or b[3]):
         return True
-    o = a[1]
-    return o is not None and o == b[1] and (a[2] == W or b[2] == W)
+    for o, k in a[1]:
+        for o2, k2 in b[1]:
+            if o == o2 and (k == W or k2 == W):
+                return True
+    return False
 
 
 class WNode:
