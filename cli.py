@@ -25,6 +25,7 @@ command through :meth:`Zsmc.main`, which prints ``zsmc: error: ...`` on one line
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shlex
 import sys
@@ -179,6 +180,11 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False), default=DEFAULT_OUT, show_default=True,
               help="Directory for the trace files of violations.")
 @click.option("--no-minimize", is_flag=True, help="Write traces as found, without z3 minimisation.")
+@click.option("--executions", type=PositiveInt(1), default=None, metavar="N",
+              help="Executions per scenario of a sampled scheduler (random, pct: 1000; "
+                   "hypothesis: examples, 200).")
+@click.option("--pct-depth", type=PositiveInt(1), default=3, show_default=True, metavar="D",
+              help="The bug depth d of the pct scheduler.")
 @click.option("--jobs", type=PositiveInt(1), default=1, show_default=True, metavar="N",
               help="Explore independent subtrees of the dpor search on N processes.")
 @click.option("--dask", metavar="ADDRESS", default=None,
@@ -188,7 +194,8 @@ def main():
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Continue the split search saved in FILE: its finished subtrees are not run again.")
 def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound, properties,
-          max_executions, time_limit, seed, output, out, no_minimize, jobs, dask, checkpoint, resume):
+          max_executions, time_limit, seed, output, out, no_minimize, executions, pct_depth, jobs, dask,
+          checkpoint, resume):
     """Explore every interleaving of the scenarios and check the properties.
 
     Every violation is written as a trace file under --out (minimised unless
@@ -206,7 +213,15 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     auto = preemption_bound == "auto"
     if auto and scheduler not in ("dpor", "dfs"):
         raise UsageError(f"--preemption-bound auto needs an exhaustive scheduler (dpor, dfs), not {scheduler!r}")
-    _check_scheduler(scheduler, 0 if auto else preemption_bound, seed)
+    sampled = scheduler in ("random", "pct", "hypothesis")
+    if executions is not None and not sampled:
+        raise UsageError("--executions sets how many executions a sampled scheduler (random, pct, "
+                         "hypothesis) runs; an exhaustive search's budget is --max-executions")
+    if scheduler == "hypothesis":
+        if preemption_bound is not None:
+            raise UsageError("--preemption-bound does not apply to --scheduler hypothesis")
+    else:
+        _check_scheduler(scheduler, 0 if auto else preemption_bound, seed)
     split = jobs > 1 or dask is not None or checkpoint is not None or resume is not None
     if split and (scheduler != "dpor" or preemption_bound is not None):
         raise UsageError("--jobs, --dask, --checkpoint and --resume split a dpor search without "
@@ -232,7 +247,20 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
             progress = (fmt.JsonProgress(sys.stderr, name) if output == "json"
                         else fmt.Progress.for_stderr(name))
             try:
-                if split:
+                if scheduler == "hypothesis":
+                    from checker.hypothesis_search import hypothesis_search
+                    result = hypothesis_search(lambda data, build=build: build,
+                                               max_examples=executions or 200, seed=seed,
+                                               properties=props,
+                                               key=json.dumps(params, sort_keys=True)).result
+                elif sampled:
+                    from checker.schedulers import make_scheduler
+                    sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
+                                           executions=executions or 1000, depth=pct_depth)
+                    result = explore(build, scheduler=sched, properties=props,
+                                     max_executions=max_executions, time_limit=left, seed=seed,
+                                     on_progress=progress)
+                elif split:
                     from checker.parallel import explore_split
                     result = explore_split(build, jobs=jobs, properties=props, dask=dask, params=params,
                                            checkpoint=checkpoint, resume=resume, time_limit=left,

@@ -98,6 +98,8 @@ class Action:
     def footprint_kind(self) -> int:
         """R, W or NONE: how this action touches ``obj`` for the dependence relation."""
         op = self.op
+        if (op == ACQUIRE or op == TRYLOCK) and self.arg:
+            return R        # a shared acquisition (see World.step)
         if op in _WRITE_OPS:
             return W
         if op in _READ_OPS:

@@ -303,7 +303,9 @@ class World:
             ev.post = a.arg
             kind = A.W
         elif op == A.ACQUIRE or op == A.TRYLOCK:
-            kind = A.W
+            # Shared acquisitions (and releases) of one rwlock commute: they
+            # read the lock as far as the dependence relation is concerned.
+            kind = A.R if a.arg else A.W
             ev.pre = obj.state()
             if obj.available(index, a.arg):
                 self._take(t, obj, a.arg)
@@ -314,7 +316,8 @@ class World:
                 raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
             ev.post = obj.state()
         elif op == A.RELEASE:
-            kind = A.W
+            kind = A.R if t.index in obj.readers and obj.writer != t.index and \
+                self._holds_shared(t, obj) else A.W
             ev.pre = obj.state()
             self._drop(t, obj, a)
             ev.post = obj.state()
@@ -438,6 +441,14 @@ class World:
         t.held.append((lk, shared))
         if lk.spinning:
             t.pc += 1
+
+    @staticmethod
+    def _holds_shared(t: TaskState, lk) -> bool:
+        """Whether ``t``'s latest hold of ``lk`` (the one a release drops) is shared."""
+        for k in range(len(t.held) - 1, -1, -1):
+            if t.held[k][0] is lk:
+                return t.held[k][1]
+        return False
 
     def _drop(self, t: TaskState, lk, a):
         i = t.index

@@ -246,6 +246,24 @@ def test_jobs_report_the_serial_counts(tmp_path):
     assert resumed["scenarios"][0]["executions"] == serial["scenarios"][0]["executions"]
 
 
+def test_hypothesis_scheduler_finds_writes_and_is_never_verified(tmp_path):
+    pytest.importorskip("checker.trace")
+    res = run("check", "--mutation", "nolock", "--scenario", "pair", "--scheduler", "hypothesis",
+              "--executions", "200", "--seed", "1", "--out", str(tmp_path), "--no-minimize")
+    assert res.exit_code == 1, res.output
+    assert "shrunk by Hypothesis" in res.stdout and len(list(tmp_path.glob("*.json"))) == 1
+    clean = run("check", "--variant", "upstream", "--scenario", "pair", "--scheduler", "hypothesis",
+                "--executions", "20")
+    assert clean.exit_code == 3 and "Hypothesis examples)" in clean.stdout   # sampled: never verified
+
+
+def test_pct_takes_its_depth_and_execution_count():
+    res = run("check", "--variant", "upstream", "--scenario", "pair", "--scheduler", "pct",
+              "--pct-depth", "2", "--executions", "37", "--seed", "5")
+    assert res.exit_code == 3, res.output
+    assert "37 executions" in res.stdout and "(depth 2)" in res.stdout
+
+
 def test_json_format_writes_progress_records_to_stderr():
     res = run("check", "--variant", "upstream", "--scenario", "trio", "--depth", "2", "--jobs", "2",
               "--format", "json")
@@ -336,6 +354,9 @@ def test_variant_from_a_file(tmp_path):
     (["--preemption-bound", "often"], ["--preemption-bound", "auto"]),
     (["--preemption-bound", "auto", "--scheduler", "random"], ["auto", "exhaustive"]),
     (["--jobs", "2", "--scheduler", "dfs"], ["--jobs", "dpor"]),
+    (["--executions", "10"], ["--executions", "sampled", "--max-executions"]),
+    (["--scheduler", "hypothesis", "--preemption-bound", "1"], ["hypothesis"]),
+    (["--pct-depth", "0"], ["--pct-depth"]),
     (["--jobs", "2", "--preemption-bound", "1"], ["--jobs", "preemption bound"]),
     (["--jobs", "0"], ["--jobs"]),
     (["--checkpoint", "ck"], ["--checkpoint", "one --scenario"]),

@@ -20,6 +20,8 @@ SCHEDULERS = {
     "dfs": "every interleaving, no reduction (the oracle dpor is tested against)",
     "random": "uniformly random schedules, seeded (sampled: never complete)",
     "pct": "probabilistic concurrency testing with bug depth d, seeded (sampled: never complete)",
+    "hypothesis": "Hypothesis draws each schedule and shrinks a failure; seeded, failures "
+                  "replayed first from .hypothesis/ (sampled: never complete)",
     "replay": "follows a recorded schedule exactly (zsmc replay FILE)",
 }
 
@@ -50,5 +52,8 @@ def make_scheduler(spec, preemption_bound=None, seed=0, executions=1000, depth=3
         return PCT(depth=depth, executions=executions, seed=seed, preemption_bound=preemption_bound)
     if spec == "replay":
         raise UsageError("the replay scheduler follows a trace: use zsmc replay FILE")
+    if spec == "hypothesis":
+        raise UsageError("hypothesis is a whole search, not a per-step scheduler: use "
+                         "checker.hypothesis_search (zsmc check --scheduler hypothesis does)")
     known = ", ".join(sorted(SCHEDULERS))
     raise UsageError(f"unknown scheduler {spec!r}; known schedulers: {known}")

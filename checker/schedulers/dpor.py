@@ -58,15 +58,41 @@ def touched(ev) -> tuple:
 
 
 def event_fp(ev):
-    return (ev.task, tuple((o, k) for o, k, _, _ in touched(ev)), step_cpu(ev), ev.oc)
+    if ev.fps is None:
+        objs = ((ev.obj, ev.kind),) if ev.kind else ()
+    else:
+        objs = tuple((o, k) for o, k, _, _ in ev.fps)
+    return (ev.task, objs, step_cpu(ev), ev.oc)
+
+
+def _touch(ev, obj):
+    """``(kind, state before, state after)`` of ``obj`` at step ``ev``."""
+    for o, kind, pre, post in touched(ev):
+        if o == obj:
+            return kind, pre, post
+    raise InternalError(f"dpor: step {ev.index} did not touch object {obj}")
 
 
 def _prepost(ev, obj):
     """The state of ``obj`` before and after step ``ev``."""
-    for o, _, pre, post in touched(ev):
-        if o == obj:
-            return pre, post
-    raise InternalError(f"dpor: step {ev.index} did not touch object {obj}")
+    return _touch(ev, obj)[1:]
+
+
+def _apply(state, pre, post):
+    """A lock's ``state`` changed as one step changed it from ``pre`` to ``post``
+    (shared acquisitions commute, so their effects are added, not copied)."""
+    writer = state[0] if pre[0] == post[0] else post[0]
+    readers = dict(state[1])
+    was, now = dict(pre[1]), dict(post[1])
+    for t in was.keys() | now.keys():
+        d = now.get(t, 0) - was.get(t, 0)
+        if d:
+            n = readers.get(t, 0) + d
+            if n:
+                readers[t] = n
+            else:
+                readers.pop(t, None)
+    return (writer, tuple(sorted(readers.items())))
 
 
 def _pending_event(world, ts, index):
@@ -276,15 +302,16 @@ class DPOR:
         last_w = {}
         reads = {}
         hist = {}
+        self._ops = ops = {}      # every step on an object, reads too (a lock's shared holds)
         cpu_last_oc = {}
         cpu_since = {}
         cpu_oc = {}
         cpu_all = {}
-        def direct(e, q):
+        def direct(e, q, objs):
             """``e``'s direct dependences on earlier steps of other tasks, as
             ``(index, 0)`` through its object and ``(index, 1)`` through its CPU."""
             dl = []
-            for o, kind, _, _ in touched(e):
+            for o, kind in objs:
                 lw = last_w.get(o)
                 if lw is not None:
                     dl.append((lw, 0))
@@ -305,8 +332,13 @@ class DPOR:
             p = last_of_task[q]
             popred[j] = p
             vc = list(clocks[p]) if p >= 0 else [0] * ntask
-            dl = direct(e, q)
-            for o, kind, _, _ in touched(e):
+            if e.fps is None:
+                objs = ((e.obj, e.kind),) if e.kind else ()
+            else:
+                objs = [(o, k) for o, k, _, _ in e.fps]
+            dl = direct(e, q, objs)
+            for o, kind in objs:
+                ops.setdefault(o, []).append(j)
                 if kind == W:
                     last_w[o] = j
                     reads[o] = []
@@ -357,7 +389,7 @@ class DPOR:
                 for v in (a.arg if a.op == A.CHOOSE else (None,)):
                     e = _pending_event(world, ts, n)
                     e.choice = v
-                    dl = direct(e, q)
+                    dl = direct(e, q, [(o, k) for o, k, _, _ in touched(e)])
                     self._races_of(e, n, dl, last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)
 
     def _races_of(self, e, j, dl, pp, evs, hist, cpu_all, cpu_oc, hb) -> None:
@@ -391,7 +423,8 @@ class DPOR:
 
         found = [i for i in direct if reversible[i] and immediate(i)]
         if cond_obj:
-            k = self._walk_back(hist.get(e.obj, ()), j, q, evs,
+            seq = (self._ops if op == A.ACQUIRE else hist).get(e.obj, ())
+            k = self._walk_back(seq, j, q, evs,
                                 lambda k: self._obj_cond(e, _prepost(evs[k], e.obj)[0]))
             if k is not None and k not in reversible and immediate(k) and enabled_at(k):
                 found.append(k)
@@ -438,8 +471,15 @@ class DPOR:
         return Lock.available_in(state, a.arg)
 
     def _obj_ok(self, e, k, j, hist, evs, hb) -> bool:
-        """Whether ``e``'s object condition holds after ``pre(E, e_k) . notdep(e_k)``."""
-        seq = hist.get(e.obj, ())
+        """Whether ``e``'s object condition holds after ``pre(E, e_k) . notdep(e_k)``.
+
+        A variable's writes are totally ordered, so the fold stops at the first
+        one that happens after ``e_k``.  A lock's shared holds are not: one that
+        happens after ``e_k`` is left out and the fold goes on, adding the
+        others' effects (a write after it happens after it, so stops the fold).
+        """
+        lock = e.action.op == A.ACQUIRE
+        seq = (self._ops if lock else hist).get(e.obj, ())
         state = e.pre
         started = False
         for p in seq:
@@ -447,13 +487,15 @@ class DPOR:
                 break
             if p < k:
                 continue
-            pre, post = _prepost(evs[p], e.obj)
+            kind, pre, post = _touch(evs[p], e.obj)
             if not started:
                 state = pre
                 started = True
             if p == k or hb(k, p):
-                break
-            state = post
+                if kind == W or not lock:
+                    break
+                continue
+            state = _apply(state, pre, post) if lock else post
         return self._obj_cond(e, state)
 
     @staticmethod
