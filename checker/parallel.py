@@ -1,5 +1,10 @@
 """Split exploration: ``--jobs N``, ``--dask ADDRESS``, ``--checkpoint``/``--resume``.
 
+By default the tree is split on the values of the tasks' first choices
+(:func:`split_choices`): disjoint subtrees, each trace explored once.  The
+general cut, at a depth (``split_depth``; :func:`split_for` picks one), is
+described next; its subtrees overlap.
+
 The DPOR tree is cut at a small depth into independent subtrees (Simsa,
 Bryant and Gibson, "Scalable Dynamic Partial Order Reduction", RV 2012, do it
 across machines).  Above the cut the splitter branches on every enabled step,
@@ -33,6 +38,7 @@ records the finished jobs' results.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -92,6 +98,24 @@ def split(build, depth: int) -> list:
 
     expand([], {})
     return jobs
+
+
+def split_choices(build) -> list:
+    """One subtree per combination of the values of the tasks' first choices.
+
+    Only tasks that start with a ``choose()`` and have a CPU of their own: such
+    a choice is independent of every other step and always enabled, so every
+    trace has it as a weak initial, and the traces with different values are
+    different.  The subtrees are therefore disjoint and cover the tree: no
+    trace is explored twice (unlike a cut by depth).
+    """
+    world = _replay(build, [])
+    branching = [t for t in world.tasks if not t.finished and t.pending.op == A.CHOOSE
+                 and not world.shared_cpu[t.cpu]]
+    if not branching:
+        return [Job(0, [])]
+    combos = itertools.product(*[[(t.index, v) for v in t.pending.arg] for t in branching])
+    return [Job(i, list(c)) for i, c in enumerate(combos)]
 
 
 def split_for(build, jobs: int, factor: int = 8, max_depth: int = 128) -> list:
@@ -166,7 +190,7 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
     if resume:
         plan, done = _load_checkpoint(resume, ident)
     else:
-        plan = split(build, split_depth) if split_depth is not None else split_for(build, jobs)
+        plan = split(build, split_depth) if split_depth is not None else split_choices(build)
         done = {}
     todo = [j for j in plan if j.index not in done]
     kwargs = {"time_limit": time_limit, "max_executions": max_executions,
