@@ -77,6 +77,19 @@ def consistency_problems(pool) -> list:
     return out
 
 
+def end_problems(pool) -> list:
+    """Invariant I7 (zsmalloc-protocol.md section 4), checked when every task is done:
+    an empty zspage left on a 0% list awaits the deferred free, so the free work
+    must be pending (``kick_deferred_free``), or nothing would ever free it.  A
+    zspage the scenario itself starts empty without pending work is its choice."""
+    if pool.free_work.value:
+        return []
+    start = pool.ghost_initially_empty if not pool.free_work.initial else ()
+    return [f"{z.name} is empty on class[{cls.index}]'s 0% list but no free work is pending (I7)"
+            for cls in pool.size_class for z in cls.fullness_list[ZS_INUSE_RATIO_0]
+            if z.name not in start]
+
+
 def _handle_problem(h):
     obj = h.word.value
     if not obj:

@@ -223,6 +223,9 @@ class Pool:
     writer_trylock_locks: frozenset = frozenset()
     ghost_handles: dict = field(default_factory=dict)   # key -> Handle, live per the clients
     ghost_values: dict = field(default_factory=dict)    # key -> last value stored
+    # zspages the scenario starts empty: I7 judges what an execution leaves, not
+    # the initial pool a scenario (or a single-operation test) chose
+    ghost_initially_empty: set = field(default_factory=set)
 
     def class_for(self, size: int) -> SizeClass:
         """``get_size_class_index``: the smallest class that fits ``size`` units."""
@@ -234,6 +237,10 @@ class Pool:
     def consistency_problems(self) -> list:
         from .invariants import consistency_problems
         return consistency_problems(self)
+
+    def end_problems(self) -> list:
+        from .invariants import end_problems
+        return end_problems(self)
 
     def integrity_problems(self) -> list:
         from .invariants import integrity_problems

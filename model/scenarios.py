@@ -128,6 +128,10 @@ SCENARIOS = {s.name: s for s in (
     Scenario("free-deferred", "two CPUs: the deferred-free worker against migration of the "
              "empty zspage's pages", 2, 2,
              (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=_ZS3_PAGES))),
+    Scenario("free-migrate", "two CPUs: a client freeing the only object of a zspage whose pages "
+             "migration locks (free_zspage's trylock fails: the deferred free, I7)", 2, 2,
+             (_client(), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES)),
+             pool=(("x.b", None), (None, "c0.a")), free_work_pending=False),
     Scenario("clients", "two CPUs: a client and a reader sharing a zspage; allocation reuses the "
              "empty one", 2, 2,
              (_client(), _client("client1", 1, owns=("c1.b",), api="map", ops=_READ_ONLY)),

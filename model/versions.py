@@ -133,6 +133,8 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
             pool.pages_allocated += g.pages_per_zspage
             for page in pages:
                 page.movable = True
+            if not zspage.inuse:
+                pool.ghost_initially_empty.add(zspage.name)
         return handles
 
 

@@ -11,7 +11,10 @@ The model supplies the check and says when it must hold:
   22 break them);
 * ``Program.context.consistency_locks`` is a set of lock class names
   (``{"class->lock"}``): the pool is only required to be consistent at
-  *quiescent* points, where no task holds a lock of one of these classes.
+  *quiescent* points, where no task holds a lock of one of these classes;
+* ``Program.context.end_problems()``, optional: what must hold once every task
+  is done (invariant I7: an empty zspage left for the deferred free has the
+  free work pending), checked at the end of every complete execution.
 
 When the check runs.  The pool changes under these locks, so the monitor
 checks after each release that leaves no such lock held by any task, and at
@@ -61,6 +64,11 @@ class PoolConsistency(Monitor):
     def on_execution_end(self, world):
         if self._check is not None and not world.deadlocked:
             self._run(world, "at the end of the execution", None)
+            end = getattr(world.program.context, "end_problems", None)
+            problems = end() if end is not None else ()
+            if problems:
+                world.report(self.name, "pool inconsistent at the end of the execution: "
+                             + "; ".join(str(p) for p in problems))
 
     def _run(self, world, when, step):
         problems = self._check()

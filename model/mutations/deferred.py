@@ -1,5 +1,5 @@
 """Mutations of lock_zspage and async_free_zspage: the deferred-free worker (section 2.6;
-catalogue #2, #3, #4, #12).
+catalogue #2, #3, #4, #7, #12).
 
 See :mod:`model.mutations` for the conventions.
 """
@@ -171,3 +171,25 @@ class LockZspageCachesFirstPage(Upstream):
                 yield from self.zpdesc_put(page)
                 yield from self.zspage_read_lock(zspage)
         yield from self.zspage_read_unlock(zspage)
+
+
+# -- #7 free_zspage forgets kick_deferred_free ---------------------------------------------------
+@_mutation("kick-deferred-free-forgotten", "upstream", "pool-consistency",
+           "mm/zsmalloc.c: migration can leave pages in ZS_EMPTY indefinitely, Henry Burns, Aug 2019",
+           "free_zspage forgets kick_deferred_free when a page trylock fails")
+class KickDeferredFreeForgotten(Upstream):
+    """Entry #7 (section 4): when a page of the empty zspage is locked (migration holds
+    it) ``free_zspage`` leaves the zspage on the 0% list without queueing the free
+    work, so nothing ever frees it (invariant I7).
+
+    Must violate: ``pool-consistency`` (its end-of-execution check of I7), found in
+    scenario ``free-migrate`` at depth 1.
+    """
+
+    def free_zspage(self, cls, zspage):
+        """``free_zspage`` (2.6) before the fix: a failed trylock just returns."""
+        yield zspage.obj.access()
+        if not (yield from self.trylock_zspage(zspage)):
+            return
+        yield from self.remove_zspage(cls, zspage)
+        yield from self._free_zspage(cls, zspage)

@@ -1,5 +1,5 @@
 """Mutations of catalogue entries the model cannot express, each with the reason (section 4:
-#5, #7, #8, #9, #10, #16, #20, #25, #26).
+#5, #8, #9, #10, #16, #20, #25, #26).
 
 See :mod:`model.mutations` for the conventions.
 """
@@ -15,12 +15,6 @@ _inexpressible(
     "Jul/Aug 2023, 4b5d1e47b694", "#5: zspage->isolated updated by a non-atomic RMW of the fullness word",
     "the model keeps zspage fields as separate Python attributes (no shared header word) and "
     "has no zspage->isolated counter (removed in 6.9)")
-_inexpressible(
-    "kick-deferred-free-forgotten", "upstream", "pool-consistency",
-    "mm/zsmalloc.c: migration can leave pages in ZS_EMPTY indefinitely, Henry Burns, Aug 2019",
-    "#7: free_zspage forgets kick_deferred_free when a page trylock fails",
-    "no property checks invariant I7 (every empty zspage has free work pending at the end); "
-    "the mutation is writable but nothing would report it")
 _inexpressible(
     "destroy-pool-kicks-work", "upstream", "no-free-while-mapped",
     "mm/zsmalloc.c: fix race condition in zs_destroy_pool, Henry Burns, Aug 2019, 701d678599d0",

@@ -33,6 +33,7 @@ WHERE = {
     "map-area-without-local-lock": ("up-clients", 1),
     "sleeping-class-lock": ("smoke", 1),
     "write-second-half-after-unlock": ("read-migrate", 1),
+    "kick-deferred-free-forgotten": ("free-migrate", 1),
 }
 
 # Mutations plain DFS also finds within a second (the others need DPOR's reduction:
