@@ -248,11 +248,8 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
                         else fmt.Progress.for_stderr(name))
             try:
                 if scheduler == "hypothesis":
-                    from checker.hypothesis_search import hypothesis_search
-                    result = hypothesis_search(lambda data, build=build: build,
-                                               max_examples=executions or 200, seed=seed,
-                                               properties=props,
-                                               key=json.dumps(params, sort_keys=True)).result
+                    result, params = _hypothesis(reg, cls, name, build, params, depth, executions,
+                                                 seed, props)
                 elif sampled:
                     from checker.schedulers import make_scheduler
                     sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
@@ -295,6 +292,31 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     else:
         click.echo(fmt.check_json(header, runs, code))
     return code
+
+
+def _hypothesis(reg, cls, name, build, params, depth, executions, seed, props):
+    """The Hypothesis search of one scenario: ``(result, params of the failing build)``.
+
+    On ``--scenario large`` it draws the pool (classes, zspages, clients,
+    objects, CPUs) as well as the schedule, so a failure shrinks to a small one.
+    """
+    from checker.hypothesis_search import hypothesis_search
+    drawn = {}
+    if name == "large":
+        from model.large import draw_build
+
+        def for_draw(data):
+            b, p = draw_build(data, cls, depth)
+            drawn[id(b)] = p
+            return b
+    else:
+        def for_draw(data):
+            return build
+    out = hypothesis_search(for_draw, max_examples=executions or 200, seed=seed, properties=props,
+                            key=json.dumps(params, sort_keys=True))
+    if out.build is not None:
+        params = drawn.get(id(out.build), params)
+    return out.result, params
 
 
 def _resolve_variant(reg, variant, mutation):

@@ -87,18 +87,11 @@ def run_one(mutation: str, scheduler: str, scenario: str, depth: int, limit: flo
 
 def _hypothesis_chunk(cls, depth, props, seed):
     """One Hypothesis run of at most CHUNK / 10 examples over drawn family parameters."""
-    from hypothesis import strategies as st
-
     from checker.hypothesis_search import hypothesis_search
-    from model.large import capacity
+    from model.large import draw_build
 
     def draw_large(data):
-        classes, zspages, tasks, cpus = data.draw(
-            st.tuples(st.integers(1, 3), st.integers(2, 4), st.integers(1, 4), st.integers(1, 2)),
-            label="classes, zspages, tasks, cpus")
-        objects = min(data.draw(st.integers(0, tasks + 2), label="objects"), capacity(classes, zspages))
-        name = f"large:classes={classes},zspages={zspages},objects={objects},tasks={tasks}"
-        return make_build(cls, name, depth, cpus)[0]
+        return draw_build(data, cls, depth)[0]
 
     # A Hypothesis run has no time limit: small runs keep the overrun of the limit short.
     out = hypothesis_search(draw_large, max_examples=CHUNK // 10, seed=seed, properties=props,

@@ -182,3 +182,19 @@ def is_large(name) -> bool:
 
 
 LARGE = large_scenario(NAME)
+
+
+def draw_build(data, variant, depth: int):
+    """``(build, params)`` of a family member Hypothesis draws (``data.draw``): classes
+    1-3, zspages 2-4, clients 1-4, objects, and 1 or 2 CPUs.  ``zsmc check
+    --scheduler hypothesis --scenario large`` draws the pool this way, so a
+    failure shrinks to a small pool as well as a short schedule."""
+    from hypothesis import strategies as st
+
+    from .registry import make_build
+    classes, zspages, tasks, cpus = data.draw(
+        st.tuples(st.integers(1, 3), st.integers(2, 4), st.integers(1, 4), st.integers(1, 2)),
+        label="classes, zspages, tasks, cpus")
+    objects = min(data.draw(st.integers(0, tasks + 2), label="objects"), capacity(classes, zspages))
+    name = f"{NAME}:classes={classes},zspages={zspages},objects={objects},tasks={tasks}"
+    return make_build(variant, name, depth, cpus)

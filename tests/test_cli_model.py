@@ -161,3 +161,19 @@ def test_a_buggy_patch_is_found_minimised_and_replayed(tmp_path):
     # The patch fixed: the recorded schedule no longer fits the model, said on one line.
     f.write_text("from model import Upstream\n\nclass NoReadLock(Upstream):\n    pass\n")
     one_line_exit_2(run("replay", str(trace)), "schedule diverges at step")
+
+
+def test_hypothesis_on_the_large_family_draws_the_pool_and_writes_a_replayable_trace(tmp_path):
+    """--scheduler hypothesis --scenario large draws classes, zspages, clients, objects
+    and CPUs with the schedule; the trace records the drawn pool, so it replays."""
+    out = tmp_path / "t"
+    res = run("check", "--mutation", "compact-keeps-src", "--scenario", "large", "--depth", "2",
+              "--scheduler", "hypothesis", "--executions", "200", "--seed", "0", "--out", str(out),
+              "--no-minimize", "--format", "json")
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
+    sc = doc["scenarios"][0]
+    assert sc["params"]["scenario"].startswith("large:classes=")
+    [trace] = list(out.glob("*.json"))
+    again = run("replay", str(trace))
+    assert again.exit_code == 1 and "reproduced" in again.stdout
