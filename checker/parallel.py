@@ -42,6 +42,7 @@ import itertools
 import json
 import os
 import pickle
+import threading
 import time
 from dataclasses import dataclass
 
@@ -252,10 +253,17 @@ def _run_dask(todo, properties, kwargs, dask, params):
             client.close()
 
 
+# An exploration uses process-wide state (the uid source of the objects being
+# built), so a Dask worker with several threads runs one subtree at a time;
+# parallelism comes from worker processes (dask worker --nthreads 1 --nworkers N).
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _dask_job(params, job, properties, kwargs):
     from model.registry import build_from_params
-    build = build_from_params(params)
-    return job.index, run_job(build, job, properties, **kwargs)
+    with _ONE_AT_A_TIME:
+        build = build_from_params(params)
+        return job.index, run_job(build, job, properties, **kwargs)
 
 
 # -- merging ------------------------------------------------------------------------------------
@@ -341,7 +349,7 @@ def _load_checkpoint(path, ident):
             doc = pickle.load(f)
     except FileNotFoundError:
         raise UsageError(f"--resume: no such checkpoint file: {path}") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - unpickling junk raises anything
         raise UsageError(f"--resume: {path} is not a zsmc checkpoint ({type(exc).__name__})") from None
     if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
         raise UsageError(f"--resume: {path} is not a zsmc checkpoint")

@@ -102,7 +102,7 @@ class Result:
     max_preemptions: int = 0
     seed: int | None = None
 
-    def absorb(self, other: "Result") -> None:
+    def absorb(self, other: Result) -> None:
         """Add the counts, outcomes and violations of another exploration of the
         same program (a bound of an iterative search, a subtree of a split one,
         one example of a sampled one)."""

@@ -93,7 +93,7 @@ def test_a_lock_order_cycle_split_across_subtrees_is_reported():
 
 
 def test_checkpoint_and_resume_give_the_uninterrupted_counts(tmp_path, monkeypatch):
-    build, params = make_build(variant_for("upstream", None), "read-migrate", 1)
+    build, _ = make_build(variant_for("upstream", None), "read-migrate", 1)
     whole = explore_split(build, jobs=1, split_depth=2)
     ck = tmp_path / "ck"
     import checker.parallel as par
