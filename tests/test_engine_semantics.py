@@ -458,11 +458,11 @@ def test_an_invisible_step_kept_off_its_cpu_by_a_section_that_never_ends(schedul
     assert r.deadlocks >= 1
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of one-CPU macro steps (docs/design.md): a "
-                   "deadlock variant where another task ran first is not explored")
-def test_known_gap_one_cpu_deadlock_variant():
-    """Found by ``python -m bench.fuzz_dpor --seed 50`` (program 67, shrunk).  dpor
-    reports the deadlock, but not the variant where S ran to its end before W."""
+def test_a_task_a_stuck_section_keeps_out_is_no_weak_initial():
+    """Found by ``python -m bench.fuzz_dpor --seed 50`` (program 67, shrunk): in the
+    deadlock where S ran to its end before W's section got stuck, C never runs;
+    C's choice, asleep where S's read is reversed with W's write, must not count
+    as a weak initial of that reversal (docs/design.md)."""
     def build():
         v, lk = Var("v", 0), RwLock("l")
         logs = {"W": [], "C": [], "S": []}

@@ -170,6 +170,7 @@ class DPOR:
         self.prefix = [tuple(k) for k in prefix]
         self.floor = len(self.prefix)
         self.keys = set() if trace_keys else None
+        self._stranded = {}
 
     # -- the scheduler protocol ---------------------------------------------
     def new_execution(self) -> bool:
@@ -368,6 +369,14 @@ class DPOR:
         def hb(i, m):
             return clocks[m][evs[i].task] >= evs[i].seq
 
+        # Tasks a section that never ends keeps off their CPU, with their last step: a
+        # sleeping step of one that never ran after node k is no weak initial
+        # of a sequence inserted there (the trace it stands for ends with that
+        # task still blocked, so no execution starting with the step has it).
+        self._stranded = {ts.index: last_of_task[ts.index] for ts in world.tasks
+                          if world.deadlocked and not ts.finished
+                          and world.owner[ts.cpu] not in (None, ts.index)}
+
         if self.keys is not None:
             # Same events, same happens-before: the vector clocks say both.
             self.keys.add((hash(frozenset((e.task, e.seq, e.choice, tuple(clocks[j]))
@@ -548,12 +557,15 @@ class DPOR:
                     owner[c] = None if em.own == em.task else em.task
             v.append((event_key(em), event_fp(em)))
         v.append((event_key(ej), event_fp(ej)))
+        stranded = self._stranded
         if tail is not None:
             v = [x for x in v if x[0][0] != tail.task] + [(event_key(tail), event_fp(tail))]
             if tail.index < k or any(evs[m].task == tail.task and not hb(k, m) and m != tail.index
                                      for m in range(k + 1, len(evs))):
                 return      # the section's task has other steps here: not this shape
         for sk, sf in node.sleep.items():
+            if stranded.get(sk[0], k) < k:
+                continue
             if in_weak_initials(sk, sf, v):
                 return
         insert(node.wut, v)
