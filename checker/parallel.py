@@ -2,8 +2,8 @@
 
 By default the tree is split on the values of the tasks' first choices
 (:func:`split_choices`): disjoint subtrees, each trace explored once.  The
-general cut, at a depth (``split_depth``; :func:`split_for` picks one), is
-described next; its subtrees overlap.
+general cut, at a depth (``split_depth``), is described next; its subtrees
+overlap.
 
 The DPOR tree is cut at a small depth into independent subtrees (Simsa,
 Bryant and Gibson, "Scalable Dynamic Partial Order Reduction", RV 2012, do it
@@ -117,24 +117,6 @@ def split_choices(build) -> list:
         return [Job(0, [])]
     combos = itertools.product(*[[(t.index, v) for v in t.pending.arg] for t in branching])
     return [Job(i, list(c)) for i, c in enumerate(combos)]
-
-
-def split_for(build, jobs: int, factor: int = 8, max_depth: int = 128) -> list:
-    """A split with at least ``factor * jobs`` subtrees where the tree allows.
-
-    The cut deepens (1, 2, 4, ...) until it gives that many: on one CPU the
-    first steps are often forced (an atomic section runs alone), so the tree
-    branches late.
-    """
-    depth = 1
-    out = split(build, 0)
-    while len(out) < factor * jobs and depth <= max_depth:
-        nxt = split(build, depth)
-        if len(nxt) == len(out) and all(len(j.prefix) < depth for j in nxt):
-            break       # every execution ends above the cut: nothing more to split
-        out = nxt
-        depth *= 2
-    return out
 
 
 def _replay(build, prefix) -> World:

@@ -316,10 +316,8 @@ class World:
                 raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
             ev.post = obj.state()
         elif op == A.RELEASE:
-            kind = A.R if t.index in obj.readers and obj.writer != t.index and \
-                self._holds_shared(t, obj) else A.W
             ev.pre = obj.state()
-            self._drop(t, obj, a)
+            kind = A.R if self._drop(t, obj, a) else A.W
             ev.post = obj.state()
         elif op == A.SPIN:
             res = obj.value
@@ -442,15 +440,10 @@ class World:
         if lk.spinning:
             t.pc += 1
 
-    @staticmethod
-    def _holds_shared(t: TaskState, lk) -> bool:
-        """Whether ``t``'s latest hold of ``lk`` (the one a release drops) is shared."""
-        for k in range(len(t.held) - 1, -1, -1):
-            if t.held[k][0] is lk:
-                return t.held[k][1]
-        return False
-
-    def _drop(self, t: TaskState, lk, a):
+    def _drop(self, t: TaskState, lk, a) -> bool:
+        """Release ``t``'s latest hold of ``lk``; whether it was a shared hold of a
+        task not also holding the write side (such a release commutes with
+        other shared ones, see :meth:`step`)."""
         i = t.index
         held = t.held
         for k in range(len(held) - 1, -1, -1):
@@ -465,7 +458,7 @@ class World:
             self.report("lock-balance", f"bad unlock balance: task {t.name} releases {lk.kind} "
                         f"{lk.name}, which it does not hold ({a.describe()})", task=i,
                         steps=(len(self.events),))
-            return
+            return False
         if shared:
             n = lk.readers[i]
             if n == 1:
@@ -484,6 +477,7 @@ class World:
                 lk.writer = next(iter(lk.exclusive), None)
         if lk.spinning:
             t.pc -= 1
+        return shared and lk.writer != i
 
     def _resume(self, t: TaskState, value, first: bool = False):
         self._active = t

@@ -57,12 +57,15 @@ def touched(ev) -> tuple:
     return ()
 
 
-def event_fp(ev):
+def footprint(ev) -> tuple:
+    """``((obj, kind), ...)``: how step ``ev`` touched each object (fast for one step)."""
     if ev.fps is None:
-        objs = ((ev.obj, ev.kind),) if ev.kind else ()
-    else:
-        objs = tuple((o, k) for o, k, _, _ in ev.fps)
-    return (ev.task, objs, step_cpu(ev), ev.oc)
+        return ((ev.obj, ev.kind),) if ev.kind else ()
+    return tuple((o, k) for o, k, _, _ in ev.fps)
+
+
+def event_fp(ev):
+    return (ev.task, footprint(ev), step_cpu(ev), ev.oc)
 
 
 def _touch(ev, obj):
@@ -333,10 +336,7 @@ class DPOR:
             p = last_of_task[q]
             popred[j] = p
             vc = list(clocks[p]) if p >= 0 else [0] * ntask
-            if e.fps is None:
-                objs = ((e.obj, e.kind),) if e.kind else ()
-            else:
-                objs = [(o, k) for o, k, _, _ in e.fps]
+            objs = footprint(e)
             dl = direct(e, q, objs)
             for o, kind in objs:
                 ops.setdefault(o, []).append(j)
@@ -373,6 +373,7 @@ class DPOR:
         # sleeping step of one that never ran after node k is no weak initial
         # of a sequence inserted there (the trace it stands for ends with that
         # task still blocked, so no execution starting with the step has it).
+        self._last_of_task = last_of_task
         self._stranded = {ts.index: last_of_task[ts.index] for ts in world.tasks
                           if world.deadlocked and not ts.finished
                           and world.owner[ts.cpu] not in (None, ts.index)}
@@ -398,7 +399,7 @@ class DPOR:
                 for v in (a.arg if a.op == A.CHOOSE else (None,)):
                     e = _pending_event(world, ts, n)
                     e.choice = v
-                    dl = direct(e, q, [(o, k) for o, k, _, _ in touched(e)])
+                    dl = direct(e, q, footprint(e))
                     self._races_of(e, n, dl, last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)
 
     def _races_of(self, e, j, dl, pp, evs, hist, cpu_all, cpu_oc, hb) -> None:
@@ -450,8 +451,8 @@ class DPOR:
                 # the sequence that runs it first must also start that section
                 # again after it, or a task of the CPU that the section would
                 # keep out (and that sleeps here) looks like a weak initial.
-                last = self._last_of(evs, e.own)
-                if last is not None and evs[last].oc:
+                last = self._last_of_task[e.own]
+                if last >= 0 and evs[last].oc:
                     self._insert(k, e, j, evs, hb, cpu_oc, tail=evs[last])
 
     @staticmethod
@@ -525,13 +526,6 @@ class DPOR:
                 break
             owner = None if ep.own == ep.task else ep.task
         return owner is None or owner == e.task
-
-    @staticmethod
-    def _last_of(evs, task):
-        for m in range(len(evs) - 1, -1, -1):
-            if evs[m].task == task:
-                return m
-        return None
 
     def _insert(self, k, ej, j, evs, hb, cpu_oc, tail=None) -> None:
         if k < self.floor:
