@@ -98,6 +98,10 @@ class Action:
     def footprint_kind(self) -> int:
         """R, W or NONE: how this action touches ``obj`` for the dependence relation."""
         op = self.op
+        if (op == ACQUIRE or op == TRYLOCK or op == RELEASE) and not self.obj.blocking:
+            # A lockdep annotation (LockMap) never waits and no other task
+            # reads it: lockdep's verdicts depend on the task's own steps.
+            return NONE
         if (op == ACQUIRE or op == TRYLOCK) and self.arg:
             return R        # a shared acquisition (see World.step)
         if op in _WRITE_OPS:

@@ -315,10 +315,14 @@ class World:
             else:
                 raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
             ev.post = obj.state()
+            if not obj.blocking:
+                kind = A.NONE   # a lockdep annotation: no other task can observe it
         elif op == A.RELEASE:
             ev.pre = obj.state()
             kind = A.R if self._drop(t, obj, a) else A.W
             ev.post = obj.state()
+            if not obj.blocking:
+                kind = A.NONE
         elif op == A.SPIN:
             res = obj.value
             kind = A.R

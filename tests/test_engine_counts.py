@@ -161,3 +161,31 @@ def test_naive_trace_counter_matches_the_closed_forms():
     for name, n in [("readers", 3), ("lastzero", 3), ("account", 2), ("philosophers", 3),
                     ("philosophers_ordered", 3), ("n_reads_lock", 3)]:
         assert count_traces(P.PROGRAMS[name](n))[0] == P.traces(name, n), name
+
+
+def lockdep_annotations(n):
+    """``n`` tasks annotating one ``lockdep_map`` around a write of their own variable."""
+    from checker import LockMap, Program, Task, Var
+
+    def build():
+        d = LockMap("zspage->lock")
+        xs = [Var(f"x{i}", 0) for i in range(n)]
+
+        def body(i, shared):
+            def fn():
+                yield d.acquire(shared=shared)
+                yield xs[i].write(1)
+                yield d.release()
+            return fn
+        return Program([Task(body(i, i % 2 == 0), f"T{i}", cpu=i) for i in range(n)], cpus=n)
+    return build
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_lockdep_annotations_are_independent_of_other_tasks(n):
+    """A LockMap never waits and no other task reads it (lockdep's verdicts are
+    per task), so annotations add no trace: dpor runs one execution where dfs
+    runs the multinomial of n tasks of 3 steps."""
+    assert run(lockdep_annotations(n), "dfs").executions == factorial(3 * n) // factorial(3) ** n
+    r = run(lockdep_annotations(n), "dpor")
+    assert r.executions == 1 and r.redundant == 0
