@@ -21,6 +21,7 @@ from checker import (
     RwLock,
     SpinLock,
     Task,
+    Obj,
     Var,
     choose,
     explore,
@@ -30,7 +31,8 @@ from checker import (
 )
 from checker.errors import InternalError
 
-KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose"]
+KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose", "inc", "dec", "get",
+         "put", "use"]
 def gen_prog(rng):
     ntasks = rng.randint(2, 3)
     ncpu = rng.choice([1, 2, None])
@@ -42,12 +44,14 @@ def gen_prog(rng):
         ops = []
         for _ in range(rng.randint(1, 4)):
             k = rng.choice(KINDS)
-            if k in ("r", "w", "rmw", "cas", "spin"):
+            if k in ("r", "w", "rmw", "cas", "spin", "inc", "dec"):
                 ops.append((k, rng.randrange(nvars), rng.randint(0, 2)))
             elif k in ("lock", "try"):
                 ops.append((k, rng.randrange(nlocks), rng.choice([True, False]), rng.randint(0, 3)))
             elif k == "choose":
                 ops.append((k, rng.randrange(nvars)))
+            elif k in ("get", "put", "use"):
+                ops.append((k, rng.choice([False, True])))
             elif k == "pd":
                 ops.append((k, rng.randint(0, 3)))
             else:
@@ -59,6 +63,8 @@ def gen_prog(rng):
 def mkbuild(spec):
     def build():
         vs = [Var(f"v{i}", 0) for i in range(spec["nvars"])]
+        # A refcounted object (put_page): 2 references, freed by the last put.
+        ref, page = Var("ref", 2, counter=True), Obj("page")
         ls = []
         for i, k in enumerate(spec["lockkinds"]):
             ls.append({"spin": SpinLock, "mutex": Mutex, "rw": RwLock}[k](f"l{i}"))
@@ -75,6 +81,21 @@ def mkbuild(spec):
                         out.append((yield vs[op[1]].rmw(lambda v: v + 1)))
                     elif k == "cas":
                         out.append((yield vs[op[1]].cmpxchg(op[2], op[2] + 5)))
+                    elif k in ("inc", "dec"):
+                        yield vs[op[1]].add(1 if k == "inc" else -1)
+                    elif k == "get":
+                        yield ref.add(1)
+                        if op[1]:
+                            yield vs[0].add(1)      # a plain (non-counter) addition
+                    elif k == "put":
+                        yield ref.add(-1, frees=page)
+                        if op[1]:
+                            out.append((yield ref.read()))
+                    elif k == "use":
+                        if op[1]:
+                            yield page.access(write=True)
+                        else:
+                            out.append((yield page.access()) or page.alive)
                     elif k == "spin":
                         out.append((yield vs[op[1]].spin_until(lambda v, c=op[2]: v != c)))
                     elif k == "lock":
@@ -120,7 +141,7 @@ def mkbuild(spec):
                 yield from body(ops, out)
             return t
         tasks = [Task(mk(ops, i), name=f"T{i}", cpu=cpu) for i, (ops, cpu) in enumerate(spec["tasks"])]
-        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), tuple(sorted((a, tuple(b)) for a, b in locals_))))
+        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), ref.value, page.alive, tuple(sorted((a, tuple(b)) for a, b in locals_))))
     return build
 
 def _shares_a_cpu(spec) -> bool:

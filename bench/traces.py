@@ -20,6 +20,7 @@ on small programs only.
 from __future__ import annotations
 
 from checker import Monitor, explore
+from checker.actions import conflict
 
 __all__ = ["TraceCollector", "count_traces", "trace_key"]
 
@@ -36,12 +37,18 @@ def trace_key(events) -> tuple:
             b = events[j]
             if a.task == b.task:
                 continue  # program order: implied by the seq numbers
-            dep = a.obj is not None and a.obj == b.obj and (a.kind == 2 or b.kind == 2)
+            dep = any(o == o2 and conflict(k, k2) for o, k in _touches(a) for o2, k2 in _touches(b))
             if not dep and a.cpu >= 0 and a.cpu == b.cpu and (a.oc or b.oc):
                 dep = True
             if dep:
                 order.append(((a.task, a.seq), (b.task, b.seq)))
     return frozenset(labels), frozenset(order)
+
+
+def _touches(e) -> tuple:
+    if e.fps is not None:
+        return tuple((f[0], f[1]) for f in e.fps)
+    return ((e.obj, e.kind),) if e.obj is not None and e.kind else ()
 
 
 class TraceCollector(Monitor):

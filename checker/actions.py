@@ -24,6 +24,8 @@ ALLOC, FREE   lifetime of an :class:`~checker.objects.Obj` None
 ACCESS        use of an Obj's memory (read or write)       None
 PIN, UNPIN    the Obj is mapped / unmapped by this task    None
 LABEL         annotation for the trace only               None
+ADD           ``v += delta``, result unseen (``atomic_inc``,  None
+              ``get_page``); with ``frees``: ``put_page``
 ============  ===========================================  ==============
 
 Actions are built by the methods of the shared objects (``x.read()``,
@@ -55,6 +57,7 @@ ACCESS = 17
 PIN = 18
 UNPIN = 19
 LABEL = 20
+ADD = 21
 
 OP_NAMES = {
     READ: "read", WRITE: "write", RMW: "rmw", CMPXCHG: "cmpxchg", SPIN: "spin_until",
@@ -62,11 +65,27 @@ OP_NAMES = {
     PREEMPT_DISABLE: "preempt_disable", PREEMPT_ENABLE: "preempt_enable",
     COND_RESCHED: "cond_resched", MIGHT_SLEEP: "might_sleep", SLEEP: "sleep",
     CHOOSE: "choose", ALLOC: "alloc", FREE: "free", ACCESS: "access",
-    PIN: "pin", UNPIN: "unpin", LABEL: "label",
+    PIN: "pin", UNPIN: "unpin", LABEL: "label", ADD: "add",
 }
 
-# Footprint kinds, for the dependence relation of the search.
-NONE, R, W = 0, 1, 2
+# Footprint kinds, for the dependence relation of the search.  INC and DEC
+# are additions whose result the task does not see: two of one sign commute
+# (the value and the object they may free end the same either way).
+NONE, R, W, INC, DEC = 0, 1, 2, 3, 4
+
+
+def conflict(k1: int, k2: int) -> bool:
+    """Whether two steps touching one object in ways ``k1``, ``k2`` (non-zero) conflict."""
+    return k1 != k2 or k1 == W
+
+
+def merge(k1: int, k2: int) -> int:
+    """The kind of two steps' touches of one object taken as one step."""
+    if not k1:
+        return k2
+    if not k2 or k1 == k2:
+        return k1
+    return W
 
 # Ops whose footprint is a write of their object.  Every lock operation counts
 # as a write: all operations on one lock are mutually dependent (the convention
@@ -110,6 +129,10 @@ class Action:
             return R
         if op == ACCESS:
             return W if self.arg else R
+        if op == ADD:
+            if not self.obj.counter:
+                return W
+            return INC if self.arg > 0 else DEC
         return NONE
 
     def describe(self) -> str:
@@ -126,6 +149,8 @@ class Action:
             return f"{n}({oname}, shared)"
         if op == ACCESS:
             return f"access({oname}, {'write' if self.arg else 'read'})"
+        if op == ADD:
+            return f"add({oname}, {self.arg:+d})"
         if op == CHOOSE:
             return f"choose({list(self.arg)!r})"
         if op == LABEL:

@@ -249,17 +249,21 @@ def direct_dependences(world, n: int) -> list:
         if t in last_task:
             d.add(last_task[t])
         last_task[t] = j
-        o, kind = e.obj, e.kind
+        touches = ((e.obj, e.kind),) if e.fps is None else tuple((f[0], f[1]) for f in e.fps)
         if e.action.op == A.LABEL and e.action.arg2:
-            o, kind = _LABELS, A.W
-        if o is not None and kind:
+            touches = ((_LABELS, A.W),)
+        for o, kind in touches:
+            if o is None or not kind:
+                continue
             if o in last_write:
                 d.add(last_write[o])
             if kind == A.W:
-                d.update(reads.pop(o, ()))
+                d.update(r for r, _ in reads.pop(o, ()))
                 last_write[o] = j
             else:
-                reads.setdefault(o, []).append(j)
+                # Reads and commuting additions since the last write.
+                d.update(r for r, rk in reads.get(o, ()) if A.conflict(kind, rk))
+                reads.setdefault(o, []).append((j, kind))
         c = e.cpu
         if c != -1:
             b = last_oc.get(c)

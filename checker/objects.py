@@ -60,12 +60,15 @@ class Shared:
 class Var(Shared):
     """A shared memory location.  ``value`` is its current value (for observe)."""
 
-    __slots__ = ("value", "initial")
+    __slots__ = ("value", "initial", "counter")
 
-    def __init__(self, name: str, value=0):
+    def __init__(self, name: str, value=0, counter: bool = False):
+        """``counter``: a count nobody waits on (a refcount, a statistic), so
+        that :meth:`add` steps commute; ``spin_until`` on it is refused."""
         super().__init__(name)
         self.value = value
         self.initial = value
+        self.counter = bool(counter)
 
     def read(self) -> A.Action:
         return A.Action(A.READ, self)
@@ -77,6 +80,26 @@ class Var(Shared):
         """Atomic ``v = fn(v)``; the result is the old value."""
         return A.Action(A.RMW, self, fn)
 
+    def add(self, delta: int, frees=None, on_free=None) -> A.Action:
+        """Atomic ``v += delta`` whose result the task does not see: ``atomic_inc``,
+        ``get_page``.  On a ``counter`` Var, additions of one sign commute with
+        each other (elsewhere an addition is a plain write).  Why a counter
+        cannot be waited on: a wait races with every addition, and a search
+        that reverses one race at a time would move the other additions
+        before the wait as well, where it cannot run (``bench.fuzz_dpor``
+        found the program).
+
+        ``frees``: an :class:`Obj` this count keeps alive (``put_page``): the
+        step that brings the value to 0 frees it, calling ``on_free()`` first
+        (which may raise :class:`~checker.world.Bug`, e.g. "Bad page state").
+        With ``frees``, a value below 0 is reported as a BUG (underflow).
+        """
+        if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
+            raise ModelError(f"add on {self.name} needs a non-zero integer, got {delta!r}")
+        if frees is not None and not isinstance(frees, Obj):
+            raise ModelError(f"add on {self.name}: frees= must be an Obj, got {frees!r}")
+        return A.Action(A.ADD, self, delta, (frees, on_free) if frees is not None else None)
+
     def cmpxchg(self, old, new) -> A.Action:
         """Kernel ``cmpxchg``: store ``new`` if the value is ``old``; result: the old value."""
         return A.Action(A.CMPXCHG, self, old, new)
@@ -85,6 +108,9 @@ class Var(Shared):
         """Busy-wait, keeping the CPU, until ``pred(value)``; result: the value."""
         if not callable(pred):
             raise ModelError(f"spin_until on {self.name} needs a callable predicate, got {pred!r}")
+        if self.counter:
+            raise ModelError(f"spin_until on {self.name}: a counter Var cannot be waited on "
+                             "(its additions commute); make it a plain Var")
         return A.Action(A.SPIN, self, pred)
 
 

@@ -249,18 +249,20 @@ class World:
         # outcome depends on it), so the waited-for object is in the footprint.
         stuck = not ts.finished and ts.pc > 0 and not self.action_enabled(ts)
         if start == len(evs) - 1 and not stuck:
-            m.fps = None
+            m.fps = first.fps
             m.oc, m.xoc = first.oc, first.xoc
         else:
             touched = {}
             for e in evs[start:]:
-                if e.kind:
-                    had = touched.get(e.obj)
+                if not e.kind:
+                    continue
+                for o, k, pre, post in (e.fps or ((e.obj, e.kind, e.pre, e.post),)):
+                    had = touched.get(o)
                     if had is None:
-                        touched[e.obj] = [e.kind, e.pre, e.post]
+                        touched[o] = [k, pre, post]
                     else:
-                        had[0] = max(had[0], e.kind)
-                        had[2] = e.post
+                        had[0] = A.merge(had[0], k)
+                        had[2] = post
             if stuck:
                 a = ts.pending
                 kind = a.footprint_kind
@@ -333,6 +335,12 @@ class World:
             obj.value = a.arg(res)
             ev.post = obj.value
             kind = A.W
+        elif op == A.ADD:
+            ev.pre = obj.value
+            obj.value = ev.post = ev.pre + a.arg
+            kind = a.footprint_kind
+            if a.arg2 is not None:
+                self._add_frees(t, ev, kind)
         elif op == A.CMPXCHG:
             res = obj.value
             ev.pre = res
@@ -411,6 +419,32 @@ class World:
             ev.xoc = ev.own == index
             ev.oc = ev.oc or ev.xoc
         return ev
+
+    def _add_frees(self, t: TaskState, ev: Event, kind: int) -> None:
+        """An ADD that keeps an object alive (``put_page``): at 0 it frees it.
+
+        The object is part of the step's footprint, with the same commuting
+        kind: an access to it conflicts, another put does not (the last one
+        frees it whichever it is).
+        """
+        obj, on_free = ev.action.arg2
+        var = ev.action.obj
+        alive = obj.alive
+        if ev.post == 0 and ev.pre != 0:
+            if on_free is not None:
+                self._active = t
+                try:
+                    on_free()
+                except (AssertionError, Bug) as exc:
+                    self.report("bug", f"task {t.name} hit BUG: {str(exc) or type(exc).__name__}",
+                                task=t.index)
+                finally:
+                    self._active = None
+            obj.alive = False
+        elif ev.post < 0 and ev.pre >= 0:
+            self.report("bug", f"task {t.name} hit BUG: {var.name} underflow (put of a freed "
+                        f"{obj.name})", task=t.index)
+        ev.fps = ((var.uid, kind, ev.pre, ev.post), (obj.uid, kind, alive, obj.alive))
 
     def would_preempt(self, index: int) -> bool:
         """Whether stepping task ``index`` now would preempt its CPU's current task."""

@@ -13,14 +13,6 @@ from checker import Bug
 from .pool import ZSPAGE_MAGIC
 
 
-def _inc(v):
-    return v + 1
-
-
-def _dec(v):
-    return v - 1
-
-
 def _inc_unless_zero(v):
     return v + 1 if v else 0
 
@@ -74,8 +66,9 @@ class Memory:
 
     # -- page references and locks -------------------------------------------
     def zpdesc_get(self, page):
-        """``zpdesc_get`` (get_page): take a page reference. (protocol §2.6)"""
-        yield page.ref.rmw(_inc)
+        """``zpdesc_get`` (get_page): take a page reference (``atomic_inc``: the
+        caller sees no value, so two gets commute). (protocol §2.6)"""
+        yield page.ref.add(1)
 
     def get_page_unless_zero(self, page):
         """``folio_try_get``: take a reference unless the page is free; True if taken. (protocol §2.5)"""
@@ -85,18 +78,19 @@ class Memory:
     def zpdesc_put(self, page):
         """``zpdesc_put`` (put_page): drop a reference; the last one frees the page.
 
-        Freeing runs ``free_pages_prepare``'s check: a page that still has
-        the zsmalloc type or the movable flag is "Bad page state".
+        ``put_page_testzero`` and the free are one step
+        (``Var.add(-1, frees=...)``): the caller sees no value, so two puts
+        commute, whichever drops the last reference.  Freeing runs
+        ``free_pages_prepare``'s check: a page that still has the zsmalloc
+        type or the movable flag is "Bad page state".  A put below zero is
+        reported by the engine as a refcount underflow.
         (protocol §2.2 step 7, §2.5 step 10)
         """
-        old = yield page.ref.rmw(_dec)
-        if old == 1:
+        def free_pages_prepare():
             if page.zsmalloc or page.movable:
                 raise Bug(f"Bad page state: {page.name} freed while still a "
                           f"{'zsmalloc' if page.zsmalloc else 'movable'} page")
-            yield page.obj.free()
-        elif old <= 0:
-            raise Bug(f"put_page: {page.name} refcount underflow")
+        yield page.ref.add(-1, frees=page.obj, on_free=free_pages_prepare)
 
     def zpdesc_trylock(self, page):
         """``zpdesc_trylock`` (trylock_page); True if taken. (protocol §2.6)"""

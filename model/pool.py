@@ -264,7 +264,7 @@ def get_fullness_group(cls: SizeClass, inuse: int) -> int:
 def new_page(name: str, ref: int = 1) -> Page:
     """A fresh page with refcount ``ref``; its lock class is lockdep-invisible (PageLock)."""
     return Page(name, PageLock(name + ".lock", "page lock"), Obj(name), Obj(name + ".zpdesc"),
-                Var(name + ".ref", ref))
+                Var(name + ".ref", ref, counter=True))
 
 
 def new_handle(key: str) -> Handle:

@@ -9,6 +9,9 @@ handle) the monitor checks every lifetime step:
   accessed") and invariant I4 are the zsmalloc form; hazards 6, 18, 19 and 23
   of section 4 break it.
 * FREE of an object already freed: *double free*.
+* A reference count that keeps an object alive (``Var.add(-1, frees=obj)``,
+  ``put_page``): the step that drops the last reference is the FREE; a put
+  on an object already freed is a use after free.
 * ACCESS or PIN of an object that is not alive: *use after free*.  The model
   frees the old page's Obj when migration replaces it (section 2.5, step 10),
   so a stale location read through a handle after migration (hazards 1, 18,
@@ -27,7 +30,7 @@ from __future__ import annotations
 from checker import Monitor
 from checker import actions as A
 
-_ALLOC, _FREE, _ACCESS, _PIN = A.ALLOC, A.FREE, A.ACCESS, A.PIN
+_ALLOC, _FREE, _ACCESS, _PIN, _ADD = A.ALLOC, A.FREE, A.ACCESS, A.PIN, A.ADD
 
 
 class NoFreeWhileMapped(Monitor):
@@ -43,6 +46,10 @@ class NoFreeWhileMapped(Monitor):
     def on_event(self, world, ev):
         a = ev.action
         op = a.op
+        if op == _ADD:
+            if a.arg2 is not None:
+                self._put(world, ev)
+            return
         if op < _ALLOC or op > _PIN:
             return
         if op == _ACCESS or op == _PIN:
@@ -61,6 +68,17 @@ class NoFreeWhileMapped(Monitor):
             self._freed[o.uid] = (ev.index, ev.task)
         elif op == _ALLOC:
             self._freed.pop(a.obj.uid, None)
+
+    def _put(self, world, ev):
+        """A reference count that keeps an object alive changed (``put_page``)."""
+        o = ev.action.arg2[0]
+        was_alive, alive = ev.fps[1][2], ev.fps[1][3]
+        if not was_alive:
+            self._use_after_free(world, ev, o, "drops a reference to")
+        elif not alive:         # the last reference: this step freed it
+            if o.pins:
+                self._freed_while_mapped(world, ev, o)
+            self._freed[o.uid] = (ev.index, ev.task)
 
     def _use_after_free(self, world, ev, o, verb):
         t = world.tasks[ev.task]

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from bench.traces import count_traces
 from checker import (
     Mutex,
+    Obj,
     Program,
     RwLock,
     SpinLock,
@@ -64,6 +65,10 @@ simple = st.one_of(
     st.tuples(st.just("cmpxchg"), var, st.integers(0, 1), st.integers(1, 2)),
     st.tuples(st.just("spin"), var, st.sampled_from(["==", "!=", ">="]), st.integers(0, 2)),
     st.tuples(st.just("label")),
+    # A refcount (a counter Var: its additions commute) and the object it keeps alive.
+    st.tuples(st.just("get")),
+    st.tuples(st.just("put"), st.booleans()),
+    st.tuples(st.just("use")),
 )
 
 
@@ -117,6 +122,8 @@ def max_events(items) -> tuple[int, int]:
             (sa, ca), (sb, cb) = max_events(it[1]), max_events(it[2])
             steps += 1 + max(sa, sb)
             chooses += 1 + ca + cb
+        elif kind == "put":
+            steps += 1 + it[1]
         else:
             steps += 1
     return steps, chooses
@@ -141,6 +148,9 @@ def make_build(spec):
 
     def build():
         vs = {n: Var(n, 0) for n in VARS}
+        # Enough references that the puts (one per task) never underflow.
+        ref, obj = Var("ref", len(tasks), counter=True), Obj("obj")
+        put_done = set()
         locks = [cls(f"{name}{k}") for k, (name, cls) in enumerate(LOCKS)]
         logs = [[] for _ in tasks]
 
@@ -160,6 +170,18 @@ def make_build(spec):
                     log.append((yield vs[it[1]].spin_until(PREDICATES[it[2]](it[3]))))
                 elif kind == "label":
                     yield label("note")
+                elif kind == "get":
+                    yield ref.add(1)
+                elif kind == "put":
+                    if id(log) in put_done:
+                        continue
+                    put_done.add(id(log))
+                    yield ref.add(-1, frees=obj)
+                    if it[1]:
+                        log.append(("ref", (yield ref.read())))
+                elif kind == "use":
+                    yield obj.access()
+                    log.append(("alive", obj.alive))
                 elif kind == "preempt":
                     yield preempt_disable()
                     yield from run(it[1], log, held)
@@ -194,7 +216,7 @@ def make_build(spec):
         specs = [Task(task(i, items), name=f"t{i}", cpu=cpu) for i, (cpu, items) in enumerate(tasks)]
         cpus = {"own": None, "one": 1, "pinned": 2}[placement]
         return Program(specs, cpus=cpus,
-                       observe=lambda: (tuple(v.value for v in vs.values()),
+                       observe=lambda: (tuple(v.value for v in vs.values()), ref.value, obj.alive,
                                         tuple(tuple(log) for log in logs)))
     return build
 
@@ -263,7 +285,20 @@ def test_the_interpreter_runs_every_kind_of_item():
     assert r.complete and r.deadlocks == 0
     finals = {o[0] for o in r.outcomes}
     assert (1, 2) in finals and (1, 4) in finals        # rmw after, or before, the write of 2
-    logs0 = {o[1][0] for o in r.outcomes}
+    logs0 = {o[3][0] for o in r.outcomes}
     assert any(("choice", 0) in log for log in logs0) and any(("choice", 1) in log for log in logs0)
-    assert all(log[-1] == "end" for o in r.outcomes for log in o[1])
+    assert all(log[-1] == "end" for o in r.outcomes for log in o[3])
     assert interleaving_bound(spec[1]) >= r.executions
+
+
+def test_the_interpreter_runs_the_refcount_items():
+    # Two tasks of 2 references: a get, then puts; the object dies only when both
+    # puts and no more gets have run, and a use sees it dead only after that.
+    spec = ("pinned", ((0, [("put", True), ("use",)]), (1, [("get",), ("put", False)])))
+    r = explore(make_build(spec), scheduler="dfs", properties=[])
+    assert r.complete and r.executions == interleaving_bound(spec[1])
+    assert {o[1:3] for o in r.outcomes} == {(1, True)}      # 2 + 1 - 1 - 1: alive
+    refs = {x[1] for o in r.outcomes for x in o[3][0] if isinstance(x, tuple) and x[0] == "ref"}
+    assert refs == {1, 2}        # the first put ran before, or after, the other task's get and put
+    d = explore(make_build(spec), scheduler="dpor", properties=[])
+    assert d.outcomes == r.outcomes and d.executions < r.executions

@@ -12,6 +12,7 @@ import pytest
 
 from checker import (
     Monitor,
+    ModelError,
     Mutex,
     Program,
     RwLock,
@@ -488,3 +489,73 @@ def test_a_task_a_stuck_section_keeps_out_is_no_weak_initial():
                        cpus=1, observe=lambda: tuple(tuple(x) for x in logs.values()))
     missed = run(build, "dfs").outcomes - run(build, "dpor").outcomes
     assert not missed, missed
+
+
+# -- commuting additions (Var.add) ---------------------------------------------------------
+
+def _puts(n, use=False):
+    from checker import Obj
+
+    def build():
+        ref, page = Var("ref", n, counter=True), Obj("page")
+
+        def put(i):
+            def fn():
+                yield ref.add(-1, frees=page)
+            return fn
+
+        def user():
+            yield page.access()
+        tasks = [Task(put(i), f"P{i}", cpu=i) for i in range(n)]
+        if use:
+            tasks.append(Task(user, "U", cpu=n))
+        return Program(tasks, cpus=len(tasks), observe=lambda: (ref.value, page.alive))
+    return build
+
+
+def test_puts_commute_and_the_last_one_frees():
+    """n puts of n references: n! orders, one trace, the object always freed."""
+    d = explore(_puts(3), scheduler="dfs", properties=[])
+    assert d.executions == 6 and d.outcomes == {(0, False)}
+    r = explore(_puts(3), scheduler="dpor", properties=[])
+    assert r.executions == 1 and r.redundant == 0 and r.outcomes == {(0, False)}
+
+
+def test_a_put_conflicts_with_a_use_of_what_it_may_free():
+    """A use races with each put (either may be the last): dpor finds the use after free."""
+    r = explore(_puts(2, use=True), scheduler="dpor", properties=["no-free-while-mapped"],
+                stop_on_violation=False)
+    assert r.complete
+    msgs = {v.message for v in r.violations}
+    assert any("use after free: U reads page" in m for m in msgs), msgs
+    # The use before both puts, after both, or after just P0 or just P1: the puts
+    # commute with each other, not with the use.
+    assert r.executions == 4
+
+
+def test_a_put_below_zero_is_a_bug_and_on_free_runs_at_zero():
+    from checker import Bug, Obj
+    seen = []
+
+    def build():
+        ref, page = Var("ref", 1, counter=True), Obj("page")
+
+        def check():
+            seen.append(ref.value)
+            raise Bug("Bad page state")
+
+        def fn():
+            yield ref.add(-1, frees=page, on_free=check)
+            yield ref.add(-1, frees=page)
+        return Program([Task(fn, "T")])
+    r = explore(build, scheduler="dfs", properties=[], stop_on_violation=False)
+    msgs = [v.message for v in r.violations]
+    assert any("Bad page state" in m for m in msgs) and any("underflow" in m for m in msgs), msgs
+    assert seen == [0]
+
+
+def test_a_counter_cannot_be_waited_on():
+    with pytest.raises(ModelError, match="counter"):
+        Var("ref", 1, counter=True).spin_until(lambda v: v == 0)
+    with pytest.raises(ModelError, match="non-zero integer"):
+        Var("x").add(0)

@@ -31,6 +31,7 @@ from __future__ import annotations
 from .. import actions as A
 from ..errors import InternalError
 from ..objects import Lock
+from ..actions import R, conflict
 from .wakeup import W, WNode, dep, in_weak_initials, insert
 
 
@@ -111,6 +112,9 @@ def _pending_event(world, ts, index):
     e.choice = a.arg[0] if a.op == A.CHOOSE else None
     e.kind = a.footprint_kind
     e.obj = a.obj.uid if e.kind else None
+    e.fps = None
+    if a.op == A.ADD and a.arg2 is not None:
+        e.fps = ((e.obj, e.kind, a.obj.value, None), (a.arg2[0].uid, e.kind, a.arg2[0].alive, None))
     e.pre = None
     if a.op == A.SPIN:
         e.pre = a.obj.value
@@ -121,7 +125,6 @@ def _pending_event(world, ts, index):
     e.own = world.owner[ts.cpu] if shared else None
     e.oc = world.would_change_owner(ts)
     e.xoc = False
-    e.fps = None
     e.post = None
     return e
 
@@ -319,8 +322,7 @@ class DPOR:
                 lw = last_w.get(o)
                 if lw is not None:
                     dl.append((lw, 0))
-                if kind == W:
-                    dl.extend((r, 0) for r in reads.get(o, ()))
+                dl.extend((r, 0) for r, rk in reads.get(o, ()) if conflict(kind, rk))
             c = step_cpu(e)
             if c >= 0:
                 lo = cpu_last_oc.get(c)
@@ -345,7 +347,10 @@ class DPOR:
                     reads[o] = []
                     hist.setdefault(o, []).append(j)
                 else:
-                    reads.setdefault(o, []).append(j)
+                    # Reads and commuting additions since the last write.
+                    reads.setdefault(o, []).append((j, kind))
+                    if kind != R:
+                        hist.setdefault(o, []).append(j)
             c = step_cpu(e)
             if c >= 0:
                 if e.oc:
@@ -401,6 +406,30 @@ class DPOR:
                     e.choice = v
                     dl = direct(e, q, footprint(e))
                     self._races_of(e, n, dl, last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)
+            self._strand_invisible(world, evs, hb)
+
+    def _strand_invisible(self, world, evs, hb) -> None:
+        """A section that never ends keeps its CPU for good, so an invisible step of
+        another task of that CPU that ran before the section started is *not*
+        independent of the start: started first, the section keeps that step
+        (and the rest of its task) from ever running, a different outcome.
+        Each such step gets the sequence that starts the section before it."""
+        for c, o in enumerate(world.owner):
+            if o is None or not world.shared_cpu[c] or world.tasks[o].finished:
+                continue
+            s = next((i for i in range(len(evs) - 1, -1, -1)
+                      if evs[i].task == o and evs[i].xoc), None)
+            if s is None:
+                continue
+            for k in range(max(self.floor, 0), s):
+                ek = evs[k]
+                if ek.task == o or world.tasks[ek.task].cpu != c or step_cpu(ek) >= 0 or hb(k, s):
+                    continue
+                v = [(event_key(evs[m]), event_fp(evs[m])) for m in range(k + 1, s) if not hb(k, m)]
+                v.append((event_key(evs[s]), event_fp(evs[s])))
+                node = self.nodes[k]
+                if not any(in_weak_initials(sk, sf, v) for sk, sf in node.sleep.items()):
+                    insert(node.wut, v)
 
     def _races_of(self, e, j, dl, pp, evs, hist, cpu_all, cpu_oc, hb) -> None:
         """Reverse every race of step ``e`` (at position ``j``) with an earlier step."""
@@ -484,9 +513,10 @@ class DPOR:
         """Whether ``e``'s object condition holds after ``pre(E, e_k) . notdep(e_k)``.
 
         A variable's writes are totally ordered, so the fold stops at the first
-        one that happens after ``e_k``.  A lock's shared holds are not: one that
-        happens after ``e_k`` is left out and the fold goes on, adding the
-        others' effects (a write after it happens after it, so stops the fold).
+        one that happens after ``e_k``.  A lock's shared holds are not, nor are
+        a variable's commuting additions: one that happens after ``e_k`` is
+        left out and the fold goes on, adding the others' effects (a write
+        after it happens after it, so stops the fold).
         """
         lock = e.action.op == A.ACQUIRE
         seq = (self._ops if lock else hist).get(e.obj, ())
@@ -502,10 +532,15 @@ class DPOR:
                 state = pre
                 started = True
             if p == k or hb(k, p):
-                if kind == W or not lock:
+                if kind == W:
                     break
                 continue
-            state = _apply(state, pre, post) if lock else post
+            if lock:
+                state = _apply(state, pre, post)
+            elif kind == W:
+                state = post
+            else:
+                state = state + (post - pre)
         return self._obj_cond(e, state)
 
     @staticmethod

@@ -9,7 +9,9 @@ atomic section run as one step touches several objects):
 
 * two steps of one task are dependent;
 * two steps on one object are dependent when one of them writes (every lock
-  operation counts as a write);
+  operation counts as a write), or when they touch it in different ways (a
+  read and an addition, an increment and a decrement): two reads, or two
+  additions of one sign whose results the tasks do not see, commute;
 * two steps of different tasks on one shared CPU are dependent when one of
   them changes its task's ownership of the CPU (becomes atomic or preemptible
   again), because that enables or disables the other tasks of that CPU.
@@ -29,7 +31,7 @@ def dep(a, b) -> bool:
         return True
     for o, k in a[1]:
         for o2, k2 in b[1]:
-            if o == o2 and (k == W or k2 == W):
+            if o == o2 and (k != k2 or k == W):
                 return True
     return False
 
