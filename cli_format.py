@@ -77,6 +77,8 @@ def scenario_text(run: ScenarioRun) -> str:
     where = "" if cpus is None else f" ({cpus} CPU{'' if cpus == 1 else 's'})"
     lines = [(f"scenario {run.name}{where}: {r.executions} executions, {r.redundant} redundant{extra}, "
               f"{r.elapsed:.2f}s, {state}")]
+    if getattr(r, "note", ""):
+        lines.append(f"  note: {r.note}")
     for rec in run.traces:
         lines.append("")
         lines.append(rec.violation.render())

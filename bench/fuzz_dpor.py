@@ -32,7 +32,7 @@ from checker import (
 from checker.errors import InternalError
 
 KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose", "inc", "dec", "get",
-         "put", "use"]
+         "put", "use", "wait", "gsec", "gsec", "gbad"]
 def gen_prog(rng):
     ntasks = rng.randint(2, 3)
     ncpu = rng.choice([1, 2, None])
@@ -50,6 +50,10 @@ def gen_prog(rng):
                 ops.append((k, rng.randrange(nlocks), rng.choice([True, False]), rng.randint(0, 3)))
             elif k == "choose":
                 ops.append((k, rng.randrange(nvars)))
+            elif k == "wait":
+                ops.append((k, rng.randrange(nlocks)))
+            elif k == "gsec":
+                ops.append((k, rng.choice(["add", "sub", "read", "write", "spin-in"])))
             elif k in ("get", "put", "use"):
                 ops.append((k, rng.choice([False, True])))
             elif k == "pd":
@@ -65,6 +69,9 @@ def mkbuild(spec):
         vs = [Var(f"v{i}", 0) for i in range(spec["nvars"])]
         # A refcounted object (put_page): 2 references, freed by the last put.
         ref, page = Var("ref", 2, counter=True), Obj("page")
+        # A lock and the counter it guards (the guarded-sections reduction).
+        g = SpinLock("g")
+        gv = Var("gv", 0, counter=True, guard=g)
         ls = []
         for i, k in enumerate(spec["lockkinds"]):
             ls.append({"spin": SpinLock, "mutex": Mutex, "rw": RwLock}[k](f"l{i}"))
@@ -81,6 +88,24 @@ def mkbuild(spec):
                         out.append((yield vs[op[1]].rmw(lambda v: v + 1)))
                     elif k == "cas":
                         out.append((yield vs[op[1]].cmpxchg(op[2], op[2] + 5)))
+                    elif k == "gsec":
+                        yield g.acquire()
+                        if op[1] == "read":
+                            out.append((yield gv.read()))
+                        elif op[1] == "write":
+                            yield gv.write(ti + 400)
+                        elif op[1] == "spin-in":
+                            # an unguarded wait inside the section ends the step
+                            out.append((yield vs[0].spin_until(lambda v: v % 2 == 0)))
+                            yield gv.add(1)
+                        else:
+                            yield gv.add(1 if op[1] == "add" else -1)
+                        yield g.release()
+                    elif k == "gbad":
+                        out.append((yield gv.read()))       # breaks the declaration
+                    elif k == "wait":
+                        yield ls[op[1]].wait_unlocked()
+                        out.append("waited")
                     elif k in ("inc", "dec"):
                         yield vs[op[1]].add(1 if k == "inc" else -1)
                     elif k == "get":
@@ -141,7 +166,7 @@ def mkbuild(spec):
                 yield from body(ops, out)
             return t
         tasks = [Task(mk(ops, i), name=f"T{i}", cpu=cpu) for i, (ops, cpu) in enumerate(spec["tasks"])]
-        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), ref.value, page.alive, tuple(sorted((a, tuple(b)) for a, b in locals_))))
+        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), ref.value, page.alive, gv.value, tuple(sorted((a, tuple(b)) for a, b in locals_))))
     return build
 
 def _shares_a_cpu(spec) -> bool:

@@ -26,6 +26,8 @@ PIN, UNPIN    the Obj is mapped / unmapped by this task    None
 LABEL         annotation for the trace only               None
 ADD           ``v += delta``, result unseen (``atomic_inc``,  None
               ``get_page``); with ``frees``: ``put_page``
+WAIT          wait until a lock is free, without taking    None
+              it (``folio_wait_locked``)
 ============  ===========================================  ==============
 
 Actions are built by the methods of the shared objects (``x.read()``,
@@ -58,6 +60,7 @@ PIN = 18
 UNPIN = 19
 LABEL = 20
 ADD = 21
+WAIT = 22
 
 OP_NAMES = {
     READ: "read", WRITE: "write", RMW: "rmw", CMPXCHG: "cmpxchg", SPIN: "spin_until",
@@ -65,13 +68,15 @@ OP_NAMES = {
     PREEMPT_DISABLE: "preempt_disable", PREEMPT_ENABLE: "preempt_enable",
     COND_RESCHED: "cond_resched", MIGHT_SLEEP: "might_sleep", SLEEP: "sleep",
     CHOOSE: "choose", ALLOC: "alloc", FREE: "free", ACCESS: "access",
-    PIN: "pin", UNPIN: "unpin", LABEL: "label", ADD: "add",
+    PIN: "pin", UNPIN: "unpin", LABEL: "label", ADD: "add", WAIT: "wait_unlocked",
 }
 
-# Footprint kinds, for the dependence relation of the search.  INC and DEC
-# are additions whose result the task does not see: two of one sign commute
-# (the value and the object they may free end the same either way).
-NONE, R, W, INC, DEC = 0, 1, 2, 3, 4
+# Footprint kinds, for the dependence relation of the search.  ADDS and PUTS
+# are additions to a counter whose result the task does not see: two plain
+# additions commute (nobody sees the value in between), and so do two puts
+# (additions that free an object at 0: it ends freed whichever is last); an
+# addition and a put do not (an addition between two puts keeps it alive).
+NONE, R, W, ADDS, PUTS = 0, 1, 2, 3, 4
 
 
 def conflict(k1: int, k2: int) -> bool:
@@ -91,7 +96,7 @@ def merge(k1: int, k2: int) -> int:
 # as a write: all operations on one lock are mutually dependent (the convention
 # of the DPOR literature, see dpor-benchmarks.md section 1).
 _WRITE_OPS = frozenset({WRITE, RMW, CMPXCHG, ACQUIRE, TRYLOCK, RELEASE, ALLOC, FREE})
-_READ_OPS = frozenset({READ, SPIN, PIN, UNPIN})
+_READ_OPS = frozenset({READ, SPIN, PIN, UNPIN, WAIT})
 
 
 class Action:
@@ -132,7 +137,7 @@ class Action:
         if op == ADD:
             if not self.obj.counter:
                 return W
-            return INC if self.arg > 0 else DEC
+            return ADDS if self.arg2 is None else PUTS
         return NONE
 
     def describe(self) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 
 from . import objects
-from .errors import UsageError, ZsmcError
+from .errors import ModelError, UsageError, ZsmcError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
 from .schedulers import make_scheduler
-from .world import World
+from .world import GuardBroken, World
 
 
 def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
@@ -35,6 +35,27 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     are budgets.  ``on_progress(result)`` is called about every
     ``progress_every`` seconds.
     """
+    args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
+            time_limit, seed, on_progress, progress_every)
+    try:
+        return _explore(*args, guards=True)
+    except GuardBroken as exc:
+        # The guarded-sections reduction assumed a declaration the program
+        # broke: explore again without it (sound either way, Stoller 2002:
+        # the reduced search reaches the first broken declaration).
+        if not isinstance(scheduler, str):
+            reset = getattr(scheduler, "reset", None)
+            if reset is None:
+                raise ModelError(f"{exc}; the scheduler cannot start again without the reduction") from exc
+            reset()
+        result = _explore(*args, guards=False)
+        result.note = f"guarded sections not reduced: {exc}"
+        return result
+
+
+def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
+             time_limit, seed, on_progress, progress_every, guards) -> Result:
+    """The body of :func:`explore` (``guards``: use the guarded-sections reduction)."""
     if not callable(build):
         raise UsageError(f"explore() needs a build function returning a Program, got {build!r}")
     for name, v in (("preemption_bound", preemption_bound), ("max_executions", max_executions)):
@@ -68,7 +89,8 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
                 monitors = select(properties, program)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
-            world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False))
+            world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False),
+                          guards=guards)
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation)

@@ -416,7 +416,7 @@ class Ordering:
 
     def _held_at(self, pending, w):
         """z3 (or False): ``pending`` is an acquisition of a sleeping lock unavailable when ``w`` runs."""
-        if pending is None or pending.op != A.ACQUIRE:
+        if pending is None or (pending.op != A.ACQUIRE and pending.op != A.WAIT):
             return False
         lk = pending.obj
         if lk.spinning or not lk.blocking:

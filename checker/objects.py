@@ -60,15 +60,30 @@ class Shared:
 class Var(Shared):
     """A shared memory location.  ``value`` is its current value (for observe)."""
 
-    __slots__ = ("value", "initial", "counter")
+    __slots__ = ("value", "initial", "counter", "guard")
 
-    def __init__(self, name: str, value=0, counter: bool = False):
+    def __init__(self, name: str, value=0, counter: bool = False, guard=None):
         """``counter``: a count nobody waits on (a refcount, a statistic), so
-        that :meth:`add` steps commute; ``spin_until`` on it is refused."""
+        that :meth:`add` steps commute; ``spin_until`` on it is refused.
+
+        ``guard``: the lock every access holds exclusively (the kernel's
+        ``__guarded_by``), which must never be trylocked.  With it, ``dpor``
+        runs a critical section's guarded accesses and its release as one
+        step with its start (Lipton's reduction: an acquire moves right, a
+        guarded access both ways, a release left), and two sections that
+        leave the lock as they found it commute unless their data conflict.
+        The engine checks the declaration on every step; a broken one makes
+        the search start again without the reduction.
+        """
         super().__init__(name)
         self.value = value
         self.initial = value
         self.counter = bool(counter)
+        if guard is not None:
+            if not isinstance(guard, Lock) or not guard.blocking:
+                raise ModelError(f"Var {name}: guard= must be a lock, got {guard!r}")
+            guard.guards = True
+        self.guard = guard
 
     def read(self) -> A.Action:
         return A.Action(A.READ, self)
@@ -82,8 +97,9 @@ class Var(Shared):
 
     def add(self, delta: int, frees=None, on_free=None) -> A.Action:
         """Atomic ``v += delta`` whose result the task does not see: ``atomic_inc``,
-        ``get_page``.  On a ``counter`` Var, additions of one sign commute with
-        each other (elsewhere an addition is a plain write).  Why a counter
+        ``get_page``, ``cnt++`` under a lock.  On a ``counter`` Var, additions
+        commute with each other, and puts (``frees=``) with each other
+        (elsewhere an addition is a plain write).  Why a counter
         cannot be waited on: a wait races with every addition, and a search
         that reverses one race at a time would move the other additions
         before the wait as well, where it cannot run (``bench.fuzz_dpor``
@@ -152,7 +168,7 @@ class Lock(Shared):
     which only records and never excludes).
     """
 
-    __slots__ = ("cls", "writer", "readers")
+    __slots__ = ("cls", "writer", "readers", "guards")
 
     kind = "lock"
     spinning = False
@@ -169,6 +185,7 @@ class Lock(Shared):
         self.cls = cls or name
         self.writer = None
         self.readers = {}
+        self.guards = False     # some Var names it as its guard
 
     def acquire(self, shared: bool = False, nested: int = 0) -> A.Action:
         """Take the lock, waiting (spinning or sleeping by kind) while it is held.
@@ -188,6 +205,14 @@ class Lock(Shared):
 
     def release(self) -> A.Action:
         return A.Action(A.RELEASE, self)
+
+    def wait_unlocked(self) -> A.Action:
+        """Wait (spinning or sleeping by kind) until no task holds the lock for
+        write, without taking it: ``folio_wait_locked``, ``spin_unlock_wait``.
+        Waits commute with each other; a waiter never makes a trylock fail."""
+        if not self.blocking:
+            raise ModelError(f"{self.kind} {self.name} is an annotation: nothing to wait for")
+        return A.Action(A.WAIT, self, True)
 
     # -- engine helpers (not part of the model-facing API) --------------------
     def state(self):

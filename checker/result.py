@@ -98,6 +98,8 @@ class Result:
     elapsed: float = 0.0
     preemption_bound: int | None = None
     bound_cut: int = 0          # branches the preemption bound removed (0: the bound cut nothing)
+    # Why the search ran without a reduction it would have used (a broken guard).
+    note: str = ""
     bound_covered: int | None = None   # the largest bound explored completely (--preemption-bound auto)
     max_preemptions: int = 0
     seed: int | None = None
@@ -115,6 +117,7 @@ class Result:
         self.violations.extend(other.violations)
         self.violation_count += other.violation_count
         self.max_preemptions = max(self.max_preemptions, other.max_preemptions)
+        self.note = self.note or other.note
 
     @property
     def ok(self) -> bool:

@@ -38,6 +38,16 @@ from . import objects
 from .errors import InternalError, ModelError, ZsmcError
 
 
+_GUARDED_OPS = frozenset({A.READ, A.WRITE, A.RMW, A.CMPXCHG, A.ADD})
+_CHECKED_OPS = _GUARDED_OPS | {A.SPIN}
+
+
+class GuardBroken(Exception):
+    """A ``Var``'s declared guard was not held (or was trylocked): the guarded
+    sections reduction does not apply to this program (``explore`` restarts
+    without it)."""
+
+
 class Bug(Exception):
     """Raised by a model for a kernel ``BUG_ON``: reported as a violation, not an error."""
 
@@ -90,9 +100,12 @@ class TaskState:
 class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
 
-    def __init__(self, program, monitors=None, build_uids=0, macro=False):
+    def __init__(self, program, monitors=None, build_uids=0, macro=False, guards=True):
         """``macro``: on a program whose tasks all share one CPU, run each atomic
-        section as one scheduling step (see :meth:`step`)."""
+        section as one scheduling step; on a program whose tasks all have a CPU
+        of their own, run each step with the guarded accesses and releases that
+        follow it (``guards``: unless a declared guard was found broken; see
+        :meth:`step`)."""
         self.program = program
         specs = program.specs
         self.tasks = [TaskState(i, s) for i, s in enumerate(specs)]
@@ -107,7 +120,9 @@ class World:
         # What the scheduler stepped: the events themselves, or with macro
         # steps one summary Event per step (``Event.fps``: every object touched).
         self.macro = bool(macro) and program.ncpus == 1 and len(specs) > 1
-        self.sched_events = [] if self.macro else self.events
+        self.guarded = (bool(macro) and guards and not self.macro and len(specs) > 1
+                        and not any(self.shared_cpu))
+        self.sched_events = [] if self.macro or self.guarded else self.events
         self._macro_seq = [0] * len(specs)
         self.violations = []
         self.monitors = monitors
@@ -147,7 +162,7 @@ class World:
         """Whether ``t``'s pending action could run now, CPUs aside."""
         a = t.pending
         op = a.op
-        if op == A.ACQUIRE:
+        if op == A.ACQUIRE or op == A.WAIT:
             return a.obj.available(t.index, a.arg)
         if op == A.SPIN:
             return bool(a.arg(a.obj.value))
@@ -168,7 +183,7 @@ class World:
                     continue
             a = t.pending
             op = a.op
-            if op == A.ACQUIRE:
+            if op == A.ACQUIRE or op == A.WAIT:
                 if not a.obj.available(t.index, a.arg):
                     continue
             elif op == A.SPIN:
@@ -221,7 +236,13 @@ class World:
         becomes one event whose footprint is everything it touched.
         """
         ev = self._step(index, choice)
-        if self.macro:
+        if self.guarded:
+            start = len(self.events) - 1
+            t = self.tasks[index]
+            while not t.finished and not self.violations and self._absorbs(t):
+                self._step(index, None)
+            self._close_macro(start)
+        elif self.macro:
             start = len(self.events) - 1
             t = self.tasks[index]
             while (not t.finished and t.pc > 0 and t.pending.op != A.CHOOSE
@@ -229,6 +250,25 @@ class World:
                 self._step(index, None)
             self._close_macro(start)
         return ev
+
+    def _absorbs(self, t: TaskState) -> bool:
+        """Whether ``t``'s pending action joins the step before it (guarded mode).
+
+        Lipton's reduction: a guarded access (its guard held by ``t``, so no
+        other task can touch the data until the release) commutes both ways,
+        and the release of a lock nobody trylocks moves left, so a step
+        followed by such actions is one step.  Labels are invisible.
+        """
+        a = t.pending
+        op = a.op
+        if op == A.LABEL:
+            return True
+        if op == A.RELEASE:
+            return a.obj.guards and a.obj.writer == t.index
+        if op in _GUARDED_OPS:
+            g = getattr(a.obj, "guard", None)
+            return g is not None and g.writer == t.index
+        return False
 
     def _close_macro(self, start: int) -> None:
         evs = self.events
@@ -247,15 +287,18 @@ class World:
         ts = self.tasks[t]
         # Stuck inside its section: what it waits for is part of the step (its
         # outcome depends on it), so the waited-for object is in the footprint.
-        stuck = not ts.finished and ts.pc > 0 and not self.action_enabled(ts)
+        stuck = self.macro and not ts.finished and ts.pc > 0 and not self.action_enabled(ts)
         if start == len(evs) - 1 and not stuck:
             m.fps = first.fps
             m.oc, m.xoc = first.oc, first.xoc
         else:
             touched = {}
+            locks = set()
             for e in evs[start:]:
                 if not e.kind:
                     continue
+                if e.fps is None and isinstance(e.action.obj, objects.Lock):
+                    locks.add(e.obj)
                 for o, k, pre, post in (e.fps or ((e.obj, e.kind, e.pre, e.post),)):
                     had = touched.get(o)
                     if had is None:
@@ -267,9 +310,17 @@ class World:
                 a = ts.pending
                 kind = a.footprint_kind
                 if kind and a.obj.uid not in touched:
-                    now = a.obj.state() if a.op == A.ACQUIRE else a.obj.value
+                    now = a.obj.state() if a.op in (A.ACQUIRE, A.WAIT) else a.obj.value
                     touched[a.obj.uid] = [kind, now, now]
+            if self.guarded:
+                # A lock the step found free and left free: the step only
+                # needed it free, like a reader (two such sections commute).
+                for o, had in touched.items():
+                    if had[0] == A.W and had[1] == had[2] and o in locks:
+                        had[0] = A.R
             m.fps = tuple((o, k, pre, post) for o, (k, pre, post) in touched.items())
+            if first.kind:
+                m.kind = touched[first.obj][0]
             after = self.owner[first.cpu] if first.cpu >= 0 else None
             m.xoc = m.oc = (first.own == t) != (after == t)
         self.sched_events.append(m)
@@ -295,6 +346,13 @@ class World:
             self.preemptions += 1
         res = None
         kind = A.NONE
+        if self.guarded:
+            if op in _CHECKED_OPS:
+                g = obj.guard
+                if g is not None and g.writer != index:
+                    raise GuardBroken(f"task {t.name}: {a.describe()} without holding {g.name}")
+            elif op == A.TRYLOCK and obj.guards:
+                raise GuardBroken(f"task {t.name}: trylock of {obj.name}, a guard")
         if op == A.READ:
             res = obj.value
             kind = A.R
@@ -335,6 +393,11 @@ class World:
             obj.value = a.arg(res)
             ev.post = obj.value
             kind = A.W
+        elif op == A.WAIT:
+            if not obj.available(index, True):
+                raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
+            ev.pre = ev.post = obj.state()
+            kind = A.R
         elif op == A.ADD:
             ev.pre = obj.value
             obj.value = ev.post = ev.pre + a.arg
@@ -456,7 +519,7 @@ class World:
 
     def _waits_sleeping(self, u: TaskState) -> bool:
         a = u.pending
-        if a is None or a.op != A.ACQUIRE:
+        if a is None or (a.op != A.ACQUIRE and a.op != A.WAIT):
             return False
         lk = a.obj
         return not lk.spinning and not lk.available(u.index, a.arg)
@@ -572,7 +635,7 @@ class World:
             o = self.owner[c]
             if self.shared_cpu[c] and o is not None and o != t.index:
                 why = f"CPU {c} is held by atomic task {self.tasks[o].name}"
-            elif a.op == A.ACQUIRE:
+            elif a.op == A.ACQUIRE or a.op == A.WAIT:
                 lk = a.obj
                 holders = []
                 if lk.writer is not None:

@@ -117,15 +117,16 @@ class Memory:
         yield page.lock.release()
 
     def zpdesc_wait_locked(self, page):
-        """``zpdesc_wait_locked`` (wait_on_page_locked): sleep until the page is unlocked.
+        """``zpdesc_wait_locked`` (``folio_wait_locked``): sleep until the page is unlocked.
 
-        Modelled as taking and dropping the page lock.  The waiter must hold a
-        reference: waiting on a page that was freed meanwhile is a use after
-        free (bug 3 a of section 4), hence the access to the page first.
+        The kernel waits for PG_locked to clear without setting it, so a waiter
+        never makes another task's ``trylock_page`` fail (``Lock.wait_unlocked``).
+        The waiter must hold a reference: waiting on a page that was freed
+        meanwhile is a use after free (bug 3 a of section 4), hence the access
+        to the page first.
         """
         yield page.obj.access()
-        yield page.lock.acquire()
-        yield page.lock.release()
+        yield page.lock.wait_unlocked()
 
     # -- class statistics ---------------------------------------------------
     def class_stat_add(self, cls, idx, n):

@@ -42,8 +42,10 @@ def _not_wrlocked(v):
 class ZspageLock:
     """(c) ``struct zspage_lock``: inner spinlock, reader count, lockdep map.
 
-    ``cnt`` is a Var although ``zsl->lock`` protects it, so that a variant
-    touching it without the spinlock races visibly.
+    ``cnt`` is a Var guarded by ``zsl->lock`` (every access holds it, as in
+    the kernel), so a reader's lock or unlock is one step that commutes with
+    another reader's; a variant touching it without the spinlock breaks the
+    declaration and is explored without that reduction.
     """
 
     lock: SpinLock
@@ -65,7 +67,8 @@ class SpinCountLock:
     def zspage_lock_init(self, zspage):
         """``zspage_lock_init`` (plain: the zspage is not yet visible)."""
         n = zspage.name
-        zspage.zl = ZspageLock(SpinLock(f"{n}.zsl->lock", "zsl->lock"), Var(f"{n}.zsl.cnt", 0),
+        lock = SpinLock(f"{n}.zsl->lock", "zsl->lock")
+        zspage.zl = ZspageLock(lock, Var(f"{n}.zsl.cnt", 0, counter=True, guard=lock),
                                LockMap(f"{n}->lock", ZSPAGE_LOCK_CLASS))
 
     def zspage_read_lock(self, zspage):
@@ -73,7 +76,7 @@ class SpinCountLock:
         zsl = zspage.zl
         yield zsl.dep_map.acquire(shared=True)
         yield zsl.lock.acquire()
-        yield zsl.cnt.rmw(_inc)
+        yield zsl.cnt.add(1)
         yield zsl.lock.release()
 
     def zspage_read_unlock(self, zspage):
@@ -81,7 +84,7 @@ class SpinCountLock:
         zsl = zspage.zl
         yield zsl.dep_map.release()
         yield zsl.lock.acquire()
-        yield zsl.cnt.rmw(_dec)
+        yield zsl.cnt.add(-1)
         yield zsl.lock.release()
 
     def zspage_write_trylock(self, zspage):

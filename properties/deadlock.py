@@ -41,7 +41,7 @@ class Deadlock(Monitor):
             if last is not None:
                 steps.append(last)
             a = t.pending
-            if a is not None and a.op == A.ACQUIRE:
+            if a is not None and (a.op == A.ACQUIRE or a.op == A.WAIT):
                 lk = a.obj
                 holders = ([lk.writer] if lk.writer is not None else []) + list(lk.readers)
                 for h in holders:

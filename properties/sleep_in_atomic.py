@@ -30,7 +30,8 @@ from ._report import atomic_reasons, last_step_of, lock_name
 
 _SLEEPS = {A.SLEEP: "schedule()", A.MIGHT_SLEEP: "might_sleep()", A.COND_RESCHED: "cond_resched()"}
 _ACQUIRE = A.ACQUIRE
-_MAY_SLEEP = frozenset({_ACQUIRE, *_SLEEPS})
+_WAIT = A.WAIT
+_MAY_SLEEP = frozenset({_ACQUIRE, _WAIT, *_SLEEPS})
 
 
 class SleepInAtomic(Monitor):
@@ -46,6 +47,11 @@ class SleepInAtomic(Monitor):
             if lk.spinning or not lk.blocking:
                 return
             what = f"takes {lock_name(lk)} ({_sleeping_call(lk, a.arg)}, may sleep)"
+        elif op == _WAIT:
+            lk = a.obj
+            if lk.spinning:
+                return
+            what = f"waits for {lock_name(lk)} to be released (may sleep)"
         else:
             what = f"calls {_SLEEPS[op]}"
             if op == A.SLEEP and a.arg and a.arg != "schedule":

@@ -40,7 +40,7 @@ from ._report import acquired_at, last_step_of, lock_name
 _SLEEPS = {A.SLEEP: "sleeps (schedule())", A.MIGHT_SLEEP: "calls might_sleep()",
            A.COND_RESCHED: "calls cond_resched()"}
 _ACQUIRE, _SPIN = A.ACQUIRE, A.SPIN
-_WAITS = frozenset({_ACQUIRE, _SPIN, *_SLEEPS})      # the actions that may wait
+_WAITS = frozenset({_ACQUIRE, _SPIN, A.WAIT, *_SLEEPS})      # the actions that may wait
 
 
 class WritersNeverBlock(Monitor):
@@ -89,6 +89,9 @@ class WritersNeverBlock(Monitor):
             lk = a.obj
             how = "spin" if lk.spinning else "sleep"
             what = f"may {how} waiting for {lock_name(lk)}{' (read)' if a.arg else ''}"
+        elif op == A.WAIT:
+            lk = a.obj
+            what = f"may {'spin' if lk.spinning else 'sleep'} waiting for {lock_name(lk)} to be released"
         elif op == _SPIN:
             what = f"spins waiting on {a.obj.name}"
         if what is not None:

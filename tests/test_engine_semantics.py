@@ -559,3 +559,69 @@ def test_a_counter_cannot_be_waited_on():
         Var("ref", 1, counter=True).spin_until(lambda v: v == 0)
     with pytest.raises(ModelError, match="non-zero integer"):
         Var("x").add(0)
+
+
+# -- waiting for a lock without taking it (Lock.wait_unlocked) ---------------------------------
+
+def _waiters(n_waiters, holder=True):
+    def build():
+        lk = Mutex("page")
+        got = []
+
+        def hold():
+            yield lk.acquire()
+            yield lk.release()
+
+        def wait():
+            yield lk.wait_unlocked()
+
+        def trylock():
+            ok = yield lk.try_acquire()
+            got.append(ok)
+            if ok:
+                yield lk.release()
+        fns = ([(hold, "H")] if holder else []) + [(wait, f"W{i}") for i in range(n_waiters)] + \
+            [(trylock, "T")]
+        tasks = [Task(fn, name, cpu=c) for c, (fn, name) in enumerate(fns)]
+        return Program(tasks, cpus=len(tasks), observe=lambda: tuple(got))
+    return build
+
+
+@BOTH
+def test_a_waiter_never_makes_a_trylock_fail(scheduler):
+    """folio_wait_locked does not take PG_locked: only the holder makes T's trylock fail."""
+    r = explore(_waiters(1, holder=False), scheduler=scheduler, properties=[])
+    assert r.complete and r.outcomes == {(True,)}
+    r = explore(_waiters(1), scheduler=scheduler, properties=[])
+    assert r.complete and r.outcomes == {(True,), (False,)} and r.deadlocks == 0
+
+
+def test_waits_commute_with_each_other():
+    d = explore(_waiters(2, holder=False), scheduler="dfs", properties=[])
+    r = explore(_waiters(2, holder=False), scheduler="dpor", properties=[])
+    assert d.executions == 6 and r.outcomes == d.outcomes
+    # The waits commute with each other, not with the trylock's take and release.
+    assert r.executions < d.executions and r.redundant == 0
+
+
+def test_waiting_in_atomic_context_is_sleep_in_atomic_and_a_waiter_can_deadlock():
+    def build():
+        page, spin = Mutex("page"), SpinLock("S")
+
+        def t0():
+            yield page.acquire()
+            yield spin.acquire()
+            yield spin.release()
+            yield page.release()
+
+        def t1():
+            yield spin.acquire()
+            yield page.wait_unlocked()
+            yield spin.release()
+        return Program([Task(t0, "T0", cpu=0), Task(t1, "T1", cpu=1)], cpus=2)
+    r = explore(build, scheduler="dpor", properties=["sleep-in-atomic", "deadlock"],
+                stop_on_violation=False)
+    props = {v.property for v in r.violations}
+    assert props == {"sleep-in-atomic", "deadlock"}, [v.message for v in r.violations]
+    dl = next(v for v in r.violations if v.property == "deadlock")
+    assert "wait_unlocked(page)" in dl.message and "held by T0" in dl.message

@@ -118,7 +118,7 @@ def _pending_event(world, ts, index):
     e.pre = None
     if a.op == A.SPIN:
         e.pre = a.obj.value
-    elif a.op == A.ACQUIRE:
+    elif a.op == A.ACQUIRE or a.op == A.WAIT:
         e.pre = a.obj.state()
     shared = world.shared_cpu[ts.cpu]
     e.cpu = ts.cpu if shared else -1
@@ -177,6 +177,10 @@ class DPOR:
         self.floor = len(self.prefix)
         self.keys = set() if trace_keys else None
         self._stranded = {}
+
+    def reset(self) -> None:
+        """Forget the search so far (``explore`` starts again without a reduction)."""
+        self.__init__(self.prefix, trace_keys=self.keys is not None)
 
     # -- the scheduler protocol ---------------------------------------------
     def new_execution(self) -> bool:
@@ -435,7 +439,7 @@ class DPOR:
         """Reverse every race of step ``e`` (at position ``j``) with an earlier step."""
         q = e.task
         op = e.action.op
-        cond_obj = op == A.SPIN or (op == A.ACQUIRE and e.action.obj.blocking)
+        cond_obj = op == A.SPIN or op == A.WAIT or (op == A.ACQUIRE and e.action.obj.blocking)
         cond_cpu = e.cpu >= 0
         direct = [i for i, _ in dl]
 
@@ -462,9 +466,13 @@ class DPOR:
 
         found = [i for i in direct if reversible[i] and immediate(i)]
         if cond_obj:
-            seq = (self._ops if op == A.ACQUIRE else hist).get(e.obj, ())
+            seq = (self._ops if op == A.ACQUIRE or op == A.WAIT else hist).get(e.obj, ())
+            # A step that commutes with e_j (another waiter, another reader) is
+            # no race of it, however the condition stood before it.
+            ek = e.kind
             k = self._walk_back(seq, j, q, evs,
-                                lambda k: self._obj_cond(e, _prepost(evs[k], e.obj)[0]))
+                                lambda k: conflict(ek, _touch(evs[k], e.obj)[0])
+                                and self._obj_cond(e, _touch(evs[k], e.obj)[1]))
             if k is not None and k not in reversible and immediate(k) and enabled_at(k):
                 found.append(k)
         if cond_cpu:
@@ -518,7 +526,7 @@ class DPOR:
         left out and the fold goes on, adding the others' effects (a write
         after it happens after it, so stops the fold).
         """
-        lock = e.action.op == A.ACQUIRE
+        lock = e.action.op == A.ACQUIRE or e.action.op == A.WAIT
         seq = (self._ops if lock else hist).get(e.obj, ())
         state = e.pre
         started = False

@@ -6,7 +6,7 @@ See :mod:`model.mutations` for the conventions.
 
 from __future__ import annotations
 
-from checker import Mutex
+from checker import Mutex, Var
 
 from ..versions import V5, Upstream
 from ..zspage_lock import ZS_PAGE_UNLOCKED, ZS_PAGE_WRLOCKED
@@ -76,6 +76,13 @@ class BlockingWriter(Upstream):
 
     Must violate: ``deadlock``, found in scenario ``up-read-compact`` at depth 1.
     """
+
+    def zspage_lock_init(self, zspage):
+        """The counter is read without ``zsl->lock`` here, so it is no guarded
+        counter: a plain Var (its additions are ordered, and it can be waited on)."""
+        super().zspage_lock_init(zspage)
+        zl = zspage.zl
+        zl.cnt = Var(zl.cnt.name, ZS_PAGE_UNLOCKED)
 
     def zspage_write_trylock(self, zspage):
         """(c) write "trylock" that spins on the counter (under no inner lock) until free."""
