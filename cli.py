@@ -239,6 +239,9 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
         click.echo(fmt.check_header(header, [n for n, _, _ in builds]))
     runs = []
     deadline = None if time_limit is None else time.monotonic() + time_limit
+    pooled = {}
+    if split and jobs > 1 and dask is None and not (checkpoint or resume) and len(builds) > 1:
+        pooled = _explore_pooled(reg, cls, builds, cpus, jobs, props, time_limit, max_executions)
     for name, build, params in builds:
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
@@ -257,6 +260,8 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
                     result = explore(build, scheduler=sched, properties=props,
                                      max_executions=max_executions, time_limit=left, seed=seed,
                                      on_progress=progress)
+                elif name in pooled:
+                    result = pooled[name]
                 elif split:
                     from checker.parallel import explore_split
                     result = explore_split(build, jobs=jobs, properties=props, dask=dask, params=params,
@@ -292,6 +297,22 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     else:
         click.echo(fmt.check_json(header, runs, code))
     return code
+
+
+def _explore_pooled(reg, cls, builds, cpus, jobs, props, time_limit, max_executions) -> dict:
+    """``--jobs N`` over several scenarios: every scenario's subtrees on one pool,
+    the scenarios that are largest at depth 1 first (a cheap estimate of their
+    size).  Returns ``{scenario: Result}``."""
+    from checker import explore
+    from checker.parallel import explore_split_many
+    weights = []
+    for name, _, _ in builds:
+        small, _ = reg.make_build(cls, name, 1, cpus)
+        weights.append(explore(small, scheduler="dpor", properties=[], max_executions=10_000).executions)
+    results = explore_split_many([b for _, b, _ in builds], jobs=jobs, properties=props,
+                                 time_limit=time_limit, max_executions=max_executions,
+                                 weights=weights)
+    return {name: r for (name, _, _), r in zip(builds, results)}
 
 
 def _hypothesis(reg, cls, name, build, params, depth, executions, seed, props):

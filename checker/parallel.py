@@ -193,6 +193,54 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
     return total
 
 
+def explore_split_many(builds, jobs: int = 2, properties=None, time_limit=None,
+                       max_executions=None, stop_on_violation=False, weights=None) -> list:
+    """Explore several programs (the scenarios of one ``zsmc check``) as the
+    subtrees of all of them on one pool of ``jobs`` forked processes: a core
+    that finishes a small scenario's subtree takes the next subtree of any
+    scenario, so one large scenario does not leave the other cores idle.
+
+    ``weights``: an estimate of each program's size; subtrees of heavier
+    programs are handed out first (longest job first).  Returns one merged
+    :class:`Result` per build, in order.
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
+    plans = [split_choices(b) for b in builds]
+    order = sorted(range(len(builds)), key=lambda i: -(weights[i] if weights else 0))
+    todo = [(i, job) for i in order for job in plans[i]]
+    kwargs = {"time_limit": time_limit, "max_executions": max_executions,
+              "stop_on_violation": stop_on_violation}
+    done = [{} for _ in builds]
+    if jobs == 1 or len(todo) <= 1:
+        outs = ((i, (job.index, run_job(builds[i], job, properties, **kwargs))) for i, job in todo)
+        for i, (index, out) in outs:
+            done[i][index] = out
+    else:
+        import multiprocessing
+        _FORKED["many"] = (builds, properties, kwargs)
+        try:
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
+                for i, (index, out) in pool.imap_unordered(_forked_many, todo):
+                    done[i][index] = out
+        finally:
+            _FORKED.clear()
+    results = []
+    for b, plan, d in zip(builds, plans, done):
+        total = _merge(b, plan, d, properties)
+        # The time the workers spent on this program (they ran others too).
+        total.elapsed = sum(d[j.index][0].elapsed for j in plan)
+        total.scheduler = f"dpor ({len(plan)} subtrees on {_where(jobs, None)}, shared by {len(builds)} programs)"
+        results.append(total)
+    return results
+
+
+def _forked_many(item):
+    builds, properties, kwargs = _FORKED["many"]
+    i, job = item
+    return i, (job.index, run_job(builds[i], job, properties, **kwargs))
+
+
 def _where(jobs, dask) -> str:
     if dask is not None:
         return "a Dask cluster"

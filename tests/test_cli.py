@@ -246,6 +246,15 @@ def test_jobs_report_the_serial_counts(tmp_path):
     assert resumed["scenarios"][0]["executions"] == serial["scenarios"][0]["executions"]
 
 
+def test_jobs_over_the_default_scenarios_report_the_serial_counts():
+    serial = json.loads(run("check", "--depth", "1", "--format", "json").stdout)
+    pooled = json.loads(run("check", "--depth", "1", "--jobs", "2", "--format", "json").stdout)
+    assert pooled["status"] == serial["status"] == "pass"
+    counts = [(s["name"], s["executions"], s["complete"]) for s in serial["scenarios"]]
+    assert [(s["name"], s["executions"], s["complete"]) for s in pooled["scenarios"]] == counts
+    assert len(counts) > 1
+
+
 def test_hypothesis_scheduler_finds_writes_and_is_never_verified(tmp_path):
     pytest.importorskip("checker.trace")
     res = run("check", "--mutation", "nolock", "--scenario", "pair", "--scheduler", "hypothesis",

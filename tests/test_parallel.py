@@ -141,3 +141,21 @@ def test_dask_cluster_in_process_equals_serial():
         b = explore_split(build, jobs=2, dask=client, params=params)
     same(serial(build), b)
     assert "Dask" in b.scheduler
+
+
+def test_several_scenarios_on_one_pool_equal_their_serial_searches():
+    """``zsmc check --jobs N`` over several scenarios: every scenario's subtrees on one
+    pool (largest first), each scenario's result the serial one."""
+    from checker.parallel import explore_split_many
+    cls = variant_for("upstream", None)
+    names = ["read-compact", "clients", "up-read-migrate"]
+    builds = [make_build(cls, n, 1)[0] for n in names]
+    pooled = explore_split_many(builds, jobs=2, weights=[1, 3, 2])
+    for b, r in zip(builds, pooled):
+        same(serial(b), r)
+    # A mutation's violation stays with its own scenario.
+    bad = variant_for("upstream", "compact-skips-write-lock")
+    builds = [make_build(bad, n, 1)[0] for n in ("read-compact", "up-clients")]
+    pooled = explore_split_many(builds, jobs=2)
+    assert pooled[0].violations and not pooled[1].violations
+    assert {v.property for v in pooled[0].violations} == {v.property for v in serial(builds[0]).violations}
