@@ -191,7 +191,7 @@ def _run_json(run: ScenarioRun) -> dict:
             "redundant": r.redundant, "pruned": r.pruned, "deadlocks": r.deadlocks, "steps": r.steps,
             "elapsed": round(r.elapsed, 4), "complete": r.complete, "reason": r.reason,
             "max_preemptions": r.max_preemptions, "preemption_bound": r.preemption_bound,
-            "bound_cut": r.bound_cut, "bound_covered": r.bound_covered,
+            "bound_cut": r.bound_cut, "bound_covered": r.bound_covered, "note": r.note,
             "violations": [_trace_json(t) for t in run.traces]}
 
 
