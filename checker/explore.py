@@ -90,7 +90,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
             world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False),
-                          guards=guards)
+                          guards=guards and getattr(sched, "guards", True))
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation)

@@ -60,10 +60,17 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class Job:
-    """One subtree: the steps leading to it and the sleep set at its root."""
+    """One subtree: the steps leading to it and the sleep set at its root.
+
+    ``guards``: whether the subtree's search may use the guarded-sections
+    reduction; a cut by depth names its prefix step by step, so its subtrees
+    are searched step by step too (a macro step would eat the prefix's next
+    step).  The first choices of tasks are single steps either way.
+    """
 
     index: int
     prefix: list
+    guards: bool = True
 
 
 # -- splitting ---------------------------------------------------------------------------------
@@ -79,10 +86,10 @@ def split(build, depth: int) -> list:
     jobs = []
 
     def expand(prefix, sleep):
-        world = _replay(build, prefix)
+        world = _replay(build, prefix, guards=False)
         en = world.enabled()
         if len(prefix) >= depth or not en:
-            jobs.append(Job(len(jobs), list(prefix)))
+            jobs.append(Job(len(jobs), list(prefix), guards=False))
             return
         done = {}
         for t in en:
@@ -91,7 +98,7 @@ def split(build, depth: int) -> list:
                 key = (t, v)
                 if key in sleep:
                     continue
-                ev = _replay(build, prefix + [key]).sched_events[-1]
+                ev = _replay(build, prefix + [key], guards=False).sched_events[-1]
                 fp = event_fp(ev)
                 below = {k: f for k, f in {**sleep, **done}.items() if not dep(f, fp)}
                 expand(prefix + [key], below)
@@ -119,9 +126,9 @@ def split_choices(build) -> list:
     return [Job(i, list(c)) for i, c in enumerate(combos)]
 
 
-def _replay(build, prefix) -> World:
+def _replay(build, prefix, guards=True) -> World:
     from .explore import _build
-    world = World(_build(build), macro=DPOR.macro)
+    world = World(_build(build), macro=DPOR.macro, guards=guards)
     for t, v in prefix:
         world.step(t, v)
     return world
@@ -133,7 +140,7 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, **kwargs)
     from .explore import _build
     from .monitor import select
     monitors = select(properties, _build(build)).all
-    sched = DPOR(job.prefix, trace_keys=True)
+    sched = DPOR(job.prefix, trace_keys=True, guards=getattr(job, "guards", True))
     result = explore(build, scheduler=sched, properties=monitors,
                      stop_on_violation=stop_on_violation, **kwargs)
     state = {m.name: m.export_state() for m in monitors if hasattr(m, "export_state")}
@@ -366,7 +373,7 @@ def _jsonable(x):
 
 def _save_checkpoint(path, ident, plan, done) -> None:
     doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "search": ident,
-           "plan": [(j.index, j.prefix) for j in plan], "done": done}
+           "plan": [(j.index, j.prefix, j.guards) for j in plan], "done": done}
     tmp = f"{path}.tmp"
     with open(tmp, "wb") as f:
         pickle.dump(doc, f)
@@ -389,4 +396,4 @@ def _load_checkpoint(path, ident):
     if doc.get("search") != ident:
         raise UsageError(f"--resume: {path} was written for another search (other scenario, "
                          "depth, variant or mutation)")
-    return [Job(i, list(p)) for i, p in doc["plan"]], dict(doc["done"])
+    return [Job(e[0], list(e[1]), *e[2:]) for e in doc["plan"]], dict(doc["done"])

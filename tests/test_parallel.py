@@ -159,3 +159,26 @@ def test_several_scenarios_on_one_pool_equal_their_serial_searches():
     pooled = explore_split_many(builds, jobs=2)
     assert pooled[0].violations and not pooled[1].violations
     assert {v.property for v in pooled[0].violations} == {v.property for v in serial(builds[0]).violations}
+
+
+def test_a_broken_guard_in_a_subtree_restarts_that_subtree_without_the_reduction():
+    from checker import Var
+    from checker.parallel import explore_split
+
+    def build():
+        g = SpinLock("g")
+        v = Var("v", 0, counter=True, guard=g)
+
+        def locked():
+            c = yield choose(["a", "b"])
+            yield g.acquire()
+            yield v.add(1 if c == "a" else 2)
+            yield g.release()
+
+        def racy():
+            yield v.read()          # breaks the declaration
+        return Program([Task(locked, "L", cpu=0), Task(racy, "R", cpu=1)], cpus=2,
+                       observe=lambda: v.value)
+    a, b = serial(build), explore_split(build, jobs=1)
+    same(a, b)
+    assert "guarded sections not reduced" in a.note and "guarded sections not reduced" in b.note

@@ -161,7 +161,7 @@ class DPOR:
 
     macro = True    # on one CPU, an atomic section is one step (World.step)
 
-    def __init__(self, prefix=(), trace_keys=False):
+    def __init__(self, prefix=(), trace_keys=False, guards=True):
         """``prefix``: explore only the executions that start with the steps
         ``prefix`` (event keys); a split search (``checker.parallel``) gives
         each worker one.  Races that would branch inside the prefix are left to
@@ -176,11 +176,13 @@ class DPOR:
         self.prefix = [tuple(k) for k in prefix]
         self.floor = len(self.prefix)
         self.keys = set() if trace_keys else None
+        # Whether the World may run guarded sections as one step (World.step).
+        self.guards = guards
         self._stranded = {}
 
     def reset(self) -> None:
         """Forget the search so far (``explore`` starts again without a reduction)."""
-        self.__init__(self.prefix, trace_keys=self.keys is not None)
+        self.__init__(self.prefix, trace_keys=self.keys is not None, guards=False)
 
     # -- the scheduler protocol ---------------------------------------------
     def new_execution(self) -> bool:
