@@ -32,7 +32,7 @@ from checker import (
 from checker.errors import InternalError
 
 KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose", "inc", "dec", "get",
-         "put", "use", "wait", "gsec", "gsec", "gbad"]
+         "put", "use", "wait", "gsec", "gsec", "gbad", "map"]
 def gen_prog(rng):
     ntasks = rng.randint(2, 3)
     ncpu = rng.choice([1, 2, None])
@@ -54,7 +54,7 @@ def gen_prog(rng):
                 ops.append((k, rng.randrange(nlocks)))
             elif k == "gsec":
                 ops.append((k, rng.choice(["add", "sub", "read", "write", "spin-in"])))
-            elif k in ("get", "put", "use"):
+            elif k in ("get", "put", "use", "map"):
                 ops.append((k, rng.choice([False, True])))
             elif k == "pd":
                 ops.append((k, rng.randint(0, 3)))
@@ -101,6 +101,14 @@ def mkbuild(spec):
                         else:
                             yield gv.add(1 if op[1] == "add" else -1)
                         yield g.release()
+                    elif k == "map":
+                        # a mapping: what a put that frees sees (freed while mapped)
+                        yield page.pin()
+                        at_pin = page.alive
+                        if op[1]:
+                            yield page.access()
+                        yield page.unpin()
+                        out.append(("mapped", at_pin, page.alive))
                     elif k == "gbad":
                         out.append((yield gv.read()))       # breaks the declaration
                     elif k == "wait":

@@ -134,16 +134,19 @@ class Obj(Shared):
     """An object whose lifetime the properties watch (a zspage, a page, a handle).
 
     ``alive`` is its state; ``pins`` maps task index to the number of live
-    mappings that task holds on it.
+    mappings that task holds on it.  Pins have a footprint of their own
+    (``pin_uid``): a mapping matters to the object's free and allocation,
+    which touch both, not to accesses of its memory.
     """
 
-    __slots__ = ("alive", "pins", "data")
+    __slots__ = ("alive", "pins", "data", "pin_uid")
 
     def __init__(self, name: str, alive: bool = True, data=None):
         super().__init__(name)
         self.alive = alive
         self.pins = {}
         self.data = data
+        self.pin_uid = _new_uid()
 
     def alloc(self) -> A.Action:
         return A.alloc(self)

@@ -424,14 +424,11 @@ class World:
                 choice = a.arg[0]
             res = choice
             ev.choice = choice
-        elif op == A.ALLOC:
+        elif op == A.ALLOC or op == A.FREE:
             ev.pre = obj.alive
-            obj.alive = True
+            obj.alive = op == A.ALLOC
             kind = A.W
-        elif op == A.FREE:
-            ev.pre = obj.alive
-            obj.alive = False
-            kind = A.W
+            ev.fps = ((obj.uid, A.W, ev.pre, obj.alive), (obj.pin_uid, A.W, None, None))
         elif op == A.ACCESS:
             kind = A.W if a.arg else A.R
         elif op == A.PIN:
@@ -449,7 +446,7 @@ class World:
         # COND_RESCHED, MIGHT_SLEEP, SLEEP, LABEL: no state change here.
         ev.result = res
         ev.kind = kind
-        ev.obj = obj.uid if kind else None
+        ev.obj = (obj.pin_uid if op == A.PIN or op == A.UNPIN else obj.uid) if kind else None
         ev.pc = t.pc
         t.seq += 1
         ev.seq = t.seq
@@ -507,7 +504,8 @@ class World:
         elif ev.post < 0 and ev.pre >= 0:
             self.report("bug", f"task {t.name} hit BUG: {var.name} underflow (put of a freed "
                         f"{obj.name})", task=t.index)
-        ev.fps = ((var.uid, kind, ev.pre, ev.post), (obj.uid, kind, alive, obj.alive))
+        ev.fps = ((var.uid, kind, ev.pre, ev.post), (obj.uid, kind, alive, obj.alive),
+                  (obj.pin_uid, kind, None, None))
 
     def would_preempt(self, index: int) -> bool:
         """Whether stepping task ``index`` now would preempt its CPU's current task."""

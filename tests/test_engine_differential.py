@@ -69,6 +69,7 @@ simple = st.one_of(
     st.tuples(st.just("get")),
     st.tuples(st.just("put"), st.booleans()),
     st.tuples(st.just("use")),
+    st.tuples(st.just("map")),
     st.tuples(st.just("wait"), st.sampled_from([0, 1, 2])),     # wait_unlocked
     # A section of the lock g over its guarded counter (the guarded-sections
     # reduction), and, rarely, an access that breaks the declaration.
@@ -131,6 +132,8 @@ def max_events(items) -> tuple[int, int]:
             steps += 1 + it[1]
         elif kind == "guarded":
             steps += 3
+        elif kind == "map":
+            steps += 2
         else:
             steps += 1
     return steps, chooses
@@ -206,6 +209,11 @@ def make_build(spec):
                     if locks[it[1]] not in held:      # waiting on a lock one holds: self-deadlock
                         yield locks[it[1]].wait_unlocked()
                         log.append("waited")
+                elif kind == "map":
+                    yield obj.pin()
+                    at_pin = obj.alive
+                    yield obj.unpin()
+                    log.append(("mapped", at_pin, obj.alive))
                 elif kind == "use":
                     yield obj.access()
                     log.append(("alive", obj.alive))
