@@ -39,7 +39,7 @@ def zsmc(*args, timeout=None):
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "cli", "check", *args, "--format", "json", "--out", out]
         t = time.perf_counter()
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
         wall = time.perf_counter() - t
     try:
         return json.loads(p.stdout), wall
@@ -65,9 +65,9 @@ def depth_runs(verdicts, quick: bool) -> None:
         print(f"| `{cmd}` | {len(doc['scenarios'])} | {n:,} | {wall:.1f} | {doc['status']} |")
         limit = 10 if depth == 1 else (120 if extra else None)
         if limit is not None:
+            state = "complete and clean" if clean(doc) else doc["status"]
             verdicts.append((clean(doc) and wall <= limit,
-                             f"{cmd}: {'complete and clean' if clean(doc) else doc['status']} "
-                             f"in {wall:.1f} s (target {limit} s)"))
+                             f"{cmd}: {state} in {wall:.1f} s (target {limit} s)"))
         else:
             verdicts.append((clean(doc), f"{cmd}: {doc['status']} in {wall:.1f} s (serial, no target)"))
 
@@ -90,9 +90,9 @@ def mutations(verdicts) -> None:
             found = _found(doc)
         found = m.expected_property in found
         print(f"| {name} | {m.expected_property} | {'yes' if found else 'NO'} | {wall:.1f} |")
+        verdict = "found" if found else "NOT found"
         verdicts.append((found and wall <= 10,
-                         f"mutation {name}: {m.expected_property} {'found' if found else 'NOT found'} "
-                         f"in {wall:.1f} s (target 10 s)"))
+                         f"mutation {name}: {m.expected_property} {verdict} in {wall:.1f} s (target 10 s)"))
 
 
 def _found(doc) -> set:
