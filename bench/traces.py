@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from checker import Monitor, explore
 from checker.actions import conflict
+from checker.schedulers.dpor import footprint
 
 __all__ = ["TraceCollector", "count_traces", "trace_key"]
 
@@ -37,18 +38,12 @@ def trace_key(events) -> tuple:
             b = events[j]
             if a.task == b.task:
                 continue  # program order: implied by the seq numbers
-            dep = any(o == o2 and conflict(k, k2) for o, k in _touches(a) for o2, k2 in _touches(b))
+            dep = any(o == o2 and conflict(k, k2) for o, k in footprint(a) for o2, k2 in footprint(b))
             if not dep and a.cpu >= 0 and a.cpu == b.cpu and (a.oc or b.oc):
                 dep = True
             if dep:
                 order.append(((a.task, a.seq), (b.task, b.seq)))
     return frozenset(labels), frozenset(order)
-
-
-def _touches(e) -> tuple:
-    if e.fps is not None:
-        return tuple((f[0], f[1]) for f in e.fps)
-    return ((e.obj, e.kind),) if e.obj is not None and e.kind else ()
 
 
 class TraceCollector(Monitor):

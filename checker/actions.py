@@ -140,6 +140,22 @@ class Action:
             return ADDS if self.arg2 is None else PUTS
         return NONE
 
+    def uids(self) -> tuple:
+        """The objects this action touches with its ``footprint_kind``: a pin the
+        object's mappings (``pin_uid``), a free or an allocation the object and
+        its mappings, a put (``add`` with ``frees``) the count, the object and
+        its mappings; anything else its own object."""
+        op = self.op
+        o = self.obj
+        if op == PIN or op == UNPIN:
+            return (o.pin_uid,)
+        if op == ALLOC or op == FREE:
+            return (o.uid, o.pin_uid)
+        if op == ADD and self.arg2 is not None:
+            f = self.arg2[0]
+            return (o.uid, f.uid, f.pin_uid)
+        return (o.uid,)
+
     def describe(self) -> str:
         """A short human description: ``acquire(class->lock)``, ``write(x, 3)``."""
         op = self.op

@@ -156,6 +156,7 @@ def _build(build) -> Program:
         return ("b", counter[0])
 
     objects._uid_source = uid
+    guarded_before = objects._guarded_vars
     try:
         program = build()
     except ZsmcError:
@@ -165,6 +166,7 @@ def _build(build) -> Program:
     if not isinstance(program, Program):
         raise UsageError(f"build() must return a checker.Program, got {program!r}")
     _build_uids[0] = counter[0]
+    program.declares_guards = objects._guarded_vars != guarded_before
     return program
 
 

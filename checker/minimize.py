@@ -42,6 +42,7 @@ from . import actions as A
 from .errors import UsageError
 from .explore import explore
 from .objects import Lock
+from .schedulers.dpor import footprint
 from .schedulers.replay import jsonable
 from .trace import _properties, _replay, check_trace, resolve_build
 
@@ -249,12 +250,10 @@ def direct_dependences(world, n: int) -> list:
         if t in last_task:
             d.add(last_task[t])
         last_task[t] = j
-        touches = ((e.obj, e.kind),) if e.fps is None else tuple((f[0], f[1]) for f in e.fps)
+        touches = footprint(e)
         if e.action.op == A.LABEL and e.action.arg2:
             touches = ((_LABELS, A.W),)
         for o, kind in touches:
-            if o is None or not kind:
-                continue
             if o in last_write:
                 d.add(last_write[o])
             if kind == A.W:

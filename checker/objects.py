@@ -34,6 +34,8 @@ from .errors import ModelError
 # Set by the running World; None outside an execution.
 _uid_source = None
 _global_uids = itertools.count()
+# Guarded Vars created so far (the explorer notes whether a build made any).
+_guarded_vars = 0
 
 
 def _new_uid():
@@ -83,6 +85,8 @@ class Var(Shared):
             if not isinstance(guard, Lock) or not guard.blocking:
                 raise ModelError(f"Var {name}: guard= must be a lock, got {guard!r}")
             guard.guards = True
+            global _guarded_vars
+            _guarded_vars += 1
         self.guard = guard
 
     def read(self) -> A.Action:

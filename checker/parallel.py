@@ -147,13 +147,30 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, **kwargs)
     return result, state, sched.keys
 
 
-# Forked workers inherit the build (a closure: it need not pickle).
+# Forked workers inherit the builds (closures: they need not pickle).
 _FORKED = {}
 
 
-def _forked_job(job):
-    build, properties, kwargs = _FORKED["ctx"]
-    return job.index, run_job(build, job, properties, **kwargs)
+def _forked_job(item):
+    builds, properties, kwargs = _FORKED["ctx"]
+    i, job = item
+    return i, job.index, run_job(builds[i], job, properties, **kwargs)
+
+
+def _run_local(builds, todo, jobs, properties, kwargs):
+    """Run the jobs ``todo`` (``(build index, job)``) here or on ``jobs`` forked
+    processes; yields ``(build index, job index, run_job's result)`` as they finish."""
+    if jobs == 1 or len(todo) <= 1:
+        for i, job in todo:
+            yield i, job.index, run_job(builds[i], job, properties, **kwargs)
+        return
+    import multiprocessing
+    _FORKED["ctx"] = (builds, properties, kwargs)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
+            yield from pool.imap_unordered(_forked_job, todo)
+    finally:
+        _FORKED.clear()
 
 
 # -- the whole search ---------------------------------------------------------------------------
@@ -219,19 +236,8 @@ def explore_split_many(builds, jobs: int = 2, properties=None, time_limit=None,
     kwargs = {"time_limit": time_limit, "max_executions": max_executions,
               "stop_on_violation": stop_on_violation}
     done = [{} for _ in builds]
-    if jobs == 1 or len(todo) <= 1:
-        outs = ((i, (job.index, run_job(builds[i], job, properties, **kwargs))) for i, job in todo)
-        for i, (index, out) in outs:
-            done[i][index] = out
-    else:
-        import multiprocessing
-        _FORKED["many"] = (builds, properties, kwargs)
-        try:
-            with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
-                for i, (index, out) in pool.imap_unordered(_forked_many, todo):
-                    done[i][index] = out
-        finally:
-            _FORKED.clear()
+    for i, index, out in _run_local(builds, todo, jobs, properties, kwargs):
+        done[i][index] = out
     results = []
     for b, plan, d in zip(builds, plans, done):
         total = _merge(b, plan, d, properties)
@@ -240,12 +246,6 @@ def explore_split_many(builds, jobs: int = 2, properties=None, time_limit=None,
         total.scheduler = f"dpor ({len(plan)} subtrees on {_where(jobs, None)}, shared by {len(builds)} programs)"
         results.append(total)
     return results
-
-
-def _forked_many(item):
-    builds, properties, kwargs = _FORKED["many"]
-    i, job = item
-    return i, (job.index, run_job(builds[i], job, properties, **kwargs))
 
 
 def _where(jobs, dask) -> str:
@@ -258,18 +258,8 @@ def _run(build, todo, jobs, properties, kwargs, dask, params):
     if dask is not None:
         yield from _run_dask(todo, properties, kwargs, dask, params)
         return
-    if jobs == 1 or len(todo) <= 1:
-        for job in todo:
-            yield job.index, run_job(build, job, properties, **kwargs)
-        return
-    import multiprocessing
-    _FORKED["ctx"] = (build, properties, kwargs)
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(jobs, len(todo))) as pool:
-            yield from pool.imap_unordered(_forked_job, todo)
-    finally:
-        _FORKED.clear()
+    for _, index, out in _run_local([build], [(0, job) for job in todo], jobs, properties, kwargs):
+        yield index, out
 
 
 def _run_dask(todo, properties, kwargs, dask, params):

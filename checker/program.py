@@ -51,6 +51,9 @@ class Program:
     name: str | None = None
     # Filled by __post_init__:
     specs: list = field(default_factory=list, init=False)
+    # Whether building it declared a guarded Var (set by the explorer's build;
+    # without one the World never looks for guarded sections).
+    declares_guards: bool = field(default=True, init=False)
 
     def __post_init__(self):
         if not isinstance(self.tasks, (list, tuple)) or not self.tasks:

@@ -120,8 +120,8 @@ class World:
         # What the scheduler stepped: the events themselves, or with macro
         # steps one summary Event per step (``Event.fps``: every object touched).
         self.macro = bool(macro) and program.ncpus == 1 and len(specs) > 1
-        self.guarded = (bool(macro) and guards and not self.macro and len(specs) > 1
-                        and not any(self.shared_cpu))
+        self.guarded = (bool(macro) and guards and program.declares_guards and not self.macro
+                        and len(specs) > 1 and not any(self.shared_cpu))
         self.sched_events = [] if self.macro or self.guarded else self.events
         self._macro_seq = [0] * len(specs)
         self.violations = []
@@ -265,8 +265,8 @@ class World:
             return True
         if op == A.RELEASE:
             return a.obj.guards and a.obj.writer == t.index
-        if op in _GUARDED_OPS:
-            g = getattr(a.obj, "guard", None)
+        if op in _GUARDED_OPS:      # operations on a Var
+            g = a.obj.guard
             return g is not None and g.writer == t.index
         return False
 
@@ -364,8 +364,8 @@ class World:
             kind = A.W
         elif op == A.ACQUIRE or op == A.TRYLOCK:
             # Shared acquisitions (and releases) of one rwlock commute: they
-            # read the lock as far as the dependence relation is concerned.
-            kind = A.R if a.arg else A.W
+            # read the lock; a lockdep annotation has no footprint.
+            kind = a.footprint_kind
             ev.pre = obj.state()
             if obj.available(index, a.arg):
                 self._take(t, obj, a.arg)
@@ -375,8 +375,6 @@ class World:
             else:
                 raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
             ev.post = obj.state()
-            if not obj.blocking:
-                kind = A.NONE   # a lockdep annotation: no other task can observe it
         elif op == A.RELEASE:
             ev.pre = obj.state()
             kind = A.R if self._drop(t, obj, a) else A.W
@@ -428,7 +426,8 @@ class World:
             ev.pre = obj.alive
             obj.alive = op == A.ALLOC
             kind = A.W
-            ev.fps = ((obj.uid, A.W, ev.pre, obj.alive), (obj.pin_uid, A.W, None, None))
+            uid, pins = a.uids()
+            ev.fps = ((uid, A.W, ev.pre, obj.alive), (pins, A.W, None, None))
         elif op == A.ACCESS:
             kind = A.W if a.arg else A.R
         elif op == A.PIN:
@@ -446,7 +445,7 @@ class World:
         # COND_RESCHED, MIGHT_SLEEP, SLEEP, LABEL: no state change here.
         ev.result = res
         ev.kind = kind
-        ev.obj = (obj.pin_uid if op == A.PIN or op == A.UNPIN else obj.uid) if kind else None
+        ev.obj = (a.uids()[0] if op == A.PIN or op == A.UNPIN else obj.uid) if kind else None
         ev.pc = t.pc
         t.seq += 1
         ev.seq = t.seq
@@ -496,16 +495,15 @@ class World:
                 try:
                     on_free()
                 except (AssertionError, Bug) as exc:
-                    self.report("bug", f"task {t.name} hit BUG: {str(exc) or type(exc).__name__}",
-                                task=t.index)
+                    self._report_bug(t, exc)
                 finally:
                     self._active = None
             obj.alive = False
         elif ev.post < 0 and ev.pre >= 0:
-            self.report("bug", f"task {t.name} hit BUG: {var.name} underflow (put of a freed "
-                        f"{obj.name})", task=t.index)
-        ev.fps = ((var.uid, kind, ev.pre, ev.post), (obj.uid, kind, alive, obj.alive),
-                  (obj.pin_uid, kind, None, None))
+            self._report_bug(t, f"{var.name} underflow (put of a freed {obj.name})")
+        var_uid, obj_uid, pins = ev.action.uids()
+        ev.fps = ((var_uid, kind, ev.pre, ev.post), (obj_uid, kind, alive, obj.alive),
+                  (pins, kind, None, None))
 
     def would_preempt(self, index: int) -> bool:
         """Whether stepping task ``index`` now would preempt its CPU's current task."""
@@ -594,8 +592,7 @@ class World:
             t.finished = True
             t.pending = None
             self._active = None
-            msg = str(exc) or type(exc).__name__
-            self.report("bug", f"task {t.name} hit BUG: {msg}", task=t.index)
+            self._report_bug(t, exc)
             return
         except ZsmcError:
             self._active = None
@@ -616,6 +613,11 @@ class World:
                 m.on_pending(self, t, nxt)
 
     # -- reporting --------------------------------------------------------------
+    def _report_bug(self, t: TaskState, exc) -> None:
+        """A BUG() in task ``t``: ``exc`` is the exception the model raised, or a message."""
+        msg = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
+        self.report("bug", f"task {t.name} hit BUG: {msg}", task=t.index)
+
     def report(self, prop: str, message: str, task=None, steps=()):
         """Record a violation of property ``prop`` at the current step."""
         step = len(self.events) - 1

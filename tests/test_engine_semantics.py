@@ -625,3 +625,26 @@ def test_waiting_in_atomic_context_is_sleep_in_atomic_and_a_waiter_can_deadlock(
     assert props == {"sleep-in-atomic", "deadlock"}, [v.message for v in r.violations]
     dl = next(v for v in r.violations if v.property == "deadlock")
     assert "wait_unlocked(page)" in dl.message and "held by T0" in dl.message
+
+
+def test_only_a_program_that_declares_a_guard_looks_for_guarded_sections():
+    from checker.explore import _build
+    from checker.world import World
+
+    def make(guarded):
+        def build():
+            g = SpinLock("g")
+            v = Var("v", 0, counter=True, guard=g if guarded else None)
+
+            def fn():
+                yield g.acquire()
+                yield v.add(1)
+                yield g.release()
+            return Program([Task(fn, "A", cpu=0), Task(fn, "B", cpu=1)], cpus=2)
+        return build
+    assert World(_build(make(True)), macro=True).guarded
+    assert not World(_build(make(False)), macro=True).guarded
+    # Either way the two sections' interleavings are all found.
+    for guarded in (True, False):
+        r = explore(make(guarded), scheduler="dpor", properties=[])
+        assert r.complete and r.executions == (1 if guarded else 2)

@@ -111,15 +111,9 @@ def _pending_event(world, ts, index):
     e.result = None
     e.choice = a.arg[0] if a.op == A.CHOOSE else None
     e.kind = a.footprint_kind
-    e.obj = a.obj.uid if e.kind else None
-    if a.op == A.PIN or a.op == A.UNPIN:
-        e.obj = a.obj.pin_uid
-    e.fps = None
-    if a.op == A.ALLOC or a.op == A.FREE:
-        e.fps = ((e.obj, A.W, a.obj.alive, None), (a.obj.pin_uid, A.W, None, None))
-    if a.op == A.ADD and a.arg2 is not None:
-        e.fps = ((e.obj, e.kind, a.obj.value, None), (a.arg2[0].uid, e.kind, a.arg2[0].alive, None),
-                 (a.arg2[0].pin_uid, e.kind, None, None))
+    uids = a.uids() if e.kind else ()
+    e.obj = uids[0] if uids else None
+    e.fps = tuple((u, e.kind, None, None) for u in uids) if len(uids) > 1 else None
     e.pre = None
     if a.op == A.SPIN:
         e.pre = a.obj.value

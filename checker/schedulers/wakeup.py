@@ -19,6 +19,8 @@ atomic section run as one step touches several objects):
 
 from __future__ import annotations
 
+from ..actions import conflict
+
 W = 2
 
 
@@ -31,7 +33,7 @@ def dep(a, b) -> bool:
         return True
     for o, k in a[1]:
         for o2, k2 in b[1]:
-            if o == o2 and (k != k2 or k == W):
+            if o == o2 and conflict(k, k2):
                 return True
     return False
 
