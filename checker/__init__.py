@@ -10,6 +10,7 @@ from .actions import (Action, access, alloc, choose, cond_resched, free, label, 
                       pin, preempt_disable, preempt_enable, sleep, unpin)
 from .errors import InternalError, ModelError, UsageError, ZsmcError
 from .explore import explore
+from .memory import SharedDict, SharedList, shared_struct
 from .monitor import Monitor, register
 from .objects import LockMap, Mutex, Obj, PageLock, RwLock, RwSemaphore, SpinLock, Var
 from .program import Program, Task
@@ -18,10 +19,11 @@ from .world import Bug, Event, World
 
 __all__ = [
     "Action", "Bug", "actions", "Event", "InternalError", "LockMap", "ModelError", "Monitor", "Mutex",
-    "Obj", "PageLock", "Program", "Result", "RwLock", "RwSemaphore", "SpinLock", "Step", "Task",
+    "Obj", "PageLock", "Program", "Result", "RwLock", "RwSemaphore", "SharedDict", "SharedList",
+    "SpinLock", "Step", "Task",
     "UsageError", "Var", "Violation", "World", "ZsmcError", "access", "alloc", "choose",
     "cond_resched", "explore", "free", "label", "might_sleep", "pin", "preempt_disable",
-    "preempt_enable", "register", "sleep", "unpin",
+    "preempt_enable", "register", "shared_struct", "sleep", "unpin",
 ]
 
 __version__ = "0.1.0"

@@ -13,7 +13,11 @@ Hooks (all optional):
 * ``on_pending(world, task, action)``: a task has just yielded ``action``;
   everything that decides it (the task's preempt count and held locks) is the
   task's own, so checks made here do not depend on the interleaving.
-* ``on_event(world, event)``: after each step, before the task resumes.
+* ``on_event(world, event)``: after each step's action, before the task resumes
+  (the state is the one right after the action).
+* ``on_step_end(world, event)``: after the task's code following the action
+  has run up to its next action (part of the same step, :mod:`checker.memory`):
+  ``event.fps``, ``event.plain`` and ``event.dead`` are complete.
 * ``on_task_finish(world, task)``: a task's generator returned.
 * ``on_deadlock(world, blocked)``: no task is enabled while some are
   unfinished; ``blocked`` is ``world.blocked_description()``.
@@ -43,9 +47,10 @@ REGISTRY: dict[str, str] = {
     "data-integrity": "properties.data_integrity:DataIntegrity",
     "pool-consistency": "properties.pool_consistency:PoolConsistency",
     "lock-balance": "properties.lock_balance:LockBalance",
+    "data-race": "properties.data_race:DataRace",
 }
 
-HOOKS = ("on_explore_start", "on_execution_start", "on_pending", "on_event",
+HOOKS = ("on_explore_start", "on_execution_start", "on_pending", "on_event", "on_step_end",
          "on_task_finish", "on_deadlock", "on_execution_end", "on_explore_end")
 
 

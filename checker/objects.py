@@ -29,7 +29,9 @@ from __future__ import annotations
 import itertools
 
 from . import actions as A
+from . import memory as _memory
 from .errors import ModelError
+from .memory import check_shareable
 
 # Set by the running World; None outside an execution.
 _uid_source = None
@@ -45,26 +47,43 @@ def _new_uid():
 
 
 class Shared:
-    """Base of every object an action can name."""
+    """Base of every object an action can name.
 
-    __slots__ = ("name", "uid")
+    ``owner``: the :class:`Obj` whose memory this object lives in (a page's
+    lock lives in the page, a zspage's lock and counter in the zspage), or
+    None.  An operation on it while the owner is freed is a use after free,
+    and its footprint reads the owner's lifetime so that the search orders it
+    against the free.
+    """
 
-    def __init__(self, name: str):
+    __slots__ = ("name", "uid", "owner")
+    __zsmc_shared__ = True
+
+    def __init__(self, name: str, owner=None):
         if not isinstance(name, str) or not name:
             raise ModelError(f"a shared object needs a non-empty name, got {name!r}")
+        if owner is not None and not isinstance(owner, Obj):
+            raise ModelError(f"{name}: owner= must be a checker.Obj, got {owner!r}")
         self.name = name
         self.uid = _new_uid()
+        self.owner = owner
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
 
 class Var(Shared):
-    """A shared memory location.  ``value`` is its current value (for observe)."""
+    """A shared memory location.  ``value`` is its current value.
 
-    __slots__ = ("value", "initial", "counter", "guard")
+    Task code reads and writes it with actions (``yield v.read()``); reading
+    ``v.value`` directly inside a step is recorded as a plain read (it is in
+    the step's footprint), and writing it directly is refused: the write would
+    bypass the history the search keeps of the variable.
+    """
 
-    def __init__(self, name: str, value=0, counter: bool = False, guard=None):
+    __slots__ = ("_value", "initial", "counter", "guard")
+
+    def __init__(self, name: str, value=0, counter: bool = False, guard=None, owner=None):
         """``counter``: a count nobody waits on (a refcount, a statistic), so
         that :meth:`add` steps commute; ``spin_until`` on it is refused.
 
@@ -77,8 +96,9 @@ class Var(Shared):
         The engine checks the declaration on every step; a broken one makes
         the search start again without the reduction.
         """
-        super().__init__(name)
-        self.value = value
+        super().__init__(name, owner)
+        check_shareable(value, f"Var {name}")
+        self._value = value
         self.initial = value
         self.counter = bool(counter)
         if guard is not None:
@@ -88,6 +108,21 @@ class Var(Shared):
             global _guarded_vars
             _guarded_vars += 1
         self.guard = guard
+
+    @property
+    def value(self):
+        rec = _memory._tls.rec
+        if rec is not None:
+            rec.touch_shared(self, A.R, self._value)
+        return self._value
+
+    @value.setter
+    def value(self, v):
+        if _memory._tls.rec is not None:
+            raise ModelError(f"task code writes {self.name}.value directly; write it with "
+                             f"`yield {self.name}.write(v)` so the search sees the write")
+        check_shareable(v, f"Var {self.name}")
+        self._value = v
 
     def read(self) -> A.Action:
         return A.Action(A.READ, self)
@@ -146,7 +181,7 @@ class Obj(Shared):
     __slots__ = ("alive", "pins", "data", "pin_uid")
 
     def __init__(self, name: str, alive: bool = True, data=None):
-        super().__init__(name)
+        super().__init__(name, None)
         self.alive = alive
         self.pins = {}
         self.data = data
@@ -175,7 +210,7 @@ class Lock(Shared):
     which only records and never excludes).
     """
 
-    __slots__ = ("cls", "writer", "readers", "guards")
+    __slots__ = ("cls", "_writer", "_readers", "guards")
 
     kind = "lock"
     spinning = False
@@ -187,12 +222,33 @@ class Lock(Shared):
     # Process-context read_lock on a qrwlock and down_read are not recursive.
     recursive_read = False
 
-    def __init__(self, name: str, cls: str | None = None):
-        super().__init__(name)
+    def __init__(self, name: str, cls: str | None = None, owner=None):
+        super().__init__(name, owner)
         self.cls = cls or name
-        self.writer = None
-        self.readers = {}
+        self._writer = None
+        self._readers = {}
         self.guards = False     # some Var names it as its guard
+
+    # Who holds the lock.  Task code reading these (``assert_spin_locked``,
+    # ``spin_is_locked``) reads the lock: the read is in the step's footprint,
+    # unless the task holds the lock for write, which fixes what it reads.
+    @property
+    def writer(self):
+        rec = _memory._tls.rec
+        if rec is not None and self._writer != rec.task:
+            rec.touch_shared(self, A.R, self.state())
+        return self._writer
+
+    @property
+    def readers(self):
+        rec = _memory._tls.rec
+        if rec is not None and self._writer != rec.task:
+            rec.touch_shared(self, A.R, self.state())
+        return dict(self._readers)
+
+    def is_locked(self) -> bool:
+        """``spin_is_locked``: whether some task holds it (a plain read of the lock)."""
+        return self.writer is not None or bool(self.readers)
 
     def acquire(self, shared: bool = False, nested: int = 0) -> A.Action:
         """Take the lock, waiting (spinning or sleeping by kind) while it is held.
@@ -224,18 +280,18 @@ class Lock(Shared):
     # -- engine helpers (not part of the model-facing API) --------------------
     def state(self):
         """An immutable snapshot of who holds the lock."""
-        if self.readers:
-            return (self.writer, tuple(sorted(self.readers.items())))
-        return (self.writer, ())
+        if self._readers:
+            return (self._writer, tuple(sorted(self._readers.items())))
+        return (self._writer, ())
 
     def available(self, task: int, shared: bool) -> bool:
         if not self.blocking:
             return True
-        if self.writer is not None:
+        if self._writer is not None:
             return False
         if shared:
             return True
-        return not self.readers
+        return not self._readers
 
     @staticmethod
     def available_in(state, shared: bool) -> bool:
@@ -245,7 +301,7 @@ class Lock(Shared):
         return shared or not readers
 
     def holds(self, task: int) -> bool:
-        return self.writer == task or task in self.readers
+        return self._writer == task or task in self._readers
 
 
 class SpinLock(Lock):
@@ -302,10 +358,10 @@ class LockMap(Lock):
     rw = True
     blocking = False
 
-    def __init__(self, name: str, cls: str | None = None):
-        super().__init__(name, cls)
+    def __init__(self, name: str, cls: str | None = None, owner=None):
+        super().__init__(name, cls, owner)
         # Every task holding the map exclusively (a buggy model may have two).
         self.exclusive = {}
 
     def holds(self, task: int) -> bool:
-        return task in self.exclusive or task in self.readers
+        return task in self.exclusive or task in self._readers

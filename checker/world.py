@@ -36,6 +36,8 @@ from __future__ import annotations
 from . import actions as A
 from . import objects
 from .errors import InternalError, ModelError, ZsmcError
+from .memory import set_recorder
+from .recorder import StepRecorder
 
 
 _GUARDED_OPS = frozenset({A.READ, A.WRITE, A.RMW, A.CMPXCHG, A.ADD})
@@ -63,10 +65,17 @@ class Event:
     depend on the step's result, or executions could not be compared).
     ``pre``/``post`` snapshot the object's state around the step (lock
     holders, variable value); ``own`` is the CPU owner before the step.
+    ``fps`` includes what the step's task code touched in shared memory
+    (:mod:`checker.memory`); ``plain`` lists those accesses the action did
+    not declare ``(key, kind, label, function)``, ``late`` the locations
+    only such accesses touched (they stand after the action, not at it), and
+    ``dead`` the uses of freed memory ``(owner, label, kind, function)`` (each
+    None when empty).
     """
 
     __slots__ = ("index", "task", "seq", "action", "result", "choice", "obj", "kind",
-                 "cpu", "oc", "xoc", "pre", "post", "own", "preemption", "pc", "clock", "fps")
+                 "cpu", "oc", "xoc", "pre", "post", "own", "preemption", "pc", "clock", "fps",
+                 "plain", "late", "dead")
 
     def __repr__(self) -> str:
         return f"<Event {self.index} t{self.task} {self.action.describe()} -> {self.result!r}>"
@@ -134,7 +143,9 @@ class World:
         on_event = monitors.on_event if monitors is not None else ()
         self._on_event = on_event
         self._on_pending = monitors.on_pending if monitors is not None else ()
+        self._on_step_end = monitors.on_step_end if monitors is not None else ()
         objects._uid_source = self._uid
+        self._rec = StepRecorder()
         for t in self.tasks:
             self._active = t
             try:
@@ -145,7 +156,8 @@ class World:
                 raise ModelError(f"task {t.name}: calling its function raised {exc!r}") from exc
             if not hasattr(t.gen, "send"):
                 raise ModelError(f"task {t.name}: its function returned {t.gen!r}, not a generator")
-            self._resume(t, None, first=True)
+            self._rec.begin(t, None, prefix=True)
+            self._after_resume(t, self._resume(t, None, first=True))
         self._active = None
 
     # -- uids ---------------------------------------------------------------
@@ -165,7 +177,7 @@ class World:
         if op == A.ACQUIRE or op == A.WAIT:
             return a.obj.available(t.index, a.arg)
         if op == A.SPIN:
-            return bool(a.arg(a.obj.value))
+            return bool(a.arg(a.obj._value))
         return True
 
     def enabled(self) -> list:
@@ -187,7 +199,7 @@ class World:
                 if not a.obj.available(t.index, a.arg):
                     continue
             elif op == A.SPIN:
-                if not a.arg(a.obj.value):
+                if not a.arg(a.obj._value):
                     continue
             out.append(t.index)
         return out
@@ -264,10 +276,10 @@ class World:
         if op == A.LABEL:
             return True
         if op == A.RELEASE:
-            return a.obj.guards and a.obj.writer == t.index
+            return a.obj.guards and a.obj._writer == t.index
         if op in _GUARDED_OPS:      # operations on a Var
             g = a.obj.guard
-            return g is not None and g.writer == t.index
+            return g is not None and g._writer == t.index
         return False
 
     def _close_macro(self, start: int) -> None:
@@ -276,6 +288,7 @@ class World:
         last = evs[-1]
         t = first.task
         m = Event()
+        m.plain = m.late = m.dead = None
         m.index = len(self.sched_events)
         m.task = t
         self._macro_seq[t] += 1
@@ -310,7 +323,7 @@ class World:
                 a = ts.pending
                 kind = a.footprint_kind
                 if kind and a.obj.uid not in touched:
-                    now = a.obj.state() if a.op in (A.ACQUIRE, A.WAIT) else a.obj.value
+                    now = a.obj.state() if a.op in (A.ACQUIRE, A.WAIT) else a.obj._value
                     touched[a.obj.uid] = [kind, now, now]
             if self.guarded:
                 # A lock the step found free and left free: the step only
@@ -338,6 +351,13 @@ class World:
         ev.pre = ev.post = None
         ev.clock = None
         ev.fps = None
+        ev.plain = ev.late = ev.dead = None
+        rec = self._rec
+        rec.begin(t, ev)
+        if obj is not None and obj.owner is not None:
+            # The object lives in another (a page's lock in the page): using it
+            # reads whether that one is alive.
+            rec.touch(obj.owner, None, A.R, obj.name)
         # Preemption counting on the explored ordering, judged on the state
         # before the step (a release in this step must not hide that the
         # previous task was runnable).
@@ -349,17 +369,17 @@ class World:
         if self.guarded:
             if op in _CHECKED_OPS:
                 g = obj.guard
-                if g is not None and g.writer != index:
+                if g is not None and g._writer != index:
                     raise GuardBroken(f"task {t.name}: {a.describe()} without holding {g.name}")
             elif op == A.TRYLOCK and obj.guards:
                 raise GuardBroken(f"task {t.name}: trylock of {obj.name}, a guard")
         if op == A.READ:
-            res = obj.value
+            res = obj._value
             kind = A.R
             ev.pre = ev.post = res
         elif op == A.WRITE:
-            ev.pre = obj.value
-            obj.value = a.arg
+            ev.pre = obj._value
+            obj._value = a.arg
             ev.post = a.arg
             kind = A.W
         elif op == A.ACQUIRE or op == A.TRYLOCK:
@@ -382,14 +402,14 @@ class World:
             if not obj.blocking:
                 kind = A.NONE
         elif op == A.SPIN:
-            res = obj.value
+            res = obj._value
             kind = A.R
             ev.pre = ev.post = res
         elif op == A.RMW:
-            res = obj.value
+            res = obj._value
             ev.pre = res
-            obj.value = a.arg(res)
-            ev.post = obj.value
+            obj._value = a.arg(res)
+            ev.post = obj._value
             kind = A.W
         elif op == A.WAIT:
             if not obj.available(index, True):
@@ -397,17 +417,17 @@ class World:
             ev.pre = ev.post = obj.state()
             kind = A.R
         elif op == A.ADD:
-            ev.pre = obj.value
-            obj.value = ev.post = ev.pre + a.arg
+            ev.pre = obj._value
+            obj._value = ev.post = ev.pre + a.arg
             kind = a.footprint_kind
             if a.arg2 is not None:
                 self._add_frees(t, ev, kind)
         elif op == A.CMPXCHG:
-            res = obj.value
+            res = obj._value
             ev.pre = res
             if res == a.arg:
-                obj.value = a.arg2
-            ev.post = obj.value
+                obj._value = a.arg2
+            ev.post = obj._value
             kind = A.W
         elif op == A.PREEMPT_DISABLE:
             t.pc += 1
@@ -471,7 +491,14 @@ class World:
         if on_event:
             for m in on_event:
                 m.on_event(self, ev)
-        self._resume(t, res)
+        rec.cont()
+        outcome = self._resume(t, res)
+        rec.finish(ev)
+        on_step_end = self._on_step_end
+        if on_step_end:
+            for m in on_step_end:
+                m.on_step_end(self, ev)
+        self._after_resume(t, outcome)
         if t.finished and self.owner[c] == index:
             # A task that ends atomic (a lock-balance bug) stops owning its CPU.
             self.owner[c] = None
@@ -492,11 +519,13 @@ class World:
         if ev.post == 0 and ev.pre != 0:
             if on_free is not None:
                 self._active = t
+                old = set_recorder(self._rec)
                 try:
                     on_free()
                 except (AssertionError, Bug) as exc:
                     self._report_bug(t, exc)
                 finally:
+                    set_recorder(old)
                     self._active = None
             obj.alive = False
         elif ev.post < 0 and ev.pre >= 0:
@@ -524,15 +553,15 @@ class World:
         i = t.index
         if lk.blocking:
             if shared:
-                lk.readers[i] = lk.readers.get(i, 0) + 1
+                lk._readers[i] = lk._readers.get(i, 0) + 1
             else:
-                lk.writer = i
+                lk._writer = i
         elif shared:
-            lk.readers[i] = lk.readers.get(i, 0) + 1
+            lk._readers[i] = lk._readers.get(i, 0) + 1
         else:
             lk.exclusive[i] = lk.exclusive.get(i, 0) + 1
-            if lk.writer is None:
-                lk.writer = i
+            if lk._writer is None:
+                lk._writer = i
         t.held.append((lk, shared))
         if lk.spinning:
             t.pc += 1
@@ -557,60 +586,71 @@ class World:
                         steps=(len(self.events),))
             return False
         if shared:
-            n = lk.readers[i]
+            n = lk._readers[i]
             if n == 1:
-                del lk.readers[i]
+                del lk._readers[i]
             else:
-                lk.readers[i] = n - 1
+                lk._readers[i] = n - 1
         elif lk.blocking:
-            lk.writer = None
+            lk._writer = None
         else:
             n = lk.exclusive[i]
             if n == 1:
                 del lk.exclusive[i]
             else:
                 lk.exclusive[i] = n - 1
-            if lk.writer == i and i not in lk.exclusive:
-                lk.writer = next(iter(lk.exclusive), None)
+            if lk._writer == i and i not in lk.exclusive:
+                lk._writer = next(iter(lk.exclusive), None)
         if lk.spinning:
             t.pc -= 1
-        return shared and lk.writer != i
+        return shared and lk._writer != i
 
     def _resume(self, t: TaskState, value, first: bool = False):
+        """Run ``t``'s code up to its next action, recording what it touches.
+
+        Returns the action, ``StopIteration`` if the task ended, or the
+        ``Bug``/``AssertionError`` it raised; :meth:`_after_resume` acts on it
+        once the step's monitors have seen the step (a BUG the continuation
+        hits is reported after what the step itself broke).
+        """
         self._active = t
+        old = set_recorder(self._rec)
         try:
             nxt = next(t.gen) if first else t.gen.send(value)
-        except StopIteration:
-            t.finished = True
-            t.pending = None
-            self._active = None
-            on_finish = self.monitors.on_task_finish if self.monitors is not None else ()
-            for m in on_finish:
-                m.on_task_finish(self, t)
-            return
+        except StopIteration as exc:
+            return exc
         except (AssertionError, Bug) as exc:
-            t.finished = True
-            t.pending = None
-            self._active = None
-            self._report_bug(t, exc)
-            return
+            return exc
         except ZsmcError:
-            self._active = None
             raise
         except Exception as exc:
-            self._active = None
             where = t.pending.describe() if t.pending is not None else "its start"
             raise ModelError(f"task {t.name} raised {type(exc).__name__}: {exc} (after {where})") from exc
-        self._active = None
+        finally:
+            set_recorder(old)
+            self._active = None
         if type(nxt) is not A.Action:
             raise ModelError(
                 f"task {t.name} yielded {nxt!r}, which is not an action; "
                 "yield x.read(), lk.acquire(), preempt_disable(), choose([...]), ...")
-        t.pending = nxt
-        on_pending = self._on_pending
-        if on_pending:
-            for m in on_pending:
-                m.on_pending(self, t, nxt)
+        return nxt
+
+    def _after_resume(self, t: TaskState, outcome) -> None:
+        if type(outcome) is A.Action:
+            t.pending = outcome
+            on_pending = self._on_pending
+            if on_pending:
+                for m in on_pending:
+                    m.on_pending(self, t, outcome)
+            return
+        t.finished = True
+        t.pending = None
+        if isinstance(outcome, StopIteration):
+            on_finish = self.monitors.on_task_finish if self.monitors is not None else ()
+            for m in on_finish:
+                m.on_task_finish(self, t)
+        else:
+            self._report_bug(t, outcome)
 
     # -- reporting --------------------------------------------------------------
     def _report_bug(self, t: TaskState, exc) -> None:
@@ -638,13 +678,13 @@ class World:
             elif a.op == A.ACQUIRE or a.op == A.WAIT:
                 lk = a.obj
                 holders = []
-                if lk.writer is not None:
-                    holders.append(self.tasks[lk.writer].name)
-                holders.extend(self.tasks[r].name + " (read)" for r in lk.readers)
+                if lk._writer is not None:
+                    holders.append(self.tasks[lk._writer].name)
+                holders.extend(self.tasks[r].name + " (read)" for r in lk._readers)
                 how = "spins" if lk.spinning else "sleeps"
                 why = f"{how} on {lk.kind} {lk.name} held by {', '.join(holders) or '?'}"
             elif a.op == A.SPIN:
-                why = f"spins on {a.obj.name} = {a.obj.value!r}"
+                why = f"spins on {a.obj.name} = {a.obj._value!r}"
                 if t.pc:
                     why += f" with preemption disabled on CPU {c}"
             lines.append((t.index, t.name, a.describe(), why))

@@ -10,7 +10,7 @@ page under it (bug 2 of section 4).
 
 from __future__ import annotations
 
-from checker import Bug, label
+from checker import Bug, SharedList, label
 
 from .pool import DEFERRED, FREEING, ZS_INUSE_RATIO_0, ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE
 
@@ -100,13 +100,13 @@ class Freeing:
         yield from self.class_stat_sub(cls, ZS_OBJS_ALLOCATED, cls.objs_per_zspage)
         if zspage in cls.ghost_zspages:
             cls.ghost_zspages.remove(zspage)
-        self.pool.pages_allocated -= cls.pages_per_zspage
+        self.pool.pages_allocated -= cls.pages_per_zspage        # atomic_long_sub
 
     def cache_free_zspage(self, zspage):
         """``cache_free_zspage``: free the zspage struct (the slab poisons it: magic is gone).
         (protocol §2.2 step 7)"""
-        yield zspage.obj.free()
         zspage.magic = 0
+        yield zspage.obj.free()
 
     def trylock_zspage(self, zspage):
         """``trylock_zspage`` (protocol §2.6): trylock every page of the chain; on a failure
@@ -176,7 +176,7 @@ class Freeing:
             yield label("async_free_zspage")
             yield cls.obj.access(write=True)
             spliced = cls.fullness_list[ZS_INUSE_RATIO_0]
-            cls.fullness_list[ZS_INUSE_RATIO_0] = []
+            cls.fullness_list[ZS_INUSE_RATIO_0] = SharedList()
             for zspage in spliced:
                 yield zspage.obj.access(write=True)
                 zspage.list = DEFERRED

@@ -12,7 +12,7 @@ be freed in that gap (its pages are reset, so they are no longer movable).
 
 from __future__ import annotations
 
-from checker import Bug, label
+from checker import Bug, SharedDict, label
 
 from .pool import new_page
 
@@ -79,7 +79,7 @@ class Migration:
         page whose header is allocated, ``record_obj(handle, (newpage, idx))``."""
         yield page.obj.access()
         yield newpage.obj.access(write=True)
-        newpage.mem = dict(page.mem)
+        newpage.mem = SharedDict(page.mem)
         for idx in page.first_objs:
             hdr = page.mem.get(("hdr", idx))
             if hdr is not None and hdr[0] == "alloc":

@@ -13,6 +13,13 @@ objects: object 0 lies in page 0 and object 1 spans pages 0 and 1 (section
 2.3, "object spans two pages").  Fullness groups are the kernel's
 (``get_fullness_group``): with 2 objects a zspage is 0%, 50% or 100% full.
 
+The structs are shared memory the engine sees (:func:`checker.shared_struct`,
+:class:`checker.SharedList`, :class:`checker.SharedDict`): every field a
+kernel function reads or writes is in the footprint of the step that does
+it, whether or not the function also yields an explicit ``access``.  The
+explicit accesses stay where the kernel touches the memory: they are the
+points where another task may run, and they check that the memory is alive.
+
 Ghost state (``ghost_*``) is model bookkeeping for the checks in
 :mod:`model.invariants`; no kernel function reads it.
 """
@@ -21,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from checker import Obj, PageLock, RwLock, SpinLock, Var
+from checker import Obj, PageLock, RwLock, SharedDict, SharedList, SpinLock, Var, shared_struct
 
 ZSPAGE_MAGIC = 0x58
 # Fullness groups (enum fullness_group) and class stat indices (enum class_stat_type).
@@ -70,6 +77,7 @@ class Geometry:
                 "page_size": self.page_size}
 
 
+@shared_struct(owner="obj", const=("key", "word", "obj"))
 @dataclass(slots=True, eq=False)
 class Handle:
     """A handle: the slab word holding the encoded location ``(Page, obj_idx)`` (0 when unset).
@@ -86,6 +94,7 @@ class Handle:
         return self.key
 
 
+@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"), owners={"mem": "obj"})
 @dataclass(slots=True, eq=False)
 class Page:
     """A physical page and its descriptor (``struct zpdesc`` over ``struct page``).
@@ -96,8 +105,8 @@ class Page:
     fields (``zspage``, ``next``, ``first_objs``, ``movable``, the page type):
     a separate footprint, so that a reader of object bytes is independent of
     a migration core that only touches the descriptor; like ``struct page``
-    it is never freed.  ``isolated`` (PG_isolated) is only touched under the
-    page lock.
+    it is never freed.  ``lock`` lives in the page: locking a freed page is a
+    use after free.
 
     ``mem`` maps ``("hdr", idx)`` to the header word of an object starting in
     this page (``("alloc", Handle)`` or ``("free", next_free_idx)``) and
@@ -116,12 +125,13 @@ class Page:
     movable: bool = False         # __zpdesc_set_movable / __ClearPageMovable
     zsmalloc: bool = False        # the page type (__zpdesc_set_zsmalloc)
     isolated: bool = False        # PG_isolated, owned by the migration core
-    mem: dict = field(default_factory=dict)
+    mem: SharedDict = field(default_factory=SharedDict)
 
     def __repr__(self) -> str:
         return self.name
 
 
+@shared_struct(owner="obj", const=("name", "obj", "cls", "zl"))
 @dataclass(slots=True, eq=False)
 class Zspage:
     """``struct zspage``: a chain of pages, its counters, list link and lock.
@@ -147,7 +157,7 @@ class Zspage:
         return self.name
 
     def pages(self) -> list:
-        """The chain, for the checks (no access declared: not a kernel path)."""
+        """The chain, for the checks and for building (outside any step: not a kernel path)."""
         out, p = [], self.first
         while p is not None and len(out) < 64:
             out.append(p)
@@ -155,6 +165,7 @@ class Zspage:
         return out
 
 
+@shared_struct(owner="obj", const=("index", "geometry", "lock", "obj"), ghost=("ghost_zspages",))
 @dataclass(slots=True, eq=False)
 class SizeClass:
     """``struct size_class``: its lock, fullness lists and stats.
@@ -171,8 +182,9 @@ class SizeClass:
     geometry: Geometry
     lock: SpinLock
     obj: Obj
-    fullness_list: list = field(default_factory=lambda: [[] for _ in range(NR_FULLNESS_GROUPS)])
-    stats: list = field(default_factory=lambda: [0] * NR_CLASS_STAT_TYPES)
+    fullness_list: SharedList = field(
+        default_factory=lambda: SharedList(SharedList() for _ in range(NR_FULLNESS_GROUPS)))
+    stats: SharedList = field(default_factory=lambda: SharedList([0] * NR_CLASS_STAT_TYPES))
     ghost_zspages: list = field(default_factory=list)   # every zspage counted in OBJS_ALLOCATED
 
     @property
@@ -188,7 +200,7 @@ class SizeClass:
         return self.geometry.pages_per_zspage
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, frozen=True)
 class MapArea:
     """The per-CPU ``zs_map_area`` of legacy and v5: mapping mode and bounce buffer.
 
@@ -201,24 +213,31 @@ class MapArea:
     vm_buf: Var
 
 
+@shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
+                                   "map_area", "consistency_locks", "writer_trylock_locks"),
+               ghost=("ghost_handles", "ghost_values", "ghost_initially_empty"),
+               atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
 class Pool:
     """``struct zs_pool`` plus what the properties need (``Program.context``).
 
     ``lock`` is ``pool->lock`` (``pool->migrate_lock`` in legacy).
     ``free_work`` is the work item's pending bit, ``deferred`` the async free
-    worker's private ``free_pages`` list.  ``consistency_locks`` and
-    ``writer_trylock_locks`` are lock class names for the properties.
+    worker's private ``free_pages`` list, ``pages_allocated`` the
+    ``atomic_long_t`` page count.  ``map_area`` is indexed by CPU.
+    ``consistency_locks`` and ``writer_trylock_locks`` are lock class names
+    for the properties.
     """
 
     name: str
     lock: RwLock
-    size_class: list
+    size_class: tuple
     free_work: Var
     compaction_in_progress: Var
-    map_area: dict = field(default_factory=dict)
-    deferred: list = field(default_factory=list)
+    obj: Obj
+    map_area: tuple = ()
     pages_allocated: int = 0
+    deferred: SharedList = field(default_factory=SharedList)
     consistency_locks: frozenset = frozenset({"class->lock"})
     writer_trylock_locks: frozenset = frozenset()
     ghost_handles: dict = field(default_factory=dict)   # key -> Handle, live per the clients
@@ -262,10 +281,16 @@ def get_fullness_group(cls: SizeClass, inuse: int) -> int:
 
 
 def new_page(name: str, ref: int = 1) -> Page:
-    """A fresh page with refcount ``ref``; its lock class is lockdep-invisible (PageLock)."""
-    return Page(name, PageLock(name + ".lock", "page lock"), Obj(name), Obj(name + ".zpdesc"),
+    """A fresh page with refcount ``ref``; its lock class is lockdep-invisible (PageLock).
+
+    The lock and the memory live in the page frame (``obj``, freed at refcount
+    0); the refcount does not (``folio_try_get`` may look at a free page)."""
+    frame = Obj(name)
+    return Page(name, PageLock(name + ".lock", "page lock", owner=frame), frame, Obj(name + ".zpdesc"),
                 Var(name + ".ref", ref, counter=True))
 
 
 def new_handle(key: str) -> Handle:
-    return Handle(key, Var(key, 0), Obj("handle " + key))
+    """A handle: the location word lives in the handle's slab object."""
+    obj = Obj("handle " + key)
+    return Handle(key, Var(key, 0, owner=obj), obj)

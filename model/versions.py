@@ -75,13 +75,14 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
         for i, g in enumerate(geometries):
             classes.append(SizeClass(i, g, SpinLock(f"class[{i}]->lock", "class->lock"),
                                      Obj(f"class[{i}]")))
-        pool = Pool(name, RwLock(self.POOL_LOCK, self.POOL_LOCK), classes,
-                    Var("free_work.pending", False), Var("compaction_in_progress", 0),
-                    writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS))
+        areas = ()
         if "map" in self.APIS:
-            for cpu in range(ncpus):
-                pool.map_area[cpu] = MapArea(cpu, Var(f"zs_map_area[{cpu}].vm_mm", 0),
-                                             Var(f"zs_map_area[{cpu}].vm_buf", None))
+            areas = tuple(MapArea(cpu, Var(f"zs_map_area[{cpu}].vm_mm", 0),
+                                  Var(f"zs_map_area[{cpu}].vm_buf", None)) for cpu in range(ncpus))
+        pool = Pool(name, RwLock(self.POOL_LOCK, self.POOL_LOCK), tuple(classes),
+                    Var("free_work.pending", False), Var("compaction_in_progress", 0),
+                    Obj(name), areas,
+                    writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS))
         self.pool = pool
         return pool
 

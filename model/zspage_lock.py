@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checker import LockMap, RwLock, SpinLock, Var, preempt_disable, preempt_enable
+from checker import LockMap, Obj, RwLock, SpinLock, Var, preempt_disable, preempt_enable, shared_struct
 
 ZS_PAGE_UNLOCKED = 0
 ZS_PAGE_WRLOCKED = -1
@@ -38,6 +38,7 @@ def _not_wrlocked(v):
     return v != ZS_PAGE_WRLOCKED
 
 
+@shared_struct(owner="owner", const=("lock", "cnt", "dep_map"))
 @dataclass(slots=True, eq=False)
 class ZspageLock:
     """(c) ``struct zspage_lock``: inner spinlock, reader count, lockdep map.
@@ -51,14 +52,17 @@ class ZspageLock:
     lock: SpinLock
     cnt: Var
     dep_map: LockMap
+    owner: Obj = None   # the zspage it is embedded in
 
 
+@shared_struct(owner="owner", const=("cnt", "dep_map"))
 @dataclass(slots=True, eq=False)
 class AtomicZspageLock:
     """(b) the ``atomic_t`` zspage lock and its lockdep map."""
 
     cnt: Var
     dep_map: LockMap
+    owner: Obj = None   # the zspage it is embedded in
 
 
 class SpinCountLock:
@@ -67,9 +71,10 @@ class SpinCountLock:
     def zspage_lock_init(self, zspage):
         """``zspage_lock_init`` (plain: the zspage is not yet visible)."""
         n = zspage.name
-        lock = SpinLock(f"{n}.zsl->lock", "zsl->lock")
-        zspage.zl = ZspageLock(lock, Var(f"{n}.zsl.cnt", 0, counter=True, guard=lock),
-                               LockMap(f"{n}->lock", ZSPAGE_LOCK_CLASS))
+        z = zspage.obj
+        lock = SpinLock(f"{n}.zsl->lock", "zsl->lock", owner=z)
+        zspage.zl = ZspageLock(lock, Var(f"{n}.zsl.cnt", 0, counter=True, guard=lock, owner=z),
+                               LockMap(f"{n}->lock", ZSPAGE_LOCK_CLASS, owner=z), z)
 
     def zspage_read_lock(self, zspage):
         """(c) ``rwsem_acquire_read(dep_map)``; ``spin_lock(zsl->lock)``; ``cnt++``; unlock."""
@@ -121,8 +126,9 @@ class AtomicCountLock:
     def zspage_lock_init(self, zspage):
         """``zspage_lock_init`` (plain): counter 0 and the per-pool lockdep class."""
         n = zspage.name
-        zspage.zl = AtomicZspageLock(Var(f"{n}->lock", ZS_PAGE_UNLOCKED),
-                                     LockMap(f"{n}.dep_map", ZSPAGE_LOCK_CLASS))
+        z = zspage.obj
+        zspage.zl = AtomicZspageLock(Var(f"{n}->lock", ZS_PAGE_UNLOCKED, owner=z),
+                                     LockMap(f"{n}.dep_map", ZSPAGE_LOCK_CLASS, owner=z), z)
 
     def zspage_read_lock(self, zspage):
         """(b) ``rwsem_acquire_read``; loop: spin while the counter is -1 (``cpu_relax``),
@@ -174,7 +180,7 @@ class MigrateRwLock:
 
     def zspage_lock_init(self, zspage):
         """``migrate_lock_init``: ``rwlock_init(&zspage->lock)`` (plain)."""
-        zspage.zl = RwLock(f"{zspage.name}->lock", ZSPAGE_LOCK_CLASS)
+        zspage.zl = RwLock(f"{zspage.name}->lock", ZSPAGE_LOCK_CLASS, owner=zspage.obj)
 
     def migrate_read_lock(self, zspage):
         """(a) ``read_lock(&zspage->lock)``: spins while a writer holds it; atomic while held."""

@@ -7,7 +7,8 @@ never imports ``properties`` at load time (ARCHITECTURE.md section 4).
 ==========================  =============================  ======================================
 name                        module                         hooks
 ==========================  =============================  ======================================
-``no-free-while-mapped``    :mod:`.free_while_mapped`      on_event (ALLOC, FREE, ACCESS, PIN)
+``no-free-while-mapped``    :mod:`.free_while_mapped`      on_event (ALLOC, FREE, ACCESS, PIN),
+                                                           on_step_end (plain uses)
 ``writers-never-block``     :mod:`.writers_never_block`    on_pending
 ``lock-order``              :mod:`.lock_order`             on_pending (lock actions)
 ``sleep-in-atomic``         :mod:`.sleep_in_atomic`        on_pending
@@ -15,6 +16,7 @@ name                        module                         hooks
 ``data-integrity``          :mod:`.data_integrity`         on_pending (LABEL), on_execution_end
 ``pool-consistency``        :mod:`.pool_consistency`       on_event (RELEASE), on_execution_end
 ``lock-balance``            :mod:`.lock_balance`           on_task_finish
+``data-race``               :mod:`.data_race`              on_step_end
 ==========================  =============================  ======================================
 
 Every monitor works on any program built with ``checker``; the ones that need
@@ -27,5 +29,5 @@ reviewer's words.
 
 NAMES = (
     "no-free-while-mapped", "writers-never-block", "lock-order", "sleep-in-atomic",
-    "deadlock", "data-integrity", "pool-consistency", "lock-balance",
+    "deadlock", "data-integrity", "pool-consistency", "lock-balance", "data-race",
 )

@@ -17,9 +17,16 @@ handle) the monitor checks every lifetime step:
   so a stale location read through a handle after migration (hazards 1, 18,
   19) is an access to a freed Obj.
 
+* Any other use of memory that lives in a freed object
+  (:mod:`checker.memory`): a field of a struct or a container whose owner is
+  freed, or a lock or variable embedded in it (taking a freed page's lock,
+  reading a freed zspage's counter): *use after free*, at the step that
+  does it, naming the field and the kernel function.
+
 These depend on the interleaving, so they are checked in ``on_event`` (the
 step has been performed: ``obj.alive`` and ``obj.pins`` are the state after
-it).  A FREE sets ``alive`` to False before the monitor runs, so the monitor
+it) and, for what the task's code touched after the action, in
+``on_step_end``.  A FREE sets ``alive`` to False before the monitor runs, so the monitor
 remembers, per execution, which objects a FREE step killed; an object freed
 for the first time is taken to have been alive before (the engine's
 ``Event.pre`` is used instead whenever it carries the state).
@@ -39,9 +46,24 @@ class NoFreeWhileMapped(Monitor):
 
     def __init__(self):
         self._freed = {}      # uid -> (step, task) of the FREE that killed it, this execution
+        self._said = None     # (step, uid) of the use after free reported by on_event
 
     def on_execution_start(self, world):
         self._freed = {}
+        self._said = None
+
+    def on_step_end(self, world, ev):
+        dead = ev.dead
+        if dead is None:
+            return
+        seen = set()
+        for owner, label, kind, fn in dead:
+            if owner.uid in seen or self._said == (ev.index, owner.uid):
+                continue
+            seen.add(owner.uid)
+            verb = "writes" if kind == A.W else "uses"
+            what = label if label.startswith(owner.name) else f"{label} of {owner.name}"
+            self._use_after_free(world, ev, owner, verb, f"{what} (in {fn})")
 
     def on_event(self, world, ev):
         a = ev.action
@@ -80,18 +102,19 @@ class NoFreeWhileMapped(Monitor):
                 self._freed_while_mapped(world, ev, o)
             self._freed[o.uid] = (ev.index, ev.task)
 
-    def _use_after_free(self, world, ev, o, verb):
+    def _use_after_free(self, world, ev, o, verb, what=None):
         t = world.tasks[ev.task]
+        self._said = (ev.index, o.uid)
         freed = self._freed.get(o.uid)
         steps = [ev.index]
         if freed is None:
-            what = "free of unallocated memory" if verb == "frees" else "use of unallocated memory"
+            kind = "free of unallocated memory" if verb == "frees" else "use of unallocated memory"
             where = "which was never allocated"
         else:
             steps.insert(0, freed[0])
-            what = "double free" if verb == "frees" else "use after free"
+            kind = "double free" if verb == "frees" else "use after free"
             where = f"already freed by {world.tasks[freed[1]].name}"
-        world.report(self.name, f"{what}: {t.name} {verb} {o.name}, {where}",
+        world.report(self.name, f"{kind}: {t.name} {verb} {what or o.name}, {where}",
                      task=ev.task, steps=steps)
 
     def _freed_while_mapped(self, world, ev, o):

@@ -104,6 +104,7 @@ def _pending_event(world, ts, index):
     from ..world import Event
     a = ts.pending
     e = Event()
+    e.plain = e.late = e.dead = None
     e.index = index
     e.task = ts.index
     e.seq = ts.seq + 1
@@ -116,7 +117,7 @@ def _pending_event(world, ts, index):
     e.fps = tuple((u, e.kind, None, None) for u in uids) if len(uids) > 1 else None
     e.pre = None
     if a.op == A.SPIN:
-        e.pre = a.obj.value
+        e.pre = a.obj._value
     elif a.op == A.ACQUIRE or a.op == A.WAIT:
         e.pre = a.obj.state()
     shared = world.shared_cpu[ts.cpu]
@@ -275,7 +276,9 @@ class DPOR:
             return
         have = {c.key for c in node.wut}
         c = world.tasks[t].cpu
-        fp = (t, (), c if world.shared_cpu[c] else -1, False)
+        # Another value's footprint is unknown until it runs (the task's code
+        # after the choice may touch shared memory): None, dependent on all.
+        fp = (t, None, c if world.shared_cpu[c] else -1, False)
         for w in a.arg:
             k = (t, w)
             if w != v and k not in node.sleep and k not in have:

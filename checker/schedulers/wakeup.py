@@ -69,6 +69,8 @@ def in_weak_initials(key, fp, w) -> bool:
                 if dep(w[m][1], wf):
                     return False
             return True
+    if fp[1] is None:       # a footprint not known yet (an untried choice value)
+        return not w
     for _, wf in w:
         if dep(fp, wf):
             return False

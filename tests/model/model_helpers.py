@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from checker import Monitor, Program, Task, UsageError, explore
+from checker import label, Monitor, Program, Task, UsageError, explore
 from checker import actions as A
 from checker.monitor import REGISTRY, resolve
 from model.scenarios import DEFAULT_POOL
@@ -69,6 +69,8 @@ def run_alone(variant, body, pool=DEFAULT_POOL, pending=False, properties=True):
     box = {}
 
     def task(zs, handles):
+        # The body may look at the pool first: that must be a step of its own.
+        yield label("run_alone")
         box["ret"] = yield from body(zs, handles)
 
     def build():

@@ -1,0 +1,503 @@
+"""Shared memory the engine sees: structs and containers whose accesses are recorded.
+
+A model keeps its shared data (the fields of a kernel struct, a list head, the
+bytes of a page) in plain Python objects, and the search is only sound if the
+footprint of every step contains everything the step really touched.  So the
+engine does not take the model's word for it: a model declares its structs
+with :func:`shared_struct` and its containers as :class:`SharedList` and
+:class:`SharedDict`, and every read and write of them that task code makes is
+recorded into the footprint of the step that makes it (ARCHITECTURE.md
+section 5: "the engine sees or checks that, never the model's word alone").
+
+What a step is.  The engine performs a task's action and then runs the task's
+code up to its next ``yield``: that code (the *continuation*) is part of the
+step, so a plain access there happens atomically with the action before it.
+That is an assumption about the kernel (it would be false for an access that
+races), and :mod:`properties.data_race` checks it on every execution: a plain
+access that is not ordered with a conflicting access of another task by the
+actions around it is reported.  An access is *covered* when the action of its
+step declared the object (``yield page.desc.access()`` followed by reads of the
+page descriptor): it then stands at the action itself.
+
+Granularity.  A field is its own location (``(owner uid, field)``), a
+container key too; reading a field also reads whether its owner is alive
+(``owner uid``), so a free of the owner conflicts with it and a use after
+free is reported (``no-free-while-mapped``).
+
+Fields come in three kinds:
+
+* tracked (the default): every access recorded;
+* ``const``: written only while the struct is new (in the step that created
+  it, or before any execution), never recorded; a later write is a
+  :class:`~checker.errors.ModelError`;
+* ``ghost``: model bookkeeping for the checks (not kernel state), never
+  recorded and never checked.  A kernel function must not branch on it.
+
+What cannot be seen: Python state outside these objects (module globals,
+class attributes, the attributes of a task's own version object).  A value
+stored in shared memory must be shared memory itself or immutable; anything
+else (a plain list, an arbitrary object) is refused with a ModelError, so
+nothing escapes unseen through a field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import threading
+import types
+
+from .errors import ModelError
+
+R, W = 1, 2      # the footprint kinds of checker.actions (no import cycle)
+
+class _Local(threading.local):
+    rec = None          # the recorder of the running step, per thread
+
+
+_tls = _Local()
+
+
+def recorder():
+    """The recorder of the running step (None outside task code)."""
+    return _tls.rec
+
+
+def set_recorder(rec):
+    """Install ``rec`` for this thread; returns the previous one (the World restores it)."""
+    old = _tls.rec
+    _tls.rec = rec
+    return old
+
+
+# -- what may be stored in shared memory -------------------------------------------
+_SIMPLE = frozenset({type(None), bool, int, float, str, bytes, range, type, types.FunctionType,
+                     types.BuiltinFunctionType, types.MethodType})
+
+
+def share(value, where: str, owner=None):
+    """``value`` as it may be stored in shared memory at ``where``.
+
+    Immutable values and shared objects are stored as they are.  A plain
+    ``list``, ``dict`` or ``set`` is copied into a :class:`SharedList` /
+    :class:`SharedDict` (so ``cls.fullness_list[0] = []`` works as in the
+    kernel-shaped code); the original must not be changed afterwards through
+    another reference, which the World checks.  Anything else is refused: its
+    own state would escape the engine.
+    """
+    t = type(value)
+    if t in _SIMPLE:
+        return value
+    if t is tuple or t is frozenset:
+        for x in value:
+            check_shareable(x, where)
+        return value
+    if getattr(t, "__zsmc_shared__", False):
+        if isinstance(value, _Container):
+            value._adopt(owner, where)
+        return value
+    if t is list or t is set:
+        copy = SharedList(value, owner=owner, label=where)
+        _note_conversion(value, copy, where)
+        return copy
+    if t is dict:
+        copy = SharedDict(value, owner=owner, label=where)
+        _note_conversion(value, copy, where)
+        return copy
+    check_shareable(value, where)
+    return value
+
+
+def check_shareable(value, where: str) -> None:
+    """Refuse a value whose own state the engine could not see once stored in ``where``."""
+    t = type(value)
+    if t in _SIMPLE:
+        return
+    if t is tuple or t is frozenset:
+        for x in value:
+            check_shareable(x, where)
+        return
+    if getattr(t, "__zsmc_shared__", False) or isinstance(value, enum.Enum):
+        return
+    if dataclasses.is_dataclass(t) and t.__dataclass_params__.frozen:
+        return
+    if isinstance(value, types.MappingProxyType):
+        return
+    if isinstance(value, (list, dict, set, bytearray)):
+        kind = "SharedDict" if isinstance(value, dict) else "SharedList"
+        raise ModelError(f"{where}: a {t.__name__} inside a tuple in shared memory would hide its "
+                         f"accesses from the engine; use a checker.{kind}(...) instead")
+    raise ModelError(f"{where}: a {t.__name__} is not memory the engine can see; make it a "
+                     f"checker.shared_struct, a frozen dataclass or a tuple")
+
+
+def _note_conversion(original, copy, where):
+    rec = _tls.rec
+    if rec is not None:
+        rec.converted(original, copy, where)
+
+
+# -- structs ------------------------------------------------------------------------
+class MarkedLabel(str):
+    """The label of a location whose plain accesses are marked (atomic in the kernel)."""
+
+    __slots__ = ()
+
+
+class _Tracked:
+    """A field whose every access is recorded, against its owner's lifetime."""
+
+    __slots__ = ("name", "slot", "owner", "label")
+
+    def __init__(self, name, slot, owner, label, atomic=False):
+        self.name = name
+        self.slot = slot          # the member descriptor that stores the value
+        self.owner = owner        # the member descriptor of the owner Obj
+        # "Page.movable", for messages; an atomic field's label is a MarkedLabel,
+        # which tells the recorder the access is marked (not a data race).
+        self.label = MarkedLabel(label) if atomic else label
+
+    def __get__(self, inst, cls=None):
+        if inst is None:
+            return self
+        v = self.slot.__get__(inst, cls)
+        rec = _tls.rec
+        if rec is not None:
+            o = self.owner.__get__(inst, cls)
+            rec.touch(o, (o.uid, self.name), R, self.label)
+        return v
+
+    def __set__(self, inst, value):
+        o = self.owner.__get__(inst, None)
+        value = share(value, self.label, o)
+        rec = _tls.rec
+        if rec is not None:
+            rec.touch(o, (o.uid, self.name), W, self.label)
+        self.slot.__set__(inst, value)
+
+
+class _Const:
+    """A field set when the struct is made and never again (not recorded)."""
+
+    __slots__ = ("slot", "label")
+
+    def __init__(self, slot, label):
+        self.slot = slot
+        self.label = label
+
+    def __get__(self, inst, cls=None):
+        if inst is None:
+            return self
+        return self.slot.__get__(inst, cls)
+
+    def __set__(self, inst, value):
+        rec = _tls.rec
+        if rec is not None and not rec.is_fresh(inst):
+            raise ModelError(f"{self.label} is constant once the struct is visible; "
+                             f"declare it a tracked field if the kernel changes it")
+        self.slot.__set__(inst, share(value, self.label))
+
+
+def shared_struct(owner: str, const=(), ghost=(), owners=None, atomic=()):
+    """Class decorator for a ``@dataclass(slots=True)`` whose fields are shared memory.
+
+    ``owner`` names the field holding the :class:`~checker.objects.Obj` whose
+    lifetime the struct's memory shares (``"obj"`` for a zspage, ``"desc"`` for
+    a page descriptor); it must be ``const``.  ``owners`` maps a field to
+    another const field holding the Obj its memory belongs to (a page's
+    contents belong to the page frame, not its descriptor).  ``const`` and
+    ``ghost`` list fields of those kinds; every other field is tracked.
+    ``atomic`` fields are tracked but updated only atomically in the kernel
+    (an ``atomic_long_t``: ``x += n`` in one step is ``atomic_long_add``), so
+    they are exempt from the data-race check.  Use it below ``@dataclass``::
+
+        @shared_struct(owner="obj", const=("name", "obj", "cls"))
+        @dataclass(slots=True, eq=False)
+        class Zspage: ...
+    """
+    const = tuple(const)
+    ghost = tuple(ghost)
+    owners = dict(owners or {})
+    if owner not in const:
+        const = const + (owner,)
+    for o in owners.values():
+        if o not in const:
+            const = const + (o,)
+
+    def wrap(cls):
+        if not dataclasses.is_dataclass(cls) or "__slots__" not in vars(cls):
+            raise ModelError(f"shared_struct: {cls.__name__} must be a @dataclass(slots=True)")
+        names = [f.name for f in dataclasses.fields(cls)]
+        for n in const + ghost + tuple(owners) + tuple(atomic):
+            if n not in names:
+                raise ModelError(f"shared_struct: {cls.__name__} has no field {n!r}")
+        slots = {n: vars(cls)[n] for n in names}
+        for n in names:
+            label = f"{cls.__name__}.{n}"
+            if n in ghost:
+                continue
+            if n in const:
+                setattr(cls, n, _Const(slots[n], label))
+            else:
+                setattr(cls, n, _Tracked(n, slots[n], slots[owners.get(n, owner)], label,
+                                         n in atomic))
+        init = cls.__init__
+
+        def __init__(self, *args, **kwargs):
+            rec = _tls.rec
+            if rec is not None:
+                rec.made(self)
+            init(self, *args, **kwargs)
+
+        __init__.__doc__ = init.__doc__
+        cls.__init__ = __init__
+        cls.__zsmc_shared__ = True
+        cls.__zsmc_owner__ = owner
+        return cls
+
+    return wrap
+
+
+# -- containers -----------------------------------------------------------------------
+class _Container:
+    """What SharedList and SharedDict share: an owner, a uid, a label."""
+
+    __slots__ = ("_owner", "_uid", "_label")
+    __zsmc_shared__ = True
+
+    def _init(self, owner, label):
+        from .objects import _new_uid, Obj
+        if owner is not None and not isinstance(owner, Obj):
+            raise ModelError(f"{type(self).__name__}: owner must be a checker.Obj, got {owner!r}")
+        self._owner = owner
+        self._uid = _new_uid()
+        self._label = label or type(self).__name__
+
+    def _adopt(self, owner, label):
+        """Stored in a field: the container's memory is its owner's (and so are its
+        containers')."""
+        if self._owner is None and owner is not None:
+            self._owner = owner
+            self._label = label
+            for x in self._contents():
+                if isinstance(x, _Container):
+                    x._adopt(owner, label)
+
+    def _touch(self, key, kind):
+        rec = _tls.rec
+        if rec is not None:
+            rec.touch(self._owner, (self._uid, key), kind, self._label)
+
+
+_WHOLE = "#"        # the key of a list's contents, or of a dict's key set
+
+
+class SharedList(_Container):
+    """A list in shared memory (a kernel list head, an array of counters).
+
+    Its contents are one location: reading any of it reads the list, changing
+    it writes the list.  ``owner`` is the Obj whose lifetime it shares (None:
+    the owner of the struct field it is stored in).
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items=(), owner=None, label=None):
+        self._init(owner, label)
+        src = items._items if isinstance(items, SharedList) else items
+        self._items = [share(x, self._label, owner) for x in src]
+
+    def _contents(self):
+        return self._items
+
+    def _read(self):
+        self._touch(_WHOLE, R)
+        return self._items
+
+    def _write(self):
+        self._touch(_WHOLE, W)
+        return self._items
+
+    def _store(self, x):
+        return share(x, self._label, self._owner)
+
+    def __len__(self):
+        return len(self._read())
+
+    def __bool__(self):
+        return bool(self._read())
+
+    def __iter__(self):
+        return iter(list(self._read()))
+
+    def __contains__(self, x):
+        return x in self._read()
+
+    def __getitem__(self, i):
+        return self._read()[i]
+
+    def __setitem__(self, i, x):
+        self._write()[i] = self._store(x)
+
+    def __delitem__(self, i):
+        del self._write()[i]
+
+    def __eq__(self, other):
+        mine = self._read()
+        if isinstance(other, SharedList):
+            return mine == other._read()
+        return mine == other
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"SharedList({self._items!r})"
+
+    def append(self, x):
+        self._write().append(self._store(x))
+
+    def insert(self, i, x):
+        self._write().insert(i, self._store(x))
+
+    def extend(self, xs):
+        xs = [self._store(x) for x in xs]
+        self._write().extend(xs)
+
+    def remove(self, x):
+        self._write().remove(x)
+
+    def pop(self, i=-1):
+        return self._write().pop(i)
+
+    def clear(self):
+        self._write().clear()
+
+    def index(self, x):
+        return self._read().index(x)
+
+    def count(self, x):
+        return self._read().count(x)
+
+    def copy(self) -> list:
+        """A plain copy of the contents (a read)."""
+        return list(self._read())
+
+
+class SharedDict(_Container):
+    """A dict in shared memory: each key is its own location, and so is the key set.
+
+    Reading a key reads it (a missing key reads the key set); iterating reads
+    the key set and every value; adding or deleting a key writes both.
+    """
+
+    __slots__ = ("_d",)
+
+    def __init__(self, items=(), owner=None, label=None):
+        self._init(owner, label)
+        d = {}
+        src = items._read_all() if isinstance(items, SharedDict) else dict(items)
+        for k, v in src.items():
+            check_shareable(k, self._label)
+            d[k] = share(v, self._label, owner)
+        self._d = d
+
+    def _contents(self):
+        return self._d.values()
+
+    def _read_all(self):
+        d = self._d
+        self._touch(_WHOLE, R)
+        for k in d:
+            self._touch(k, R)
+        return d
+
+    def __getitem__(self, k):
+        d = self._d
+        if k in d:
+            self._touch(k, R)
+            return d[k]
+        self._touch(_WHOLE, R)
+        raise KeyError(k)
+
+    def get(self, k, default=None):
+        d = self._d
+        if k in d:
+            self._touch(k, R)
+            return d[k]
+        self._touch(_WHOLE, R)
+        return default
+
+    def __contains__(self, k):
+        self._touch(k if k in self._d else _WHOLE, R)
+        return k in self._d
+
+    def __setitem__(self, k, v):
+        check_shareable(k, self._label)
+        v = share(v, self._label, self._owner)
+        d = self._d
+        if k not in d:
+            self._touch(_WHOLE, W)
+        self._touch(k, W)
+        d[k] = v
+
+    def __delitem__(self, k):
+        self._touch(_WHOLE, W)
+        self._touch(k, W)
+        del self._d[k]
+
+    def pop(self, k, *default):
+        if k in self._d:
+            self._touch(_WHOLE, W)
+            self._touch(k, W)
+            return self._d.pop(k)
+        self._touch(_WHOLE, R)
+        if default:
+            return default[0]
+        raise KeyError(k)
+
+    def __len__(self):
+        self._touch(_WHOLE, R)
+        return len(self._d)
+
+    def __bool__(self):
+        self._touch(_WHOLE, R)
+        return bool(self._d)
+
+    def __iter__(self):
+        self._touch(_WHOLE, R)
+        return iter(list(self._d))
+
+    def keys(self):
+        self._touch(_WHOLE, R)
+        return list(self._d)
+
+    def items(self):
+        return list(self._read_all().items())
+
+    def values(self):
+        return list(self._read_all().values())
+
+    def copy(self) -> dict:
+        """A plain copy of the contents (a read of every key)."""
+        return dict(self._read_all())
+
+    def __eq__(self, other):
+        mine = self._read_all()
+        if isinstance(other, SharedDict):
+            return mine == other._read_all()
+        return mine == other
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"SharedDict({self._d!r})"
+
+
+def peek(container):
+    """The plain contents of a shared container, unrecorded: for monitors and invariants,
+    which read the state between steps and are not task code."""
+    if isinstance(container, SharedList):
+        return container._items
+    if isinstance(container, SharedDict):
+        return container._d
+    return container
