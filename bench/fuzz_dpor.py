@@ -2,7 +2,9 @@
 
 Each program has 2-3 tasks of 1-4 items (reads, writes, rmw, cmpxchg, spin_until,
 lock sections on spinlocks, mutexes and rwlocks, trylocks, choices, preempt
-sections with spins inside, sleeps) on one CPU, two CPUs or one CPU each.  dpor must find exactly
+sections with spins inside, sleeps, and plain accesses with no yield to the
+fields of a shared struct and the keys of a shared dict living in a
+refcounted page) on one CPU, two CPUs or one CPU each.  dpor must find exactly
 dfs's outcomes and deadlock answer, in no more executions; without choices,
 sleeps and deadlocks on a shared CPU, with no redundant run.  The CI's Hypothesis test (tests/test_engine_differential.py)
 covers the same ground with smaller budgets.
@@ -14,25 +16,55 @@ covers the same ground with smaller budgets.
 import argparse
 import random
 import sys
+from dataclasses import dataclass
 
 from checker import (
     Mutex,
     Program,
     RwLock,
+    SharedDict,
     SpinLock,
     Task,
     Obj,
     Var,
     choose,
     explore,
+    label,
     preempt_disable,
     preempt_enable,
+    shared_struct,
     sleep,
 )
 from checker.errors import InternalError
 
 KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose", "inc", "dec", "get",
-         "put", "use", "wait", "gsec", "gsec", "gbad", "map"]
+         "put", "use", "wait", "gsec", "gsec", "gbad", "map", "pr", "pw", "plock"]
+PLAIN = ("pr", "pw")
+
+
+@shared_struct(owner="owner")
+@dataclass(slots=True, eq=False)
+class Mem:
+    """Plain shared memory in the refcounted page: two fields and a dict."""
+
+    owner: Obj
+    a: int = 0
+    b: int = 0
+    d: SharedDict = None
+
+
+def _plain(mem, op, ti, out):
+    """A plain access (no yield): it belongs to the step before it."""
+    field, what = op[1], op[2]
+    if what == 0:
+        out.append((field, getattr(mem, field)))
+    elif what == 1:
+        setattr(mem, field, ti + 500)
+    elif what == 2:
+        out.append(("d", mem.d.get(field)))
+    else:
+        mem.d[field] = ti + 600
+
 def gen_prog(rng):
     ntasks = rng.randint(2, 3)
     ncpu = rng.choice([1, 2, None])
@@ -58,6 +90,10 @@ def gen_prog(rng):
                 ops.append((k, rng.choice([False, True])))
             elif k == "pd":
                 ops.append((k, rng.randint(0, 3)))
+            elif k in PLAIN:
+                ops.append((k, rng.choice(["a", "b"]), rng.choice([0, 2]) if k == "pr" else rng.choice([1, 3])))
+            elif k == "plock":
+                ops.append((k, rng.randrange(nlocks), rng.choice(["a", "b"]), rng.randint(0, 3)))
             else:
                 ops.append((k,))
         cpu = rng.randrange(ncpu) if ncpu else None
@@ -69,6 +105,7 @@ def mkbuild(spec):
         vs = [Var(f"v{i}", 0) for i in range(spec["nvars"])]
         # A refcounted object (put_page): 2 references, freed by the last put.
         ref, page = Var("ref", 2, counter=True), Obj("page")
+        mem = Mem(page, d=SharedDict({"a": 0}))
         # A lock and the counter it guards (the guarded-sections reduction).
         g = SpinLock("g")
         gv = Var("gv", 0, counter=True, guard=g)
@@ -80,6 +117,16 @@ def mkbuild(spec):
             def body(ops, out):
                 for op in ops:
                     k = op[0]
+                    if k in PLAIN:
+                        _plain(mem, op, ti, out)
+                        continue
+                    if k == "plock":
+                        # plain accesses under a lock, right after the acquire
+                        lk = ls[op[1]]
+                        yield lk.acquire()
+                        _plain(mem, ("p", op[2], op[3]), ti, out)
+                        yield lk.release()
+                        continue
                     if k == "r":
                         out.append((yield vs[op[1]].read()))
                     elif k == "w":
@@ -171,10 +218,12 @@ def mkbuild(spec):
             def t():
                 out = []
                 locals_.append((ti, out))
+                if ops and ops[0][0] in PLAIN:
+                    yield label("start")        # a task's first step must be an action
                 yield from body(ops, out)
             return t
         tasks = [Task(mk(ops, i), name=f"T{i}", cpu=cpu) for i, (ops, cpu) in enumerate(spec["tasks"])]
-        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), ref.value, page.alive, gv.value, tuple(sorted((a, tuple(b)) for a, b in locals_))))
+        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), ref.value, page.alive, gv.value, tuple(sorted((a, tuple(b)) for a, b in locals_)), mem.a, mem.b, tuple(sorted(mem.d.items()))))
     return build
 
 def _shares_a_cpu(spec) -> bool:

@@ -165,12 +165,14 @@ class DataRace(Monitor):
         tasks = world.tasks
         a, b = _describe(world, first), _describe(world, second)
         what = (second.what or first.what)[0]
+        late = second if second.late else first
         world.report(self.name,
-                     f"data race on {what}: {tasks[second.task].name} {_VERB[second.kind]} it {b} "
-                     f"with nothing ordering it after {tasks[first.task].name}'s "
-                     f"{_noun(first.kind)} {a}; hold the lock the other side holds, or make the "
-                     f"access a step of its own (yield an access before it) if the kernel reads it "
-                     f"with READ_ONCE",
+                     f"data race on {what}: {tasks[second.task].name} {_VERB[second.kind]} it {b}, "
+                     f"unordered with {tasks[first.task].name}'s {_noun(first.kind)} {a}: no lock "
+                     f"or atomic access orders them.  Hold the same lock on both sides, or if the "
+                     f"kernel really does this unlocked (READ_ONCE/WRITE_ONCE), make "
+                     f"{tasks[late.task].name}'s access {_describe(world, late)} a step of its "
+                     f"own: yield an access of the object before it",
                      task=second.task, steps=tuple(sorted({first.step, second.step})))
 
 

@@ -11,6 +11,10 @@ Hypothesis draws programs of 2-3 tasks, each a short list of items:
 * ``trylock``: the body and the release run only when the trylock succeeds;
 * ``choose`` between 0 and 1, which selects one of two bodies;
 * ``preempt``: preempt_disable, a body, preempt_enable;
+* ``pread``/``pwrite`` of a field of a shared struct, and ``dset``/``dget``
+  of a key of a shared dict: plain accesses, no yield, so they belong to the
+  step before them (checker.memory: the footprint comes from the accesses);
+  the struct lives in the refcounted object, so they may read freed memory;
 
 placed on one CPU per task, on one shared CPU, or pinned to CPUs 0/1.
 
@@ -33,11 +37,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bench.traces import count_traces
+from dataclasses import dataclass
+
 from checker import (
     Mutex,
     Obj,
     Program,
     RwLock,
+    SharedDict,
     SpinLock,
     Task,
     Var,
@@ -46,6 +53,7 @@ from checker import (
     label,
     preempt_disable,
     preempt_enable,
+    shared_struct,
 )
 
 VARS = ("x", "y")
@@ -75,7 +83,25 @@ simple = st.one_of(
     # reduction), and, rarely, an access that breaks the declaration.
     st.tuples(st.just("guarded"), st.sampled_from(["add", "sub", "read", "write"])),
     st.tuples(st.just("unguarded")),
+    # Plain accesses (no yield) to shared memory: a struct's fields, a dict's keys.
+    st.tuples(st.just("pread"), st.sampled_from(["a", "b"])),
+    st.tuples(st.just("pwrite"), st.sampled_from(["a", "b"]), st.integers(1, 2)),
+    st.tuples(st.just("dget"), st.integers(0, 1)),
+    st.tuples(st.just("dset"), st.integers(0, 1), st.integers(1, 2)),
 )
+
+PLAIN = frozenset({"pread", "pwrite", "dget", "dset"})
+
+
+@shared_struct(owner="owner")
+@dataclass(slots=True, eq=False)
+class Shared:
+    """A struct in the refcounted object's memory: its fields are plain shared memory."""
+
+    owner: Obj
+    a: int = 0
+    b: int = 0
+    d: SharedDict = None
 
 
 def block(depth):
@@ -134,6 +160,8 @@ def max_events(items) -> tuple[int, int]:
             steps += 3
         elif kind == "map":
             steps += 2
+        elif kind in PLAIN:
+            steps += 1      # at most: a label when nothing yielded before it
         else:
             steps += 1
     return steps, chooses
@@ -160,6 +188,7 @@ def make_build(spec):
         vs = {n: Var(n, 0) for n in VARS}
         # Enough references that the puts (one per task) never underflow.
         ref, obj = Var("ref", len(tasks), counter=True), Obj("obj")
+        mem = Shared(obj, d=SharedDict({0: 0}))
         put_done = set()
         g = SpinLock("g")
         gv = Var("gv", 0, counter=True, guard=g)
@@ -169,6 +198,16 @@ def make_build(spec):
         def run(items, log, held):
             for it in items:
                 kind = it[0]
+                if kind in PLAIN:
+                    if kind == "pread":
+                        log.append((it[1], getattr(mem, it[1])))
+                    elif kind == "pwrite":
+                        setattr(mem, it[1], it[2])
+                    elif kind == "dget":
+                        log.append(("d", mem.d.get(it[1])))
+                    else:
+                        mem.d[it[1]] = it[2]
+                    continue
                 if kind == "read":
                     log.append((yield vs[it[1]].read()))
                 elif kind == "write":
@@ -244,6 +283,8 @@ def make_build(spec):
 
         def task(i, items):
             def fn():
+                if items[0][0] in PLAIN:
+                    yield label("start")        # a task's first step must be an action
                 yield from run(items, logs[i], frozenset())
                 logs[i].append("end")
             return fn
@@ -252,7 +293,8 @@ def make_build(spec):
         cpus = {"own": None, "one": 1, "pinned": 2}[placement]
         return Program(specs, cpus=cpus,
                        observe=lambda: (tuple(v.value for v in vs.values()), ref.value, obj.alive, gv.value,
-                                        tuple(tuple(log) for log in logs)))
+                                        tuple(tuple(log) for log in logs), mem.a, mem.b,
+                                        tuple(sorted(mem.d.items()))))
     return build
 
 
@@ -362,3 +404,24 @@ def test_a_broken_guard_makes_dpor_start_again_without_the_reduction():
     r = explore(make_build(spec), scheduler="dpor", properties=[])
     assert r.outcomes == d.outcomes and len(r.outcomes) == 2
     assert "guarded sections not reduced" in r.note and "without holding g" in r.note
+
+
+def test_the_interpreter_runs_plain_accesses():
+    # A plain write after a lock acquire and a plain read after a label: the
+    # read's step and the write's step conflict through the field, so both
+    # orders are explored (one trace each), by dpor as by dfs.
+    spec = ("own", ((None, [("lock", 0, False, [("pwrite", "a", 2)])]),
+                    (None, [("label",), ("pread", "a")])))
+    d = explore(make_build(spec), scheduler="dfs", properties=[])
+    r = explore(make_build(spec), scheduler="dpor", properties=[])
+    assert d.complete and r.complete and d.outcomes == r.outcomes
+    reads = {x for o in d.outcomes for x in o[4][1] if isinstance(x, tuple)}
+    assert reads == {("a", 0), ("a", 2)}
+    assert r.executions == 2
+
+
+def test_plain_accesses_to_different_fields_and_keys_commute():
+    spec = ("own", ((None, [("label",), ("pwrite", "a", 1), ("dset", 0, 1)]),
+                    (None, [("label",), ("pwrite", "b", 2), ("dset", 1, 2)])))
+    r = explore(make_build(spec), scheduler="dpor", properties=[])
+    assert r.complete and r.executions == 1

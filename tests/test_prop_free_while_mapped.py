@@ -126,3 +126,114 @@ def test_double_free_and_unallocated_use(scheduler):
         "double free: T frees handle, already freed by T",
         "use of unallocated memory: T reads zspage, which was never allocated"]
     assert r.violations[0].involved == (3, 4)
+
+
+# -- memory that lives in a freed object (checker.memory, issue 17 part 1) ----------------
+
+def lock_in_freed_page(op):
+    """A page's lock lives in the page: one task drops the last reference, another
+    then locks (``op``: acquire, trylock, wait) the page."""
+    def build():
+        from checker import PageLock
+        page = Obj("page")
+        ref = Var("page.ref", 1, counter=True)
+        lock = PageLock("page.lock", "page lock", owner=page)
+
+        def putter():
+            yield ref.add(-1, frees=page)
+
+        def locker():
+            if op == "acquire":
+                yield lock.acquire()
+                yield lock.release()
+            elif op == "trylock":
+                if (yield lock.try_acquire()):
+                    yield lock.release()
+            else:
+                yield lock.wait_unlocked()
+
+        return Program([Task(putter, name="putter"), Task(locker, name="locker")])
+    return build
+
+
+@BOTH
+@pytest.mark.parametrize("op", ["acquire", "trylock", "wait"])
+def test_a_lock_operation_on_a_freed_page_is_a_use_after_free(scheduler, op):
+    r = check(lock_in_freed_page(op), scheduler)
+    assert r.violations
+    v = r.violations[0]
+    assert v.message.startswith("use after free: locker uses page.lock")
+    assert "already freed by putter" in v.message
+    assert v.steps[v.step].action.startswith(("acquire", "trylock", "wait"))
+
+
+@BOTH
+def test_a_lock_in_a_live_object_is_fine(scheduler):
+    def build():
+        from checker import PageLock
+        page = Obj("page")
+        lock = PageLock("page.lock", owner=page)
+
+        def a():
+            yield lock.acquire()
+            yield lock.release()
+
+        return Program([Task(a, name="a"), Task(a, name="b")])
+
+    r = check(build, scheduler, stop=False)
+    assert r.complete and not r.violations
+
+
+@BOTH
+def test_a_plain_field_of_a_freed_struct_is_a_use_after_free(scheduler):
+    from dataclasses import dataclass
+
+    from checker import label, shared_struct
+
+    @shared_struct(owner="obj")
+    @dataclass(slots=True, eq=False)
+    class Z:
+        obj: Obj
+        inuse: int = 0
+
+    def build():
+        z = Z(Obj("zspage"))
+
+        def freer():
+            yield z.obj.free()
+
+        def user():
+            yield label("look")
+            return z.inuse
+
+        return Program([Task(freer, name="freer"), Task(user, name="user")])
+
+    r = check(build, scheduler)
+    assert r.violations
+    assert r.violations[0].message == ("use after free: user uses Z.inuse of zspage (in user), "
+                                       "already freed by freer")
+
+
+def test_a_zsmalloc_variant_that_trylocks_a_freed_page_is_reported_at_the_trylock():
+    # migrate_pages that forgets "folio was freed from under us" and trylocks the
+    # page although the free path dropped every other reference.
+    from model.migrate import MIGRATEPAGE_SUCCESS
+    from model.scenarios import Scenario, TaskSpec, _client, build_program
+    from model.versions import Upstream
+
+    class Careless(Upstream):
+        def migrate_pages(self, page):
+            newpage = self.alloc_migration_target()
+            yield from self.zpdesc_put(page)            # drops the core's reference first
+            if (yield from self.zpdesc_trylock(page)):
+                yield from self.zpdesc_unlock(page)
+            yield from self.zpdesc_put(newpage)
+            return None if MIGRATEPAGE_SUCCESS else None
+
+    scen = Scenario("t", "free vs migrate", 2, 2,
+                    (_client(ops=("free",)), TaskSpec("migration", "migration", 1, targets=("zs2.p0",))),
+                    pool=(("x.b", None), (None, "c0.a")), free_work_pending=False, default=False)
+    r = explore(lambda: build_program(Careless, scen, 1, 2), properties=["no-free-while-mapped"])
+    assert r.violations
+    v = r.violations[0]
+    assert "uses zs2.p0.lock" in v.message and v.steps[v.step].action == "trylock(zs2.p0.lock)"
