@@ -9,6 +9,7 @@ from . import actions
 from .actions import (Action, access, alloc, choose, cond_resched, free, label, might_sleep,
                       pin, preempt_disable, preempt_enable, sleep, unpin)
 from .errors import InternalError, ModelError, UsageError, ZsmcError
+from .coverage import covered, traced
 from .explore import explore
 from .memory import SharedDict, SharedList, shared_struct
 from .monitor import Monitor, register
@@ -22,8 +23,8 @@ __all__ = [
     "Obj", "PageLock", "Program", "Result", "RwLock", "RwSemaphore", "SharedDict", "SharedList",
     "SpinLock", "Step", "Task",
     "UsageError", "Var", "Violation", "World", "ZsmcError", "access", "alloc", "choose",
-    "cond_resched", "explore", "free", "label", "might_sleep", "pin", "preempt_disable",
-    "preempt_enable", "register", "shared_struct", "sleep", "unpin",
+    "cond_resched", "covered", "explore", "free", "label", "might_sleep", "pin", "preempt_disable",
+    "preempt_enable", "register", "shared_struct", "sleep", "traced", "unpin",
 ]
 
 __version__ = "0.1.0"

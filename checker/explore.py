@@ -95,6 +95,11 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation)
             result.steps += len(world.events)
+            ran = world.coverage
+            if ran:
+                cov = result.coverage
+                for k in ran:
+                    cov[k] = cov.get(k, 0) + 1
             if status == "redundant":
                 result.redundant += 1
             elif status == "pruned":

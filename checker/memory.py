@@ -21,8 +21,10 @@ page descriptor): it then stands at the action itself.
 
 Granularity.  A field is its own location (``(owner uid, field)``), a
 container key too; reading a field also reads whether its owner is alive
-(``owner uid``), so a free of the owner conflicts with it and a use after
-free is reported (``no-free-while-mapped``).
+(the owner's lifetime uid, ``Obj.pin_uid``, which its free, its allocation
+and a put that may free it write), so a free of the owner conflicts with it
+and a use after free is reported (``no-free-while-mapped``), while an
+explicit ``access`` of the owner's memory does not.
 
 Fields come in three kinds:
 
@@ -71,8 +73,10 @@ def set_recorder(rec):
 
 
 # -- what may be stored in shared memory -------------------------------------------
-_SIMPLE = frozenset({type(None), bool, int, float, str, bytes, range, type, types.FunctionType,
-                     types.BuiltinFunctionType, types.MethodType})
+_SIMPLE = {type(None), bool, int, float, str, bytes, range, type, types.FunctionType,
+           types.BuiltinFunctionType, types.MethodType}
+# Types found shareable as they are (shared objects, structs, frozen dataclasses),
+# added to _SIMPLE as they are met so the next store skips the checks.
 
 
 def share(value, where: str, owner=None):
@@ -95,6 +99,8 @@ def share(value, where: str, owner=None):
     if getattr(t, "__zsmc_shared__", False):
         if isinstance(value, _Container):
             value._adopt(owner, where)
+        else:
+            _SIMPLE.add(t)
         return value
     if t is list or t is set:
         copy = SharedList(value, owner=owner, label=where)
@@ -105,6 +111,8 @@ def share(value, where: str, owner=None):
         _note_conversion(value, copy, where)
         return copy
     check_shareable(value, where)
+    if dataclasses.is_dataclass(t) or isinstance(value, enum.Enum):
+        _SIMPLE.add(t)
     return value
 
 
@@ -168,10 +176,11 @@ class _Tracked:
         return v
 
     def __set__(self, inst, value):
-        o = self.owner.__get__(inst, None)
-        value = share(value, self.label, o)
+        if type(value) not in _SIMPLE:
+            value = share(value, self.label, self.owner.__get__(inst, None))
         rec = _tls.rec
         if rec is not None:
+            o = self.owner.__get__(inst, None)
             rec.touch(o, (o.uid, self.name), W, self.label)
         self.slot.__set__(inst, value)
 
@@ -195,7 +204,9 @@ class _Const:
         if rec is not None and not rec.is_fresh(inst):
             raise ModelError(f"{self.label} is constant once the struct is visible; "
                              f"declare it a tracked field if the kernel changes it")
-        self.slot.__set__(inst, share(value, self.label))
+        if type(value) not in _SIMPLE:
+            value = share(value, self.label)
+        self.slot.__set__(inst, value)
 
 
 def shared_struct(owner: str, const=(), ghost=(), owners=None, atomic=()):

@@ -174,14 +174,20 @@ class Obj(Shared):
 
     ``alive`` is its state; ``pins`` maps task index to the number of live
     mappings that task holds on it.  Pins have a footprint of their own
-    (``pin_uid``): a mapping matters to the object's free and allocation,
-    which touch both, not to accesses of its memory.
+    (``pin_uid``, the object's *lifetime*): a mapping matters to the object's
+    free and allocation, which touch both, not to accesses of its memory.
+    Every other use of memory that lives in the object (a field, an embedded
+    lock) reads the lifetime too (:mod:`checker.memory`).
     """
 
-    __slots__ = ("alive", "pins", "data", "pin_uid")
+    __slots__ = ("alive", "pins", "data", "pin_uid", "permanent", "locks")
 
-    def __init__(self, name: str, alive: bool = True, data=None):
+    def __init__(self, name: str, alive: bool = True, data=None, permanent: bool = False):
+        """``permanent``: never freed (a ``struct page`` descriptor, a size class):
+        uses of its memory need not read its lifetime."""
         super().__init__(name, None)
+        self.permanent = bool(permanent)
+        self.locks = ()         # the locks that live in it (Lock(owner=...))
         self.alive = alive
         self.pins = {}
         self.data = data
@@ -224,6 +230,8 @@ class Lock(Shared):
 
     def __init__(self, name: str, cls: str | None = None, owner=None):
         super().__init__(name, owner)
+        if owner is not None:
+            owner.locks = owner.locks + (self,)
         self.cls = cls or name
         self._writer = None
         self._readers = {}

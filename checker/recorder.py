@@ -55,7 +55,7 @@ class StepRecorder:
     """Collects the plain accesses of the running step (one per World)."""
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "uncovered", "dead", "fresh",
-                 "conversions", "gen", "early", "late")
+                 "conversions", "gen", "any_late", "coverage", "ops", "gens")
 
     def __init__(self):
         self.phase = _ACTION
@@ -67,11 +67,13 @@ class StepRecorder:
         self.action = None
         self.uncovered = None
         self.dead = None
-        self.early = None
-        self.late = None
+        self.any_late = False
         self.fresh = set()
         self.conversions = []       # (plain container, its copy when stored, where), this execution
         self.gen = None
+        self.coverage = set()       # what ran this execution (checker.coverage)
+        self.ops = {}               # task -> families of the operations it is inside
+        self.gens = None            # traced generators made by this step, with their call sites
 
     # -- phases (called by the World) ------------------------------------------------
     def begin(self, t, ev, prefix: bool = False) -> None:
@@ -86,7 +88,7 @@ class StepRecorder:
         self.action = None
         self.uncovered = None
         self.dead = None
-        self.early = self.late = None
+        self.any_late = False
         if self.fresh:
             self.fresh.clear()
 
@@ -98,31 +100,64 @@ class StepRecorder:
         """Merge what the step touched into ``ev``'s footprint."""
         if self.conversions:
             self._check_conversions()
+        if self.gens:
+            self._check_generators()
         plain = self.plain
         if plain is None:
             return
+        # Entries are [kind, pre, post, late]: ``late`` when only accesses after
+        # the action that it did not declare touched the location.
         if ev.fps is not None:
-            fp = {o: [k, pre, post] for o, k, pre, post in ev.fps}
+            for o, k, pre, post in ev.fps:
+                had = plain.get(o)
+                if had is None:
+                    plain[o] = [k, pre, post, False]
+                else:
+                    had[0] = _merge(k, had[0])
+                    had[1], had[2], had[3] = pre, post, False
         elif ev.kind:
-            fp = {ev.obj: [ev.kind, ev.pre, ev.post]}
-        else:
-            fp = {}
-        for key, (kind, pre, post) in plain.items():
-            had = fp.get(key)
+            o = ev.obj
+            had = plain.get(o)
             if had is None:
-                fp[key] = [kind, pre, post]
+                plain[o] = [ev.kind, ev.pre, ev.post, False]
             else:
-                had[0] = _merge(had[0], kind)
-        ev.fps = tuple((o, k, pre, post) for o, (k, pre, post) in fp.items())
-        if self.late:
-            late = self.late
-            if self.early:
-                late = late - self.early
-            ev.late = frozenset(late)
+                had[0] = _merge(ev.kind, had[0])
+                had[1], had[2], had[3] = ev.pre, ev.post, False
+        ev.fps = tuple((o, e[0], e[1], e[2]) for o, e in plain.items())
+        if self.any_late:
+            ev.late = frozenset(o for o, e in plain.items() if e[3])
         if self.uncovered:
             ev.plain = tuple(self.uncovered)
         if self.dead:
             ev.dead = tuple(self.dead)
+
+    # -- from checker.coverage ----------------------------------------------------------
+    def enter_op(self, task, family) -> None:
+        for u, fams in self.ops.items():
+            if u != task:
+                for g in fams:
+                    self.coverage.add("pair:" + "+".join(sorted((family, g))))
+        self.ops.setdefault(task, []).append(family)
+
+    def leave_op(self, task, family) -> None:
+        fams = self.ops.get(task)
+        if fams and family in fams:
+            fams.remove(family)
+
+    def made_generator(self, gen, name, code, line) -> None:
+        if self.gens is None:
+            self.gens = []
+        self.gens.append((gen, name, code, line))
+
+    def _check_generators(self) -> None:
+        gens, self.gens = self.gens, None
+        for gen, name, code, line in gens:
+            if not gen.gi_running and not gen.gi_suspended and gen.gi_frame is not None:
+                gen.close()
+                raise ModelError(
+                    f"{name}() was called in {code.co_name} ({os.path.basename(code.co_filename)}:"
+                    f"{line}) but its generator never ran; a kernel function is a generator: "
+                    f"write `yield from self.{name}(...)`")
 
     # -- from checker.memory and checker.objects ---------------------------------------
     def converted(self, original, copy, where_) -> None:
@@ -148,75 +183,81 @@ class StepRecorder:
         """Whether ``uid`` names an object this task created in this step."""
         return type(uid) is tuple and uid[0] == self.task and uid[1] > self.mark
 
+    def touch_owner(self, owner, label) -> None:
+        """The action uses an object embedded in ``owner`` (a page's lock): it reads
+        whether ``owner`` is alive."""
+        plain = self.plain
+        if plain is None:
+            plain = self.plain = {}
+        if owner.pin_uid not in plain:
+            plain[owner.pin_uid] = [_R, None, None, False]
+        if not owner.alive:
+            self._dead(owner, label, _R)
+
     def touch(self, owner, key, kind, label) -> None:
-        """An access of ``key`` (``(uid, field)``; None: only the owner's lifetime)."""
+        """Task code accesses ``key`` (``(uid, field)``) of memory that lives in ``owner``."""
         base = owner.uid if owner is not None else key[0]
-        new = self._new(base)
-        if self.phase == _PREFIX and not new:
+        phase = self.phase
+        new = type(base) is tuple and base[0] == self.task and base[1] > self.mark
+        if phase == _PREFIX and not new:
             raise ModelError(f"task {self.name} touches {label} in {where()} before its first "
                              f"yield; a task's first step must be an action (yield label(...) first)")
         plain = self.plain
         if plain is None:
             plain = self.plain = {}
-        if owner is not None:
-            ou = owner.uid
-            had = plain.get(ou)
-            if had is None:
-                plain[ou] = [_R, None, None]
-            if not owner.alive:
-                self._dead(owner, label, kind)
-        if key is None:
-            return
+        # Where it stands: at the action (it declared the owner, or this is the
+        # action's own callback, or the object is this step's), or after it.
+        late = phase == _CONT and not new and not self._covered(base, kind)
         had = plain.get(key)
         if had is None:
-            plain[key] = [kind, None, None]
-        elif had[0] != kind:
-            had[0] = _merge(had[0], kind)
-        if self.phase == _CONT and not new and not self._covered(base, kind):
-            # After the action and not declared by it: not where the action is.
-            late = self.late
-            if late is None:
-                late = self.late = set()
-            late.add(key)
-            if owner is not None:
-                late.add(owner.uid)
+            plain[key] = [kind, None, None, late]
+        else:
+            if had[0] != kind:
+                had[0] = _merge(had[0], kind)
+            if not late:
+                had[3] = False
+        if owner is not None:
+            if not owner.alive:
+                self._dead(owner, label, kind)
+            if late and not owner.permanent:
+                # Undeclared: it must read the owner's lifetime itself (a declared
+                # access of the owner already conflicts with its free).
+                ou = owner.pin_uid
+                if ou not in plain:
+                    plain[ou] = [_R, None, None, True]
+        if late:
+            self.any_late = True
             if type(label) is not MarkedLabel:
                 self._uncovered(key, kind, label)
-        else:
-            early = self.early
-            if early is None:
-                early = self.early = set()
-            early.add(key)
-            if owner is not None:
-                early.add(owner.uid)
 
     def touch_shared(self, obj, kind, state) -> None:
         """Task code reads an engine object's state (``v.value``, ``lock.writer``)."""
         uid = obj.uid
-        if self.phase == _PREFIX and not self._new(uid):
+        new = type(uid) is tuple and uid[0] == self.task and uid[1] > self.mark
+        if self.phase == _PREFIX and not new:
             raise ModelError(f"task {self.name} reads {obj.name} in {where()} before its first "
                              f"yield; a task's first step must be an action (yield label(...) first)")
         plain = self.plain
         if plain is None:
             plain = self.plain = {}
+        late = self.phase == _CONT and not new and not self._covered(uid, kind)
         if obj.owner is not None:
-            self.touch(obj.owner, None, _R, obj.name)
+            owner = obj.owner
+            if not owner.alive:
+                self._dead(owner, obj.name, kind)
+            if late and owner.pin_uid not in plain:
+                plain[owner.pin_uid] = [_R, None, None, True]
         had = plain.get(uid)
         if had is None:
-            plain[uid] = [kind, state, state]
-        elif had[0] != kind:
-            had[0] = _merge(had[0], kind)
-        if self.phase == _CONT and not self._new(uid) and not self._covered(uid, kind):
-            late = self.late
-            if late is None:
-                late = self.late = set()
-            late.add(uid)
-            self._uncovered(uid, kind, obj.name)
+            plain[uid] = [kind, state, state, late]
         else:
-            early = self.early
-            if early is None:
-                early = self.early = set()
-            early.add(uid)
+            if had[0] != kind:
+                had[0] = _merge(had[0], kind)
+            if not late:
+                had[3] = False
+        if late:
+            self.any_late = True
+            self._uncovered(uid, kind, obj.name)
 
     # -- helpers -----------------------------------------------------------------------
     def _covered(self, base, kind) -> bool:

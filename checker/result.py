@@ -103,6 +103,8 @@ class Result:
     bound_covered: int | None = None   # the largest bound explored completely (--preemption-bound auto)
     max_preemptions: int = 0
     seed: int | None = None
+    # What ran (checker.coverage): ``fn:NAME`` / ``pair:F+G`` -> executions it ran in.
+    coverage: dict = field(default_factory=dict)
 
     def absorb(self, other: Result) -> None:
         """Add the counts, outcomes and violations of another exploration of the
@@ -118,6 +120,9 @@ class Result:
         self.violation_count += other.violation_count
         self.max_preemptions = max(self.max_preemptions, other.max_preemptions)
         self.note = self.note or other.note
+        cov = self.coverage
+        for k, n in other.coverage.items():
+            cov[k] = cov.get(k, 0) + n
 
     @property
     def ok(self) -> bool:

@@ -160,6 +160,11 @@ class World:
             self._after_resume(t, self._resume(t, None, first=True))
         self._active = None
 
+    @property
+    def coverage(self) -> set:
+        """What ran in this execution (:mod:`checker.coverage`)."""
+        return self._rec.coverage
+
     # -- uids ---------------------------------------------------------------
     def _uid(self):
         t = self._active
@@ -310,8 +315,8 @@ class World:
             for e in evs[start:]:
                 if not e.kind:
                     continue
-                if e.fps is None and isinstance(e.action.obj, objects.Lock):
-                    locks.add(e.obj)
+                if isinstance(e.action.obj, objects.Lock):
+                    locks.add(e.action.obj.uid)
                 for o, k, pre, post in (e.fps or ((e.obj, e.kind, e.pre, e.post),)):
                     had = touched.get(o)
                     if had is None:
@@ -354,10 +359,11 @@ class World:
         ev.plain = ev.late = ev.dead = None
         rec = self._rec
         rec.begin(t, ev)
-        if obj is not None and obj.owner is not None:
+        if obj is not None and obj.owner is not None and op != A.RELEASE:
             # The object lives in another (a page's lock in the page): using it
-            # reads whether that one is alive.
-            rec.touch(obj.owner, None, A.R, obj.name)
+            # reads whether that one is alive.  (A release needs no such read:
+            # freeing memory whose lock is held is reported at the free.)
+            rec.touch_owner(obj.owner, obj.name)
         # Preemption counting on the explored ordering, judged on the state
         # before the step (a release in this step must not hide that the
         # previous task was runnable).
@@ -443,6 +449,9 @@ class World:
             res = choice
             ev.choice = choice
         elif op == A.ALLOC or op == A.FREE:
+            if obj.permanent:
+                raise ModelError(f"task {t.name}: {a.describe()}: {obj.name} was declared "
+                                 f"permanent (never freed)")
             ev.pre = obj.alive
             obj.alive = op == A.ALLOC
             kind = A.W

@@ -286,7 +286,8 @@ def new_page(name: str, ref: int = 1) -> Page:
     The lock and the memory live in the page frame (``obj``, freed at refcount
     0); the refcount does not (``folio_try_get`` may look at a free page)."""
     frame = Obj(name)
-    return Page(name, PageLock(name + ".lock", "page lock", owner=frame), frame, Obj(name + ".zpdesc"),
+    return Page(name, PageLock(name + ".lock", "page lock", owner=frame), frame,
+                Obj(name + ".zpdesc", permanent=True),
                 Var(name + ".ref", ref, counter=True))
 
 

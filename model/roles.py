@@ -19,7 +19,7 @@ Choice values are strings (they go into trace files).
 
 from __future__ import annotations
 
-from checker import choose, label, might_sleep
+from checker import choose, label, might_sleep, traced
 
 from .pool import ZS_MM_RO, ZS_MM_WO
 
@@ -71,7 +71,7 @@ def client(zs, depth: int, owned: tuple, api: str, me: str, ops: tuple = CLIENT_
             yield from zs.zs_free(h)
 
 
-def write_object(zs, h, value, api: str):
+def _write_object(zs, h, value, api: str):
     """Store ``value`` in ``h``'s object, then label the store."""
     if api == "obj":
         yield from zs.zs_obj_write(h, value)
@@ -87,7 +87,7 @@ def write_object(zs, h, value, api: str):
     yield label("store", key=h.key, value=value)
 
 
-def read_object(zs, h, api: str, initial: bool = False):
+def _read_object(zs, h, api: str, initial: bool = False):
     """Load ``h``'s object and label the load (the caller may sleep meanwhile with the obj API).
 
     ``initial``: no store to ``h`` has been labelled yet, so the load is
@@ -123,6 +123,11 @@ def load(mem):
     return mem.value
 
 
+# A client's read or write section is the "access" operation (checker.coverage).
+write_object = traced(_write_object, "write_object", "access")
+read_object = traced(_read_object, "read_object", "access")
+
+
 def compaction(zs, depth: int):
     """The shrinker: ``depth`` calls of ``zs_compact``."""
     for _ in range(depth):
@@ -140,12 +145,20 @@ def migration(zs, depth: int, targets: tuple):
         names = sorted(pages)
         name = names[0] if len(names) == 1 else (yield choose(names))
         page = pages[name]
-        if not (yield from zs.isolate_movable_page(page)):
-            continue
-        newpage = yield from zs.migrate_pages(page)
+        newpage = yield from migrate_page(zs, page)
         if newpage is not None:
             del pages[name]
             pages[newpage.name] = newpage
+
+
+def _migrate_page(zs, page):
+    """One page through the migration core: isolate it, then migrate it."""
+    if not (yield from zs.isolate_movable_page(page)):
+        return None
+    return (yield from zs.migrate_pages(page))
+
+
+migrate_page = traced(_migrate_page, "migrate_page", "migration")
 
 
 def worker(zs, depth: int):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from checker import Program, Task
 
 from . import roles
+from .coverage import instrumented
 from .pool import Geometry
 
 DEFAULT_POOL = (("x.b", None), (None, "c0.a"), (None, None))
@@ -140,7 +141,9 @@ SCENARIOS = {s.name: s for s in (
 
 
 def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program:
-    """A fresh Program for one execution: a new pool, one version object per task."""
+    """A fresh Program for one execution: a new pool, one version object per task
+    (of the variant with its kernel functions traced, :mod:`model.coverage`)."""
+    variant = instrumented(variant)
     boot = variant(tag="")
     pool, handles = scenario.make_pool(boot, cpus)
     pages = {p.name: p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}

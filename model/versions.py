@@ -74,14 +74,14 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
         classes = []
         for i, g in enumerate(geometries):
             classes.append(SizeClass(i, g, SpinLock(f"class[{i}]->lock", "class->lock"),
-                                     Obj(f"class[{i}]")))
+                                     Obj(f"class[{i}]", permanent=True)))
         areas = ()
         if "map" in self.APIS:
             areas = tuple(MapArea(cpu, Var(f"zs_map_area[{cpu}].vm_mm", 0),
                                   Var(f"zs_map_area[{cpu}].vm_buf", None)) for cpu in range(ncpus))
         pool = Pool(name, RwLock(self.POOL_LOCK, self.POOL_LOCK), tuple(classes),
                     Var("free_work.pending", False), Var("compaction_in_progress", 0),
-                    Obj(name), areas,
+                    Obj(name, permanent=True), areas,
                     writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS))
         self.pool = pool
         return pool

@@ -87,6 +87,8 @@ class NoFreeWhileMapped(Monitor):
                 self._use_after_free(world, ev, o, "frees")
             elif o.pins:
                 self._freed_while_mapped(world, ev, o)
+            elif o.locks:
+                self._freed_while_locked(world, ev, o)
             self._freed[o.uid] = (ev.index, ev.task)
         elif op == _ALLOC:
             self._freed.pop(a.obj.uid, None)
@@ -100,6 +102,8 @@ class NoFreeWhileMapped(Monitor):
         elif not alive:         # the last reference: this step freed it
             if o.pins:
                 self._freed_while_mapped(world, ev, o)
+            elif o.locks:
+                self._freed_while_locked(world, ev, o)
             self._freed[o.uid] = (ev.index, ev.task)
 
     def _use_after_free(self, world, ev, o, verb, what=None):
@@ -117,6 +121,17 @@ class NoFreeWhileMapped(Monitor):
         world.report(self.name, f"{kind}: {t.name} {verb} {what or o.name}, {where}",
                      task=ev.task, steps=steps)
 
+    def _freed_while_locked(self, world, ev, o):
+        """Memory freed with a lock inside it held ("Bad page state": PG_locked)."""
+        held = _freed_while_locked_holders(world, o)
+        if not held:
+            return
+        lk, holders = held[0]
+        t = world.tasks[ev.task]
+        names = ", ".join(world.tasks[i].name for i in holders)
+        world.report(self.name, f"{t.name} frees {o.name} while {lk.name}, which lives in it, is "
+                     f"held by {names}", task=ev.task, steps=(ev.index,))
+
     def _freed_while_mapped(self, world, ev, o):
         t = world.tasks[ev.task]
         mappers = sorted(o.pins)
@@ -124,6 +139,15 @@ class NoFreeWhileMapped(Monitor):
         steps = _pin_steps(world, o, mappers) + [ev.index]
         world.report(self.name, f"{t.name} frees {o.name} while it is mapped by {names}",
                      task=ev.task, steps=steps)
+
+
+def _freed_while_locked_holders(world, o):
+    out = []
+    for lk in o.locks:
+        holders = ([lk._writer] if lk._writer is not None else []) + sorted(lk._readers)
+        if holders:
+            out.append((lk, holders))
+    return out
 
 
 def _pin_steps(world, o, tasks) -> list:

@@ -114,12 +114,18 @@ def _pending_event(world, ts, index):
     e.kind = a.footprint_kind
     uids = a.uids() if e.kind else ()
     e.obj = uids[0] if uids else None
-    e.fps = tuple((u, e.kind, None, None) for u in uids) if len(uids) > 1 else None
     e.pre = None
     if a.op == A.SPIN:
         e.pre = a.obj._value
     elif a.op == A.ACQUIRE or a.op == A.WAIT:
         e.pre = a.obj.state()
+    fps = [(u, e.kind, e.pre if i == 0 else None, None) for i, u in enumerate(uids)]
+    owner = getattr(a.obj, "owner", None)
+    if owner is not None and a.op != A.RELEASE:
+        # As World._step records it: the object lives in another, whose
+        # lifetime the step reads.
+        fps.append((owner.pin_uid, A.R, None, None))
+    e.fps = tuple(fps) if len(fps) > 1 else None
     shared = world.shared_cpu[ts.cpu]
     e.cpu = ts.cpu if shared else -1
     e.own = world.owner[ts.cpu] if shared else None

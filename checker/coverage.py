@@ -1,0 +1,83 @@
+"""Which task code ran: coverage of named functions, and of operations running together.
+
+A verdict is only as good as the code it exercised: a patch whose changed
+function never ran in any explored execution passed vacuously.  A model marks
+its functions with :func:`traced` (zsmalloc's kernel functions, named as in
+the kernel); the engine then records, per execution,
+
+* ``fn:NAME`` for every marked function that started running;
+* ``pair:F+G`` for two *operations* (marked functions with a family, such as
+  ``zs_malloc`` for "malloc") that ran at the same time in two tasks: one
+  started while the other had not returned;
+
+and ``explore`` sums them over the executions in ``Result.coverage``.
+
+A marked function also checks its callers: a generator function called
+without ``yield from`` makes a generator that never runs, a silent no-op
+(asyncio warns about a coroutine never awaited for the same reason).  A
+marked generator still unstarted when the step that made it ends is a
+:class:`~checker.errors.ModelError` naming the call site.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+
+from .memory import _tls
+
+
+def covered(name: str) -> None:
+    """Record that ``name`` ran in the current execution (no-op outside task code)."""
+    rec = _tls.rec
+    if rec is not None:
+        rec.coverage.add(name)
+
+
+def traced(fn, name: str | None = None, family: str | None = None):
+    """``fn`` (a generator function) marked for coverage, as ``name``.
+
+    ``family``: the operation it is (calls of two families overlapping in two
+    tasks are recorded as a pair).  The result is a plain function that
+    returns a generator, so the engine can see a call whose generator is
+    never run.
+    """
+    if not inspect.isgeneratorfunction(fn):
+        raise TypeError(f"traced() needs a generator function, got {fn!r}")
+    name = name or fn.__name__
+    key = "fn:" + name
+
+    def body(args, kwargs):
+        rec = _tls.rec
+        if rec is None:
+            return (yield from fn(*args, **kwargs))
+        rec.coverage.add(key)
+        if family is None:
+            return (yield from fn(*args, **kwargs))
+        task = rec.task
+        rec.enter_op(task, family)
+        try:
+            return (yield from fn(*args, **kwargs))
+        finally:
+            # Also when an unfinished execution's generator is collected later:
+            # the recorder and task are the ones it entered with.
+            rec.leave_op(task, family)
+
+    @functools.wraps(fn)
+    def kernel_function(*args, **kwargs):
+        gen = body(args, kwargs)
+        rec = _tls.rec
+        if rec is not None:
+            f = sys._getframe(1)
+            rec.made_generator(gen, name, f.f_code, f.f_lineno)
+        return gen
+
+    kernel_function.__zsmc_traced__ = name
+    kernel_function.__wrapped__ = fn
+    return kernel_function
+
+
+def unstarted(gen) -> bool:
+    """Whether generator ``gen`` was made but never started."""
+    return not gen.gi_running and not gen.gi_suspended and gen.gi_frame is not None

@@ -1,0 +1,85 @@
+"""Which kernel functions a check ran, and whether a patch's code ran at all.
+
+Every kernel function of a version (its generator methods, named as in
+mm/zsmalloc.c) is marked with :func:`checker.traced` when the version is
+built into a program, so each explored execution records which of them
+started (``fn:NAME`` in ``Result.coverage``) and which operation families ran
+at the same time in two tasks (``pair:F+G``).  The families are the
+allocator's operations as its users call them (:data:`FAMILIES`).
+
+A check of a patch whose changed function never ran in any explored
+execution proved nothing about the change: :func:`never_ran` names those
+functions, and the CLI refuses to call such a result a pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from checker import traced
+
+# The operations whose concurrent runs the default scenarios must cover, by the
+# kernel function (or role helper) that is the operation.
+FAMILIES = {
+    "zs_malloc": "malloc",
+    "zs_free": "free",
+    "zs_compact": "compaction",
+    "async_free_zspage": "worker",
+}
+ROLE_FAMILIES = ("access", "migration")      # role helpers: a read or write section, a page migration
+ALL_FAMILIES = ("access", "malloc", "free", "compaction", "migration", "worker")
+
+_CACHE: dict = {}
+
+
+def kernel_functions(version: type) -> list:
+    """The names of ``version``'s kernel functions (its generator methods), sorted."""
+    names = set()
+    for klass in version.__mro__:
+        for attr, fn in vars(klass).items():
+            if inspect.isgeneratorfunction(fn) or getattr(fn, "__zsmc_traced__", None):
+                names.add(attr)
+    return sorted(names)
+
+
+def instrumented(variant: type) -> type:
+    """A subclass of ``variant`` whose kernel functions record that they ran (cached)."""
+    cls = _CACHE.get(variant)
+    if cls is None:
+        ns = {"__module__": variant.__module__, "__qualname__": variant.__qualname__,
+              "__zsmc_base__": variant}
+        for name in kernel_functions(variant):
+            fn = inspect.getattr_static(variant, name)
+            if inspect.isgeneratorfunction(fn):
+                ns[name] = traced(fn, name, FAMILIES.get(name))
+        cls = _CACHE[variant] = type(variant.__name__, (variant,), ns)
+    return cls
+
+
+def overridden(variant: type, base: type) -> list:
+    """The kernel functions (and new generator helpers) ``variant`` defines itself,
+    between it and the built-in version ``base``."""
+    names = set()
+    for klass in variant.__mro__:
+        if klass is base or issubclass(base, klass):
+            break
+        for attr, fn in vars(klass).items():
+            if inspect.isgeneratorfunction(fn):
+                names.add(attr)
+    return sorted(names)
+
+
+def ran(coverage: dict) -> set:
+    """The kernel functions that ran, from a ``Result.coverage``."""
+    return {k[3:] for k in coverage if k.startswith("fn:")}
+
+
+def pairs(coverage: dict) -> set:
+    """The operation families that ran together, as sorted tuples."""
+    return {tuple(k[5:].split("+")) for k in coverage if k.startswith("pair:")}
+
+
+def never_ran(variant: type, base: type, coverage: dict) -> list:
+    """The functions ``variant`` changes that no explored execution ran."""
+    done = ran(coverage)
+    return [n for n in overridden(variant, base) if n not in done]
