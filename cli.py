@@ -15,6 +15,8 @@ Exit codes (docs/cli.md):
 3     incomplete, not verified: a budget ran out before the search finished,
       and no violation was found in what was explored
 4     a bug in zsmc itself (one line; ``ZSMC_DEBUG=1`` shows the traceback)
+5     not a pass: explored completely without violation, but a function the
+      variant or mutation changes never ran, so the check says nothing about it
 130   interrupted (Ctrl-C)
 ====  ======================================================================
 
@@ -37,7 +39,7 @@ import cli_format as fmt
 from checker import __version__
 from checker.errors import InternalError, UsageError, ZsmcError
 
-EXIT_PASS, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_PASS, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_VACUOUS = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130  # Ctrl-C, the shell's convention
 
 DEFAULT_VARIANT = "upstream"
@@ -149,7 +151,8 @@ def main():
     """zsmc: a model checker for the locking protocol of Linux zsmalloc.
 
     Exit codes: 0 pass, 1 violation, 2 bad usage or input, 3 incomplete (a
-    budget ran out: not verified), 4 internal error.
+    budget ran out: not verified), 4 internal error, 5 not a pass (the code a
+    variant changes never ran).
     """
 
 
@@ -193,9 +196,11 @@ def main():
               help="Save finished subtrees of a split search to FILE as they finish (one scenario).")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Continue the split search saved in FILE: its finished subtrees are not run again.")
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Print which kernel functions ran in which scenarios (JSON always has it).")
 def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound, properties,
           max_executions, time_limit, seed, output, out, no_minimize, executions, pct_depth, jobs, dask,
-          checkpoint, resume):
+          checkpoint, resume, show_coverage):
     """Explore every interleaving of the scenarios and check the properties.
 
     Every violation is written as a trace file under --out (minimised unless
@@ -227,7 +232,10 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
         raise UsageError("--jobs, --dask, --checkpoint and --resume split a dpor search without "
                          "a preemption bound")
     # Validate every scenario before exploring any: bad input costs no search time.
-    builds = [(name, *reg.make_build(cls, name, depth, cpus)) for name in names]
+    # Without --cpus a scenario runs at each of its CPU counts (a two-CPU race
+    # and its one-CPU counterpart).
+    builds = [(name, *reg.make_build(cls, name, depth, c)) for name in names
+              for c in _cpu_counts(reg, name, cpus)]
     if (checkpoint or resume) and len(builds) != 1:
         raise UsageError("--checkpoint and --resume need exactly one --scenario")
 
@@ -236,13 +244,13 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
               "max_executions": max_executions, "time_limit": time_limit}
     text = output == "text"
     if text:
-        click.echo(fmt.check_header(header, [n for n, _, _ in builds]))
+        click.echo(fmt.check_header(header, list(dict.fromkeys(n for n, _, _ in builds))))
     runs = []
     deadline = None if time_limit is None else time.monotonic() + time_limit
     pooled = {}
     if split and jobs > 1 and dask is None and not (checkpoint or resume) and len(builds) > 1:
         pooled = _explore_pooled(reg, cls, builds, cpus, jobs, props, time_limit, max_executions)
-    for name, build, params in builds:
+    for index, (name, build, params) in enumerate(builds):
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             result = Result(scheduler=scheduler, reason=f"time limit of {time_limit:g}s reached before it started")
@@ -260,8 +268,8 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
                     result = explore(build, scheduler=sched, properties=props,
                                      max_executions=max_executions, time_limit=left, seed=seed,
                                      on_progress=progress)
-                elif name in pooled:
-                    result = pooled[name]
+                elif index in pooled:
+                    result = pooled[index]
                 elif split:
                     from checker.parallel import explore_split
                     result = explore_split(build, jobs=jobs, properties=props, dask=dask, params=params,
@@ -292,27 +300,56 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
         if text:
             click.echo(fmt.scenario_text(run))
     code = fmt.exit_code(runs)
+    unrun = _never_ran(reg, cls, runs, depth)
+    if unrun and code == EXIT_PASS:
+        code = EXIT_VACUOUS
     if text:
+        if show_coverage:
+            click.echo(fmt.coverage_text(runs, _kernel_functions(reg, cls)))
         click.echo(fmt.check_footer(runs, code))
+        for line in fmt.never_ran_lines(unrun):
+            click.echo(line)
     else:
-        click.echo(fmt.check_json(header, runs, code))
+        click.echo(fmt.check_json(header, runs, code, unrun))
     return code
+
+
+def _kernel_functions(reg, cls) -> list:
+    cov = importlib.import_module("model.coverage") if hasattr(reg, "base_version") else None
+    return cov.kernel_functions(cls) if cov is not None else []
+
+
+def _never_ran(reg, cls, runs, depth) -> list:
+    """``[(function, where it would run)]`` for each function the variant changes
+    that no explored execution ran (exit 5 when nothing else failed)."""
+    base_of = getattr(reg, "base_version", None)
+    if base_of is None:
+        return []
+    cov = importlib.import_module("model.coverage")
+    total = {}
+    for r in runs:
+        for k, n in r.result.coverage.items():
+            total[k] = total.get(k, 0) + n
+    missing = cov.never_ran(cls, base_of(cls), total)
+    if not missing:
+        return []
+    return [(fn, cov.where_it_runs(base_of(cls), fn, depth, reg)) for fn in missing]
 
 
 def _explore_pooled(reg, cls, builds, cpus, jobs, props, time_limit, max_executions) -> dict:
     """``--jobs N`` over several scenarios: every scenario's subtrees on one pool,
     the scenarios that are largest at depth 1 first (a cheap estimate of their
-    size).  Returns ``{scenario: Result}``."""
+    size).  Returns ``{index in builds: Result}``."""
     from checker import explore
     from checker.parallel import explore_split_many
     weights = []
-    for name, _, _ in builds:
-        small, _ = reg.make_build(cls, name, 1, cpus)
+    for name, _, params in builds:
+        small, _ = reg.make_build(cls, name, 1, params.get("cpus", cpus))
         weights.append(explore(small, scheduler="dpor", properties=[], max_executions=10_000).executions)
     results = explore_split_many([b for _, b, _ in builds], jobs=jobs, properties=props,
                                  time_limit=time_limit, max_executions=max_executions,
                                  weights=weights)
-    return {name: r for (name, _, _), r in zip(builds, results)}
+    return dict(enumerate(results))
 
 
 def _hypothesis(reg, cls, name, build, params, depth, executions, seed, props):
@@ -355,6 +392,15 @@ def _resolve_variant(reg, variant, mutation):
         raise UsageError(f"--mutation applies to a built-in version, not {version!r}; "
                          f"versions: {', '.join(sorted(reg.VERSIONS))}")
     return f"{version}+{mutation}", reg.variant_for(version, mutation)
+
+
+def _cpu_counts(reg, name, cpus) -> list:
+    """The CPU counts to check scenario ``name`` at: ``--cpus``, else the scenario's own."""
+    if cpus:
+        return [cpus]
+    find = getattr(reg, "find_scenario", None)
+    scen = find(name) if find is not None else reg.SCENARIOS.get(name)
+    return list(getattr(scen, "counts", None) or [None])
 
 
 def _default_scenarios(reg) -> list:

@@ -50,7 +50,7 @@ def exit_code(runs) -> int:
     return 0
 
 
-STATUS = {0: "pass", 1: "violation", 3: "incomplete"}
+STATUS = {0: "pass", 1: "violation", 3: "incomplete", 5: "not a pass"}
 
 
 # --------------------------------------------------------------------------- text
@@ -107,7 +107,48 @@ def check_footer(runs, code: int) -> str:
     if bounded:
         return (f"result: pass within preemption bound {bounded[-1]} ({n} scenario(s) explored "
                 f"completely up to the bound, no violation; executions beyond it were not explored)")
+    if code == 5:
+        return (f"result: NOT A PASS ({n} scenario(s) explored completely, no violation, but code "
+                f"the variant changes never ran)")
     return f"result: pass ({n} scenario(s) explored completely, no violation)"
+
+
+def never_ran_lines(unrun) -> list:
+    """One line per function a variant changes that no explored execution ran."""
+    out = []
+    for fn, where in unrun:
+        hint = (f"scenario {where[0]} runs it at depth {where[1]}: zsmc check --scenario {where[0]} "
+                f"--depth {where[1]}" if where else "no default scenario runs it at depth 1 or 2; "
+                "write a scenario that calls it")
+        out.append(f"  never ran: {fn} (changed by the variant); {hint}")
+    return out
+
+
+def coverage_text(runs, functions) -> str:
+    """Which kernel functions ran where, and which operations ran together."""
+    ran = {}
+    pairs = {}
+    for r in runs:
+        cpus = r.params.get("cpus") if isinstance(r.params, dict) else None
+        label = r.name if cpus is None else f"{r.name}/{cpus}"
+        for k, n in r.result.coverage.items():
+            if k.startswith("fn:"):
+                ran.setdefault(k[3:], []).append((label, n))
+            elif k.startswith("pair:"):
+                pairs.setdefault(cpus, set()).add(k[5:])
+    lines = ["coverage (kernel function: executions, scenarios/CPUs it ran in):"]
+    width = max((len(f) for f in functions), default=10)
+    for fn in sorted(set(functions) | set(ran)):
+        where = ran.get(fn)
+        if not where:
+            lines.append(f"  {fn:<{width}}  NEVER RAN")
+            continue
+        total = sum(n for _, n in where)
+        names = ", ".join(w for w, _ in where[:4]) + (f", +{len(where) - 4}" if len(where) > 4 else "")
+        lines.append(f"  {fn:<{width}}  {total:7d}  {names}")
+    for cpus in sorted(pairs, key=lambda c: (c is None, c)):
+        lines.append(f"  operations together on {cpus} CPU(s): {', '.join(sorted(pairs[cpus]))}")
+    return "\n".join(lines)
 
 
 def minimize_counts(rep) -> str:
@@ -177,10 +218,11 @@ def check_command(h: dict, scenario: str, params: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- json
-def check_json(h: dict, runs, code: int) -> str:
+def check_json(h: dict, runs, code: int, unrun=()) -> str:
     doc = {"format": CHECK_FORMAT, "version": CHECK_VERSION, **h,
            "status": STATUS.get(code, "error"), "exit_code": code,
            "violations": sum(len(r.result.violations) for r in runs),
+           "never_ran": [{"function": fn, "runs_in": list(w) if w else None} for fn, w in unrun],
            "scenarios": [_run_json(r) for r in runs]}
     return json.dumps(doc, indent=2, default=repr)
 
@@ -192,6 +234,7 @@ def _run_json(run: ScenarioRun) -> dict:
             "elapsed": round(r.elapsed, 4), "complete": r.complete, "reason": r.reason,
             "max_preemptions": r.max_preemptions, "preemption_bound": r.preemption_bound,
             "bound_cut": r.bound_cut, "bound_covered": r.bound_covered, "note": r.note,
+            "coverage": dict(sorted(r.coverage.items())),
             "violations": [_trace_json(t) for t in run.traces]}
 
 

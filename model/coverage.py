@@ -83,3 +83,19 @@ def never_ran(variant: type, base: type, coverage: dict) -> list:
     """The functions ``variant`` changes that no explored execution ran."""
     done = ran(coverage)
     return [n for n in overridden(variant, base) if n not in done]
+
+
+def where_it_runs(base: type, fn: str, depth: int, registry) -> tuple | None:
+    """``(scenario, depth)``: a default scenario in which ``base`` runs ``fn``, at
+    ``depth`` or the next depth (explored briefly, only to say where to look)."""
+    from checker import explore
+    for d in sorted({1, depth, depth + 1}):
+        for name, scen in registry.SCENARIOS.items():
+            if not scen.default:
+                continue
+            for cpus in scen.counts:
+                build, _ = registry.make_build(base, name, d, cpus)
+                r = explore(build, properties=[], max_executions=300)
+                if fn in ran(r.coverage):
+                    return name, d
+    return None

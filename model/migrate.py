@@ -135,13 +135,15 @@ class Migration:
         self.made += 1
         return new_page(f"{self.tag}new{self.made}")
 
-    def migrate_pages(self, page):
-        """mm/migrate.c ``migrate_pages`` for one isolated movable page, MIGRATE_SYNC (protocol §2.5).
+    def migrate_pages(self, page, mode="sync"):
+        """mm/migrate.c ``migrate_pages`` for one isolated movable page (protocol §2.5).
 
         Returns the new page on success, else None.  If only the core's reference
-        is left the page was freed from under it; otherwise lock the page (may
-        sleep) and the new page; if the page is no longer movable its zspage was
-        freed meanwhile: done.  Else ``zs_page_migrate``; on success drop the old
+        is left the page was freed from under it; otherwise lock the page
+        (``MIGRATE_SYNC``: may sleep; ``mode="async"``, ``MIGRATE_ASYNC``: trylock,
+        and on failure free the new page and ``putback_movable_pages``) and the
+        new page; if the page is no longer movable its zspage was freed
+        meanwhile: done.  Else ``zs_page_migrate``; on success drop the old
         page; on failure free the new page and ``putback_movable_pages``.
         """
         newpage = self.alloc_migration_target()
@@ -151,7 +153,12 @@ class Migration:
             yield from self.zpdesc_put(page)
             yield from self.zpdesc_put(newpage)
             return None
-        yield from self.zpdesc_lock(page)
+        if mode == "sync":
+            yield from self.zpdesc_lock(page)
+        elif not (yield from self.zpdesc_trylock(page)):
+            yield from self.zpdesc_put(newpage)
+            yield from self.putback_movable_pages(page)
+            return None
         if not (yield from self.zpdesc_trylock(newpage)):
             raise Bug(f"migrate_pages: the new page {newpage.name} is locked by someone")
         moved = False

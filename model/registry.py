@@ -18,6 +18,7 @@ Every bad input raises :class:`checker.UsageError` with a one-line message.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -126,15 +127,35 @@ def _one_line(exc) -> str:
 
 
 def _check_variant(cls, spec: str) -> None:
-    """A variant must subclass a version; its kernel-function overrides must be generators."""
+    """A variant must subclass a version; its kernel-function overrides must be
+    generators, and a method whose name is close to but not one of its base's is
+    a misspelt override (it would never be called)."""
     if not isinstance(cls, type) or not any(issubclass(cls, v) for v in VERSIONS.values()):
         raise UsageError(f"variant {spec!r}: {getattr(cls, '__name__', cls)!r} is not a subclass of a "
                          f"zsmalloc version ({_known_versions()}); write class X(model.Upstream): ...")
-    base = next(v for v in VERSIONS.values() if issubclass(cls, v))
+    base = base_version(cls)
     for attr in _kernel_functions(base):
         if not inspect.isgeneratorfunction(inspect.getattr_static(cls, attr)):
             raise UsageError(f"variant {spec!r}: {attr} must be a generator like the kernel function "
                              f"it replaces (yield the actions, yield from self.<fn>(...))")
+    known = {a for klass in base.__mro__ for a in vars(klass)}
+    for klass in cls.__mro__:
+        if klass is base or issubclass(base, klass):
+            break
+        for attr, fn in vars(klass).items():
+            if attr in known or attr.startswith("__") or not callable(fn):
+                continue
+            close = difflib.get_close_matches(attr, sorted(a for a in known if not a.startswith("__")),
+                                              n=3, cutoff=0.8)
+            if close:
+                raise UsageError(f"variant {spec!r}: {klass.__name__}.{attr} is not a function of "
+                                 f"{base.NAME} and would never be called; did you mean "
+                                 f"{' or '.join(close)}?")
+
+
+def base_version(cls: type) -> type:
+    """The built-in version ``cls`` derives from (the most derived one)."""
+    return next(v for v in cls.__mro__ if v in VERSIONS.values())
 
 
 def _kernel_functions(version: type) -> list:
@@ -237,6 +258,7 @@ __all__ = [
     "VERSIONS",
     "Mutation",
     "Scenario",
+    "base_version",
     "build_from_params",
     "describe_variant",
     "find_scenario",

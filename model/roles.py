@@ -134,28 +134,31 @@ def compaction(zs, depth: int):
         yield from zs.zs_compact()
 
 
-def migration(zs, depth: int, targets: tuple):
+def migration(zs, depth: int, targets: tuple, mode: str = "sync"):
     """The migration core: ``depth`` rounds, each migrating one chosen page.
 
     ``targets`` are the candidate pages (by name); a page this task installed
     by a successful migration becomes a candidate in place of the old one.
+    ``mode``: ``"sync"`` or ``"async"`` (see :meth:`model.migrate.Migration.migrate_pages`).
     """
     pages = {p.name: p for p in targets}
     for _ in range(depth):
         names = sorted(pages)
         name = names[0] if len(names) == 1 else (yield choose(names))
         page = pages[name]
-        newpage = yield from migrate_page(zs, page)
+        newpage = yield from migrate_page(zs, page, mode)
         if newpage is not None:
             del pages[name]
             pages[newpage.name] = newpage
 
 
-def _migrate_page(zs, page):
+def _migrate_page(zs, page, mode="sync"):
     """One page through the migration core: isolate it, then migrate it."""
     if not (yield from zs.isolate_movable_page(page)):
         return None
-    return (yield from zs.migrate_pages(page))
+    if mode == "sync":
+        return (yield from zs.migrate_pages(page))
+    return (yield from zs.migrate_pages(page, mode))
 
 
 migrate_page = traced(_migrate_page, "migrate_page", "migration")

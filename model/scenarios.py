@@ -17,7 +17,14 @@ compactor trylocks).  The empty zspage is what the deferred-free worker frees
 Tasks on one CPU interleave only where they are preemptible, so the one-CPU
 scenarios reach the preemption hazards (a reader spinning on a writer that
 was preempted on its own CPU, hazard 14 of section 4); the two-CPU ones
-reach the lock-order and free/use races.
+reach the lock-order and free/use races.  Every two-task race runs on both:
+``Scenario.cpu_counts`` lists the CPU counts a check explores by default.
+
+Together the default scenarios run every kernel function of every version
+and every pair of operation families (an object access, malloc, free,
+compaction, page migration, the free worker) at the same time in two tasks,
+on two CPUs and on one; ``tests/model/test_model_coverage.py`` asserts it
+from the engine's own record (:mod:`model.coverage`).
 """
 
 from __future__ import annotations
@@ -40,7 +47,10 @@ class TaskSpec:
     """One task of a scenario: ``role`` (client, compaction, migration, worker), its
     CPU ``slot`` (the CPU is ``slot % cpus``), the handles a client ``owns``, the
     object API a client prefers (``api``: "obj"/"map", else the version's first)
-    and the pages a migration task may pick (``targets``)."""
+    and the pages a migration task may pick (``targets``), migrated in ``mode``
+    ``"sync"`` (``MIGRATE_SYNC``: the core sleeps for the page lock) or
+    ``"async"`` (``MIGRATE_ASYNC``: it trylocks the page and puts it back on
+    failure)."""
 
     role: str
     name: str
@@ -49,13 +59,16 @@ class TaskSpec:
     api: str | None = None
     targets: tuple = ()
     ops: tuple = roles.CLIENT_OPS
+    mode: str = "sync"
 
 
 @dataclass(slots=True, frozen=True)
 class Scenario:
     """A named scenario: ``tasks`` over the initial ``pool`` (slot lists, see
     :meth:`model.versions.Zsmalloc.populate`).  ``default``: run by ``zsmc check``
-    when no scenario is named."""
+    when no scenario is named.  ``cpu_counts``: the CPU counts a check explores
+    when ``--cpus`` is not given (default: ``default_cpus`` only); the first
+    is the scenario's CPU count for the API (``make_build(cpus=None)``)."""
 
     name: str
     description: str
@@ -66,6 +79,12 @@ class Scenario:
     free_work_pending: bool = True
     geometry: Geometry = DEFAULT_GEOMETRY
     default: bool = True
+    cpu_counts: tuple = ()
+
+    @property
+    def counts(self) -> tuple:
+        """The CPU counts a check explores by default."""
+        return self.cpu_counts or (self.default_cpus,)
 
     def task_params(self, version, cpus: int) -> list:
         """The tasks as JSON-able dicts: name, role, CPU and role parameters."""
@@ -78,6 +97,8 @@ class Scenario:
                 d["ops"] = list(t.ops)
             if t.role == "migration":
                 d["targets"] = list(t.targets)
+                if t.mode != "sync":
+                    d["mode"] = t.mode
             out.append(d)
         return out
 
@@ -107,6 +128,8 @@ _READER = roles.READER_OPS
 _READ_ONLY = ("read",)
 _ZS2_PAGES = ("zs2.p0", "zs2.p1")
 _ZS3_PAGES = ("zs3.p0", "zs3.p1")
+_BOTH = (2, 1)          # a two-CPU race and its one-CPU counterpart
+_WORKER = TaskSpec("worker", "worker", 1)
 
 SCENARIOS = {s.name: s for s in (
     Scenario("smoke", "one CPU: a reader and compaction (fast; for tests)", 1, 1,
@@ -123,20 +146,44 @@ SCENARIOS = {s.name: s for s in (
              (_client(api="map", ops=_READER),
               _client("client1", 1, owns=("c1.b",), api="map", ops=_READ_ONLY)),
              pool=((None, "c0.a"), (None, "c1.b")), free_work_pending=False),
-    Scenario("read-compact", "two CPUs: a client against compaction", 2, 2, (_client(), _COMPACT)),
-    Scenario("read-migrate", "two CPUs: a client against migration of its zspage's pages", 2, 2,
-             (_client(api="map"), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES))),
-    Scenario("free-deferred", "two CPUs: the deferred-free worker against migration of the "
-             "empty zspage's pages", 2, 2,
-             (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=_ZS3_PAGES))),
-    Scenario("free-migrate", "two CPUs: a client freeing the only object of a zspage whose pages "
-             "migration locks (free_zspage's trylock fails: the deferred free, I7)", 2, 2,
+    Scenario("read-compact", "a client against compaction", 1, 2, (_client(), _COMPACT),
+             cpu_counts=_BOTH),
+    Scenario("read-migrate", "a client against migration of its zspage's pages", 1, 2,
+             (_client(api="map"), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES)),
+             cpu_counts=_BOTH),
+    Scenario("free-deferred", "the deferred-free worker against migration of the "
+             "empty zspage's pages", 1, 2,
+             (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=_ZS3_PAGES)),
+             cpu_counts=_BOTH),
+    Scenario("free-migrate", "a client freeing the only object of a zspage whose pages "
+             "migration locks (free_zspage's trylock fails: the deferred free, I7)", 1, 2,
              (_client(), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES)),
-             pool=(("x.b", None), (None, "c0.a")), free_work_pending=False),
-    Scenario("clients", "two CPUs: a client and a reader sharing a zspage; allocation reuses the "
-             "empty one", 2, 2,
+             pool=(("x.b", None), (None, "c0.a")), free_work_pending=False, cpu_counts=_BOTH),
+    Scenario("clients", "a client and a reader sharing a zspage; allocation reuses the "
+             "empty one", 1, 2,
              (_client(), _client("client1", 1, owns=("c1.b",), api="map", ops=_READ_ONLY)),
-             pool=(("c1.b", "c0.a"), (None, None))),
+             pool=(("c1.b", "c0.a"), (None, None)), cpu_counts=_BOTH),
+    Scenario("malloc-free", "two clients allocating and freeing in a full pool: zs_malloc "
+             "allocates a zspage (alloc_zspage, SetZsPageMovable) while the other frees", 1, 2,
+             (_client(ops=("malloc", "free")),
+              _client("client1", 1, owns=("c1.b",), ops=("malloc", "free"))),
+             pool=(("c1.b", "c0.a"),), free_work_pending=False, cpu_counts=_BOTH),
+    Scenario("clients-worker", "a client against the deferred-free worker freeing the empty "
+             "zspage that zs_malloc may reuse", 1, 2, (_client(), _WORKER), cpu_counts=_BOTH),
+    Scenario("compact-migrate", "compaction moving an object out of a zspage while migration "
+             "(MIGRATE_ASYNC: it puts the page back when its trylock fails) moves its pages", 1, 2,
+             (TaskSpec("migration", "migration", 0, targets=_ZS2_PAGES, mode="async"), _COMPACT),
+             free_work_pending=False, cpu_counts=_BOTH),
+    Scenario("compact-worker", "compaction freeing a zspage while the worker frees the empty one",
+             1, 2, (TaskSpec("worker", "worker", 0), _COMPACT), cpu_counts=_BOTH),
+    Scenario("compact-compact", "two compactions: one bails out on compaction_in_progress", 1, 2,
+             (TaskSpec("compaction", "compaction0", 0), TaskSpec("compaction", "compaction1", 1)),
+             free_work_pending=False, cpu_counts=_BOTH),
+    Scenario("migrate-migrate", "two migrations of pages of one zspage: an asynchronous one puts "
+             "its page back when the other holds its lock", 1, 2,
+             (TaskSpec("migration", "migration0", 0, targets=("zs2.p0",), mode="async"),
+              TaskSpec("migration", "migration1", 1, targets=_ZS2_PAGES)),
+             free_work_pending=False, cpu_counts=_BOTH),
 )}
 
 
@@ -158,7 +205,8 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program
         elif t.role == "compaction":
             fn = functools.partial(roles.compaction, zs, depth)
         elif t.role == "migration":
-            fn = functools.partial(roles.migration, zs, depth, tuple(pages[n] for n in t.targets))
+            fn = functools.partial(roles.migration, zs, depth, tuple(pages[n] for n in t.targets),
+                                   t.mode)
         elif t.role == "worker":
             fn = functools.partial(roles.worker, zs, depth)
         else:

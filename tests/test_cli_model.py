@@ -53,7 +53,8 @@ def test_each_version_passes_completely_at_depth_1(version):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["status"] == "pass" and doc["violations"] == 0 and doc["scheduler"] == "dpor"
-    assert [s["name"] for s in doc["scenarios"]] == default_scenarios()
+    assert [(s["name"], s["params"]["cpus"]) for s in doc["scenarios"]] == [
+        (n, c) for n in default_scenarios() for c in reg.SCENARIOS[n].counts]
     assert {s["params"]["cpus"] for s in doc["scenarios"]} >= {1, 2}
     assert all(s["complete"] and s["executions"] >= 1 for s in doc["scenarios"])
 

@@ -90,7 +90,7 @@ def test_load_variant_rejects_a_file_that_fails_and_a_plain_override(tmp_path):
     (("smoke", -1), ["depth"]),
     (("smoke", "2"), ["depth"]),
     (("smoke", True), ["depth"]),
-    (("read-compact", 1, 1), ["read-compact", "2 CPU"]),
+    (("read-compact", 1, 0), ["read-compact", "1 CPU"]),
 ])
 def test_make_build_rejects_bad_input(args, words):
     with pytest.raises(UsageError) as e:

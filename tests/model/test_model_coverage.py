@@ -1,0 +1,152 @@
+"""Every kernel function runs, every pair of operations runs together, and a patch's
+unrun code is never called a pass (issue 11 part 2).
+
+The assertions read the engine's own record (``Result.coverage``, filled by
+:func:`checker.traced` on the kernel functions), not a hand-kept list.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from checker import ModelError, UsageError, explore
+from model.coverage import ALL_FAMILIES, kernel_functions, never_ran, overridden, pairs, ran
+from model.registry import SCENARIOS, load_variant, make_build
+from model.versions import VERSIONS, Upstream
+
+# Two tasks of one family at once: the free work item never runs twice at a time.
+WANTED_PAIRS = {tuple(sorted(p)) for p in itertools.combinations_with_replacement(ALL_FAMILIES, 2)} \
+    - {("worker", "worker")}
+
+
+def default_coverage(version):
+    """Per CPU count, the union of what the default scenarios ran at depth 1."""
+    out = {}
+    for name, scen in SCENARIOS.items():
+        if not scen.default:
+            continue
+        for cpus in scen.counts:
+            build, _ = make_build(version, name, 1, cpus)
+            r = explore(build, properties=[])
+            assert r.complete
+            got = out.setdefault(cpus, {})
+            for k, n in r.coverage.items():
+                got[k] = got.get(k, 0) + n
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(VERSIONS))
+def test_the_default_scenarios_run_every_kernel_function_and_every_pair(name):
+    version = VERSIONS[name]
+    cov = default_coverage(version)
+    assert set(cov) == {1, 2}
+    everything = {}
+    for c in cov.values():
+        everything.update(c)
+    missing = [f for f in kernel_functions(version) if f not in ran(everything)]
+    assert not missing, f"{name}: no default scenario runs {missing}"
+    for cpus, c in cov.items():
+        assert WANTED_PAIRS <= pairs(c), f"{name} on {cpus} CPU(s) lacks {sorted(WANTED_PAIRS - pairs(c))}"
+
+
+def test_pairs_are_recorded_only_for_operations_that_overlap():
+    # compact-compact: the two compactions overlap only on two CPUs or when one is
+    # preempted, and compaction_in_progress makes one bail out; both CPU counts
+    # still see them together, and nothing else.
+    build, _ = make_build(Upstream, "compact-compact", 1, 2)
+    r = explore(build, properties=[])
+    assert pairs(r.coverage) == {("compaction", "compaction")}
+    assert "fn:zs_compact" in r.coverage and "fn:zs_obj_write" not in r.coverage
+
+
+# -- a variant's own code ------------------------------------------------------------------
+
+class AllocPatch(Upstream):
+    """Changes alloc_zspage only (which read-compact never reaches)."""
+
+    def alloc_zspage(self, cls):
+        return (yield from super().alloc_zspage(cls))
+
+
+def test_overridden_and_never_ran_name_the_variants_own_functions():
+    assert overridden(AllocPatch, Upstream) == ["alloc_zspage"]
+    build, _ = make_build(AllocPatch, "read-compact", 1)
+    r = explore(build, properties=[])
+    assert never_ran(AllocPatch, Upstream, r.coverage) == ["alloc_zspage"]
+    build, _ = make_build(AllocPatch, "malloc-free", 1)
+    r = explore(build, properties=[])
+    assert never_ran(AllocPatch, Upstream, r.coverage) == []
+
+
+def write_variant(tmp_path, body, name="patch.py"):
+    path = tmp_path / name
+    path.write_text("from model import Upstream\n\n" + body)
+    return str(path)
+
+
+def test_a_check_whose_changed_code_never_ran_is_not_a_pass(tmp_path):
+    path = write_variant(tmp_path, "class P(Upstream):\n"
+                         "    def alloc_zspage(self, cls):\n"
+                         "        return (yield from super().alloc_zspage(cls))\n")
+    res = CliRunner().invoke(cli.main, ["check", "--variant", f"{path}:P", "--scenario", "read-compact",
+                                        "--no-minimize", "--out", str(tmp_path / "t")])
+    assert res.exit_code == 5, res.output
+    assert "result: NOT A PASS" in res.output
+    assert ("never ran: alloc_zspage (changed by the variant); scenario malloc-free runs it at "
+            "depth 1: zsmc check --scenario malloc-free --depth 1") in res.output
+    res = CliRunner().invoke(cli.main, ["check", "--variant", f"{path}:P", "--scenario", "read-compact",
+                                        "--format", "json", "--no-minimize", "--out", str(tmp_path / "t")])
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 5 and doc["status"] == "not a pass"
+    assert doc["never_ran"] == [{"function": "alloc_zspage", "runs_in": ["malloc-free", 1]}]
+    assert doc["scenarios"][0]["coverage"]["fn:zs_obj_write"] >= 1
+
+
+def test_the_same_variant_passes_where_its_code_runs(tmp_path):
+    path = write_variant(tmp_path, "class P(Upstream):\n"
+                         "    def alloc_zspage(self, cls):\n"
+                         "        return (yield from super().alloc_zspage(cls))\n")
+    res = CliRunner().invoke(cli.main, ["check", "--variant", f"{path}:P", "--scenario", "malloc-free",
+                                        "--coverage", "--no-minimize", "--out", str(tmp_path / "t")])
+    assert res.exit_code == 0, res.output
+    assert "result: pass" in res.output
+    table = res.output.split("coverage (", 1)[1]
+    assert "alloc_zspage" in table and "zs_page_migrate" in table and "NEVER RAN" in table
+    assert "operations together on 2 CPU(s): " in table
+
+
+def test_a_misspelt_override_is_refused_with_the_closest_names(tmp_path):
+    path = write_variant(tmp_path, "class P(Upstream):\n"
+                         "    def zs_fre(self, handle):\n"
+                         "        yield from self.zs_free(handle)\n")
+    with pytest.raises(UsageError, match=r"P.zs_fre is not a function of upstream.*did you mean zs_free"):
+        load_variant(f"{path}:P")
+    res = CliRunner().invoke(cli.main, ["check", "--variant", f"{path}:P"])
+    assert res.exit_code == 2 and "did you mean zs_free" in res.output
+
+
+def test_a_new_helper_with_a_new_name_is_allowed(tmp_path):
+    path = write_variant(tmp_path, "class P(Upstream):\n"
+                         "    def my_checked_free(self, handle):\n"
+                         "        yield from self.zs_free(handle)\n")
+    assert load_variant(f"{path}:P").__name__ == "P"
+
+
+def test_a_kernel_function_called_without_yield_from_names_the_call_site():
+    class Forgetful(Upstream):
+        def zs_obj_read_end(self, handle, mem):
+            obj = yield from self.handle_to_obj(handle)
+            zspage = yield from self.get_zspage(obj[0])
+            for o in reversed(self.mapped.pop(handle.key, ())):
+                yield o.unpin()
+            self.zspage_read_unlock(zspage)
+
+    build, _ = make_build(Forgetful, "read-compact", 1)
+    with pytest.raises(ModelError, match=r"zspage_read_unlock\(\) was called in zs_obj_read_end "
+                                         r"\(test_model_coverage.py:\d+\) but its generator never ran"):
+        explore(build, properties=[])
