@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 
 from . import objects
-from .errors import ModelError, UsageError, ZsmcError
+from .errors import InternalError, ModelError, UsageError, ZsmcError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
 from .schedulers import make_scheduler
-from .world import GuardBroken, World
+from .world import CounterWaited, GuardBroken, World
 
 
 def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
@@ -37,25 +37,42 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     """
     args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
             time_limit, seed, on_progress, progress_every)
-    try:
-        return _explore(*args, guards=True)
-    except GuardBroken as exc:
-        # The guarded-sections reduction assumed a declaration the program
-        # broke: explore again without it (sound either way, Stoller 2002:
-        # the reduced search reaches the first broken declaration).
-        if not isinstance(scheduler, str):
-            reset = getattr(scheduler, "reset", None)
-            if reset is None:
-                raise ModelError(f"{exc}; the scheduler cannot start again without the reduction") from exc
-            reset()
-        result = _explore(*args, guards=False)
-        result.note = f"guarded sections not reduced: {exc}"
-        return result
+    guards = counters = True
+    notes = []
+    while True:
+        try:
+            result = _explore(*args, guards=guards, counters=counters)
+            break
+        except GuardBroken as exc:
+            # A reduction assumed a declaration the program broke (a guard not
+            # held, a counter waited on): explore again without it.  Sound either
+            # way (Stoller 2002: the reduced search reaches the first broken
+            # declaration).
+            if isinstance(exc, CounterWaited):
+                if not counters:
+                    raise InternalError(f"a counter was waited on after commuting was off: {exc}")
+                counters = False
+                notes.append(f"counter additions not commuted: {exc}")
+            else:
+                if not guards:
+                    raise InternalError(f"a guard broke after the reduction was off: {exc}")
+                guards = False
+                notes.append(f"guarded sections not reduced: {exc}")
+            if not isinstance(scheduler, str):
+                reset = getattr(scheduler, "reset", None)
+                if reset is None:
+                    raise ModelError(f"{exc}; the scheduler cannot start again without the "
+                                     f"reduction") from exc
+                reset()
+    if notes:
+        result.note = "; ".join(notes)
+    return result
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
-             time_limit, seed, on_progress, progress_every, guards) -> Result:
-    """The body of :func:`explore` (``guards``: use the guarded-sections reduction)."""
+             time_limit, seed, on_progress, progress_every, guards, counters) -> Result:
+    """The body of :func:`explore` (``guards``: use the guarded-sections reduction;
+    ``counters``: additions to counter Vars commute)."""
     if not callable(build):
         raise UsageError(f"explore() needs a build function returning a Program, got {build!r}")
     for name, v in (("preemption_bound", preemption_bound), ("max_executions", max_executions)):
@@ -90,6 +107,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
             world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False),
+                          counters=counters,
                           guards=guards and getattr(sched, "guards", True))
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import UsageError
+from .errors import InternalError, UsageError
 
 # name -> "module:Class".  Models and users may add entries with register().
 REGISTRY: dict[str, str] = {
@@ -115,16 +115,19 @@ def _overrides(monitor, hook: str) -> bool:
 def select(properties, program):
     """The monitors for ``explore(properties=...)``.
 
-    None: every registered property that applies to ``program`` (those that
-    fail to load are skipped, so ``checker`` works without ``properties``).
+    None: every registered property that applies to ``program``.  One that
+    fails to load is an :class:`~checker.errors.InternalError`: a broken
+    install must not check less and still say "pass".  (A program checked
+    without properties says so: ``properties=[]``.)
     """
     if properties is None:
         out = []
         for name in REGISTRY:
             try:
                 m = resolve(name)
-            except UsageError:
-                continue
+            except UsageError as exc:
+                raise InternalError(f"the registered property {name!r} cannot be loaded, so a "
+                                    f"check would miss it: {exc}") from exc
             if m.applies(program):
                 out.append(m)
         return Monitors(out)

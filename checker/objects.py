@@ -138,11 +138,13 @@ class Var(Shared):
         """Atomic ``v += delta`` whose result the task does not see: ``atomic_inc``,
         ``get_page``, ``cnt++`` under a lock.  On a ``counter`` Var, additions
         commute with each other, and puts (``frees=``) with each other
-        (elsewhere an addition is a plain write).  Why a counter
-        cannot be waited on: a wait races with every addition, and a search
-        that reverses one race at a time would move the other additions
-        before the wait as well, where it cannot run (``bench.fuzz_dpor``
-        found the program).
+        (elsewhere an addition is a plain write).  A counter that some task
+        waits on (``spin_until``, a spin loop) cannot keep that: a wait
+        races with every addition, and a search that reverses one race at a
+        time would move the other additions before the wait as well, where it
+        cannot run (``bench.fuzz_dpor`` found the program).  So the first
+        wait on a counter makes ``explore`` start again with every addition
+        a plain write (``World.counters``), and say so in ``Result.note``.
 
         ``frees``: an :class:`Obj` this count keeps alive (``put_page``): the
         step that brings the value to 0 frees it, calling ``on_free()`` first
@@ -163,9 +165,6 @@ class Var(Shared):
         """Busy-wait, keeping the CPU, until ``pred(value)``; result: the value."""
         if not callable(pred):
             raise ModelError(f"spin_until on {self.name} needs a callable predicate, got {pred!r}")
-        if self.counter:
-            raise ModelError(f"spin_until on {self.name}: a counter Var cannot be waited on "
-                             "(its additions commute); make it a plain Var")
         return A.Action(A.SPIN, self, pred)
 
 

@@ -55,7 +55,7 @@ class StepRecorder:
     """Collects the plain accesses of the running step (one per World)."""
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "uncovered", "dead", "fresh",
-                 "conversions", "gen", "any_late", "coverage", "ops", "gens")
+                 "conversions", "gen", "any_late", "coverage", "ops", "gens", "cont_touched")
 
     def __init__(self):
         self.phase = _ACTION
@@ -68,6 +68,7 @@ class StepRecorder:
         self.uncovered = None
         self.dead = None
         self.any_late = False
+        self.cont_touched = False   # task code after the action touched shared memory
         self.fresh = set()
         self.conversions = []       # (plain container, its copy when stored, where), this execution
         self.gen = None
@@ -89,6 +90,7 @@ class StepRecorder:
         self.uncovered = None
         self.dead = None
         self.any_late = False
+        self.cont_touched = False
         if self.fresh:
             self.fresh.clear()
 
@@ -205,6 +207,8 @@ class StepRecorder:
         plain = self.plain
         if plain is None:
             plain = self.plain = {}
+        if phase == _CONT:
+            self.cont_touched = True
         # Where it stands: at the action (it declared the owner, or this is the
         # action's own callback, or the object is this step's), or after it.
         late = phase == _CONT and not new and not self._covered(base, kind)
@@ -240,6 +244,8 @@ class StepRecorder:
         plain = self.plain
         if plain is None:
             plain = self.plain = {}
+        if self.phase == _CONT:
+            self.cont_touched = True
         late = self.phase == _CONT and not new and not self._covered(uid, kind)
         if obj.owner is not None:
             owner = obj.owner

@@ -37,6 +37,7 @@ from . import actions as A
 from . import objects
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import set_recorder
+from . import spinloop
 from .recorder import StepRecorder
 
 
@@ -48,6 +49,12 @@ class GuardBroken(Exception):
     """A ``Var``'s declared guard was not held (or was trylocked): the guarded
     sections reduction does not apply to this program (``explore`` restarts
     without it)."""
+
+
+class CounterWaited(GuardBroken):
+    """A task waits on a ``counter`` Var (``spin_until``, or a spin loop of
+    re-reads): its additions can no longer commute, so ``explore`` restarts
+    with every addition a plain write."""
 
 
 class Bug(Exception):
@@ -85,7 +92,7 @@ class TaskState:
     """The engine's view of one task during an execution."""
 
     __slots__ = ("index", "name", "cpu", "role", "gen", "pending", "pc", "explicit",
-                 "held", "finished", "seq", "yielded", "uids")
+                 "held", "finished", "seq", "yielded", "uids", "spin")
 
     def __init__(self, index, spec):
         self.index = index
@@ -101,6 +108,7 @@ class TaskState:
         self.seq = 0             # steps taken
         self.yielded = False     # last step was schedule()/cond_resched() while preemptible
         self.uids = 0
+        self.spin = None         # checker.spinloop's mark: (var uid, local state, (value,))
 
     def __repr__(self) -> str:
         return f"<task {self.name} cpu{self.cpu}>"
@@ -109,13 +117,14 @@ class TaskState:
 class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
 
-    def __init__(self, program, monitors=None, build_uids=0, macro=False, guards=True):
+    def __init__(self, program, monitors=None, build_uids=0, macro=False, guards=True, counters=True):
         """``macro``: on a program whose tasks all share one CPU, run each atomic
         section as one scheduling step; on a program whose tasks all have a CPU
         of their own, run each step with the guarded accesses and releases that
         follow it (``guards``: unless a declared guard was found broken; see
         :meth:`step`)."""
         self.program = program
+        self.counters = counters    # additions to counter Vars commute (off once one is waited on)
         specs = program.specs
         self.tasks = [TaskState(i, s) for i, s in enumerate(specs)]
         ncpu = program.ncpus
@@ -228,18 +237,17 @@ class World:
             return False
         a = t.pending
         op = a.op
-        if t.pc == 0:
-            if op == A.PREEMPT_DISABLE:
-                return True
-            if (op == A.ACQUIRE or op == A.TRYLOCK) and a.obj.spinning:
-                return True
-            return False
-        if t.pc == 1:
-            if op == A.PREEMPT_ENABLE:
-                return True
-            if op == A.RELEASE and a.obj.spinning:
-                return True
-        return False
+        pc = t.pc
+        if op == A.PREEMPT_DISABLE or ((op == A.ACQUIRE or op == A.TRYLOCK) and a.obj.spinning):
+            after = pc + 1
+        elif op == A.PREEMPT_ENABLE or (op == A.RELEASE and a.obj.spinning):
+            after = pc - 1
+        else:
+            after = pc
+        owns = self.owner[t.cpu] == t.index
+        if op == A.TRYLOCK and a.obj.spinning and (pc > 0) != owns:
+            return True         # either result may change it
+        return owns != (after > 0 and op != A.SLEEP)
 
     # -- stepping -------------------------------------------------------------
     def step(self, index: int, choice=None) -> Event:
@@ -263,7 +271,7 @@ class World:
             start = len(self.events) - 1
             t = self.tasks[index]
             while (not t.finished and t.pc > 0 and t.pending.op != A.CHOOSE
-                   and self.action_enabled(t) and not self.violations):
+                   and self.owner[t.cpu] == index and self.action_enabled(t) and not self.violations):
                 self._step(index, None)
             self._close_macro(start)
         return ev
@@ -305,7 +313,8 @@ class World:
         ts = self.tasks[t]
         # Stuck inside its section: what it waits for is part of the step (its
         # outcome depends on it), so the waited-for object is in the footprint.
-        stuck = self.macro and not ts.finished and ts.pc > 0 and not self.action_enabled(ts)
+        stuck = (self.macro and not ts.finished and ts.pc > 0 and self.owner[ts.cpu] == t
+                 and not self.action_enabled(ts))
         if start == len(evs) - 1 and not stuck:
             m.fps = first.fps
             m.oc, m.xoc = first.oc, first.xoc
@@ -426,6 +435,8 @@ class World:
             ev.pre = obj._value
             obj._value = ev.post = ev.pre + a.arg
             kind = a.footprint_kind
+            if not self.counters and kind > A.W:
+                kind = A.W
             if a.arg2 is not None:
                 self._add_frees(t, ev, kind)
         elif op == A.CMPXCHG:
@@ -485,9 +496,12 @@ class World:
             ev.cpu = c
             before = self.owner[c]
             ev.own = before
-            if t.pc > 0:
+            if t.pc > 0 and op != A.SLEEP:
                 self.owner[c] = index
             elif before == index:
+                # Preemptible again, or "scheduling while atomic": the kernel
+                # reports it (sleep-in-atomic) and schedules anyway, so the CPU
+                # is free until the task runs again.
                 self.owner[c] = None
             ev.xoc = (before == index) != (self.owner[c] == index)
             ev.oc = ev.xoc or (op == A.TRYLOCK and obj.spinning and t.pc == 0)
@@ -502,6 +516,8 @@ class World:
                 m.on_event(self, ev)
         rec.cont()
         outcome = self._resume(t, res)
+        if t.spin is not None:
+            spinloop.after_step(t, ev, rec.cont_touched)
         rec.finish(ev)
         on_step_end = self._on_step_end
         if on_step_end:
@@ -646,6 +662,13 @@ class World:
 
     def _after_resume(self, t: TaskState, outcome) -> None:
         if type(outcome) is A.Action:
+            if outcome.op == A.READ:
+                outcome = spinloop.on_pending(t, outcome)
+            elif t.spin is not None and outcome.op not in spinloop._QUIET:
+                t.spin = None
+            if outcome.op == A.SPIN and outcome.obj.counter and self.counters:
+                raise CounterWaited(f"task {t.name} waits on {outcome.obj.name}, a counter Var "
+                                    f"(its additions are explored as plain writes)")
             t.pending = outcome
             on_pending = self._on_pending
             if on_pending:

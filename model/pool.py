@@ -214,7 +214,8 @@ class MapArea:
 
 
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
-                                   "map_area", "consistency_locks", "writer_trylock_locks"),
+                                   "map_area", "consistency_locks", "writer_trylock_locks",
+                                   "writer_context_locks"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
@@ -240,6 +241,7 @@ class Pool:
     deferred: SharedList = field(default_factory=SharedList)
     consistency_locks: frozenset = frozenset({"class->lock"})
     writer_trylock_locks: frozenset = frozenset()
+    writer_context_locks: frozenset = frozenset()
     ghost_handles: dict = field(default_factory=dict)   # key -> Handle, live per the clients
     ghost_values: dict = field(default_factory=dict)    # key -> last value stored
     # zspages the scenario starts empty: I7 judges what an execution leaves, not

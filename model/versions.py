@@ -82,7 +82,9 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
         pool = Pool(name, RwLock(self.POOL_LOCK, self.POOL_LOCK), tuple(classes),
                     Var("free_work.pending", False), Var("compaction_in_progress", 0),
                     Obj(name, permanent=True), areas,
-                    writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS))
+                    writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS),
+                    writer_context_locks=frozenset({self.POOL_LOCK} if self.WRITER_TRYLOCK_LOCKS
+                                                   else ()))
         self.pool = pool
         return pool
 

@@ -15,6 +15,16 @@ The rules of the zspage lock (zsmalloc-protocol.md section 3, "Rules of the
 
 Readers may spin and may sleep while holding (rules 4 and 5): never reported.
 
+A writer may also wait for readers without touching the zspage lock: spin on
+the reader count, or re-read it in a loop (which the engine turns into a
+spin, see ``World``), while it holds the locks that make it a writer.  So
+rule 2 also holds from the moment a task holds a *writer context* lock
+(``Program.context.writer_context_locks``: ``pool->lock`` taken for write,
+which compaction and migration hold whenever they take the zspage write
+lock): no spin on a value, no wait for a lock to be released, no sleeping
+lock, no sleep.  Spinning locks stay allowed (their holders are atomic).
+This is reported on every CPU count, whether or not the wait deadlocks.
+
 Which lock is "the zspage lock" comes from the model:
 ``Program.context.writer_trylock_locks`` is a set of lock class names
 (``{"zspage->lock"}``).  A lock of such a class may be an engine lock
@@ -49,6 +59,7 @@ class WritersNeverBlock(Monitor):
 
     def __init__(self):
         self._classes = frozenset()
+        self._context = frozenset()
         self._world = None
 
     def applies(self, program) -> bool:
@@ -59,7 +70,9 @@ class WritersNeverBlock(Monitor):
             # on_pending also runs while the World is being built, before
             # on_execution_start: the World's identity marks a new execution.
             self._world = world
-            self._classes = frozenset(getattr(world.program.context, "writer_trylock_locks", None) or ())
+            ctx = world.program.context
+            self._classes = frozenset(getattr(ctx, "writer_trylock_locks", None) or ())
+            self._context = frozenset(getattr(ctx, "writer_context_locks", None) or ())
         classes = self._classes
         if not classes:
             return
@@ -81,6 +94,9 @@ class WritersNeverBlock(Monitor):
                 wl = lk
                 break
         if wl is None:
+            ctx = next((lk for lk, shared in held if not shared and lk.cls in self._context), None)
+            if ctx is not None:
+                self._context_wait(world, t, a, ctx)
             return
         what = None
         if op in _SLEEPS:
@@ -103,6 +119,24 @@ class WritersNeverBlock(Monitor):
                          f"(preempt count 0); a reader spinning on it could spin for ever "
                          f"(rule 2, writers are always atomic)",
                          [acquired_at(world, t.index, wl)])
+
+    def _context_wait(self, world, t, a, ctx):
+        """A writer (holding ``ctx`` for write) about to wait for another task."""
+        op = a.op
+        what = None
+        if op == _SPIN:
+            what = f"spins waiting on {a.obj.name}"
+        elif op == A.WAIT:
+            what = f"waits for {lock_name(a.obj)} to be released"
+        elif op == _ACQUIRE and a.obj.blocking and not a.obj.spinning:
+            what = f"may sleep waiting for {lock_name(a.obj)}"
+        elif op in _SLEEPS:
+            what = _SLEEPS[op]
+        if what is not None:
+            self._report(world, t, f"{t.name} {what} while holding {lock_name(ctx)} for write, as a "
+                         f"writer of the zspage lock; writers never wait for other tasks (rules 2 "
+                         f"and 3: a reader may sleep for as long as it likes)",
+                         [acquired_at(world, t.index, ctx)])
 
     def _report(self, world, t, message, steps):
         last = last_step_of(world, t.index)

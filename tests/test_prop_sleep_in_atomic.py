@@ -115,3 +115,37 @@ def test_concurrent_tasks_only_the_atomic_one_is_reported(scheduler):
     r = explore(build, scheduler=scheduler, properties=["sleep-in-atomic"], stop_on_violation=False)
     assert r.complete and {v.task for v in r.violations} == {"atomic"}
     assert len(r.violations) == 1       # the same finding in every execution, merged
+
+
+# -- after "scheduling while atomic" the kernel schedules anyway -------------------------------
+
+def sleeper_and_other(scheduler):
+    """One CPU: A takes a spinlock and calls schedule(); C, which needs no lock, may then
+    run before A resumes: the CPU is free while A sleeps."""
+    from checker import Program, SpinLock, Task, Var, explore, sleep
+
+    def build():
+        lk = SpinLock("l")
+        v = Var("v", 0)
+        seen = []
+
+        def a():
+            yield lk.acquire()
+            yield sleep()
+            seen.append((yield v.read()))
+            yield lk.release()
+
+        def c():
+            yield v.write(1)
+
+        return Program([Task(a, "A", cpu=0), Task(c, "C", cpu=0)], cpus=1, observe=lambda: tuple(seen))
+
+    return explore(build, scheduler=scheduler, properties=["sleep-in-atomic"], stop_on_violation=False)
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_a_task_that_sleeps_in_atomic_context_gives_up_its_cpu(scheduler):
+    r = sleeper_and_other(scheduler)
+    assert {v.property for v in r.violations} == {"sleep-in-atomic"}
+    # C ran while A slept holding the spinlock (A read 1): that needs the CPU given up.
+    assert r.outcomes == {(0,), (1,)}

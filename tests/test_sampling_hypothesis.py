@@ -182,8 +182,10 @@ def test_long_executions_are_pruned_not_hung():
             x = Var("x", 0)
 
             def spin():
+                # Never ends, and is no mere wait (a re-read loop would become
+                # one, checker.spinloop): each iteration writes.
                 while True:
-                    yield x.read()
+                    yield x.rmw(lambda v: v + 1)
             return Program([Task(spin, f"s{i}") for i in range(n)])
         return build
     out = hypothesis_search(livelock, max_examples=5, seed=0, properties=[], database=False, max_steps=50)

@@ -112,6 +112,8 @@ def _pending_event(world, ts, index):
     e.result = None
     e.choice = a.arg[0] if a.op == A.CHOOSE else None
     e.kind = a.footprint_kind
+    if not world.counters and e.kind > A.W:
+        e.kind = A.W
     uids = a.uids() if e.kind else ()
     e.obj = uids[0] if uids else None
     e.pre = None

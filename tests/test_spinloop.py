@@ -1,0 +1,100 @@
+"""Spin loops written as re-reads become waits (checker.spinloop), and waits on counters
+make the search drop the commuting of their additions (checker.world.CounterWaited)."""
+
+from __future__ import annotations
+
+import pytest
+
+from checker import Program, SpinLock, Task, Var, explore, label
+
+
+def waiter_program(loop: str):
+    """A waits for B's flag with a re-read loop; B sets it after some work."""
+    def build():
+        flag = Var("flag", 0)
+        seen = []
+
+        def a():
+            if loop == "retry":
+                while (yield flag.read()) == 0:
+                    yield label("cpu_relax")
+                seen.append("through")
+            else:       # a bounded retry: three attempts, then give up
+                for _ in range(3):
+                    if (yield flag.read()):
+                        seen.append("through")
+                        return
+                    yield label("cpu_relax")
+                seen.append("gave up")
+
+        def b():
+            yield label("work")
+            yield flag.write(1)
+
+        return Program([Task(a, "A"), Task(b, "B")], observe=lambda: tuple(seen))
+    return build
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_a_read_retry_loop_becomes_a_wait_and_the_search_ends(scheduler):
+    r = explore(waiter_program("retry"), scheduler=scheduler, properties=[])
+    assert r.complete and r.outcomes == {("through",)}
+    assert r.executions < 50        # without the wait: unbounded
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_a_bounded_retry_is_not_a_spin_loop(scheduler):
+    # Its attempt counter changes from one read to the next: the give-up path stays.
+    r = explore(waiter_program("bounded"), scheduler=scheduler, properties=[])
+    assert r.complete and r.outcomes == {("through",), ("gave up",)}
+
+
+def test_the_wait_is_visible_as_a_spin_in_the_trace():
+    from checker import Monitor
+
+    class Spins(Monitor):
+        name = "spins"
+        seen = 0
+
+        def on_event(self, world, ev):
+            if ev.action.describe().startswith("spin_until(flag"):
+                Spins.seen += 1
+
+    r = explore(waiter_program("retry"), scheduler="dfs", properties=[Spins()])
+    assert r.complete and Spins.seen > 0
+
+
+def counter_waiter(how: str):
+    def build():
+        lk = SpinLock("l")
+        cnt = Var("cnt", 1, counter=True)
+        seen = []
+
+        def reader():
+            yield lk.acquire()
+            yield cnt.add(-1)
+            yield lk.release()
+
+        def waiter():
+            if how == "spin":
+                seen.append((yield cnt.spin_until(lambda v: v == 0)))
+            else:
+                while (yield cnt.read()) != 0:
+                    yield label("cpu_relax")
+                seen.append(0)
+
+        def other():
+            yield cnt.add(1)
+            yield cnt.add(-1)
+
+        return Program([Task(reader, "R"), Task(waiter, "W"), Task(other, "O")],
+                       observe=lambda: tuple(seen))
+    return build
+
+
+@pytest.mark.parametrize("how", ["spin", "loop"])
+def test_waiting_on_a_counter_drops_the_commuting_of_its_additions(how):
+    d = explore(counter_waiter(how), scheduler="dfs", properties=[])
+    r = explore(counter_waiter(how), scheduler="dpor", properties=[])
+    assert d.complete and r.complete and d.outcomes == r.outcomes
+    assert "counter additions not commuted" in r.note
