@@ -38,7 +38,7 @@ from checker import (
 from checker.errors import InternalError
 
 KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose", "inc", "dec", "get",
-         "put", "use", "wait", "gsec", "gsec", "gbad", "map", "pr", "pw", "plock"]
+         "put", "use", "wait", "gsec", "gsec", "gbad", "map", "pr", "pw", "plock", "ptry", "pif"]
 PLAIN = ("pr", "pw")
 
 
@@ -94,6 +94,9 @@ def gen_prog(rng):
                 ops.append((k, rng.choice(["a", "b"]), rng.choice([0, 2]) if k == "pr" else rng.choice([1, 3])))
             elif k == "plock":
                 ops.append((k, rng.randrange(nlocks), rng.choice(["a", "b"]), rng.randint(0, 3)))
+            elif k in ("ptry", "pif"):
+                ops.append((k, rng.randrange(nlocks) if k == "ptry" else rng.randrange(nvars),
+                            rng.choice(["a", "b"]), rng.randint(0, 3)))
             else:
                 ops.append((k,))
         cpu = rng.randrange(ncpu) if ncpu else None
@@ -126,6 +129,21 @@ def mkbuild(spec):
                         yield lk.acquire()
                         _plain(mem, ("p", op[2], op[3]), ti, out)
                         yield lk.release()
+                        continue
+                    if k == "ptry":
+                        # a trylock whose success path touches plain memory: the
+                        # step's footprint depends on its result
+                        lk = ls[op[1]]
+                        if (yield lk.try_acquire()):
+                            _plain(mem, ("p", op[2], op[3]), ti, out)
+                            yield lk.release()
+                        else:
+                            out.append("busy")
+                        continue
+                    if k == "pif":
+                        # a read whose value decides a plain access in the same step
+                        if (yield vs[op[1]].read()) == 0:
+                            _plain(mem, ("p", op[2], op[3]), ti, out)
                         continue
                     if k == "r":
                         out.append((yield vs[op[1]].read()))

@@ -147,8 +147,11 @@ class Var(Shared):
         a plain write (``World.counters``), and say so in ``Result.note``.
 
         ``frees``: an :class:`Obj` this count keeps alive (``put_page``): the
-        step that brings the value to 0 frees it, calling ``on_free()`` first
-        (which may raise :class:`~checker.world.Bug`, e.g. "Bad page state").
+        step that brings the value to 0 frees it.  ``on_free()`` is its check
+        (it may raise :class:`~checker.world.Bug`, e.g. "Bad page state"): it
+        must have no side effect, because it runs on *every* put, so that the
+        memory it reads is in every put's footprint whichever put turns out
+        to be the last; only the last one's verdict counts.
         With ``frees``, a value below 0 is reported as a BUG (underflow).
         """
         if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:

@@ -541,17 +541,22 @@ class World:
         obj, on_free = ev.action.arg2
         var = ev.action.obj
         alive = obj.alive
-        if ev.post == 0 and ev.pre != 0:
-            if on_free is not None:
-                self._active = t
-                old = set_recorder(self._rec)
-                try:
-                    on_free()
-                except (AssertionError, Bug) as exc:
+        frees = ev.post == 0 and ev.pre != 0
+        if on_free is not None:
+            # The check runs on every put, so that what it reads is in every
+            # put's footprint (a footprint must not depend on whether this put
+            # was the last); its verdict counts only for the put that frees.
+            self._active = t
+            old = set_recorder(self._rec)
+            try:
+                on_free()
+            except (AssertionError, Bug) as exc:
+                if frees:
                     self._report_bug(t, exc)
-                finally:
-                    set_recorder(old)
-                    self._active = None
+            finally:
+                set_recorder(old)
+                self._active = None
+        if frees:
             obj.alive = False
         elif ev.post < 0 and ev.pre >= 0:
             self._report_bug(t, f"{var.name} underflow (put of a freed {obj.name})")
