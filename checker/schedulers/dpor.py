@@ -395,6 +395,7 @@ class DPOR:
         # of a sequence inserted there (the trace it stands for ends with that
         # task still blocked, so no execution starting with the step has it).
         self._last_of_task = last_of_task
+        self._world = world
         self._stranded = {ts.index: last_of_task[ts.index] for ts in world.tasks
                           if world.deadlocked and not ts.finished
                           and world.owner[ts.cpu] not in (None, ts.index)}
@@ -615,9 +616,29 @@ class DPOR:
         for sk, sf in node.sleep.items():
             if stranded.get(sk[0], k) < k:
                 continue
+            if sk[1] is not None and not any(x[0][0] == sk[0] for x in v):
+                # A sleeping choice value covers v only if every value of that
+                # choice sleeps independently of v: v's extension may take any.
+                if self._all_values_sleep(node, sk[0], k, evs, v):
+                    return
+                continue
             if in_weak_initials(sk, sf, v):
                 return
         insert(node.wut, v)
+
+    def _all_values_sleep(self, node, task, k, evs, v) -> bool:
+        """Whether every value of ``task``'s pending choice at node ``k`` is asleep
+        there and independent of ``v``."""
+        action = next((e.action for e in evs[k:] if e.task == task), None)
+        if action is None:
+            action = self._world.tasks[task].pending
+        if action is None or action.op != A.CHOOSE:
+            return False
+        for value in action.arg:
+            f = node.sleep.get((task, value))
+            if f is None or any(dep(f, wf) for _, wf in v):
+                return False
+        return True
 
     @staticmethod
     def _owners_before(k, evs, cpu_oc) -> dict:

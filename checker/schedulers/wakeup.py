@@ -69,7 +69,11 @@ def in_weak_initials(key, fp, w) -> bool:
                 if dep(w[m][1], wf):
                     return False
             return True
-    if fp[1] is None:       # a footprint not known yet (an untried choice value)
+    if fp[1] is None or key[1] is not None:
+        # An untried choice value's footprint is unknown; and a choice value
+        # is not a weak initial of a sequence without its task, whose
+        # extension may take another value (dpor checks a sleeping value's
+        # siblings itself).
         return not w
     for _, wf in w:
         if dep(fp, wf):
