@@ -104,15 +104,20 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             program = _build(build)
             if monitors is None:
                 monitors = select(properties, program)
+                reported = _reported(properties, monitors)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
             world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False),
-                          counters=counters,
+                          counters=counters, reported=reported,
                           guards=guards and getattr(sched, "guards", True))
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation)
             result.steps += len(world.events)
+            if world.unreported:
+                result.races += 1
+                if not result.race:
+                    result.race = world.unreported[0][1]
             ran = world.coverage
             if ran:
                 cov = result.coverage
@@ -155,6 +160,12 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                     stopped = stopped or stop_on_violation
     finally:
         objects._uid_source = None
+    if result.races and result.complete and not result.violations:
+        # Not asked to report the race, but the search is complete only for
+        # programs without one: say so instead of verifying.
+        result.complete = False
+        result.reason = (f"a data race makes the search incomplete (its plain accesses may "
+                         f"interleave in ways not explored): {result.race}")
     if result.complete and getattr(sched, "incomplete_reason", None):
         result.complete = False
         result.reason = sched.incomplete_reason
@@ -169,6 +180,17 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
 
 
 _build_uids = [0]
+
+
+def _reported(properties, monitors):
+    """The property names violations may be reported under (None: all)."""
+    if properties is None:
+        return None
+    from .monitor import ENGINE_PROPERTIES
+    names = set(monitors.names)
+    names.update(p for p in ([properties] if isinstance(properties, str) else properties)
+                 if isinstance(p, str) and p in ENGINE_PROPERTIES)
+    return frozenset(names)
 
 
 def _build(build) -> Program:

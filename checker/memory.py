@@ -12,19 +12,17 @@ section 5: "the engine sees or checks that, never the model's word alone").
 What a step is.  The engine performs a task's action and then runs the task's
 code up to its next ``yield``: that code (the *continuation*) is part of the
 step, so a plain access there happens atomically with the action before it.
-That is an assumption about the kernel (it would be false for an access that
-races), and :mod:`properties.data_race` checks it on every execution: a plain
-access that is not ordered with a conflicting access of another task by the
-actions around it is reported.  An access is *covered* when the action of its
-step declared the object (``yield page.desc.access()`` followed by reads of the
-page descriptor): it then stands at the action itself.
+The search orders actions only; that is complete exactly when the plain
+accesses are free of data races, which :mod:`checker.races` checks on every
+execution and reports as ``data-race``.  An access is *declared* when the
+action of its step named the object (``yield page.desc.access()`` followed
+by reads of the page descriptor): it then stands at the action itself.
 
 Granularity.  A field is its own location (``(owner uid, field)``), a
-container key too; reading a field also reads whether its owner is alive
-(the owner's lifetime uid, ``Obj.pin_uid``, which its free, its allocation
-and a put that may free it write), so a free of the owner conflicts with it
-and a use after free is reported (``no-free-while-mapped``), while an
-explicit ``access`` of the owner's memory does not.
+container key too (a list is one location), so two tasks writing different
+fields of one zspage do not race.  Using memory whose owner is freed is a use
+after free (``no-free-while-mapped``), and a plain use that a free of its
+owner could precede is a race with that free (:mod:`checker.races`).
 
 Fields come in three kinds:
 

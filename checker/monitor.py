@@ -47,8 +47,12 @@ REGISTRY: dict[str, str] = {
     "data-integrity": "properties.data_integrity:DataIntegrity",
     "pool-consistency": "properties.pool_consistency:PoolConsistency",
     "lock-balance": "properties.lock_balance:LockBalance",
-    "data-race": "properties.data_race:DataRace",
 }
+
+# Reported by the engine itself, whatever the selection: ``bug`` (a BUG_ON the
+# model raised) and ``data-race`` (checker.races: the search is complete only
+# for programs without one).  Naming them in ``properties`` is allowed.
+ENGINE_PROPERTIES = ("bug", "data-race")
 
 HOOKS = ("on_explore_start", "on_execution_start", "on_pending", "on_event", "on_step_end",
          "on_task_finish", "on_deadlock", "on_execution_end", "on_explore_end")
@@ -133,4 +137,4 @@ def select(properties, program):
         return Monitors(out)
     if isinstance(properties, (str, Monitor)):
         properties = [properties]
-    return Monitors([resolve(p) for p in properties])
+    return Monitors([resolve(p) for p in properties if not (isinstance(p, str) and p in ENGINE_PROPERTIES)])

@@ -4,17 +4,21 @@ The World installs a :class:`StepRecorder` while task code runs (the
 continuation after an action, and callbacks such as a put's ``on_free``).
 Every access to shared memory lands in :meth:`StepRecorder.touch`, which
 
-* adds the location to the step's footprint (merged into ``Event.fps`` when
-  the step ends), and a read of its owner's lifetime;
+* notes it for the race detector (:mod:`checker.races`): its location at
+  field precision, its kind, and whether it stands *at* the action (the
+  action declared its object, or it is the action's own callback) or *after*
+  it (a plain access the action did not declare);
 * notes a use of memory whose owner is freed (``Event.dead``, reported by
-  ``no-free-while-mapped``);
-* notes a continuation access the step's action did not declare
-  (``Event.plain``: the accesses whose atomicity with the action
-  ``data-race`` checks).
+  ``no-free-while-mapped``).
+
+The search's footprint of a step is its action's: it never depends on what
+the task's code did with the result, as partial-order reduction requires.  The
+plain accesses are ordered by the actions around them when the program is
+free of data races, which :mod:`checker.races` checks on every execution
+(the CHESS argument: exploring the actions' orders is then complete).
 
 Before a task's first action nothing may be touched: that code runs while the
-World is being built, before any other task could run, so a read there would
-not be ordered with anything.
+World is being built, before any other task could run.
 """
 
 from __future__ import annotations
@@ -52,10 +56,10 @@ def innermost(gen) -> str:
 
 
 class StepRecorder:
-    """Collects the plain accesses of the running step (one per World)."""
+    """Collects what the running step touched (one per World)."""
 
-    __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "uncovered", "dead", "fresh",
-                 "conversions", "gen", "any_late", "coverage", "ops", "gens", "cont_touched")
+    __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "dead", "fresh",
+                 "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners")
 
     def __init__(self):
         self.phase = _ACTION
@@ -63,11 +67,10 @@ class StepRecorder:
         self.task = -1
         self.name = ""
         self.mark = 0
-        self.plain = None
-        self.action = None
-        self.uncovered = None
+        self.plain = None           # key -> [kind, late, label, lifetime uid, function, marked]
+        self.action = None          # {uid: kind} of the action (for "declared")
         self.dead = None
-        self.any_late = False
+        self.owners = None          # lifetimes the action itself read (a lock in a page)
         self.cont_touched = False   # task code after the action touched shared memory
         self.fresh = set()
         self.conversions = []       # (plain container, its copy when stored, where), this execution
@@ -85,11 +88,7 @@ class StepRecorder:
         self.name = t.name
         self.gen = t.gen
         self.mark = t.uids
-        self.plain = None
-        self.action = None
-        self.uncovered = None
-        self.dead = None
-        self.any_late = False
+        self.plain = self.action = self.dead = self.owners = None
         self.cont_touched = False
         if self.fresh:
             self.fresh.clear()
@@ -99,37 +98,19 @@ class StepRecorder:
         self.phase = _CONT
 
     def finish(self, ev) -> None:
-        """Merge what the step touched into ``ev``'s footprint."""
+        """Hand what the step touched to ``ev``."""
         if self.conversions:
             self._check_conversions()
         if self.gens:
             self._check_generators()
         plain = self.plain
-        if plain is None:
-            return
-        # Entries are [kind, pre, post, late]: ``late`` when only accesses after
-        # the action that it did not declare touched the location.
-        if ev.fps is not None:
-            for o, k, pre, post in ev.fps:
-                had = plain.get(o)
-                if had is None:
-                    plain[o] = [k, pre, post, False]
-                else:
-                    had[0] = _merge(k, had[0])
-                    had[1], had[2], had[3] = pre, post, False
-        elif ev.kind:
-            o = ev.obj
-            had = plain.get(o)
-            if had is None:
-                plain[o] = [ev.kind, ev.pre, ev.post, False]
-            else:
-                had[0] = _merge(ev.kind, had[0])
-                had[1], had[2], had[3] = ev.pre, ev.post, False
-        ev.fps = tuple((o, e[0], e[1], e[2]) for o, e in plain.items())
-        if self.any_late:
-            ev.late = frozenset(o for o, e in plain.items() if e[3])
-        if self.uncovered:
-            ev.plain = tuple(self.uncovered)
+        if plain or self.owners:
+            out = [(k, e[0], e[1], e[2], e[3], e[4], e[5]) for k, e in plain.items()] if plain else []
+            if self.owners:
+                # The action's use of an object living in another: a use of that
+                # one's lifetime, which checker.races orders against its free.
+                out.extend((None, _R, False, label, life, None, False) for life, label in self.owners)
+            ev.plain = tuple(out)
         if self.dead:
             ev.dead = tuple(self.dead)
 
@@ -181,18 +162,13 @@ class StepRecorder:
     def is_fresh(self, inst) -> bool:
         return id(inst) in self.fresh
 
-    def _new(self, uid) -> bool:
-        """Whether ``uid`` names an object this task created in this step."""
-        return type(uid) is tuple and uid[0] == self.task and uid[1] > self.mark
-
     def touch_owner(self, owner, label) -> None:
-        """The action uses an object embedded in ``owner`` (a page's lock): it reads
-        whether ``owner`` is alive."""
-        plain = self.plain
-        if plain is None:
-            plain = self.plain = {}
-        if owner.pin_uid not in plain:
-            plain[owner.pin_uid] = [_R, None, None, False]
+        """The action uses an object embedded in ``owner`` (a page's lock): a use of
+        ``owner``'s memory (checked against its free by checker.races)."""
+        if not owner.permanent:
+            if self.owners is None:
+                self.owners = []
+            self.owners.append((owner.pin_uid, label))
         if not owner.alive:
             self._dead(owner, label, _R)
 
@@ -200,86 +176,70 @@ class StepRecorder:
         """Task code accesses ``key`` (``(uid, field)``) of memory that lives in ``owner``."""
         base = owner.uid if owner is not None else key[0]
         phase = self.phase
-        new = type(base) is tuple and base[0] == self.task and base[1] > self.mark
-        if phase == _PREFIX and not new:
-            raise ModelError(f"task {self.name} touches {label} in {where()} before its first "
-                             f"yield; a task's first step must be an action (yield label(...) first)")
-        plain = self.plain
-        if plain is None:
-            plain = self.plain = {}
         if phase == _CONT:
             self.cont_touched = True
-        # Where it stands: at the action (it declared the owner, or this is the
-        # action's own callback, or the object is this step's), or after it.
-        late = phase == _CONT and not new and not self._covered(base, kind)
-        had = plain.get(key)
-        if had is None:
-            plain[key] = [kind, None, None, late]
-        else:
-            if had[0] != kind:
-                had[0] = _merge(had[0], kind)
-            if not late:
-                had[3] = False
-        if owner is not None:
-            if not owner.alive:
-                self._dead(owner, label, kind)
-            if late and not owner.permanent:
-                # Undeclared: it must read the owner's lifetime itself (a declared
-                # access of the owner already conflicts with its free).
-                ou = owner.pin_uid
-                if ou not in plain:
-                    plain[ou] = [_R, None, None, True]
-        if late:
-            self.any_late = True
-            if type(label) is not MarkedLabel:
-                self._uncovered(key, kind, label)
+        if type(base) is tuple and base[0] == self.task and base[1] > self.mark:
+            return          # made by this step: nobody else can have seen it
+        if phase == _PREFIX:
+            raise ModelError(f"task {self.name} touches {label} in {where()} before its first "
+                             f"yield; a task's first step must be an action (yield label(...) first)")
+        if owner is not None and not owner.alive:
+            self._dead(owner, label, kind)
+        self._note(key, kind, label, owner, base)
 
     def touch_shared(self, obj, kind, state) -> None:
         """Task code reads an engine object's state (``v.value``, ``lock.writer``)."""
         uid = obj.uid
-        new = type(uid) is tuple and uid[0] == self.task and uid[1] > self.mark
-        if self.phase == _PREFIX and not new:
+        phase = self.phase
+        if phase == _CONT:
+            self.cont_touched = True
+        if type(uid) is tuple and uid[0] == self.task and uid[1] > self.mark:
+            return
+        if phase == _PREFIX:
             raise ModelError(f"task {self.name} reads {obj.name} in {where()} before its first "
                              f"yield; a task's first step must be an action (yield label(...) first)")
+        owner = obj.owner
+        if owner is not None and not owner.alive:
+            self._dead(owner, obj.name, kind)
+        self._note(uid, kind, obj.name, owner, uid)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _note(self, key, kind, label, owner, base) -> None:
+        late = self.phase == _CONT and not self._covered(base, kind)
         plain = self.plain
         if plain is None:
             plain = self.plain = {}
-        if self.phase == _CONT:
-            self.cont_touched = True
-        late = self.phase == _CONT and not new and not self._covered(uid, kind)
-        if obj.owner is not None:
-            owner = obj.owner
-            if not owner.alive:
-                self._dead(owner, obj.name, kind)
-            if late and owner.pin_uid not in plain:
-                plain[owner.pin_uid] = [_R, None, None, True]
-        had = plain.get(uid)
-        if had is None:
-            plain[uid] = [kind, state, state, late]
+        e = plain.get(key)
+        if e is None:
+            life = owner.pin_uid if owner is not None and not owner.permanent else None
+            plain[key] = [kind, late, label, life, where() if late else None,
+                          type(label) is MarkedLabel]
         else:
-            if had[0] != kind:
-                had[0] = _merge(had[0], kind)
-            if not late:
-                had[3] = False
-        if late:
-            self.any_late = True
-            self._uncovered(uid, kind, obj.name)
+            if e[0] != kind:
+                e[0] = _merge(e[0], kind)
+            if late:
+                # Some of it stands after the action: check it all as late (a
+                # covered read and an undeclared write of one field, say).
+                e[1] = True
+                if e[4] is None:
+                    e[4] = where()
 
-    # -- helpers -----------------------------------------------------------------------
     def _covered(self, base, kind) -> bool:
         """Whether the step's action declared ``base`` (for a write: as a write)."""
         act = self.action
         if act is None:
-            act = self.action = _action_footprint(self.ev)
+            ev = self.ev
+            if ev.fps is not None:
+                act = {o: k for o, k, _, _ in ev.fps}
+            elif ev.kind:
+                act = {ev.obj: ev.kind}
+            else:
+                act = {}
+            self.action = act
         k = act.get(base)
         if k is None:
             return False
         return kind == _R or k == _W
-
-    def _uncovered(self, key, kind, label) -> None:
-        if self.uncovered is None:
-            self.uncovered = []
-        self.uncovered.append((key, kind, label, where()))
 
     def _dead(self, owner, label, kind) -> None:
         if self.dead is None:
@@ -287,12 +247,3 @@ class StepRecorder:
         # The action itself (a lock operation): the function that yielded it.
         fn = innermost(self.gen) if self.phase == _ACTION else where()
         self.dead.append((owner, label, kind, fn))
-
-
-def _action_footprint(ev) -> dict:
-    """``{uid: kind}`` of what ``ev``'s action itself touched."""
-    if ev.fps is not None:
-        return {o: k for o, k, _, _ in ev.fps}
-    if ev.kind:
-        return {ev.obj: ev.kind}
-    return {}

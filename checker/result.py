@@ -105,6 +105,10 @@ class Result:
     seed: int | None = None
     # What ran (checker.coverage): ``fn:NAME`` / ``pair:F+G`` -> executions it ran in.
     coverage: dict = field(default_factory=dict)
+    # Executions with a data race (checker.races) found while its property was
+    # not selected, and the first one's message: the search is then incomplete.
+    races: int = 0
+    race: str = ""
 
     def absorb(self, other: Result) -> None:
         """Add the counts, outcomes and violations of another exploration of the
@@ -120,6 +124,8 @@ class Result:
         self.violation_count += other.violation_count
         self.max_preemptions = max(self.max_preemptions, other.max_preemptions)
         self.note = self.note or other.note
+        self.races += other.races
+        self.race = self.race or other.race
         cov = self.coverage
         for k, n in other.coverage.items():
             cov[k] = cov.get(k, 0) + n

@@ -38,6 +38,7 @@ from . import objects
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import set_recorder
 from . import spinloop
+from .races import RaceDetector
 from .recorder import StepRecorder
 
 
@@ -72,17 +73,15 @@ class Event:
     depend on the step's result, or executions could not be compared).
     ``pre``/``post`` snapshot the object's state around the step (lock
     holders, variable value); ``own`` is the CPU owner before the step.
-    ``fps`` includes what the step's task code touched in shared memory
-    (:mod:`checker.memory`); ``plain`` lists those accesses the action did
-    not declare ``(key, kind, label, function)``, ``late`` the locations
-    only such accesses touched (they stand after the action, not at it), and
-    ``dead`` the uses of freed memory ``(owner, label, kind, function)`` (each
-    None when empty).
+    ``plain`` lists what the step's task code touched in shared memory
+    (:mod:`checker.memory`, for :mod:`checker.races`): ``(key, kind, late,
+    label, lifetime uid, function, marked)``; ``dead`` the uses of freed
+    memory ``(owner, label, kind, function)`` (each None when empty).
     """
 
     __slots__ = ("index", "task", "seq", "action", "result", "choice", "obj", "kind",
                  "cpu", "oc", "xoc", "pre", "post", "own", "preemption", "pc", "clock", "fps",
-                 "plain", "late", "dead")
+                 "plain", "dead")
 
     def __repr__(self) -> str:
         return f"<Event {self.index} t{self.task} {self.action.describe()} -> {self.result!r}>"
@@ -117,7 +116,8 @@ class TaskState:
 class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
 
-    def __init__(self, program, monitors=None, build_uids=0, macro=False, guards=True, counters=True):
+    def __init__(self, program, monitors=None, build_uids=0, macro=False, guards=True, counters=True,
+                 reported=None):
         """``macro``: on a program whose tasks all share one CPU, run each atomic
         section as one scheduling step; on a program whose tasks all have a CPU
         of their own, run each step with the guarded accesses and releases that
@@ -125,6 +125,10 @@ class World:
         :meth:`step`)."""
         self.program = program
         self.counters = counters    # additions to counter Vars commute (off once one is waited on)
+        # The properties violations are reported under (None: all); the race
+        # detector's findings under others are kept in ``unreported``.
+        self.reported = reported
+        self.unreported = []
         specs = program.specs
         self.tasks = [TaskState(i, s) for i, s in enumerate(specs)]
         ncpu = program.ncpus
@@ -155,6 +159,7 @@ class World:
         self._on_step_end = monitors.on_step_end if monitors is not None else ()
         objects._uid_source = self._uid
         self._rec = StepRecorder()
+        self._races = RaceDetector(len(self.tasks))
         for t in self.tasks:
             self._active = t
             try:
@@ -301,7 +306,7 @@ class World:
         last = evs[-1]
         t = first.task
         m = Event()
-        m.plain = m.late = m.dead = None
+        m.plain = m.dead = None
         m.index = len(self.sched_events)
         m.task = t
         self._macro_seq[t] += 1
@@ -365,7 +370,7 @@ class World:
         ev.pre = ev.post = None
         ev.clock = None
         ev.fps = None
-        ev.plain = ev.late = ev.dead = None
+        ev.plain = ev.dead = None
         rec = self._rec
         rec.begin(t, ev)
         if obj is not None and obj.owner is not None and op != A.RELEASE:
@@ -519,6 +524,7 @@ class World:
         if t.spin is not None:
             spinloop.after_step(t, ev, rec.cont_touched)
         rec.finish(ev)
+        self._races.step(self, ev)
         on_step_end = self._on_step_end
         if on_step_end:
             for m in on_step_end:

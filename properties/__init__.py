@@ -16,7 +16,6 @@ name                        module                         hooks
 ``data-integrity``          :mod:`.data_integrity`         on_pending (LABEL), on_execution_end
 ``pool-consistency``        :mod:`.pool_consistency`       on_event (RELEASE), on_execution_end
 ``lock-balance``            :mod:`.lock_balance`           on_task_finish
-``data-race``               :mod:`.data_race`              on_step_end
 ==========================  =============================  ======================================
 
 Every monitor works on any program built with ``checker``; the ones that need
@@ -29,5 +28,5 @@ reviewer's words.
 
 NAMES = (
     "no-free-while-mapped", "writers-never-block", "lock-order", "sleep-in-atomic",
-    "deadlock", "data-integrity", "pool-consistency", "lock-balance", "data-race",
+    "deadlock", "data-integrity", "pool-consistency", "lock-balance",
 )

@@ -42,18 +42,24 @@ def node(name="n"):
     return Node(name, Obj(name), items=SharedList(), notes=[])
 
 
-def run(build, scheduler="dpor", properties=()):
-    return explore(build, scheduler=scheduler, properties=list(properties))
+# -- plain accesses: ordered by the actions, or a data race ----------------------------------
+
+def races(r) -> list:
+    return [v for v in r.violations if v.property == "data-race"]
 
 
-# -- footprints from plain accesses ----------------------------------------------------
+def run(build, scheduler="dpor", properties=None):
+    return explore(build, scheduler=scheduler, properties=properties)
 
-def test_a_plain_read_after_an_unrelated_action_is_in_that_steps_footprint():
-    # The footprint of task B's label step includes its read of n.flag: without
-    # it, dpor would see the label as independent and explore one order only.
+
+def two_tasks(a, b, observe=None):
+    return Program([Task(a, "A"), Task(b, "B")], observe=observe)
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_an_unordered_plain_read_and_write_are_a_data_race(scheduler):
     def build():
         n = node()
-        seen = []
 
         def a():
             yield label("a")
@@ -61,14 +67,35 @@ def test_a_plain_read_after_an_unrelated_action_is_in_that_steps_footprint():
 
         def b():
             yield label("b")
+            return n.flag
+
+        return two_tasks(a, b)
+
+    r = run(build, scheduler)
+    assert races(r) and "data race on Node.flag" in races(r)[0].message
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_plain_accesses_under_one_lock_are_ordered_and_both_orders_are_explored(scheduler):
+    def build():
+        n = node()
+        lk = SpinLock("l")
+        seen = []
+
+        def a():
+            yield lk.acquire()
+            n.flag = True
+            yield lk.release()
+
+        def b():
+            yield lk.acquire()
             seen.append(n.flag)
+            yield lk.release()
 
-        return Program([Task(a, "A"), Task(b, "B")], observe=lambda: tuple(seen))
+        return two_tasks(a, b, observe=lambda: tuple(seen))
 
-    d = run(build, "dfs")
-    r = run(build)
-    assert d.outcomes == r.outcomes == {(False,), (True,)}
-    assert r.executions == 2
+    r = run(build, scheduler)
+    assert r.complete and not r.violations and r.outcomes == {(False,), (True,)}
 
 
 def test_fields_are_separate_locations():
@@ -83,16 +110,15 @@ def test_fields_are_separate_locations():
             yield label("b")
             n.value = 3
 
-        return Program([Task(a, "A"), Task(b, "B")], observe=lambda: (n.flag, n.value))
+        return two_tasks(a, b, observe=lambda: (n.flag, n.value))
 
     r = run(build)
-    assert r.complete and r.executions == 1 and r.outcomes == {(True, 3)}
+    assert r.complete and not r.violations and r.outcomes == {(True, 3)}
 
 
 def test_shared_list_contents_are_one_location():
     def build():
         n = node()
-        seen = []
 
         def a():
             yield label("a")
@@ -100,18 +126,16 @@ def test_shared_list_contents_are_one_location():
 
         def b():
             yield label("b")
-            seen.append(len(n.items))
+            return len(n.items)
 
-        return Program([Task(a, "A"), Task(b, "B")], observe=lambda: tuple(seen))
+        return two_tasks(a, b)
 
-    r = run(build)
-    assert r.outcomes == {(0,), (1,)} and r.executions == 2
+    assert races(run(build))
 
 
 def test_shared_dict_keys_are_separate_but_the_key_set_is_shared():
     def build():
         d = SharedDict({"x": 0, "y": 0}, owner=Obj("page"))
-        seen = []
 
         def a():
             yield label("a")
@@ -123,35 +147,42 @@ def test_shared_dict_keys_are_separate_but_the_key_set_is_shared():
 
         def c():
             yield label("c")
-            seen.append(sorted(d.keys()) == ["x", "y"])
+            d["z"] = 3            # a new key: the key set too
 
-        return Program([Task(a, "A"), Task(b, "B"), Task(c, "C")], observe=lambda: tuple(seen))
+        def e():
+            yield label("e")
+            return sorted(d.keys())
 
-    r = run(build)
-    assert r.complete and r.executions == 1
+        return Program([Task(a, "A"), Task(b, "B")]), Program([Task(c, "C"), Task(e, "E")])
+
+    r = run(lambda: build()[0])
+    assert r.complete and not r.violations
+    assert races(run(lambda: build()[1]))
 
 
-def test_var_value_read_in_task_code_is_a_read_of_the_var():
-    def build():
+def test_var_value_read_in_task_code_is_a_plain_read_of_the_var():
+    def build(plain):
         v = Var("v", 0)
-        seen = []
 
         def a():
             yield v.write(1)
 
         def b():
-            yield label("b")
-            seen.append(v.value)
+            if plain:
+                yield label("b")
+                return v.value
+            return (yield v.read())
 
-        return Program([Task(a, "A"), Task(b, "B")], observe=lambda: tuple(seen))
+        return two_tasks(a, b)
 
-    assert run(build).outcomes == run(build, "dfs").outcomes == {(0,), (1,)}
+    assert races(run(lambda: build(True)))
+    r = run(lambda: build(False))
+    assert r.complete and not r.violations
 
 
-def test_reading_a_lock_one_does_not_hold_is_a_read_of_the_lock():
+def test_reading_a_lock_one_does_not_hold_is_a_plain_read_of_the_lock():
     def build():
         lk = SpinLock("l")
-        seen = []
 
         def a():
             yield lk.acquire()
@@ -159,12 +190,40 @@ def test_reading_a_lock_one_does_not_hold_is_a_read_of_the_lock():
 
         def b():
             yield label("b")
-            seen.append(lk.writer is None)
+            return lk.writer is None
 
-        return Program([Task(a, "A"), Task(b, "B")], observe=lambda: tuple(seen))
+        return two_tasks(a, b)
 
-    d, r = run(build, "dfs"), run(build)
-    assert d.outcomes == r.outcomes == {(True,), (False,)}
+    assert races(run(build, "dfs")) and races(run(build))
+
+
+def test_reading_a_lock_one_holds_is_no_race():
+    def build():
+        lk = SpinLock("l")
+
+        def a():
+            yield lk.acquire()
+            assert lk.writer is not None
+            yield lk.release()
+
+        return two_tasks(a, a)
+
+    r = run(build)
+    assert r.complete and not r.violations
+
+
+def test_an_atomic_field_is_never_a_race():
+    def build():
+        n = node()
+
+        def a():
+            yield label("a")
+            n.count += 1
+
+        return two_tasks(a, a, observe=lambda: n.count)
+
+    r = run(build, "dfs")
+    assert r.complete and not r.violations and r.outcomes == {2}
 
 
 # -- what is refused ----------------------------------------------------------------------

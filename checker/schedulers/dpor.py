@@ -104,7 +104,7 @@ def _pending_event(world, ts, index):
     from ..world import Event
     a = ts.pending
     e = Event()
-    e.plain = e.late = e.dead = None
+    e.plain = e.dead = None
     e.index = index
     e.task = ts.index
     e.seq = ts.seq + 1

@@ -1,0 +1,235 @@
+"""Data races on plain accesses: the check that makes exploring only actions complete.
+
+The search orders *actions* (what tasks yield); a task's code between two
+yields runs atomically with the action before it, and the plain accesses it
+makes to shared memory (:mod:`checker.memory`) are not in the search's
+footprints.  That is complete exactly when those accesses are free of data
+races: then the actions' order fixes which write every plain read sees, and
+one execution per Mazurkiewicz trace of the actions shows every behaviour
+(the argument of CHESS, Musuvathi et al. OSDI 2008, and of loom for the
+memory it tracks).  So the World runs this detector on every step of every
+execution and reports a race as a violation of ``data-race``: it is either
+a data race in the kernel code the model follows (KCSAN would report it) or
+an access the model must make a step of its own.
+
+Happens-before is the actions' own order: two actions of different tasks
+are ordered when they conflict (the search's dependence: one lock, one
+variable with a write, one object's lifetime, one CPU handed over); a task's
+steps are in program order.  A step has two positions: its action, at
+``2 * seq``, and the code after it, at ``2 * seq + 1``.  A plain access the
+action declared (``yield page.desc.access()`` then page descriptor fields)
+stands at the action; any other stands after it, where no edge out of the
+action covers it.  Two accesses of one location (a field, a dict key, a
+list, a variable's value), by different tasks, at least one of them a write
+and at least one a plain access standing after its action, must be ordered.
+Fields declared ``atomic`` (``atomic_long_t``) are marked: never checked.
+
+Lifetimes too: a use of memory that a free of its owner could precede (a
+plain access after an action, or an action on a lock or variable that lives
+in the object, such as a page's lock) is a race with that free, reported as
+the use after free it allows (``no-free-while-mapped``).  When an object is freed (``free()``, or
+the put that drops its last reference) every plain access to its memory
+that stood after its action must happen before some put or free of it
+(while a task holds a reference, its own put comes after its use); one that
+does not could have come after the free in another order.
+"""
+
+from __future__ import annotations
+
+from . import actions as A
+
+_R, _W = A.R, A.W
+_conflict = A.conflict
+_VERB = {A.R: "reads", A.W: "writes", A.ADDS: "updates", A.PUTS: "puts"}
+_NOUN = {A.R: "read", A.W: "write"}
+
+
+class _Access:
+    __slots__ = ("task", "pos", "clock", "kind", "step", "label", "fn", "late")
+
+    def __init__(self, task, pos, clock, kind, step, label, fn, late):
+        self.task = task
+        self.pos = pos
+        self.clock = clock      # the task's clock then (orders what follows), None if late
+        self.kind = kind
+        self.step = step
+        self.label = label      # what the location is, for a plain access
+        self.fn = fn            # the kernel function of a late access
+        self.late = late
+
+
+class _Loc:
+    """A location's history: the last write and, since it, each task's latest reads."""
+
+    __slots__ = ("w", "reads", "has_late")
+
+    def __init__(self):
+        self.w = None
+        self.reads = {}
+        self.has_late = False
+
+
+class RaceDetector:
+    """Vector clocks over one execution's actions (one per World)."""
+
+    __slots__ = ("vc", "locs", "cpu_oc", "cpu_since", "uses", "lives", "reported")
+
+    def __init__(self, ntasks: int):
+        self.vc = [[0] * ntasks for _ in range(ntasks)]
+        self.locs = {}
+        self.cpu_oc = {}
+        self.cpu_since = {}
+        self.uses = {}          # lifetime uid -> late plain accesses of its memory not yet judged
+        self.lives = {}         # lifetime uid -> clocks of its puts and frees so far
+        self.reported = False
+
+    def step(self, world, ev) -> None:
+        t = ev.task
+        vc = self.vc[t]
+        pos = 2 * ev.seq
+        vc[t] = pos
+        if ev.fps is not None:
+            fp = [(o, k) for o, k, _, _ in ev.fps]
+        elif ev.kind:
+            fp = [(ev.obj, ev.kind)]
+        else:
+            fp = ()
+        locs = self.locs
+        for o, k in fp:
+            loc = locs.get(o)
+            if loc is None:
+                continue
+            w = loc.w
+            if w is not None and w.task != t and w.clock is not None:
+                _join(vc, w.clock)
+            if k != _R:
+                for r in loc.reads.values():
+                    if r.task != t and r.clock is not None and _conflict(k, r.kind):
+                        _join(vc, r.clock)
+        c = ev.cpu
+        if c >= 0 and (fp or ev.oc):
+            last = self.cpu_oc.get(c)
+            if last is not None:
+                _join(vc, last)
+            if ev.oc:
+                for clk in self.cpu_since.get(c, ()):
+                    _join(vc, clk)
+        clock = tuple(vc)
+        if c >= 0 and (fp or ev.oc):
+            if ev.oc:
+                self.cpu_oc[c] = clock
+                self.cpu_since[c] = []
+            else:
+                self.cpu_since.setdefault(c, []).append(clock)
+        if self.reported:
+            return          # one race per execution is enough to say it
+        for o, k in fp:
+            self._access(world, ev, o, _Access(t, pos, clock, k, ev.index, None, None, False))
+        plain = ev.plain
+        if plain:
+            for key, kind, late, label, life, fn, marked in plain:
+                if marked:
+                    continue
+                acc = _Access(t, pos + 1 if late else pos, None if late else clock, kind,
+                              ev.index, label, fn, late)
+                if key is not None:
+                    self._access(world, ev, key, acc)
+                if life is not None and (late or key is None):
+                    # A use of memory in a freeable object that the action did not
+                    # order against its free (a plain access after the action, or a
+                    # lock living in a page): judged when the object is freed.
+                    if key is None:
+                        acc.fn = world.events[ev.index].action.describe()
+                    self.uses.setdefault(life, []).append(acc)
+        a = ev.action
+        op = a.op
+        if op == A.FREE or op == A.ALLOC or (op == A.ADD and a.arg2 is not None):
+            obj = a.obj if op != A.ADD else a.arg2[0]
+            self._lifetime(world, ev, obj, clock)
+
+    def _access(self, world, ev, key, acc) -> None:
+        loc = self.locs.get(key)
+        if loc is None:
+            loc = self.locs[key] = _Loc()
+        t = acc.task
+        kind = acc.kind
+        if acc.late or loc.has_late:
+            vc = self.vc[t]
+            w = loc.w
+            if w is not None and w.task != t and (acc.late or w.late) and vc[w.task] < w.pos:
+                self._report(world, w, acc)
+                return
+            if kind != _R:
+                for r in loc.reads.values():
+                    if r.task != t and (acc.late or r.late) and _conflict(kind, r.kind) \
+                            and vc[r.task] < r.pos:
+                        self._report(world, r, acc)
+                        return
+        if kind == _W:
+            loc.w = acc
+            loc.reads = {}
+            loc.has_late = acc.late
+        else:
+            loc.reads[(t, kind, acc.late)] = acc
+            if acc.late:
+                loc.has_late = True
+
+    def _lifetime(self, world, ev, obj, clock) -> None:
+        """A put, free or allocation of ``obj``: when it frees, judge the plain uses."""
+        life = obj.pin_uid
+        self.lives.setdefault(life, []).append(clock)
+        if obj.alive:
+            return
+        uses = self.uses.pop(life, ())
+        lives = self.lives[life]
+        for u in uses:
+            if u.task == ev.task:
+                continue
+            if not any(c[u.task] >= u.pos for c in lives):
+                tasks = world.tasks
+                how = f"{_VERB[u.kind]} {u.label} in {u.fn}" if u.late else f"uses {u.label} at {u.fn}"
+                _report(world,
+                    "no-free-while-mapped",
+                    f"use after free: {tasks[u.task].name} {how}, which nothing orders before "
+                    f"{tasks[ev.task].name}'s free of {obj.name}: in another order it comes after "
+                    f"the free.  Hold a reference, or the lock the free path takes",
+                    task=u.task, steps=tuple(sorted({u.step, ev.index})))
+                self.reported = True
+                return
+
+    def _report(self, world, first, second) -> None:
+        tasks = world.tasks
+        a, b = _describe(world, first), _describe(world, second)
+        what = second.label or first.label
+        late = second if second.late else first
+        _report(world,
+            "data-race",
+            f"data race on {what}: {tasks[second.task].name} {_VERB[second.kind]} it {b}, "
+            f"unordered with {tasks[first.task].name}'s {_NOUN.get(first.kind, 'update')} {a}: "
+            f"no lock or atomic access orders them.  Hold the same lock on both sides, or if the "
+            f"kernel really does this unlocked (READ_ONCE/WRITE_ONCE), make "
+            f"{tasks[late.task].name}'s access {_describe(world, late)} a step of its own: "
+            f"yield an access of the object before it",
+            task=second.task, steps=tuple(sorted({first.step, second.step})))
+        self.reported = True
+
+
+def _report(world, prop, message, task=None, steps=()) -> None:
+    """A finding: a violation if its property is being checked; else kept, and the
+    search says it is incomplete (its completeness rests on there being none)."""
+    if world.reported is None or prop in world.reported:
+        world.report(prop, message, task=task, steps=steps)
+    else:
+        world.unreported.append((prop, message))
+
+
+def _join(vc, clock) -> None:
+    for i, x in enumerate(clock):
+        if x > vc[i]:
+            vc[i] = x
+
+
+def _describe(world, acc) -> str:
+    if acc.fn is not None:
+        return f"in {acc.fn}"
+    return f"at {world.events[acc.step].action.describe()}"
