@@ -62,7 +62,7 @@ class HandleLookup:
         obj = yield from self.handle_to_obj(handle)
         if not obj:
             raise Bug(f"{fn}: handle {handle.key} holds no location")
-        page, idx = obj
+        page, idx = self.obj_to_location(obj)
         zspage = yield from self.get_zspage(page)
         yield from self.zspage_read_lock(zspage)
         pins = [zspage.obj, page.obj]
@@ -105,7 +105,7 @@ class ObjAccess(HandleLookup):
         obj = yield from self.handle_to_obj(handle)
         if not obj:
             raise Bug(f"zs_obj_read_end: handle {handle.key} holds no location")
-        zspage = yield from self.get_zspage(obj[0])
+        zspage = yield from self.get_zspage(self.obj_to_zpdesc(obj))
         for o in reversed(self.mapped.pop(handle.key, ())):
             yield o.unpin()
         yield from self.zspage_read_unlock(zspage)
@@ -185,7 +185,7 @@ class MapAccess(HandleLookup):
         obj = yield from self.handle_to_obj(handle)
         if not obj:
             raise Bug(f"zs_unmap_object: handle {handle.key} holds no location")
-        page, idx = obj
+        page, idx = self.obj_to_location(obj)
         zspage = yield from self.get_zspage(page)
         _, _, spans = zspage.cls.geometry.location(idx)
         area = self.pool.map_area[self.cpu]

@@ -62,7 +62,7 @@ class Allocation:
 
     def obj_malloc(self, zspage, handle):
         """``obj_malloc``: pop ``freeobj``, write ``handle | OBJ_ALLOCATED_TAG`` in the header,
-        ``inuse++``, ``record_obj``; returns the location ``(page, idx)`` (caller holds class->lock).
+        ``inuse++``, ``record_obj``; returns the obj value (caller holds class->lock).
         (protocol §2.1 step 5)
         """
         cls = zspage.cls
@@ -81,7 +81,7 @@ class Allocation:
         yield zspage.obj.access(write=True)     # set_freeobj, mod_zspage_inuse(+1)
         zspage.freeobj = link[1]
         zspage.inuse += 1
-        obj = (page, idx)
+        obj = self.location_to_obj(page, idx)
         yield from self.record_obj(handle, obj)
         return obj
 

@@ -146,7 +146,7 @@ class Compaction:
         """``zs_object_copy``: copy the object's bytes, following each chain where it spans.
         (protocol §2.4 d)"""
         parts = []
-        page, idx = src_obj
+        page, idx = self.obj_to_location(src_obj)
         spans = cls.geometry.location(idx)[2]
         yield page.obj.access()
         parts.append(page.mem.get(("data", idx)))
@@ -157,7 +157,7 @@ class Compaction:
             yield nxt.obj.access()
             parts.append(nxt.mem.get(("data", idx)))
         value = object_value(parts)
-        page, idx = dst_obj
+        page, idx = self.obj_to_location(dst_obj)
         spans = cls.geometry.location(idx)[2]
         yield page.obj.access(write=True)
         page.mem[("data", idx)] = value

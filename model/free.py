@@ -29,7 +29,7 @@ class Freeing:
         obj = yield from self.handle_to_obj(handle)
         if not obj:
             raise Bug(f"zs_free: handle {handle.key} holds no location")
-        zspage = yield from self.get_zspage(obj[0])
+        zspage = yield from self.get_zspage(self.obj_to_zpdesc(obj))
         cls = zspage.cls
         yield cls.lock.acquire()
         yield pool.lock.release()
@@ -44,7 +44,7 @@ class Freeing:
     def obj_free(self, cls, obj):
         """``obj_free``: push the object on its zspage's free list, ``inuse--`` (class->lock held).
         (protocol §2.2 step 6)"""
-        page, idx = obj
+        page, idx = self.obj_to_location(obj)
         zspage = yield from self.get_zspage(page)
         yield page.obj.access(write=True)       # kmap_local: link->next = freeobj
         link = page.mem.get(("hdr", idx))

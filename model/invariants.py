@@ -71,7 +71,7 @@ def consistency_problems(pool) -> list:
             out.append(f"{c} OBJS_ALLOCATED is {cls.stats[ZS_OBJS_ALLOCATED]}, "
                        f"{len(ghosts)} zspage(s) hold {allocated}")
     for h in pool.ghost_handles.values():
-        problem = _handle_problem(h)
+        problem = _handle_problem(h, pool)
         if problem:
             out.append(problem)
     return out
@@ -90,11 +90,15 @@ def end_problems(pool) -> list:
             if z.name not in start]
 
 
-def _handle_problem(h):
+def _location(pool, obj):
+    return pool.decode(obj) if pool.decode is not None else (obj[0], obj[1])
+
+
+def _handle_problem(h, pool):
     obj = h.word.value
     if not obj:
         return f"handle {h.key} holds no location"
-    page, idx = obj
+    page, idx = _location(pool, obj)
     if not page.obj.alive:
         return f"handle {h.key} points into freed page {page.name}"
     z = page.zspage
@@ -143,19 +147,19 @@ def integrity_problems(pool) -> list:
             out.append(f"the object of handle {key} is lost")
         elif n > 1:
             out.append(f"the object of handle {key} exists {n} times")
-        problem = _handle_problem(h)
+        problem = _handle_problem(h, pool)
         if problem:
             out.append(problem)
             continue
-        value = _value_at(h.word.value)
+        value = _value_at(_location(pool, h.word.value))
         want = pool.ghost_values.get(key)
         if value != want:
             out.append(f"handle {key} holds {value!r}, but {want!r} was stored last")
     return out
 
 
-def _value_at(obj):
-    page, idx = obj
+def _value_at(location):
+    page, idx = location
     parts = [page.mem.get(("data", idx))]
     if page.zspage.cls.geometry.location(idx)[2] and page.next is not None:
         parts.append(page.next.mem.get(("data", idx)))

@@ -20,6 +20,22 @@ def _inc_unless_zero(v):
 class Memory:
     """Accessors: handles, the page chain, page refcounts and locks, class stats."""
 
+    # -- the location an obj value encodes (the only place that knows how) -----
+    def location_to_obj(self, page, idx):
+        """``location_to_obj``: the obj value of object ``idx`` starting in ``page``
+        (the kernel packs the PFN and the index into one word).  A patch that
+        changes the encoding overrides this and :meth:`obj_to_location`, nothing
+        else.  (protocol Terminology, §2.1 step 5)"""
+        return (page, idx)
+
+    def obj_to_location(self, obj):
+        """``obj_to_location``: ``(page, idx)`` from an obj value."""
+        return obj[0], obj[1]
+
+    def obj_to_zpdesc(self, obj):
+        """``obj_to_zpdesc``: the page an obj value's object starts in."""
+        return self.obj_to_location(obj)[0]
+
     # -- handles ------------------------------------------------------------
     def handle_to_obj(self, handle):
         """``handle_to_obj``: read the location word, ``*(unsigned long *)handle``

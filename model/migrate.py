@@ -76,7 +76,7 @@ class Migration:
 
     def copy_page_and_rewrite_handles(self, newpage, page):
         """Steps 6-7 of 2.5: ``copy_page(new, old)``; for each object starting in the old
-        page whose header is allocated, ``record_obj(handle, (newpage, idx))``."""
+        page whose header is allocated, ``record_obj(handle, location_to_obj(newpage, idx))``."""
         yield page.obj.access()
         yield newpage.obj.access(write=True)
         newpage.mem = SharedDict(page.mem)
@@ -85,7 +85,8 @@ class Migration:
             if hdr is not None and hdr[0] == "alloc":
                 handle = hdr[1]
                 old = yield from self.handle_to_obj(handle)
-                yield from self.record_obj(handle, (newpage, old[1] if old else idx))
+                old_idx = self.obj_to_location(old)[1] if old else idx
+                yield from self.record_obj(handle, self.location_to_obj(newpage, old_idx))
 
     def replace_sub_page(self, cls, zspage, newpage, oldpage):
         """``replace_sub_page``: rebuild the chain with newpage in oldpage's place, copy

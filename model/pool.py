@@ -215,7 +215,7 @@ class MapArea:
 
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
                                    "map_area", "consistency_locks", "writer_trylock_locks",
-                                   "writer_context_locks"),
+                                   "writer_context_locks", "decode"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
@@ -237,6 +237,7 @@ class Pool:
     compaction_in_progress: Var
     obj: Obj
     map_area: tuple = ()
+    decode: object = None          # the version's obj_to_location, for the checks
     pages_allocated: int = 0
     deferred: SharedList = field(default_factory=SharedList)
     consistency_locks: frozenset = frozenset({"class->lock"})

@@ -81,7 +81,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                                   Var(f"zs_map_area[{cpu}].vm_buf", None)) for cpu in range(ncpus))
         pool = Pool(name, RwLock(self.POOL_LOCK, self.POOL_LOCK), tuple(classes),
                     Var("free_work.pending", False), Var("compaction_in_progress", 0),
-                    Obj(name, permanent=True), areas,
+                    Obj(name, permanent=True), areas, decode=self.obj_to_location,
                     writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS),
                     writer_context_locks=frozenset({self.POOL_LOCK} if self.WRITER_TRYLOCK_LOCKS
                                                    else ()))
@@ -115,7 +115,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                     page.mem[("hdr", idx)] = ("free", later[0] if later else None)
                     continue
                 h = new_handle(key)
-                h.word.value = h.word.initial = (page, idx)
+                h.word.value = h.word.initial = self.location_to_obj(page, idx)
                 handles[key] = h
                 value = (values or {}).get(key, f"{key}=init")
                 page.mem[("hdr", idx)] = ("alloc", h)
