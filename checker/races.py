@@ -124,7 +124,19 @@ class RaceDetector:
         if self.reported:
             return          # one race per execution is enough to say it
         for o, k in fp:
-            self._access(world, ev, o, _Access(t, pos, clock, k, ev.index, None, None, False))
+            loc = locs.get(o)
+            if loc is None:
+                loc = locs[o] = _Loc()
+            elif loc.has_late:
+                self._access(world, ev, o, _Access(t, pos, clock, k, ev.index, None, None, False))
+                continue
+            # No plain access after an action here yet: only the ordering matters.
+            acc = _Access(t, pos, clock, k, ev.index, None, None, False)
+            if k == _W:
+                loc.w = acc
+                loc.reads = {}
+            else:
+                loc.reads[(t, k, False)] = acc
         plain = ev.plain
         if plain:
             for key, kind, late, label, life, fn, marked in plain:
