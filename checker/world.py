@@ -131,6 +131,9 @@ class World:
         self._uid_build = build_uids
         self.deadlocked = False
         self.ended_by_violation = False
+        # Steps one execution may take (explore sets it: checker/budget.py);
+        # checked inside a macro step too, which a runaway task never ends.
+        self.events_cap = 1 << 62
         on_event = monitors.on_event if monitors is not None else ()
         self._on_event = on_event
         self._on_pending = monitors.on_pending if monitors is not None else ()
@@ -240,6 +243,8 @@ class World:
             start = len(self.events) - 1
             t = self.tasks[index]
             while not t.finished and not self.violations and self._absorbs(t):
+                if len(self.events) >= self.events_cap:
+                    self._runaway()
                 self._step(index, None)
             self._close_macro(start)
         elif self.macro:
@@ -247,9 +252,15 @@ class World:
             t = self.tasks[index]
             while (not t.finished and t.pc > 0 and t.pending.op != A.CHOOSE
                    and self.action_enabled(t) and not self.violations):
+                if len(self.events) >= self.events_cap:
+                    self._runaway()
                 self._step(index, None)
             self._close_macro(start)
         return ev
+
+    def _runaway(self):
+        from .budget import StepCapExceeded, runaway_message
+        raise StepCapExceeded(runaway_message(self, self.events_cap))
 
     def _absorbs(self, t: TaskState) -> bool:
         """Whether ``t``'s pending action joins the step before it (guarded mode).

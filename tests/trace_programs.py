@@ -11,9 +11,12 @@ from __future__ import annotations
 import random
 
 import checker
+import checker.trace
 from checker import Monitor, Mutex, Program, SpinLock, Task, Var, choose, cond_resched, label, sleep
 
 LOADER = f"{__name__}:load"
+# A trace names no code zsmc would import on its own: the loader is registered here.
+checker.trace.register_loader(LOADER)
 NEGATIVE = "test-negative-balance"
 
 

@@ -28,10 +28,13 @@ program order do.
 
 from __future__ import annotations
 
+import hashlib
+
 from .. import actions as A
 from ..errors import InternalError
 from ..objects import Lock
 from ..actions import R, conflict
+from .replay import jsonable
 from .wakeup import W, WNode, dep, in_weak_initials, insert
 
 
@@ -126,6 +129,15 @@ def _pending_event(world, ts, index):
     e.xoc = False
     e.post = None
     return e
+
+
+def trace_key(evs, clocks) -> int:
+    """A digest of an execution's Mazurkiewicz trace: same events, same
+    happens-before (the vector clocks say both).  Stable across processes and
+    Python runs (not ``hash()``, which is salted for strings), so keys from
+    Dask workers and from a checkpoint written by another run compare."""
+    items = sorted(repr((e.task, e.seq, jsonable(e.choice), tuple(clocks[j]))) for j, e in enumerate(evs))
+    return int.from_bytes(hashlib.blake2b("\n".join(items).encode(), digest_size=8).digest(), "big")
 
 
 def event_key(ev):
@@ -389,9 +401,7 @@ class DPOR:
                           and world.owner[ts.cpu] not in (None, ts.index)}
 
         if self.keys is not None:
-            # Same events, same happens-before: the vector clocks say both.
-            self.keys.add((hash(frozenset((e.task, e.seq, e.choice, tuple(clocks[j]))
-                                          for j, e in enumerate(evs))), world.deadlocked))
+            self.keys.add((trace_key(evs, clocks), world.deadlocked))
 
         for j in range(self.div, n):
             if preds[j]:
