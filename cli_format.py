@@ -149,8 +149,7 @@ def minimize_text(rep) -> str:
     fewest = getattr(rep, "fewest_preemptions", None)
     return "\n".join([
         f"minimised: {minimize_counts(rep)}",
-        "ordering: " + ("proved optimal by z3" if rep.optimal
-                        else "not proved optimal (stopped at the time limit; best found)"),
+        "ordering: " + ("proved optimal by z3" if rep.optimal else "not proved optimal (the notes say why)"),
         "preemptions: " + ("proved the fewest of any execution violating this property" if fewest
                            else "not proved the fewest over all executions"),
     ] + ([f"notes: {rep.message}"] if rep.message else []))

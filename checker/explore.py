@@ -239,7 +239,7 @@ def steps_of(world: World, upto=None) -> list:
 
 
 def _collect(world: World, result: Result, seen: dict) -> None:
-    for prop, message, step, task, involved in world.violations:
+    for prop, message, step, task, involved, runs in world.violations:
         result.violation_count += 1
         key = (prop, message)
         if key in seen:
@@ -250,7 +250,8 @@ def _collect(world: World, result: Result, seen: dict) -> None:
             property=prop, message=message, step=step,
             task=world.tasks[task].name if task is not None else None,
             schedule=sched, steps=steps_of(world, step), involved=tuple(involved),
-            execution=result.executions, tasks=[(t.name, t.cpu, t.role) for t in world.tasks]))
+            execution=result.executions, tasks=[(t.name, t.cpu, t.role) for t in world.tasks],
+            runs=runs))
 
 
 def _exit_message(world, exc) -> str:

@@ -629,10 +629,13 @@ class World:
         msg = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
         self.report("bug", f"task {t.name} hit BUG: {msg}", task=t.index)
 
-    def report(self, prop: str, message: str, task=None, steps=()):
-        """Record a violation of property ``prop`` at the current step."""
+    def report(self, prop: str, message: str, task=None, steps=(), runs=()):
+        """Record a violation of property ``prop`` at the current step.
+
+        ``runs``: schedules of earlier executions the violation needs (a
+        monitor with state across executions), replayed before this one."""
         step = len(self.events) - 1
-        self.violations.append((prop, message, step, task, tuple(steps)))
+        self.violations.append((prop, message, step, task, tuple(steps), list(runs)))
 
     def blocked_description(self):
         """For a deadlock: each unfinished task, its pending action and what it waits for."""
