@@ -66,11 +66,8 @@ class Zsmc(click.Group):
         except ZsmcError as exc:
             _error(str(exc))
             code = EXIT_USAGE
-        except OSError as exc:
-            if exc.errno not in _OUTPUT_ERRORS:
-                code = _internal(exc)
-            else:
-                code = _output_failed(exc)
+        except _OutputFailed as exc:
+            code = _output_failed(exc.args[0])
         except Exception as exc:  # noqa: BLE001  (a bug in zsmc: say so on one line)
             code = _internal(exc)
         try:
@@ -80,6 +77,15 @@ class Zsmc(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx):
+        # Before click's own handler, which exits 1 (our "violation") on EPIPE.
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_ERRORS:
+                raise _OutputFailed(exc) from None
+            raise
 
     def parse_args(self, ctx, args):
         # A bare `zsmc` is a usage error (exit 2) with the help on stderr, the same
@@ -100,6 +106,10 @@ def _error(message: str) -> None:
 # the environment's fault, not zsmc's: one line, exit 2 (trace files are
 # written before anything is printed, so nothing found is lost).
 _OUTPUT_ERRORS = {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF}
+
+
+class _OutputFailed(Exception):
+    """Writing the report failed (the one OSError argument says why)."""
 
 
 def _output_failed(exc: OSError) -> int:
@@ -280,6 +290,8 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     cc.check_out_dir(out)
     if checkpoint:
         cc.check_file_target("--checkpoint", checkpoint)
+    if resume and not os.path.isfile(resume):
+        raise UsageError(f"--resume: no such checkpoint file: {resume}")
     header = {"variant": label, "mutation": mutation, "depth": depth, "scheduler": scheduler,
               "preemption_bound": preemption_bound, "seed": seed, "properties": props,
               "max_executions": max_executions, "time_limit": time_limit}

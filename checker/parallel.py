@@ -207,9 +207,16 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
             plan = split(build, split_depth) if split_depth is not None else split_choices(build)
             done = {}
 
+        unsaved = []
+
         def saved(i, index):
-            if checkpoint:
-                ck.save(checkpoint, ident, plan, done)
+            # A checkpoint that cannot be written (a full disk) costs the
+            # checkpoint, not the search: said in the result's note.
+            if checkpoint and not unsaved:
+                try:
+                    ck.save(checkpoint, ident, plan, done)
+                except UsageError as exc:
+                    unsaved.append(str(exc))
 
         search = _Search([build], [plan], [done], jobs, properties, deadline, max_executions,
                          max_steps, stop_on_violation, on_progress, start, saved)
@@ -219,6 +226,8 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
             lock.release()
     total = search.merged(0, time_limit)
     total.scheduler = f"dpor ({len(plan)} subtrees on {_where(jobs, dask)})"
+    if unsaved:
+        total.note = "; ".join(filter(None, [total.note, f"checkpoint not saved: {unsaved[0]}"]))
     return total
 
 
@@ -301,7 +310,7 @@ class _Search:
             raise SearchInterrupted(self.merged(0, None), self.interrupted) from None
         finally:
             runner.close()
-        self._skip_rest("not explored")
+        self._skip_rest("not reached")
 
     def _skip_rest(self, why) -> None:
         for i, plan in enumerate(self.plans):
@@ -318,7 +327,7 @@ class _Search:
         if self.stop_on_violation and r.violations and (self.first[i] is None or index < self.first[i]):
             self.first[i] = index
             for _, job in runner.cancel(lambda bi, job: bi == i and job.index > index):
-                self.skipped[i][job.index] = "not needed: an earlier subtree found a violation"
+                self.skipped[i][job.index] = "an earlier subtree found a violation"
         if self.max_executions is not None and len(self.keys[i]) >= self.max_executions:
             for _, job in runner.cancel(lambda bi, job: bi == i):
                 self.skipped[i][job.index] = f"execution budget of {self.max_executions} reached"
@@ -350,8 +359,8 @@ class _Search:
         if skipped:
             total.complete = False
             why = next(iter(skipped.values()))
-            if not total.reason or total.violations:
-                total.reason = total.reason or f"{len(skipped)} of {len(plan)} subtrees {why}"
+            if not total.reason:
+                total.reason = f"{len(skipped)} of {len(plan)} subtrees not explored ({why})"
         if self.interrupted is not None and not total.violations:
             total.reason = f"interrupted ({_completed(plan, done)} of {len(plan)} subtrees explored completely)"
             total.complete = False

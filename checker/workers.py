@@ -64,14 +64,19 @@ def _rebuild(err):
     return InternalError(f"a worker process failed: {message}")
 
 
-def _worker(conn, run, stop_event, parent):
+def _worker(conn, run, stop_event, parent, others):
     # Ctrl-C and SIGTERM reach the whole process group; the coordinator handles
     # them and asks the workers for what they found (it kills them with SIGKILL).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for c in others:        # the other workers' pipes, inherited by the fork
+        c.close()
     stop = _Stop(stop_event, parent)
     while True:
         try:
+            while not conn.poll(0.5):
+                if os.getppid() != parent:
+                    return          # the coordinator is gone
             msg = conn.recv()
         except (EOFError, OSError):
             return
@@ -115,7 +120,8 @@ class LocalRunner:
     # -- workers -----------------------------------------------------------------
     def _spawn(self):
         mine, theirs = self.ctx.Pipe()
-        p = self.ctx.Process(target=_worker, args=(theirs, self.run, self.stop_event, os.getpid()),
+        others = [w[1] for w in self.workers]
+        p = self.ctx.Process(target=_worker, args=(theirs, self.run, self.stop_event, os.getpid(), others),
                              daemon=True)
         p.start()
         theirs.close()
@@ -141,7 +147,8 @@ class LocalRunner:
             p.kill()
         p.join(1.0)
         conn.close()
-        self.workers.remove(w)
+        if w in self.workers:
+            self.workers.remove(w)
 
     # -- the interface ------------------------------------------------------------
     def results(self, todo):
@@ -154,7 +161,10 @@ class LocalRunner:
                 return
             by_conn = {w[1]: w for w in busy}
             for conn in wait(list(by_conn), timeout=0.25):
-                out = self._receive(by_conn[conn])
+                w = by_conn[conn]
+                if w not in self.workers or w[2] is None:
+                    continue            # cancelled while an earlier answer was handled
+                out = self._receive(w)
                 if out is not None:
                     yield out
             if self.on_progress is not None and time.monotonic() - last >= PROGRESS_EVERY:
@@ -219,6 +229,8 @@ class LocalRunner:
             if not busy or left <= 0:
                 return
             for conn in wait(list(busy), timeout=left):
+                if busy[conn] not in self.workers:
+                    continue
                 try:
                     out = self._receive(busy[conn])
                 except ZsmcError:
@@ -239,6 +251,43 @@ class LocalRunner:
             self._kill(w)
 
 
+def _reachable(address: str, timeout: float) -> None:
+    """A refused or unroutable TCP address fails now, not after Dask's retries."""
+    import socket
+    scheme, sep, rest = address.partition("://")
+    if sep and scheme != "tcp":
+        return
+    host, _, port = (rest if sep else address).rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=min(timeout, 5.0)).close()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--dask {address}: cannot reach the Dask scheduler "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _connect(Client, address: str, timeout: float):
+    """``Client(address)``, given up after ``timeout`` seconds even when the other end
+    accepts the connection and never answers (Dask's own timeout does not cover that)."""
+    import threading
+    box = {}
+
+    def connect():
+        try:
+            box["client"] = Client(address, timeout=timeout)
+        except BaseException as exc:  # noqa: BLE001 - refused, timed out, malformed: one line
+            box["error"] = exc
+
+    t = threading.Thread(target=connect, daemon=True, name="zsmc-dask-connect")
+    t.start()
+    t.join(timeout + 1.0)
+    if "client" in box:
+        return box["client"]
+    exc = box.get("error")
+    why = f"{type(exc).__name__}: {' '.join(str(exc).split())}" if exc is not None else \
+        f"no answer within {timeout:.1f}s"
+    raise UsageError(f"--dask {address}: cannot reach the Dask scheduler ({why})")
+
+
 class DaskRunner:
     """Jobs on a Dask cluster: ``client`` an address or a ``distributed.Client``.
 
@@ -257,13 +306,8 @@ class DaskRunner:
         if self.own:
             if deadline is not None:
                 connect_timeout = max(0.5, min(connect_timeout, deadline - time.time()))
-            try:
-                client = Client(client, timeout=connect_timeout)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - refused, timed out, malformed: one line
-                raise UsageError(f"--dask {client}: cannot reach the Dask scheduler "
-                                 f"({type(exc).__name__}: {' '.join(str(exc).split()) or 'no answer'})") from None
+            _reachable(client, connect_timeout)
+            client = _connect(Client, client, connect_timeout)
         self.client = client
         self.run_remote = run_remote
         self.deadline = deadline
