@@ -68,6 +68,12 @@ class Zsmc(click.Group):
             code = EXIT_USAGE
         except _OutputFailed as exc:
             code = _output_failed(exc.args[0])
+        except SystemExit as exc:
+            # click exits through its own exceptions here (standalone_mode=False):
+            # a SystemExit comes from a model's code, and is never a pass.
+            _error(f"the model called sys.exit({exc.code!r}); a model must not exit (a kernel BUG is "
+                   "a checker.Bug or an assert)")
+            code = EXIT_USAGE
         except Exception as exc:  # noqa: BLE001  (a bug in zsmc: say so on one line)
             code = _internal(exc)
         try:

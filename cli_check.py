@@ -71,8 +71,10 @@ class Check:
         return self.scheduler in ("random", "pct", "hypothesis")
 
     @property
-    def split(self) -> bool:
-        return self.jobs > 1 or self.dask is not None or self.checkpoint is not None or self.resume is not None
+    def pooled(self) -> bool:
+        """Several scenarios' subtrees on one pool of processes."""
+        return self.jobs > 1 and self.dask is None and not (self.checkpoint or self.resume) \
+            and len(self.builds) > 1
 
 
 def run(c: Check) -> int:
@@ -84,8 +86,7 @@ def run(c: Check) -> int:
     results = {}
     with sigterm_interrupts():
         try:
-            if c.split and c.jobs > 1 and c.dask is None and not (c.checkpoint or c.resume) \
-                    and len(c.builds) > 1:
+            if c.pooled:
                 results = _explore_pooled(c)
             for name, build, params in c.builds:
                 if name not in results:
@@ -161,7 +162,9 @@ def _explore_one(c: Check, name, build, params):
             sched = make_scheduler(c.scheduler, preemption_bound=c.preemption_bound, seed=c.seed,
                                    executions=c.executions or 1000, depth=c.pct_depth)
             result = explore(build, scheduler=sched, seed=c.seed, max_steps=c.max_steps, **common)
-        elif c.split:
+        elif c.scheduler == "dpor" and c.preemption_bound is None:
+            # Serial or not, the same subtrees in the same order (checker.parallel):
+            # --jobs N reports what the serial search reports.
             from checker.parallel import explore_split
             result = explore_split(build, jobs=c.jobs, dask=c.dask, params=params, checkpoint=c.checkpoint,
                                    resume=c.resume, key=params, stop_on_violation=True,

@@ -9,7 +9,7 @@ never interleave their writes.  Its fields:
 format    ``"zsmc-checkpoint"``, version ``2``
 search    what the checkpoint must match to be resumed (scenario parameters,
           the program's first branching)
-plan      the subtrees: ``[index, prefix, guards]``
+plan      the subtrees: ``[index, prefix, guards, disjoint]``
 done      ``{index: {"result", "state", "keys"}}`` for each finished subtree:
           its counts and violations, the lock-order dependencies it found,
           and the keys of the traces it explored
@@ -65,7 +65,7 @@ class CheckpointLock:
 def save(path: str, ident: str, plan, done: dict) -> None:
     from .trace import write_atomic
     doc = {"format": FORMAT, "version": VERSION, "search": ident,
-           "plan": [[j.index, [list(k) for k in j.prefix], j.guards] for j in plan],
+           "plan": [[j.index, [list(k) for k in j.prefix], j.guards, j.disjoint] for j in plan],
            "done": {str(i): _out_json(out) for i, out in sorted(done.items())}}
     try:
         write_atomic(path, json.dumps(jsonable(doc)))
@@ -95,7 +95,7 @@ def load(path: str, ident: str, make_job):
         raise UsageError(f"--resume: {path} was written for another search (other scenario, "
                          "depth, variant or mutation)")
     try:
-        plan = [make_job(int(e[0]), [tuple(k) for k in e[1]], bool(e[2])) for e in doc["plan"]]
+        plan = [make_job(int(e[0]), [tuple(k) for k in e[1]], bool(e[2]), bool(e[3])) for e in doc["plan"]]
         indices = {j.index for j in plan}
         done = {}
         for key, out in doc["done"].items():

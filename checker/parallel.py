@@ -54,8 +54,8 @@ from dataclasses import dataclass
 
 from . import actions as A
 from . import checkpoint as ck
-from .budget import SearchInterrupted, signal_of
-from .errors import UsageError
+from .budget import Expired, SearchInterrupted, Watchdog, signal_of
+from .errors import ModelError, UsageError
 from .explore import explore
 from .result import Result
 from .schedulers.dpor import DPOR, event_fp
@@ -79,6 +79,9 @@ class Job:
     index: int
     prefix: list
     guards: bool = True
+    # The subtrees of a split by first choices share no trace: their counts add
+    # up, and no trace keys are needed (a cut by depth overlaps: keys dedup).
+    disjoint: bool = False
 
 
 # -- splitting ---------------------------------------------------------------------------------
@@ -129,16 +132,22 @@ def split_choices(build) -> list:
     branching = [t for t in world.tasks if not t.finished and t.pending.op == A.CHOOSE
                  and not world.shared_cpu[t.cpu]]
     if not branching:
-        return [Job(0, [])]
+        return [Job(0, [], disjoint=True)]
     combos = itertools.product(*[[(t.index, v) for v in t.pending.arg] for t in branching])
-    return [Job(i, list(c)) for i, c in enumerate(combos)]
+    return [Job(i, list(c), disjoint=True) for i, c in enumerate(combos)]
 
 
 def _replay(build, prefix, guards=True) -> World:
-    from .explore import _build
-    world = World(_build(build), macro=DPOR.macro, guards=guards)
-    for t, v in prefix:
-        world.step(t, v)
+    from .explore import _build, _exit_message
+    world = None
+    try:
+        world = World(_build(build), macro=DPOR.macro, guards=guards)
+        for t, v in prefix:
+            world.step(t, v)
+    except (Exception, KeyboardInterrupt, GeneratorExit):  # noqa: TRY203 - apart from the next
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code
+        raise ModelError(_exit_message(world, exc)) from None
     return world
 
 
@@ -157,14 +166,14 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=
             return Result(scheduler="dpor", reason="time limit reached before it started"), {}, set()
         kwargs["time_limit"] = left
     monitors = select(properties, _build(build)).all
-    sched = DPOR(job.prefix, trace_keys=True, guards=getattr(job, "guards", True))
+    sched = DPOR(job.prefix, trace_keys=not job.disjoint, guards=job.guards)
     try:
         result = explore(build, scheduler=sched, properties=monitors,
                          stop_on_violation=stop_on_violation, **kwargs)
     except SearchInterrupted as exc:
-        exc.result = (exc.result, _export(monitors), sched.keys)
+        exc.result = (exc.result, _export(monitors), sched.keys or set())
         raise
-    return result, _export(monitors), sched.keys
+    return result, _export(monitors), sched.keys or set()
 
 
 def _export(monitors) -> dict:
@@ -198,14 +207,23 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
     if lock is not None:
         lock.acquire()
     try:
-        # What a checkpoint must match: the caller's key (the CLI's scenario
-        # parameters) and the program's first branching.
-        ident = json.dumps([key, _plan_key(split(build, 1))], default=repr)
-        if resume:
-            plan, done = ck.load(resume, ident, Job)
-        else:
-            plan = split(build, split_depth) if split_depth is not None else split_choices(build)
-            done = {}
+        # Planning steps the program too: the deadline holds there as well.
+        dog = Watchdog(None if deadline is None else time.perf_counter() + deadline - time.time())
+        try:
+            # What a checkpoint must match: the caller's key (the CLI's scenario
+            # parameters) and the program's first branching.
+            ident = json.dumps([key, _plan_key(split(build, 1))], default=repr) \
+                if checkpoint or resume else None
+            if resume:
+                plan, done = ck.load(resume, ident, Job)
+            else:
+                plan = split(build, split_depth) if split_depth is not None else split_choices(build)
+                done = {}
+        except Expired as exc:
+            return Result(scheduler="dpor", reason=f"time limit of {time_limit}s reached inside an "
+                                                   f"execution ({exc.where})")
+        finally:
+            dog.cancel()
 
         unsaved = []
 
@@ -275,11 +293,13 @@ class _Search:
         self.skipped = [{} for _ in builds]         # job index -> why it was not explored (fully)
         self.first = [None] * len(builds)           # lowest job index with a violation
         self.keys = [set() for _ in builds]         # traces of the finished subtrees
+        self.counted = [0] * len(builds)            # their distinct executions
         self.interrupted = None
 
     def _run_local(self, i, job, deadline, stop, on_progress):
+        from . import workers
         return run_job(self.builds[i], job, self.properties, deadline=deadline, stop=stop,
-                       on_progress=on_progress, progress_every=0.5, **self.kwargs)
+                       on_progress=on_progress, progress_every=workers.PROGRESS_EVERY, **self.kwargs)
 
     def run(self, dask, params) -> None:
         from .workers import DaskRunner, LocalRunner
@@ -321,6 +341,8 @@ class _Search:
     def _finished(self, runner, i, index, out) -> None:
         self.dones[i][index] = out
         self.keys[i] |= out[2]
+        self.counted[i] = len(self.keys[i]) + sum(
+            d[0].executions for k, d in self.dones[i].items() if not d[2])
         if self.on_done is not None:
             self.on_done(i, index)
         r = out[0]
@@ -328,7 +350,7 @@ class _Search:
             self.first[i] = index
             for _, job in runner.cancel(lambda bi, job: bi == i and job.index > index):
                 self.skipped[i][job.index] = "an earlier subtree found a violation"
-        if self.max_executions is not None and len(self.keys[i]) >= self.max_executions:
+        if self.max_executions is not None and self.counted[i] >= self.max_executions:
             for _, job in runner.cancel(lambda bi, job: bi == i):
                 self.skipped[i][job.index] = f"execution budget of {self.max_executions} reached"
         self._partial({})
@@ -338,7 +360,7 @@ class _Search:
             return
         r = Result(scheduler="dpor")
         for i, plan in enumerate(self.plans):
-            r.executions += len(self.keys[i])
+            r.executions += self.counted[i]
             for out in self.dones[i].values():
                 r.redundant += out[0].redundant
                 r.violations.extend(out[0].violations)
@@ -365,7 +387,9 @@ class _Search:
             total.reason = f"interrupted ({_completed(plan, done)} of {len(plan)} subtrees explored completely)"
             total.complete = False
         if not total.complete and time_limit is not None and "time limit" in total.reason:
-            total.reason = f"time limit of {time_limit:g}s reached ({_completed(plan, done)} of " \
+            inside = next((d[0].reason.split(" reached", 1)[1] for d in done.values()
+                           if "inside an execution" in d[0].reason), "")
+            total.reason = f"time limit of {time_limit:g}s reached{inside} ({_completed(plan, done)} of " \
                            f"{len(plan)} subtrees explored completely)"
         if shared:
             # The time the workers spent on this program (they ran others too).
@@ -451,11 +475,14 @@ def _merge(build, plan, done, properties, cross=True, first=None, stop_on_violat
     seen = set()
     reasons = []
     traces = set()
+    disjoint = 0       # executions of disjoint subtrees (they share no trace: no keys)
     for job in plan:
         if job.index not in done:
             continue
         r, _, keys = done[job.index]
         traces |= keys
+        if job.disjoint:
+            disjoint += r.executions
         violations = r.violations
         total.absorb(Result(scheduler="dpor", executions=r.executions, redundant=r.redundant,
                             deadlocks=r.deadlocks, pruned=r.pruned, steps=r.steps, outcomes=r.outcomes,
@@ -470,10 +497,12 @@ def _merge(build, plan, done, properties, cross=True, first=None, stop_on_violat
         if not r.complete and r.reason and not (stop_on_violation and r.violations):
             total.complete = False
             reasons.append(r.reason)
-    runs = total.executions
-    total.executions = len(traces)
-    total.deadlocks = sum(1 for _, deadlocked in traces if deadlocked)
-    total.redundant += runs - len(traces)
+    if traces:
+        runs = total.executions
+        total.executions = len(traces) + disjoint
+        total.deadlocks = sum(1 for _, deadlocked in traces if deadlocked) + sum(
+            done[j.index][0].deadlocks for j in plan if j.index in done and j.disjoint)
+        total.redundant += runs - total.executions
     if cross and not (stop_on_violation and total.violations):
         for v in _cross_subtree_violations(build, plan, done, properties):
             if (v.property, v.message) not in seen:
