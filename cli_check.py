@@ -173,6 +173,10 @@ def _explore_one(c: Check, name, build, params):
             from checker.bounded import explore_auto_bound
             result = explore_auto_bound(build, scheduler=c.scheduler, seed=c.seed, max_steps=c.max_steps,
                                         **common)
+        elif c.scheduler == "dpor":
+            from checker.bounded import explore_within_bound
+            result = explore_within_bound(build, c.preemption_bound, seed=c.seed, max_steps=c.max_steps,
+                                          **common)
         else:
             result = explore(build, scheduler=c.scheduler, preemption_bound=c.preemption_bound,
                              seed=c.seed, max_steps=c.max_steps, **common)

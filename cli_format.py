@@ -83,6 +83,8 @@ def scenario_text(run: ScenarioRun) -> str:
         state = f"complete within preemption bound {r.preemption_bound} (the bound cut {r.bound_cut} branches)"
     elif r.bound_covered is not None and not r.complete and not r.violations:
         state += f"; every execution with at most {r.bound_covered} preemption(s) explored"
+    elif r.complete and "dpor was complete" in r.scheduler:
+        state = "complete (dpor explored every execution: the bound cut nothing)"
     elif r.complete and "auto" in r.scheduler:
         state = f"complete (preemption bound {r.preemption_bound} cut nothing)"
     extra = f", {r.deadlocks} deadlocked" if r.deadlocks else ""

@@ -109,6 +109,8 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation, limits)
+            if hasattr(sched, "judge"):     # a scheduler that knows a run ended in a known state
+                status = sched.judge(world, status)
             result.steps += len(world.events)
             if status == "redundant":
                 result.redundant += 1
