@@ -15,7 +15,8 @@ Exit codes (docs/cli.md):
 3     incomplete, not verified: a budget ran out before the search finished,
       and no violation was found in what was explored
 4     a bug in zsmc itself (one line; ``ZSMC_DEBUG=1`` shows the traceback)
-130   interrupted (Ctrl-C)
+130   interrupted by Ctrl-C (143: by SIGTERM) before a violation was found;
+      what was found is still reported (docs/cli.md, "Interrupted runs")
 ====  ======================================================================
 
 Every :class:`checker.errors.ZsmcError` and every click usage error ends the
@@ -42,7 +43,6 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, the shell's convention
 
 DEFAULT_VARIANT = "upstream"
 DEFAULT_OUT = "zsmc-traces"
-PROGRAM_LOADER = "model.registry:build_from_params"
 # Deeper than this no exhaustive search finishes, and an execution outgrows
 # the step cap (checker/budget.py): refused as input.
 MAX_DEPTH = 50
@@ -207,7 +207,7 @@ def main():
     """zsmc: a model checker for the locking protocol of Linux zsmalloc.
 
     Exit codes: 0 pass, 1 violation, 2 bad usage or input, 3 incomplete (a
-    budget ran out: not verified), 4 internal error.
+    budget ran out: not verified), 4 internal error, 130/143 interrupted.
     """
 
 
@@ -372,58 +372,6 @@ _TRUST_HELP = ("Run the variant file the trace records (found at its recorded pa
                "the trace), after checking its SHA-256 and its siblings'.")
 
 
-def _trace_for_run(file, variant, trust):
-    """Load a trace and apply the user's say on the variant code it needs.
-
-    A trace is data: a variant that is not built in (a file or a module) runs
-    only if the user names it (--variant) or asks for the recorded one
-    (--trust-variant, hash-checked).  Returns ``(trace, note)``.
-    """
-    tr = _load("checker.trace")
-    trace = tr.load_trace(file)
-    program = trace["program"]
-    if program["loader"] != PROGRAM_LOADER:
-        if variant is not None or trust:
-            raise UsageError(f"--variant and --trust-variant apply to traces of zsmc's model, not to "
-                             f"{program['loader']}")
-        return trace, ""
-    reg = _load("model.registry")
-    vf = _load("model.variant_files")
-    params = dict(program.get("params") or {})
-    spec = params.get("variant")
-    recorded = params.get("variant_file")
-    note = ""
-    if variant is not None:
-        cls = reg.load_variant(variant)
-        params.update(variant=reg.describe_variant(cls)[0], mutation=None)
-        params.pop("variant_file", None)
-        mine = reg.variant_source(cls)
-        if mine is not None:
-            params["variant_file"] = mine
-        if recorded and not vf.same_source(recorded, mine):
-            note = (f"note: {variant} is not the variant the trace was recorded with "
-                    f"({recorded.get('path')}): replaying on it, as asked")
-        elif not recorded and spec != params["variant"]:
-            note = f"note: the trace was recorded on {spec}; replaying on {variant}, as asked"
-    elif trust:
-        if not isinstance(recorded, dict):
-            if reg.known_variant(spec):
-                raise UsageError(f"--trust-variant: {file} runs the variant {spec}, which needs no trust")
-            raise UsageError(f"{file} records no content hash for its variant {spec}; name the file "
-                             "to run with --variant FILE.py:CLASS")
-        found = vf.locate(recorded, file)
-        cls = reg.load_variant(found)
-        params["variant"] = reg.describe_variant(cls)[0]
-    elif not reg.known_variant(spec):
-        hint = f"{recorded['path']}:{recorded['class']}" if isinstance(recorded, dict) and \
-            isinstance(recorded.get("path"), str) else spec
-        raise UsageError(f"{file} runs the variant {spec}: zsmc runs code only when you name it; add "
-                         f"--variant {shlex.quote(str(hint))}, or --trust-variant to run the recorded file "
-                         "after checking its SHA-256")
-    trace["program"] = dict(program, params=params)
-    return trace, note
-
-
 @main.command(short_help="Reproduce a trace file (exit 1: it violates).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--variant", metavar="NAME|FILE:CLASS", default=None, help=_VARIANT_HELP)
@@ -431,7 +379,7 @@ def _trace_for_run(file, variant, trust):
 def replay(file, variant, trust_variant):
     """Re-execute a trace file's schedule; exit 1 if it violates, 0 if it passes."""
     tr = _load("checker.trace")
-    trace, note = _trace_for_run(file, variant, trust_variant)
+    trace, note = _load("cli_trust").trace_for_run(file, variant, trust_variant)
     outcome = tr.replay(trace)
     expect = trace.get("expect", "violation")
     if note:
@@ -452,7 +400,7 @@ def replay(file, variant, trust_variant):
 def minimize(file, out, time_limit, variant, trust_variant):
     """Minimise a trace: fewest preemptions, then context switches, then steps."""
     tr = _load("checker.trace")
-    trace, note = _trace_for_run(file, variant, trust_variant)
+    trace, note = _load("cli_trust").trace_for_run(file, variant, trust_variant)
     if note:
         click.echo(note)
     small, report = _load("checker.minimize").minimize_trace(trace, time_limit=time_limit)

@@ -23,9 +23,9 @@ from checker.bounded import explore_auto_bound
 from model.registry import SCENARIOS, make_build, variant_for
 
 
-def _timed(fn):
+def _timed(fn, *args, **kwargs):
     t = time.perf_counter()
-    r = fn()
+    r = fn(*args, **kwargs)
     return r, time.perf_counter() - t
 
 
@@ -41,8 +41,8 @@ def main(argv=None) -> int:
     worst = 0.0
     for name in names:
         build, _ = make_build(cls, name, args.depth)
-        plain, tp = _timed(lambda: explore(build, scheduler="dpor", time_limit=args.time_limit))
-        auto, ta = _timed(lambda: explore_auto_bound(build, scheduler="dpor", time_limit=args.time_limit))
+        plain, tp = _timed(explore, build, scheduler="dpor", time_limit=args.time_limit)
+        auto, ta = _timed(explore_auto_bound, build, scheduler="dpor", time_limit=args.time_limit)
         ratio = auto.executions / max(plain.executions, 1)
         worst = max(worst, ratio)
         print(f"{name:16} dpor {plain.executions:6} ({tp:6.2f}s) | auto {auto.executions:6} executions, "
@@ -51,10 +51,10 @@ def main(argv=None) -> int:
         if SCENARIOS[name].default_cpus != 1 and not name.startswith("large"):
             continue        # no CPU shared: no step can preempt, every bound is plain dpor
         for k in range(args.bounds + 1):
-            d, td = _timed(lambda: explore(build, scheduler="dpor", preemption_bound=k, properties=[],
-                                           time_limit=args.time_limit))
-            f, tf = _timed(lambda: explore(build, scheduler="dfs", preemption_bound=k, properties=[],
-                                           time_limit=args.time_limit))
+            d, td = _timed(explore, build, scheduler="dpor", preemption_bound=k, properties=[],
+                           time_limit=args.time_limit)
+            f, tf = _timed(explore, build, scheduler="dfs", preemption_bound=k, properties=[],
+                           time_limit=args.time_limit)
             same = "same outcomes" if d.outcomes == f.outcomes else "OUTCOMES DIFFER"
             print(f"    bound {k}: dpor {d.executions:6} executions, {d.redundant:6} at a known state, "
                   f"{td:6.2f}s | dfs {f.executions:7} executions, {tf:6.2f}s | {same}"

@@ -213,8 +213,9 @@ def _order(outcome, world, kept, deps, closure, build, deadline, best):
     seq, (p, cs), proved = Ordering(world, kept, deps, closure).solve(max(deadline - time.perf_counter(), 0.1))
     cand = _candidate(outcome.trace, world, seq, build)
     if cand is None:
-        return best, False, ["z3's ordering did not reproduce the violation (a monitor depends on more "
-                             "than the dependence relation); kept the best replayed trace"]
+        why = ("z3's ordering did not reproduce the violation (a monitor depends on more "
+               "than the dependence relation); kept the best replayed trace")
+        return best, False, [why]
     st = cand.trace["stats"]
     notes = []
     if st["steps"] == len(seq) and (st["preemptions"], st["context_switches"]) != (p, cs):

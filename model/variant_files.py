@@ -154,6 +154,17 @@ def locate(rec: dict, trace_path: str) -> str:
     if not isinstance(rec, dict) or not isinstance(rec.get("class"), str):
         raise UsageError("the trace's variant record is malformed (no class)")
     if rec.get("module"):
+        path = rec.get("path")
+        if isinstance(path, str) and os.path.isfile(path):
+            check_hashes(rec, path)
+            # The root the module was imported from: pkg/mod.py -> the folder above pkg.
+            root = os.path.dirname(path)
+            for _ in rec["module"].split(".")[1:]:
+                root = os.path.dirname(root)
+            if os.path.basename(path) == "__init__.py":
+                root = os.path.dirname(root)
+            if root not in sys.path:
+                sys.path.append(root)
         return f"{rec['module']}:{rec['class']}"
     path = rec.get("path")
     if not isinstance(path, str):

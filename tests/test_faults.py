@@ -247,7 +247,7 @@ def canary_trace(tmp_path, trace_doc):
 
 @pytest.mark.parametrize("cmd", ["replay", "minimize"])
 def test_a_trace_never_runs_the_variant_file_it_names(cmd, canary_trace):
-    path, mark, f = canary_trace
+    path, mark, _ = canary_trace
     res = F.run(cmd, path)
     assert res.exit_code == 2
     F.one_line(res.stderr, "runs the variant", "--variant", "--trust-variant")
@@ -542,7 +542,7 @@ def test_a_killed_checkpointed_run_resumes_to_the_same_count(tmp_path):
     F.no_strays(p)
     res = F.run(*args, "--resume", ck, "--checkpoint", ck, "--format", "json")
     assert res.exit_code == 0
-    count = lambda r: json.loads(r.stdout)["scenarios"][0]["executions"]     # noqa: E731
+    count = lambda r: json.loads(r.stdout)["scenarios"][0]["executions"]
     assert count(res) == count(whole)
 
 

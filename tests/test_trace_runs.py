@@ -52,7 +52,7 @@ def test_the_cycle_needs_an_earlier_run_and_the_violation_says_which(found):
     assert len(found.runs) == 1
     # The earlier run ends where its task asks for the second lock: its last step is T's.
     assert found.runs[0][-1][0] == 1
-    choice = lambda sched: next(c for t, c in sched if c is not None)    # noqa: E731
+    choice = lambda sched: next(c for t, c in sched if c is not None)
     assert {choice(found.runs[0]), choice(found.schedule)} == {"AB", "BA"}
 
 

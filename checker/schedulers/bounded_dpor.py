@@ -51,7 +51,7 @@ _MASK = (1 << 128) - 1
 class _Clocks:
     """Vector clocks of the scheduled events of one run, and a digest of its trace."""
 
-    __slots__ = ("clocks", "last_of_task", "last_oc", "last_w", "n", "reads", "since_oc", "digest")
+    __slots__ = ("clocks", "digest", "last_oc", "last_of_task", "last_w", "n", "reads", "since_oc")
 
     def __init__(self, ntask: int):
         self.n = ntask
