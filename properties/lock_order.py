@@ -204,10 +204,12 @@ class LockOrder(Monitor):
         # searches), in order: a trace replays them first.
         seeded = self.seed.first if self.seed is not None else {}
         here = [c for c, e in zip(cycle, edges) if e.run == self.runs and seeded.get(c) is not e]
-        runs = {}
+        runs = {}      # (0, position in the seed) or (1, run) -> the longest schedule of it
         for c, e in zip(cycle, edges):
             if c not in here:
-                runs.setdefault((seeded.get(c) is e, e.run), list(e.schedule))
+                k = (0, list(seeded).index(c)) if seeded.get(c) is e else (1, e.run)
+                if len(e.schedule) >= len(runs.get(k, ())):
+                    runs[k] = list(e.schedule)
         for i, e in enumerate(edges):
             where = "this execution" if cycle[i] in here else f"run {e.run}"
             then = f"then {e.action}"
@@ -219,7 +221,7 @@ class LockOrder(Monitor):
                 steps.append(e.held_step)
                 steps.append(e.after_step)
         world.report(self.name, "\n".join(lines), task=t.index, steps=sorted(set(steps)),
-                     runs=[runs[k] for k in sorted(runs, key=lambda k: (not k[0], k[1]))])
+                     runs=[runs[k] for k in sorted(runs)])
 
     def _recursive_locking(self, world, t, a, h, key):
         lk = a.obj

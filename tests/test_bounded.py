@@ -188,3 +188,19 @@ def test_cli_bound_below_the_bug_passes_within_it_and_says_a_bug_lies_beyond(tmp
     code, doc = _cli("check", "--mutation", "read-end-unlock-first", "--scenario", "up-read-compact",
                      "--preemption-bound", "1", "--no-minimize", "--format", "json", "--out", tmp_path)
     assert code == 1 and doc["scenarios"][0]["violations"][0]["property"] == "no-free-while-mapped"
+
+
+def test_a_probe_beyond_the_bound_counts_no_execution():
+    """Found by bench/fuzz_dpor.py --bound: checking whether a move beyond the bound
+    reaches a new state ran it, and a move that ended the execution (a section
+    stuck on its CPU: a deadlock) was counted, an outcome with 2 preemptions at
+    bound 1.  A probe now counts and reports nothing."""
+    from bench.fuzz_dpor import mkbuild
+    spec = {"tasks": [([("cas", 0, 0), ("lock", 0, True, 3)], 0), ([("w", 0, 0)], 0),
+                      ([("dec", 0, 0), ("inc", 0, 1)], 0)], "ncpu": 1, "nvars": 1, "lockkinds": ["spin", "spin"]}
+    build = mkbuild(spec)
+    for k in (0, 1, 2):
+        f = explore(build, scheduler="dfs", properties=[], preemption_bound=k, stop_on_violation=False)
+        d = explore(build, scheduler="dpor", properties=[], preemption_bound=k, stop_on_violation=False)
+        assert d.outcomes == f.outcomes and d.deadlocks == f.deadlocks, k
+        assert d.max_preemptions <= k

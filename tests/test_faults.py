@@ -568,3 +568,13 @@ def test_two_runs_sharing_a_checkpoint_one_is_told_it_is_in_use(tmp_path):
     F.one_line(second.stderr, "in use by another zsmc run")
     assert F.interrupt(first, signal.SIGINT, 0)[0] == 130      # the first run is not disturbed
     assert json.loads(ck.read_text())["format"] == "zsmc-checkpoint"
+
+
+def test_an_interrupted_sampled_search_reports_its_examples(tmp_path):
+    p = F.spawn("check", "--scheduler", "hypothesis", "--executions", "100000", "--depth", "2",
+                "--scenario", "clients", "--format", "json", "--out", tmp_path)
+    got, out, err = F.interrupt(p, signal.SIGINT, 3.0)
+    assert got == 130, err
+    sc = json.loads(out)["scenarios"][0]
+    assert sc["executions"] > 0 and "interrupted after" in sc["reason"]
+    F.no_strays(p)

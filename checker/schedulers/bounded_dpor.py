@@ -244,18 +244,38 @@ class BoundedDPOR:
                 self.bound = self.cost      # finish this cost: every violation with as few preemptions
 
     def judge(self, world, status) -> str:
-        """A complete or deadlocked run whose final trace was reached before is redundant."""
-        if self.plain is not None or status not in ("complete", "deadlock") or self.clk is None:
+        """A complete or deadlocked run whose final trace was reached before is redundant;
+        a probe beyond the bound counts nothing and reports nothing (it only asks
+        whether the move reaches a new state)."""
+        if self.plain is not None or self.clk is None:
             return status
-        clk = self.clk
-        evs = world.sched_events
-        while len(clk.clocks) < len(evs):
-            clk.add(evs[len(clk.clocks)])
-        key = (clk.digest, "end")
+        if self.probing:
+            del world.violations[:]      # found beyond the bound: not a finding within it
+            if status in ("complete", "deadlock"):
+                self._add_new(world)
+                if (self.clk.digest, "end") in self.seen:
+                    self.cut -= 1
+                    return "redundant"
+                self.cut_new = True
+                return "pruned"
+            if status == "violation":       # ended at the move's step: it reached somewhere new
+                self.cut_new = True
+                return "pruned"
+            return status
+        if status not in ("complete", "deadlock"):
+            return status
+        self._add_new(world)
+        key = (self.clk.digest, "end")
         if key in self.seen:
             return "redundant"
         self.seen[key] = world.preemptions
         return status
+
+    def _add_new(self, world) -> None:
+        clk = self.clk
+        evs = world.sched_events
+        while len(clk.clocks) < len(evs):
+            clk.add(evs[len(clk.clocks)])
 
 
 def _covers(ctx: tuple):

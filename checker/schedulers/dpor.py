@@ -134,10 +134,25 @@ def _pending_event(world, ts, index):
 def trace_key(evs, clocks) -> int:
     """A digest of an execution's Mazurkiewicz trace: same events, same
     happens-before (the vector clocks say both).  Stable across processes and
-    Python runs (not ``hash()``, which is salted for strings), so keys from
-    Dask workers and from a checkpoint written by another run compare."""
-    items = sorted(repr((e.task, e.seq, jsonable(e.choice), tuple(clocks[j]))) for j, e in enumerate(evs))
-    return int.from_bytes(hashlib.blake2b("\n".join(items).encode(), digest_size=8).digest(), "big")
+    Python runs, so keys from Dask workers and from a checkpoint written by
+    another run compare: ``hash()`` of tuples of ints is, but not of a string
+    (salted) nor, before Python 3.12, of None, so a choice that is not an int
+    becomes one (a BLAKE2 digest of its JSON form)."""
+    return hash(frozenset((e.task, e.seq, _stable(e.choice), tuple(clocks[j])) for j, e in enumerate(evs)))
+
+
+_STABLE = {}
+
+
+def _stable(choice) -> int:
+    if type(choice) is int:
+        return choice
+    got = _STABLE.get(choice) if choice is None or isinstance(choice, (str, tuple)) else None
+    if got is None:
+        got = int.from_bytes(hashlib.blake2b(repr(jsonable(choice)).encode(), digest_size=8).digest(), "big")
+        if choice is None or isinstance(choice, (str, tuple)):
+            _STABLE[choice] = got
+    return got
 
 
 def event_key(ev):
