@@ -311,7 +311,7 @@ class _Search:
             remote = _DaskJob(params, self.properties, self.kwargs)
             runner = DaskRunner(dask, remote, self.deadline)
         elif self.jobs == 1 or len(todo) <= 1:
-            runner = _InlineRunner(self._run_local, self.deadline)
+            runner = _InlineRunner(self._run_local, self.deadline, self._partial)
         else:
             runner = LocalRunner(min(self.jobs, len(todo)), self._run_local, self.deadline, self._partial)
         try:
@@ -409,9 +409,10 @@ def _completed(plan, done) -> int:
 class _InlineRunner:
     """Jobs one after the other in this process (``jobs=1``, or a single job)."""
 
-    def __init__(self, run, deadline):
+    def __init__(self, run, deadline, on_partial=None):
         self.run = run
         self.deadline = deadline
+        self.on_partial = on_partial
         self.queue = []
         self.killed = []
         self.current = None
@@ -421,7 +422,11 @@ class _InlineRunner:
         while self.queue:
             self.current = self.queue.pop(0)
             i, job = self.current
-            yield i, job.index, self.run(i, job, self.deadline, None, None)
+            progress = None
+            if self.on_partial is not None:
+                def progress(r, i=i, index=job.index):
+                    self.on_partial({(i, index): (r.executions, r.redundant, len(r.violations))})
+            yield i, job.index, self.run(i, job, self.deadline, None, progress)
 
     def cancel(self, pred) -> list:
         dropped = [item for item in self.queue if pred(*item)]

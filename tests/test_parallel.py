@@ -237,3 +237,12 @@ def test_a_split_search_reports_progress_before_any_subtree_finishes(monkeypatch
     assert r.complete
     early = [(n, why) for n, why in seen if why.startswith("0 of ")]
     assert early and any(n > 0 for n, _ in early), seen[:5]       # running subtrees are counted live
+
+
+def test_a_serial_search_reports_progress_while_a_subtree_runs(monkeypatch):
+    import checker.workers as W
+    monkeypatch.setattr(W, "PROGRESS_EVERY", 0.05)
+    build, _ = make_build(variant_for("upstream", None), "clients", 2)
+    seen = []
+    explore_split(build, jobs=1, on_progress=lambda res: seen.append((res.executions, res.reason)))
+    assert any(why.startswith("0 of ") and n > 0 for n, why in seen), seen[:5]
