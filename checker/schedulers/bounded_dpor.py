@@ -118,9 +118,13 @@ class BoundedDPOR:
     name = "dpor (bounded: trace states, cheapest first)"
     macro = True
 
-    def __init__(self, bound=None, auto=False):
+    def __init__(self, bound=None, auto=False, guards=True):
         self.bound = bound
+        self.initial_bound = bound
         self.auto = auto
+        # Whether the World may run guarded sections as one step: only on programs
+        # without a shared CPU, that is plain dpor's (World and DPOR decide).
+        self.guards = guards
         self.queue = {0: [None]}      # cost -> nodes (LIFO); a node is (parent, move) or None
         self.seen = {}                # (trace digest, context) -> fewest preemptions expanded with
         self.cut = 0                  # moves beyond the bound not shown to reach a known state
@@ -132,6 +136,10 @@ class BoundedDPOR:
         self.max_cost = 0
         self.found_at = None          # cost of the first violation
         self._new_run(None, 0)
+
+    def reset(self) -> None:
+        """Start again without the guarded-sections reduction (``explore`` on a broken guard)."""
+        self.__init__(self.initial_bound, self.auto, guards=False)
 
     # -- the scheduler protocol ---------------------------------------------
     def new_execution(self) -> bool:
@@ -176,7 +184,7 @@ class BoundedDPOR:
             return self.plain.pick(world, enabled)
         if self.clk is None:
             if not any(world.shared_cpu):
-                self.plain = DPOR()
+                self.plain = DPOR(guards=self.guards)
                 self.plain.new_execution()
                 return self.plain.pick(world, enabled)
             self.clk = _Clocks(len(world.tasks))
