@@ -133,10 +133,8 @@ def _report_interrupted(c: Check, results: dict, text: bool) -> None:
         r = results.get(name)
         if r is None:
             r = Result(scheduler=c.scheduler, reason="not explored: interrupted before it started")
-        else:
-            r.complete = False
-            if "interrupted" not in r.reason:
-                r.reason = "interrupted" + (f" ({r.reason})" if r.reason else "")
+        elif not r.complete and "interrupted" not in r.reason:
+            r.reason = "interrupted" + (f" ({r.reason})" if r.reason else "")
         _report(c, name, params, r, text)
 
 
