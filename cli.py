@@ -17,7 +17,8 @@ Exit codes (docs/cli.md):
 4     a bug in zsmc itself (one line; ``ZSMC_DEBUG=1`` shows the traceback)
 5     not a pass: explored completely without violation, but a function the
       variant or mutation changes never ran, so the check says nothing about it
-130   interrupted (Ctrl-C)
+130   interrupted by Ctrl-C (143: by SIGTERM) before a violation was found;
+      what was found is still reported (docs/cli.md, "Interrupted runs")
 ====  ======================================================================
 
 Every :class:`checker.errors.ZsmcError` and every click usage error ends the
@@ -26,12 +27,12 @@ command through :meth:`Zsmc.main`, which prints ``zsmc: error: ...`` on one line
 
 from __future__ import annotations
 
+import errno
 import importlib
-import json
+import math
 import os
 import shlex
 import sys
-import time
 
 import click
 
@@ -44,11 +45,9 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, the shell's convention
 
 DEFAULT_VARIANT = "upstream"
 DEFAULT_OUT = "zsmc-traces"
-# Per trace written by ``check``: long enough for z3 to prove the small traces
-# of the catalogue optimal, short enough that a check with a few violations
-# still answers in seconds.  ``zsmc minimize`` takes its own --time-limit.
-CHECK_MINIMIZE_TIME = 10.0
-PROGRAM_LOADER = "model.registry:build_from_params"
+# Deeper than this no exhaustive search finishes, and an execution outgrows
+# the step cap (checker/budget.py): refused as input.
+MAX_DEPTH = 50
 
 
 class Zsmc(click.Group):
@@ -69,11 +68,32 @@ class Zsmc(click.Group):
         except ZsmcError as exc:
             _error(str(exc))
             code = EXIT_USAGE
+        except _OutputFailed as exc:
+            code = _output_failed(exc.args[0])
+        except SystemExit as exc:
+            # click exits through its own exceptions here (standalone_mode=False):
+            # a SystemExit comes from a model's code, and is never a pass.
+            _error(f"the model called sys.exit({exc.code!r}); a model must not exit (a kernel BUG is "
+                   "a checker.Bug or an assert)")
+            code = EXIT_USAGE
         except Exception as exc:  # noqa: BLE001  (a bug in zsmc: say so on one line)
             code = _internal(exc)
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            code = _output_failed(exc)
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx):
+        # Before click's own handler, which exits 1 (our "violation") on EPIPE.
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_ERRORS:
+                raise _OutputFailed(exc) from None
+            raise
 
     def parse_args(self, ctx, args):
         # A bare `zsmc` is a usage error (exit 2) with the help on stderr, the same
@@ -90,6 +110,26 @@ def _error(message: str) -> None:
     click.echo(f"zsmc: error: {line}", err=True)
 
 
+# A report that cannot be written (stdout on a full disk or a closed pipe) is
+# the environment's fault, not zsmc's: one line, exit 2 (trace files are
+# written before anything is printed, so nothing found is lost).
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF}
+
+
+class _OutputFailed(Exception):
+    """Writing the report failed (the one OSError argument says why)."""
+
+
+def _output_failed(exc: OSError) -> int:
+    try:   # later writes (and the interpreter's final flush) go nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    _error(f"cannot write the output: {exc.strerror or exc}")
+    return EXIT_USAGE
+
+
 def _internal(exc: Exception) -> int:
     if os.environ.get("ZSMC_DEBUG"):
         raise exc
@@ -98,13 +138,18 @@ def _internal(exc: Exception) -> int:
     return EXIT_INTERNAL
 
 
+# More CPUs than a scenario has tasks add nothing; the largest scenario has eight.
+MAX_CPUS = 64
+
+
 class PositiveInt(click.ParamType):
     """An integer >= ``low``, with a message that names the option and the value."""
 
     name = "integer"
 
-    def __init__(self, low: int = 1):
+    def __init__(self, low: int = 1, high: int | None = None):
         self.low = low
+        self.high = high
 
     def convert(self, value, param, ctx):
         if isinstance(value, int) and not isinstance(value, bool):
@@ -117,7 +162,24 @@ class PositiveInt(click.ParamType):
         if n is None or n < self.low:
             what = "a positive integer" if self.low == 1 else f"an integer >= {self.low}"
             self.fail(f"must be {what}, got {value!r}", param, ctx)
+        if self.high is not None and n > self.high:
+            self.fail(f"must be at most {self.high}, got {value!r}", param, ctx)
         return n
+
+
+class Seconds(click.ParamType):
+    """A positive, finite number of seconds (``nan`` and ``inf`` are refused)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            x = None
+        if x is None or not math.isfinite(x) or x <= 0:
+            self.fail(f"must be a positive, finite number of seconds, got {value!r}", param, ctx)
+        return x
 
 
 class BoundType(PositiveInt):
@@ -152,21 +214,22 @@ def main():
 
     Exit codes: 0 pass, 1 violation, 2 bad usage or input, 3 incomplete (a
     budget ran out: not verified), 4 internal error, 5 not a pass (the code a
-    variant changes never ran).
+    variant changes never ran), 130/143 interrupted.
     """
 
 
 # --------------------------------------------------------------------------- check
 @main.command(short_help="Explore the scenarios and check the properties.")
-@click.option("--depth", type=PositiveInt(1), default=1, show_default=True,
-              help="Operations per client task (and rounds per background task).")
+@click.option("--depth", type=PositiveInt(1, MAX_DEPTH), default=1, show_default=True,
+              help=f"Operations per client task (and rounds per background task), at most {MAX_DEPTH}.")
 @click.option("--variant", metavar="NAME|FILE:CLASS", default=None,
               help=f"Built-in version or a subclass of one (default {DEFAULT_VARIANT}, "
                    "or the mutation's base version).")
 @click.option("--mutation", metavar="NAME", default=None, help="Seeded bug to check (zsmc list mutations).")
 @click.option("--scenario", "scenarios", metavar="NAME", multiple=True,
               help="Scenario to explore (repeatable; default: the default scenario set).")
-@click.option("--cpus", type=PositiveInt(1), default=None, help="CPUs (default: each scenario's own).")
+@click.option("--cpus", type=PositiveInt(1, MAX_CPUS), default=None,
+              help=f"CPUs (default: each scenario's own), at most {MAX_CPUS}.")
 @click.option("--scheduler", metavar="NAME", default="dpor", show_default=True,
               help="Search (zsmc list schedulers).")
 @click.option("--preemption-bound", type=BoundType(), default=None, metavar="K|auto",
@@ -176,7 +239,7 @@ def main():
               help="Property to check (repeatable; default: every property that applies).")
 @click.option("--max-executions", type=PositiveInt(1), default=None, metavar="N",
               help="Execution budget, per scenario.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+@click.option("--time-limit", type=Seconds(), default=None, metavar="S",
               help="Wall-clock budget in seconds for the whole check.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the randomised schedulers.")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -198,19 +261,22 @@ def main():
               help="Continue the split search saved in FILE: its finished subtrees are not run again.")
 @click.option("--coverage", "show_coverage", is_flag=True,
               help="Print which kernel functions ran in which scenarios (JSON always has it).")
+@click.option("--max-steps", type=PositiveInt(1), default=None, metavar="N",
+              help="Steps one execution may take before the model is declared runaway "
+                   "(default 20000): a task that never finishes is an error, not a hang.")
 def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound, properties,
           max_executions, time_limit, seed, output, out, no_minimize, executions, pct_depth, jobs, dask,
-          checkpoint, resume, show_coverage):
+          checkpoint, resume, show_coverage, max_steps):
     """Explore every interleaving of the scenarios and check the properties.
 
     Every violation is written as a trace file under --out (minimised unless
     --no-minimize) before it is reported; `zsmc replay PATH` reproduces it.
     Exit 0 only when every scenario was explored completely without violation;
-    3 means a budget ran out first: incomplete, not verified.
+    3 means a budget ran out first: incomplete, not verified.  Ctrl-C or
+    SIGTERM stops within seconds and still reports (and writes) what was
+    found, marked interrupted (exit 130 or 143, or 1 if a violation was found).
     """
-    from checker import explore
-    from checker.result import Result
-
+    cc = _load("cli_check")
     reg = _load("model.registry")
     label, cls = _resolve_variant(reg, variant, mutation)
     names = list(scenarios) or _default_scenarios(reg)
@@ -234,160 +300,58 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     # Validate every scenario before exploring any: bad input costs no search time.
     # Without --cpus a scenario runs at each of its CPU counts (a two-CPU race
     # and its one-CPU counterpart).
-    builds = [(name, *reg.make_build(cls, name, depth, c)) for name in names
-              for c in _cpu_counts(reg, name, cpus)]
-    if (checkpoint or resume) and len(builds) != 1:
+    if (checkpoint or resume) and len(names) != 1:
         raise UsageError("--checkpoint and --resume need exactly one --scenario")
-
+    only = None
+    counts = {name: _cpu_counts(reg, name, cpus) for name in names}
+    if (checkpoint or resume) and len(counts[names[0]]) > 1:
+        # A checkpoint holds one search: the scenario at its first CPU count.
+        first, rest = counts[names[0]][0], counts[names[0]][1:]
+        only = (f"note: --checkpoint/--resume checked {names[0]} on {first} CPU(s) only; "
+                f"also run --cpus {' and --cpus '.join(map(str, rest))} for the other count(s)")
+        counts[names[0]] = [first]
+    builds = [(name, *reg.make_build(cls, name, depth, c)) for name in names for c in counts[name]]
+    if dask is not None:
+        _check_dask_address(dask)
+    cc.check_out_dir(out)
+    if checkpoint:
+        cc.check_file_target("--checkpoint", checkpoint)
+    if resume and not os.path.isfile(resume):
+        raise UsageError(f"--resume: no such checkpoint file: {resume}")
     header = {"variant": label, "mutation": mutation, "depth": depth, "scheduler": scheduler,
               "preemption_bound": preemption_bound, "seed": seed, "properties": props,
               "max_executions": max_executions, "time_limit": time_limit}
-    text = output == "text"
-    if text:
-        click.echo(fmt.check_header(header, list(dict.fromkeys(n for n, _, _ in builds))))
-    runs = []
-    deadline = None if time_limit is None else time.monotonic() + time_limit
-    pooled = {}
-    if split and jobs > 1 and dask is None and not (checkpoint or resume) and len(builds) > 1:
-        pooled = _explore_pooled(reg, cls, builds, cpus, jobs, props, time_limit, max_executions)
-    for index, (name, build, params) in enumerate(builds):
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            result = Result(scheduler=scheduler, reason=f"time limit of {time_limit:g}s reached before it started")
-        else:
-            progress = (fmt.JsonProgress(sys.stderr, name) if output == "json"
-                        else fmt.Progress.for_stderr(name))
-            try:
-                if scheduler == "hypothesis":
-                    result, params = _hypothesis(reg, cls, name, build, params, depth, executions,
-                                                 seed, props)
-                elif sampled:
-                    from checker.schedulers import make_scheduler
-                    sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
-                                           executions=executions or 1000, depth=pct_depth)
-                    result = explore(build, scheduler=sched, properties=props,
-                                     max_executions=max_executions, time_limit=left, seed=seed,
-                                     on_progress=progress)
-                elif index in pooled:
-                    result = pooled[index]
-                elif split:
-                    from checker.parallel import explore_split
-                    result = explore_split(build, jobs=jobs, properties=props, dask=dask, params=params,
-                                           checkpoint=checkpoint, resume=resume, time_limit=left,
-                                           max_executions=max_executions, key=params,
-                                           on_progress=progress)
-                elif auto:
-                    from checker.bounded import explore_auto_bound
-                    result = explore_auto_bound(build, scheduler=scheduler, properties=props,
-                                                max_executions=max_executions, time_limit=left,
-                                                seed=seed, on_progress=progress)
-                else:
-                    result = explore(build, scheduler=scheduler, properties=props,
-                                     preemption_bound=preemption_bound, max_executions=max_executions,
-                                     time_limit=left, seed=seed, on_progress=progress)
-            finally:
-                if progress is not None:
-                    progress.done()
-            if not result.complete and result.reason.startswith("time limit"):
-                # explore saw only what was left of the budget; name the one the user gave.
-                result.reason = f"time limit of {time_limit:g}s reached"
-        run = fmt.ScenarioRun(name, params, result)
-        # Persist before anything is said about a violation (style.md lesson 10).
-        for v in result.violations:
-            budget = None if no_minimize else _minimize_budget(deadline)
-            run.traces.append(_write_trace(v, params, fmt.check_command(header, name, params), out, budget))
-        runs.append(run)
-        if text:
-            click.echo(fmt.scenario_text(run))
-    code = fmt.exit_code(runs)
-    unrun = _never_ran(reg, cls, runs, depth)
-    if unrun and code == EXIT_PASS:
-        code = EXIT_VACUOUS
-    if text:
-        if show_coverage:
-            click.echo(fmt.coverage_text(runs, _kernel_functions(reg, cls)))
-        click.echo(fmt.check_footer(runs, code))
-        for line in fmt.never_ran_lines(unrun):
-            click.echo(line)
-    else:
-        click.echo(fmt.check_json(header, runs, code, unrun))
-    return code
+    return cc.run(cc.Check(
+        reg=reg, cls=cls, label=label, builds=builds, header=header, scheduler=scheduler,
+        preemption_bound=preemption_bound, props=props, max_executions=max_executions,
+        time_limit=time_limit, seed=seed, output=output, out=out, no_minimize=no_minimize,
+        executions=executions, pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint,
+        resume=resume, cpus=cpus, depth=depth, max_steps=max_steps,
+        show_coverage=show_coverage, note=only))
 
 
-def _kernel_functions(reg, cls) -> list:
-    cov = importlib.import_module("model.coverage") if hasattr(reg, "base_version") else None
-    return cov.kernel_functions(cls) if cov is not None else []
-
-
-def _never_ran(reg, cls, runs, depth) -> list:
-    """``[(function, where it would run)]`` for each function the variant changes
-    that no explored execution ran (exit 5 when nothing else failed)."""
-    base_of = getattr(reg, "base_version", None)
-    if base_of is None:
-        return []
-    cov = importlib.import_module("model.coverage")
-    total = {}
-    for r in runs:
-        for k, n in r.result.coverage.items():
-            total[k] = total.get(k, 0) + n
-    missing = cov.never_ran(cls, base_of(cls), total)
-    if not missing:
-        return []
-    return [(fn, cov.where_it_runs(base_of(cls), fn, depth, reg)) for fn in missing]
-
-
-def _explore_pooled(reg, cls, builds, cpus, jobs, props, time_limit, max_executions) -> dict:
-    """``--jobs N`` over several scenarios: every scenario's subtrees on one pool,
-    the scenarios that are largest at depth 1 first (a cheap estimate of their
-    size).  Returns ``{index in builds: Result}``."""
-    from checker import explore
-    from checker.parallel import explore_split_many
-    weights = []
-    for name, _, params in builds:
-        small, _ = reg.make_build(cls, name, 1, params.get("cpus", cpus))
-        weights.append(explore(small, scheduler="dpor", properties=[], max_executions=10_000).executions)
-    results = explore_split_many([b for _, b, _ in builds], jobs=jobs, properties=props,
-                                 time_limit=time_limit, max_executions=max_executions,
-                                 weights=weights)
-    return dict(enumerate(results))
-
-
-def _hypothesis(reg, cls, name, build, params, depth, executions, seed, props):
-    """The Hypothesis search of one scenario: ``(result, params of the failing build)``.
-
-    On ``--scenario large`` it draws the pool (classes, zspages, clients,
-    objects, CPUs) as well as the schedule, so a failure shrinks to a small one.
-    """
-    from checker.hypothesis_search import hypothesis_search
-    drawn = {}
-    if name == "large":
-        from model.large import draw_build
-
-        def for_draw(data):
-            b, p = draw_build(data, cls, depth)
-            drawn[id(b)] = p
-            return b
-    else:
-        def for_draw(data):
-            return build
-    out = hypothesis_search(for_draw, max_examples=executions or 200, seed=seed, properties=props,
-                            key=json.dumps(params, sort_keys=True))
-    if out.build is not None:
-        params = drawn.get(id(out.build), params)
-    return out.result, params
+def _check_dask_address(address: str) -> None:
+    """A Dask scheduler address is ``[tcp://]host:port`` (or ``inproc://``, ``tls://``, ``ucx://``)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    host, colon, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls", "inproc", "ucx", "ws", "wss") or (
+            scheme != "inproc" and (not colon or not host or not port.isdigit() or not 0 < int(port) < 65536)):
+        raise UsageError(f"--dask {address!r} is not a scheduler address (tcp://host:port)")
 
 
 def _resolve_variant(reg, variant, mutation):
     """(label, class) for --variant/--mutation; UsageError names the bad value."""
     if mutation is None:
-        spec = variant or DEFAULT_VARIANT
+        spec = DEFAULT_VARIANT if variant is None else variant
         return spec, reg.load_variant(spec)
     m = reg.MUTATIONS.get(mutation)
     if m is None:
         raise UsageError(f"unknown mutation {mutation!r}; known mutations: {', '.join(sorted(reg.MUTATIONS))}")
     if not getattr(m, "expressible", True) or m.cls is None:
         raise UsageError(f"mutation {mutation!r} cannot be expressed in the model: {m.reason or 'no reason given'}")
-    version = variant or m.base
+    version = m.base if variant is None else variant
     if version not in reg.VERSIONS:
         raise UsageError(f"--mutation applies to a built-in version, not {version!r}; "
                          f"versions: {', '.join(sorted(reg.VERSIONS))}")
@@ -431,42 +395,25 @@ def _check_scheduler(name, preemption_bound, seed):
                          "try --scheduler dfs") from exc
 
 
-def _minimize_budget(deadline) -> float:
-    """Seconds for one minimisation: CHECK_MINIMIZE_TIME, cut to what --time-limit leaves (>= 1 s)."""
-    if deadline is None:
-        return CHECK_MINIMIZE_TIME
-    return max(1.0, min(CHECK_MINIMIZE_TIME, deadline - time.monotonic()))
-
-
-def _write_trace(violation, params, meta, out, minimize_time) -> fmt.TraceRecord:
-    """Save the violation's trace, then replace it by its minimisation if that works.
-
-    ``minimize_time`` None: keep the trace as found (--no-minimize).
-    """
-    tr = _load("checker.trace")
-    trace = tr.make_trace(violation, {"loader": PROGRAM_LOADER, "params": params},
-                          expect="violation", meta=meta)
-    path = tr.save_trace(trace, out)
-    rec = fmt.TraceRecord(violation, str(path))
-    if minimize_time is not None:
-        try:
-            small, report = _load("checker.minimize").minimize_trace(trace, time_limit=minimize_time)
-            tr.save_trace(small, os.path.dirname(path) or ".", name=os.path.basename(path))
-            rec.minimized = report
-        except ZsmcError as exc:  # keep the trace as found; say why it was not minimised
-            rec.note = f"not minimised: {exc}"
-    return rec
-
-
 # --------------------------------------------------------------------------- replay
+_VARIANT_HELP = ("Run the trace on this variant (a trace's own variant file runs only when you "
+                 "name it here, or with --trust-variant).")
+_TRUST_HELP = ("Run the variant file the trace records (found at its recorded path or next to "
+               "the trace), after checking its SHA-256 and its siblings'.")
+
+
 @main.command(short_help="Reproduce a trace file (exit 1: it violates).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def replay(file):
+@click.option("--variant", metavar="NAME|FILE:CLASS", default=None, help=_VARIANT_HELP)
+@click.option("--trust-variant", is_flag=True, help=_TRUST_HELP)
+def replay(file, variant, trust_variant):
     """Re-execute a trace file's schedule; exit 1 if it violates, 0 if it passes."""
     tr = _load("checker.trace")
-    trace = tr.load_trace(file)
+    trace, note = _load("cli_trust").trace_for_run(file, variant, trust_variant)
     outcome = tr.replay(trace)
     expect = trace.get("expect", "violation")
+    if note:
+        click.echo(note)
     click.echo(fmt.replay_text(file, expect, outcome))
     return EXIT_VIOLATION if outcome.violation is not None else EXIT_PASS
 
@@ -476,12 +423,16 @@ def replay(file):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
               help="Where to write the minimised trace (default: FILE with .min.json).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+@click.option("--time-limit", type=Seconds(), default=30.0, show_default=True,
               metavar="S", help="Seconds z3 may spend proving optimality.")
-def minimize(file, out, time_limit):
+@click.option("--variant", metavar="NAME|FILE:CLASS", default=None, help=_VARIANT_HELP)
+@click.option("--trust-variant", is_flag=True, help=_TRUST_HELP)
+def minimize(file, out, time_limit, variant, trust_variant):
     """Minimise a trace: fewest preemptions, then context switches, then steps."""
     tr = _load("checker.trace")
-    trace = tr.load_trace(file)
+    trace, note = _load("cli_trust").trace_for_run(file, variant, trust_variant)
+    if note:
+        click.echo(note)
     small, report = _load("checker.minimize").minimize_trace(trace, time_limit=time_limit)
     if out is None:
         out = file.removesuffix(".json") + ".min.json"

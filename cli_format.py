@@ -22,13 +22,20 @@ class TraceRecord:
     """A violation and the trace file written for it.
 
     ``minimized`` is the minimiser's report when the file holds the minimised
-    trace; otherwise ``note`` says why it holds the trace as found.
+    trace; otherwise ``note`` says why it holds the trace as found.  ``args``:
+    what ``zsmc replay`` needs besides the path (``--variant FILE:CLASS`` for
+    a variant of the user's: a trace names no code that replay would run).
     """
 
     violation: object
-    path: str
+    path: str | None
     minimized: object = None
     note: str = ""
+    args: str = ""
+
+    @property
+    def replay(self) -> str:
+        return f"zsmc replay {shlex.quote(self.path)}{self.args}"
 
 
 @dataclass(slots=True)
@@ -41,16 +48,22 @@ class ScenarioRun:
     traces: list = field(default_factory=list)
 
 
-def exit_code(runs) -> int:
-    """1 if anything was violated, else 3 if any scenario is incomplete, else 0."""
+EXIT_INTERRUPTED = {2: 130, 15: 143}    # SIGINT, SIGTERM: 128 + the signal, the shell's convention
+
+
+def exit_code(runs, interrupted=None) -> int:
+    """1 if anything was violated; else, if interrupted (``interrupted`` is the
+    signal), 130 or 143; else 3 if any scenario is incomplete; else 0."""
     if any(r.result.violations for r in runs):
         return 1
+    if interrupted is not None:
+        return EXIT_INTERRUPTED.get(int(interrupted), 128 + int(interrupted))
     if any(not r.result.complete for r in runs):
         return 3
     return 0
 
 
-STATUS = {0: "pass", 1: "violation", 3: "incomplete", 5: "not a pass"}
+STATUS = {0: "pass", 1: "violation", 3: "incomplete", 5: "not a pass", 130: "interrupted", 143: "interrupted"}
 
 
 # --------------------------------------------------------------------------- text
@@ -70,6 +83,8 @@ def scenario_text(run: ScenarioRun) -> str:
         state = f"complete within preemption bound {r.preemption_bound} (the bound cut {r.bound_cut} branches)"
     elif r.bound_covered is not None and not r.complete and not r.violations:
         state += f"; every execution with at most {r.bound_covered} preemption(s) explored"
+    elif r.complete and "dpor was complete" in r.scheduler:
+        state = "complete (dpor explored every execution: the bound cut nothing)"
     elif r.complete and "auto" in r.scheduler:
         state = f"complete (preemption bound {r.preemption_bound} cut nothing)"
     extra = f", {r.deadlocks} deadlocked" if r.deadlocks else ""
@@ -82,12 +97,16 @@ def scenario_text(run: ScenarioRun) -> str:
     for rec in run.traces:
         lines.append("")
         lines.append(rec.violation.render())
+        if rec.path is None:
+            lines.append(rec.note)
+            lines.append("")
+            continue
         lines.append(f"trace: {rec.path}")
         if rec.minimized is not None:
             lines.append("  minimised: " + minimize_line(rec.minimized))
         elif rec.note:
             lines.append(f"  {rec.note}")
-        lines.append(f"replay: zsmc replay {shlex.quote(rec.path)}")
+        lines.append(f"replay: {rec.replay}")
         lines.append(f"show:   zsmc show {shlex.quote(rec.path)}")
         lines.append("")
     return "\n".join(lines)
@@ -99,6 +118,10 @@ def check_footer(runs, code: int) -> str:
         found = sum(len(r.result.violations) for r in runs)
         hit = sum(1 for r in runs if r.result.violations)
         return f"result: VIOLATION ({found} violation(s) in {hit} of {n} scenario(s))"
+    if code in (130, 143):
+        done = [r.name for r in runs if r.result.complete]
+        return (f"result: interrupted, not verified ({len(done)} of {n} scenario(s) explored completely"
+                f"{': ' + ', '.join(done) if done else ''}; no violation in what was explored)")
     if code == 3:
         short = [r.name for r in runs if not r.result.complete]
         return (f"result: incomplete, not verified ({len(short)} of {n} scenario(s) not explored "
@@ -169,8 +192,7 @@ def minimize_text(rep) -> str:
     fewest = getattr(rep, "fewest_preemptions", None)
     return "\n".join([
         f"minimised: {minimize_counts(rep)}",
-        "ordering: " + ("proved optimal by z3" if rep.optimal
-                        else "not proved optimal (stopped at the time limit; best found)"),
+        "ordering: " + ("proved optimal by z3" if rep.optimal else "not proved optimal (the notes say why)"),
         "preemptions: " + ("proved the fewest of any execution violating this property" if fewest
                            else "not proved the fewest over all executions"),
     ] + ([f"notes: {rep.message}"] if rep.message else []))
@@ -241,7 +263,7 @@ def _run_json(run: ScenarioRun) -> dict:
 def _trace_json(rec: TraceRecord) -> dict:
     v = rec.violation
     d = {"property": v.property, "message": v.message, "step": v.step, "task": v.task,
-         "trace": rec.path, "replay": f"zsmc replay {shlex.quote(rec.path)}"}
+         "trace": rec.path, "replay": rec.replay if rec.path is not None else None}
     if rec.minimized is not None:
         d["minimized"] = minimize_json(rec.minimized)
     elif rec.note:

@@ -11,6 +11,13 @@ covers the same ground with smaller budgets.
 
     python -m bench.fuzz_dpor --seed 0 --programs 300
     python -m bench.fuzz_dpor --seed 5 --programs 400 --no-choose
+    python -m bench.fuzz_dpor --seed 0 --programs 300 --bound 1
+
+With ``--bound K`` the comparison is under a preemption bound: dpor (trace
+states, cheapest first) against dfs, both bounded by K = 0..K: the same
+outcomes, deadlock answer and violations (a write of 2 to v0 is one), and,
+where dpor says the bound cut nothing, dfs's unbounded outcomes.  Then
+``--preemption-bound auto``: the same fewest preemptions.
 """
 
 import argparse
@@ -19,6 +26,7 @@ import sys
 from dataclasses import dataclass
 
 from checker import (
+    Monitor,
     Mutex,
     Program,
     RwLock,
@@ -253,12 +261,54 @@ def _shares_a_cpu(spec) -> bool:
     return spec["ncpu"] == 1 or len(set(cpus)) < len(cpus)
 
 
+class _WroteTwo(Monitor):
+    name = "wrote-two"
+
+    def on_event(self, world, ev):
+        a = ev.action
+        if a.name in ("write", "rmw") and a.obj.name == "v0" and a.obj.value == 2:
+            world.report(self.name, f"v0 = 2 by {world.tasks[ev.task].name}", task=ev.task)
+
+
+def _bounded(it, spec, bound) -> int:
+    """Bounded dpor against bounded dfs at bounds 0..bound; the number of mismatches."""
+    from checker.bounded import explore_auto_bound
+    b = mkbuild(spec)
+    bad = 0
+    try:
+        every = explore(b, scheduler="dfs", properties=[], max_executions=200000)
+        if not every.complete:
+            return 0
+        for k in range(bound + 1):
+            a = explore(b, scheduler="dfs", properties=[_WroteTwo()], preemption_bound=k, stop_on_violation=False)
+            d = explore(b, scheduler="dpor", properties=[_WroteTwo()], preemption_bound=k,
+                        stop_on_violation=False)
+            va = {(v.property, v.message) for v in a.violations}
+            vd = {(v.property, v.message) for v in d.violations}
+            if (a.outcomes != d.outcomes or (a.deadlocks > 0) != (d.deadlocks > 0) or va != vd
+                    or (d.bound_cut == 0 and d.outcomes != every.outcomes)):
+                bad += 1
+                print("MISMATCH", it, "bound", k, spec)
+                print("  dfs", a.executions, len(a.outcomes), "dpor", d.executions, len(d.outcomes), d.bound_cut)
+        fa = explore_auto_bound(b, scheduler="dfs", properties=[_WroteTwo()])
+        fd = explore_auto_bound(b, scheduler="dpor", properties=[_WroteTwo()])
+        if bool(fa.violations) != bool(fd.violations) or (fa.violations and fa.preemption_bound != fd.preemption_bound):
+            bad += 1
+            print("AUTO MISMATCH", it, spec, fa.preemption_bound, fd.preemption_bound)
+    except InternalError as ex:
+        print("INTERNAL", it, ex, spec)
+        bad += 1
+    return bad
+
+
 def main(argv=None) -> int:
     global KINDS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--programs", type=int, default=300)
     ap.add_argument("--no-choose", action="store_true", help="programs without choose()")
+    ap.add_argument("--bound", type=int, default=None, metavar="K",
+                    help="compare bounded dpor with bounded dfs at bounds 0..K")
     args = ap.parse_args(argv)
     if args.no_choose:
         KINDS = [k for k in KINDS if k != "choose"]
@@ -266,6 +316,9 @@ def main(argv=None) -> int:
     bad = races = 0
     for it in range(args.programs):
         spec = gen_prog(rng)
+        if args.bound is not None:
+            bad += _bounded(it, spec, args.bound)
+            continue
         b = mkbuild(spec)
         try:
             a = explore(b, scheduler="dfs", properties=[], max_executions=200000, stop_on_violation=False)

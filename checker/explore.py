@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from . import objects
+from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
 from .errors import InternalError, ModelError, UsageError, ZsmcError
 from .monitor import select
 from .program import Program
@@ -22,7 +23,7 @@ from .world import CounterWaited, GuardBroken, World
 
 def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             preemption_bound=None, max_executions=None, time_limit=None, seed=0,
-            on_progress=None, progress_every=1.0) -> Result:
+            on_progress=None, progress_every=1.0, max_steps=None, stop=None) -> Result:
     """Explore the executions of the program ``build()`` returns.
 
     ``build`` is called once per execution and must return a fresh
@@ -32,11 +33,15 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     ``properties``: registry names or Monitor instances; None means every
     property that applies to the program.  ``preemption_bound`` limits the
     preemptions per execution; ``max_executions`` and ``time_limit`` (seconds)
-    are budgets.  ``on_progress(result)`` is called about every
-    ``progress_every`` seconds.
+    are budgets, checked inside an execution too (:mod:`checker.budget`).
+    ``max_steps`` caps the steps of one execution (a longer one is a
+    ModelError: a task that never ends); ``stop`` (an Event) ends the search,
+    incomplete, when set.  ``on_progress(result)`` is called about every
+    ``progress_every`` seconds.  Ctrl-C raises
+    :class:`~checker.budget.SearchInterrupted` carrying the partial result.
     """
     args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
-            time_limit, seed, on_progress, progress_every)
+            time_limit, seed, on_progress, progress_every, max_steps, stop)
     guards = counters = True
     notes = []
     while True:
@@ -70,7 +75,7 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
-             time_limit, seed, on_progress, progress_every, guards, counters) -> Result:
+             time_limit, seed, on_progress, progress_every, max_steps, stop, guards, counters) -> Result:
     """The body of :func:`explore` (``guards``: use the guarded-sections reduction;
     ``counters``: additions to counter Vars commute)."""
     if not callable(build):
@@ -78,8 +83,11 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     for name, v in (("preemption_bound", preemption_bound), ("max_executions", max_executions)):
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             raise UsageError(f"{name} must be a non-negative integer or None, got {v!r}")
-    if time_limit is not None and (not isinstance(time_limit, (int, float)) or time_limit <= 0):
+    if time_limit is not None and (not isinstance(time_limit, (int, float)) or not time_limit > 0):
         raise UsageError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool)
+                                  or max_steps < 1):
+        raise UsageError(f"max_steps must be a positive integer or None, got {max_steps!r}")
     sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
                            executions=max_executions or 1000)
     result = Result(scheduler=sched.name, preemption_bound=preemption_bound,
@@ -90,6 +98,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     monitors = None
     seen = {}
     stopped = False
+    limits = Limits(max_steps, deadline, stop)
+    world = None
+    dog = Watchdog(deadline)
     try:
         while True:
             if max_executions is not None and result.executions >= max_executions:
@@ -97,6 +108,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 break
             if deadline is not None and time.perf_counter() >= deadline:
                 result.reason = f"time limit of {time_limit}s reached"
+                break
+            if limits.stopped():
+                result.reason = "stopped"
                 break
             if not sched.new_execution():
                 result.complete = True
@@ -110,9 +124,12 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False),
                           counters=counters, reported=reported,
                           guards=guards and getattr(sched, "guards", True))
+            world.events_cap = limits.max_steps
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
-            status = _run(world, sched, stop_on_violation)
+            status = _run(world, sched, stop_on_violation, limits)
+            if hasattr(sched, "judge"):     # a scheduler that knows a run ended in a known state
+                status = sched.judge(world, status)
             result.steps += len(world.events)
             if world.unreported:
                 result.races += 1
@@ -158,7 +175,20 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 m.on_explore_end(result)
                 if len(result.violations) > before:
                     stopped = stopped or stop_on_violation
+    # -- a search cut short (checker/budget.py): keep what was found ------------
+    except Expired as exc:
+        result.reason = "stopped" if exc.where == "stopped" else \
+            f"time limit of {time_limit}s reached inside an execution ({exc.where})"
+    except KeyboardInterrupt as exc:
+        result.reason = "interrupted"
+        result.elapsed = time.perf_counter() - start
+        raise SearchInterrupted(result, signal_of(exc)) from None
+    except (Exception, GeneratorExit):  # noqa: TRY203 - kept apart from the BaseException below
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code
+        raise ModelError(_exit_message(world, exc)) from None
     finally:
+        dog.cancel()
         objects._uid_source = None
     if result.races and result.complete and not result.violations:
         # Not asked to report the race, but the search is complete only for
@@ -215,12 +245,16 @@ def _build(build) -> Program:
     return program
 
 
-def _run(world: World, sched, stop_on_violation: bool) -> str:
+def _run(world: World, sched, stop_on_violation: bool, limits) -> str:
     """Step ``world`` to the end of one execution; returns its status."""
     pick = sched.pick
     step = world.step
     enabled = world.enabled
+    n = 0
     while True:
+        n += 1
+        if not n % CHECK_EVERY:
+            limits.during(world, len(world.events))
         en = enabled()
         if not en:
             if world.all_finished():
@@ -252,7 +286,7 @@ def steps_of(world: World, upto=None) -> list:
 
 
 def _collect(world: World, result: Result, seen: dict) -> None:
-    for prop, message, step, task, involved in world.violations:
+    for prop, message, step, task, involved, runs in world.violations:
         result.violation_count += 1
         key = (prop, message)
         if key in seen:
@@ -263,4 +297,13 @@ def _collect(world: World, result: Result, seen: dict) -> None:
             property=prop, message=message, step=step,
             task=world.tasks[task].name if task is not None else None,
             schedule=sched, steps=steps_of(world, step), involved=tuple(involved),
-            execution=result.executions, tasks=[(t.name, t.cpu, t.role) for t in world.tasks]))
+            execution=result.executions, tasks=[(t.name, t.cpu, t.role) for t in world.tasks],
+            runs=runs))
+
+
+def _exit_message(world, exc) -> str:
+    who = getattr(getattr(world, "culprit", None) or getattr(world, "_active", None), "name", None)
+    where = f"task {who}" if who else "the program's build()"
+    text = str(exc).strip().splitlines()
+    return (f"{where} raised {type(exc).__name__}({text[0] if text else ''}): a model must not exit "
+            "or raise BaseException; a kernel BUG is a checker.Bug or an assert")

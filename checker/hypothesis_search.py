@@ -243,6 +243,12 @@ def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, pr
     except Unsatisfiable as exc:
         raise UsageError("Hypothesis could not run a single valid example: the executions are "
                          "probably too long for its choice buffer; draw a smaller scenario") from exc
+    except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM: the examples run so far are reported
+        from .budget import SearchInterrupted, signal_of
+        total.complete = False
+        total.reason = f"interrupted after {out.examples} Hypothesis examples"
+        total.elapsed = time.perf_counter() - start
+        raise SearchInterrupted(total, signal_of(exc)) from None
     else:
         total.reason = f"sampled: {out.examples} Hypothesis examples"
     total.complete = False

@@ -22,7 +22,12 @@ three stages (ARCHITECTURE.md section 6):
    while preemptible, and was not waiting for a sleeping lock *at that
    moment* (the state of that lock is known from the fixed order of its
    operations).  See :class:`Ordering`.
-3. **Fewer preemptions by search** (``search=True``).  The ordering is optimal
+3. **Earlier runs.**  A violation that needs earlier executions (a
+   lock-order cycle whose other edges were seen in other runs) carries their
+   schedules; each is sliced to the causal past of its last step (the step
+   after which its task asks for the lock that adds the edge) and ordered by
+   z3 the same way, and kept when the whole trace still reproduces.
+4. **Fewer preemptions by search** (``search=True``).  The ordering is optimal
    for the steps of *this* execution; another execution may violate the same
    property with fewer preemptions.  Searches bounded at 0, 1, 2, ...
    preemptions settle it, cheapest first: the first violation found is
@@ -92,6 +97,9 @@ def minimize_trace(trace: dict, time_limit: float = 30.0, *, search: bool = True
     fewest = True if _key(best)[0] == 0 else None
     if search and fewest is None:
         best, optimal, notes, fewest = _search_fewer(trace, build, best, optimal, notes, deadline)
+    if best.trace.get("runs"):
+        best, run_notes = _minimize_runs(best, build, deadline)
+        notes += run_notes
     b, a = first.trace["stats"], best.trace["stats"]
     report = MinimizeReport(b["preemptions"], b["context_switches"], b["steps"],
                             a["preemptions"], a["context_switches"], a["steps"],
@@ -154,6 +162,8 @@ def _key(outcome):
 
 def _trace_of(trace: dict, v) -> dict:
     out = {k: trace[k] for k in ("format", "version", "program", "expect", "tasks") if k in trace}
+    if v.runs:
+        out["runs"] = [{"schedule": [[t, jsonable(c)] for t, c in r]} for r in v.runs]
     out["violation"] = {"property": v.property, "message": v.message, "step": v.step,
                         "task": v.task, "involved": list(v.involved)}
     out["schedule"] = [[t, jsonable(c)] for t, c in v.schedule]
@@ -188,31 +198,49 @@ def _minimize_execution(outcome, build, deadline):
         kept = list(range(n))
     elif sliced is not None and _key(sliced) < _key(best):
         best = sliced
-    order = Ordering(world, kept, deps, closure)
-    seq, (p, cs), proved = order.solve(max(deadline - time.perf_counter(), 0.1))
-    optimal = False
+    best, optimal, said = _order(outcome, world, kept, deps, closure, build, deadline, best)
+    notes += said
+    if not optimal and len(kept) < n and said[-1].startswith("z3 proved"):
+        # A step outside the causal slice made a switch free (a task that had
+        # yielded, or waited for a lock): order every step instead.
+        best, optimal, said = _order(outcome, world, list(range(n)), deps, closure, build, deadline, best)
+        notes += [f"every step: {x}" for x in said]
+    return best, optimal, notes
+
+
+def _order(outcome, world, kept, deps, closure, build, deadline, best):
+    """z3's ordering of the steps ``kept``, replayed: ``(best, proved optimal, notes)``."""
+    seq, (p, cs), proved = Ordering(world, kept, deps, closure).solve(max(deadline - time.perf_counter(), 0.1))
     cand = _candidate(outcome.trace, world, seq, build)
     if cand is None:
-        notes.append("z3's ordering did not reproduce the violation (a monitor depends on more "
-                     "than the dependence relation); kept the best replayed trace")
-        return best, optimal, notes
+        why = ("z3's ordering did not reproduce the violation (a monitor depends on more "
+               "than the dependence relation); kept the best replayed trace")
+        return best, False, [why]
     st = cand.trace["stats"]
+    notes = []
     if st["steps"] == len(seq) and (st["preemptions"], st["context_switches"]) != (p, cs):
         notes.append(f"[zsmc internal bug] z3 counted {p} preemptions and {cs} context switches, "
                      f"the replay {st['preemptions']} and {st['context_switches']}")
         proved = False
     if _key(cand) <= _key(best):
-        best = cand
-        optimal = proved
-    notes.append("z3 proved the ordering optimal" if optimal
-                 else "z3 stopped at the time limit; best ordering found")
-    return best, optimal, notes
+        notes.append("z3 proved the ordering optimal" if proved
+                     else "z3 stopped at the time limit; best ordering found")
+        return cand, proved, notes
+    b = best.trace["stats"]
+    if proved:
+        notes.append(f"z3 proved {p} preemption(s) and {cs} context switch(es) the fewest for these "
+                     f"{len(seq)} steps, more than the {b['preemptions']} and {b['context_switches']} of "
+                     "the trace it started from, which is kept")
+    else:
+        notes.append("z3 stopped at the time limit with an ordering no better than the trace it "
+                     "started from, which is kept")
+    return best, False, notes
 
 
 def _candidate(trace: dict, world, seq, build):
     """Replay the steps ``seq`` (event indices of ``world``) in that order; None if no violation."""
     evs = world.events
-    cand = {k: trace[k] for k in ("format", "version", "program", "expect", "tasks") if k in trace}
+    cand = {k: trace[k] for k in ("format", "version", "program", "expect", "tasks", "runs") if k in trace}
     viol = trace["violation"]
     cand["violation"] = {"property": viol["property"], "message": viol["message"],
                          "step": len(seq) - 1, "involved": []}
@@ -223,6 +251,44 @@ def _candidate(trace: dict, world, seq, build):
     if out.violation is None or out.violation.property != viol["property"]:
         return None
     return out
+
+
+def _minimize_runs(best, build, deadline):
+    """Stage 3: slice and order each earlier run; keep it when the trace still reproduces."""
+    from .schedulers.replay import Replay
+    notes = []
+    trace = best.trace
+    runs = trace["runs"]
+    for k in range(len(runs)):
+        left = deadline - time.perf_counter()
+        if left <= 0.05:
+            notes.append(f"no time left for earlier run {k + 1}")
+            break
+        replayer = Replay(runs[k]["schedule"])
+        explore(build, scheduler=replayer, properties=[], stop_on_violation=False)
+        world = replayer.world
+        n = len(world.events)
+        if n == 0:
+            continue
+        deps = direct_dependences(world, n)
+        closure = happens_before(deps)
+        kept = [i for i in range(n) if (closure[n - 1] | (1 << (n - 1))) >> i & 1]
+        seq, _, proved = Ordering(world, kept, deps, closure).solve(max(left / (len(runs) - k) / 2, 0.1))
+        cand = dict(trace, runs=[dict(r) for r in runs])
+        cand["runs"][k] = {"schedule": [[world.events[i].task, jsonable(world.events[i].choice)] for i in seq]}
+        out = _replay(cand, build, None)
+        old, new = runs[k].get("stats") or {}, (out.trace.get("runs") or [{}] * (k + 1))[k].get("stats") or {}
+        if out.reproduced and _stats_key(new) < _stats_key(old):
+            best, trace = out, out.trace
+            runs = trace["runs"]
+            notes.append(f"earlier run {k + 1}: {old.get('steps')} -> {new.get('steps')} steps, "
+                         f"{old.get('preemptions')} -> {new.get('preemptions')} preemptions"
+                         + ("" if proved else " (not proved optimal)"))
+    return best, notes
+
+
+def _stats_key(st: dict):
+    return (st.get("preemptions", 0), st.get("context_switches", 0), st.get("steps", 0))
 
 
 # -- happens-before ------------------------------------------------------------------

@@ -33,29 +33,38 @@ it against the graph of what came before (``Monitor.export_state``).
 A job is a prefix (event keys) and a sleep set, plain data: it runs in a
 forked process, on a Dask worker (which rebuilds the program from the
 scenario parameters), or again after ``--resume`` from a checkpoint file that
-records the finished jobs' results.
+records the finished jobs' results (:mod:`checker.checkpoint`, JSON).
+
+What a split search promises (docs/cli.md, "Split runs"): one wall-clock
+budget for the whole search; the subtrees finished within it counted, and
+those cut by it, the execution budget or an interrupt make the result
+incomplete; with ``stop_on_violation`` each subtree stops at its first
+violation and the search reports one, that of the first subtree in plan
+order that has one (so it does not depend on the number of processes or on
+timing), cancelling the subtrees after it; live progress from the workers.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
-import pickle
 import threading
 import time
 from dataclasses import dataclass
 
 from . import actions as A
-from .errors import UsageError
+from . import checkpoint as ck
+from .budget import Expired, SearchInterrupted, Watchdog, signal_of
+from .errors import ModelError, UsageError
 from .explore import explore
+from .merge import merge as _merge
 from .result import Result
 from .schedulers.dpor import DPOR, event_fp
 from .schedulers.wakeup import dep
 from .world import World
 
-CHECKPOINT_FORMAT = "zsmc-checkpoint"
-CHECKPOINT_VERSION = 1
+# What the coordinator waits for the workers' partial results after Ctrl-C.
+INTERRUPT_DRAIN = 2.0
 
 
 @dataclass
@@ -71,6 +80,9 @@ class Job:
     index: int
     prefix: list
     guards: bool = True
+    # The subtrees of a split by first choices share no trace: their counts add
+    # up, and no trace keys are needed (a cut by depth overlaps: keys dedup).
+    disjoint: bool = False
 
 
 # -- splitting ---------------------------------------------------------------------------------
@@ -121,104 +133,126 @@ def split_choices(build) -> list:
     branching = [t for t in world.tasks if not t.finished and t.pending.op == A.CHOOSE
                  and not world.shared_cpu[t.cpu]]
     if not branching:
-        return [Job(0, [])]
+        return [Job(0, [], disjoint=True)]
     combos = itertools.product(*[[(t.index, v) for v in t.pending.arg] for t in branching])
-    return [Job(i, list(c)) for i, c in enumerate(combos)]
+    return [Job(i, list(c), disjoint=True) for i, c in enumerate(combos)]
 
 
 def _replay(build, prefix, guards=True) -> World:
-    from .explore import _build
-    world = World(_build(build), macro=DPOR.macro, guards=guards)
-    for t, v in prefix:
-        world.step(t, v)
+    from .explore import _build, _exit_message
+    world = None
+    try:
+        world = World(_build(build), macro=DPOR.macro, guards=guards)
+        for t, v in prefix:
+            world.step(t, v)
+    except (Exception, KeyboardInterrupt, GeneratorExit):  # kept apart from the BaseException below
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code
+        raise ModelError(_exit_message(world, exc)) from None
     return world
 
 
 # -- running one job ----------------------------------------------------------------------------
-def run_job(build, job: Job, properties=None, stop_on_violation=False, **kwargs):
-    """Explore one subtree; returns ``(result, exported monitor state, trace keys)``."""
+def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=None, **kwargs):
+    """Explore one subtree; returns ``(result, exported monitor state, trace keys)``.
+
+    ``deadline``: a ``time.time()`` value (one budget for every subtree of a
+    search, wherever it runs); other arguments go to :func:`explore`.
+    """
     from .explore import _build
     from .monitor import select
+    if deadline is not None:
+        left = deadline - time.time()
+        if left <= 0:
+            return Result(scheduler="dpor", reason="time limit reached before it started"), {}, set()
+        kwargs["time_limit"] = left
     monitors = select(properties, _build(build)).all
-    sched = DPOR(job.prefix, trace_keys=True, guards=getattr(job, "guards", True))
-    result = explore(build, scheduler=sched, properties=monitors,
-                     stop_on_violation=stop_on_violation, **kwargs)
-    state = {m.name: m.export_state() for m in monitors if hasattr(m, "export_state")}
-    return result, state, sched.keys
-
-
-# Forked workers inherit the builds (closures: they need not pickle).
-_FORKED = {}
-
-
-def _forked_job(item):
-    builds, properties, kwargs = _FORKED["ctx"]
-    i, job = item
-    return i, job.index, run_job(builds[i], job, properties, **kwargs)
-
-
-def _run_local(builds, todo, jobs, properties, kwargs):
-    """Run the jobs ``todo`` (``(build index, job)``) here or on ``jobs`` forked
-    processes; yields ``(build index, job index, run_job's result)`` as they finish."""
-    if jobs == 1 or len(todo) <= 1:
-        for i, job in todo:
-            yield i, job.index, run_job(builds[i], job, properties, **kwargs)
-        return
-    import multiprocessing
-    _FORKED["ctx"] = (builds, properties, kwargs)
+    sched = DPOR(job.prefix, trace_keys=not job.disjoint, guards=job.guards)
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(todo))) as pool:
-            yield from pool.imap_unordered(_forked_job, todo)
-    finally:
-        _FORKED.clear()
+        result = explore(build, scheduler=sched, properties=monitors,
+                         stop_on_violation=stop_on_violation, **kwargs)
+    except SearchInterrupted as exc:
+        exc.result = (exc.result, _export(monitors), sched.keys or set())
+        raise
+    return result, _export(monitors), sched.keys or set()
+
+
+def _export(monitors) -> dict:
+    return {m.name: m.export_state() for m in monitors if hasattr(m, "export_state")}
 
 
 # -- the whole search ---------------------------------------------------------------------------
 def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=None,
                   params=None, checkpoint=None, resume=None, time_limit=None,
-                  max_executions=None, stop_on_violation=False, key=None, on_progress=None) -> Result:
+                  max_executions=None, stop_on_violation=False, key=None, on_progress=None,
+                  max_steps=None) -> Result:
     """Explore ``build`` as independent subtrees on ``jobs`` processes (or a Dask cluster).
 
     ``dask``: a scheduler address or a ``distributed.Client``; the workers
     rebuild the program from ``params`` (``model.registry.build_from_params``).
-    ``checkpoint``: a file the finished jobs are saved to as they finish;
-    ``resume``: such a file, whose split is reused and whose finished jobs
-    are not run again (``key``, JSON-able, must be the one it was written with).  ``time_limit`` and
-    ``max_executions`` apply to each subtree (a subtree cut by one makes the
-    result incomplete).  ``on_progress(result)`` gets the merged counts after
-    each subtree, ``result.reason`` saying how many of how many are done.
+    ``checkpoint``: a file the finished jobs are saved to as they finish
+    (locked while in use); ``resume``: such a file, whose split is reused and
+    whose finished jobs are not run again (``key``, JSON-able, must be the one
+    it was written with).  ``time_limit`` is one budget for the whole search;
+    ``max_executions`` stops the search once that many executions are counted
+    (each subtree also stops there).  ``on_progress(result)`` gets the counts
+    so far about twice a second, ``result.reason`` saying how many subtrees
+    are done.  Ctrl-C raises :class:`~checker.budget.SearchInterrupted` with
+    the merged partial result.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
     start = time.perf_counter()
-    # What a checkpoint must match: the caller's key (the CLI's scenario
-    # parameters) and the program's first branching.
-    ident = json.dumps([key, _plan_key(split(build, 1))], default=repr)
-    if resume:
-        plan, done = _load_checkpoint(resume, ident)
-    else:
-        plan = split(build, split_depth) if split_depth is not None else split_choices(build)
-        done = {}
-    todo = [j for j in plan if j.index not in done]
-    kwargs = {"time_limit": time_limit, "max_executions": max_executions,
-              "stop_on_violation": stop_on_violation}
-    for index, out in _run(build, todo, jobs, properties, kwargs, dask, params):
-        done[index] = out
-        if checkpoint:
-            _save_checkpoint(checkpoint, ident, plan, done)
-        if on_progress is not None:
-            so_far = _merge(build, [j for j in plan if j.index in done], done, properties, cross=False)
-            so_far.elapsed = time.perf_counter() - start
-            so_far.reason = f"{len(done)} of {len(plan)} subtrees explored"
-            on_progress(so_far)
-    total = _merge(build, plan, done, properties)
-    total.elapsed = time.perf_counter() - start
+    deadline = None if time_limit is None else time.time() + time_limit
+    lock = ck.CheckpointLock(checkpoint) if checkpoint else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        # Planning steps the program too: the deadline holds there as well.
+        dog = Watchdog(None if deadline is None else time.perf_counter() + deadline - time.time())
+        try:
+            # What a checkpoint must match: the caller's key (the CLI's scenario
+            # parameters) and the program's first branching.
+            ident = json.dumps([key, _plan_key(split(build, 1))], default=repr) \
+                if checkpoint or resume else None
+            if resume:
+                plan, done = ck.load(resume, ident, Job)
+            else:
+                plan = split(build, split_depth) if split_depth is not None else split_choices(build)
+                done = {}
+        except Expired as exc:
+            return Result(scheduler="dpor", reason=f"time limit of {time_limit}s reached inside an "
+                                                   f"execution ({exc.where})")
+        finally:
+            dog.cancel()
+
+        unsaved = []
+
+        def saved(i, index):
+            # A checkpoint that cannot be written (a full disk) costs the
+            # checkpoint, not the search: said in the result's note.
+            if checkpoint and not unsaved:
+                try:
+                    ck.save(checkpoint, ident, plan, done)
+                except UsageError as exc:
+                    unsaved.append(str(exc))
+
+        search = _Search([build], [plan], [done], jobs, properties, deadline, max_executions,
+                         max_steps, stop_on_violation, on_progress, start, saved)
+        search.run(dask, [params])
+    finally:
+        if lock is not None:
+            lock.release()
+    total = search.merged(0, time_limit)
     total.scheduler = f"dpor ({len(plan)} subtrees on {_where(jobs, dask)})"
+    if unsaved:
+        total.note = "; ".join(filter(None, [total.note, f"checkpoint not saved: {unsaved[0]}"]))
     return total
 
 
 def explore_split_many(builds, jobs: int = 2, properties=None, time_limit=None,
-                       max_executions=None, stop_on_violation=False, weights=None) -> list:
+                       max_executions=None, stop_on_violation=False, weights=None,
+                       max_steps=None, on_progress=None) -> list:
     """Explore several programs (the scenarios of one ``zsmc check``) as the
     subtrees of all of them on one pool of ``jobs`` forked processes: a core
     that finishes a small scenario's subtree takes the next subtree of any
@@ -226,26 +260,187 @@ def explore_split_many(builds, jobs: int = 2, properties=None, time_limit=None,
 
     ``weights``: an estimate of each program's size; subtrees of heavier
     programs are handed out first (longest job first).  Returns one merged
-    :class:`Result` per build, in order.
+    :class:`Result` per build, in order; Ctrl-C raises SearchInterrupted whose
+    ``result`` is that list (partial).
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
+    start = time.perf_counter()
+    deadline = None if time_limit is None else time.time() + time_limit
     plans = [split_choices(b) for b in builds]
     order = sorted(range(len(builds)), key=lambda i: -(weights[i] if weights else 0))
-    todo = [(i, job) for i in order for job in plans[i]]
-    kwargs = {"time_limit": time_limit, "max_executions": max_executions,
-              "stop_on_violation": stop_on_violation}
-    done = [{} for _ in builds]
-    for i, index, out in _run_local(builds, todo, jobs, properties, kwargs):
-        done[i][index] = out
-    results = []
-    for b, plan, d in zip(builds, plans, done):
-        total = _merge(b, plan, d, properties)
-        # The time the workers spent on this program (they ran others too).
-        total.elapsed = sum(d[j.index][0].elapsed for j in plan)
-        total.scheduler = f"dpor ({len(plan)} subtrees on {_where(jobs, None)}, shared by {len(builds)} programs)"
-        results.append(total)
-    return results
+    search = _Search(builds, plans, [{} for _ in builds], jobs, properties, deadline, max_executions,
+                     max_steps, stop_on_violation, on_progress, start, None, order=order)
+    try:
+        search.run(None, None)
+    except SearchInterrupted as exc:
+        exc.result = [search.merged(i, time_limit, shared=True) for i in range(len(builds))]
+        raise
+    return [search.merged(i, time_limit, shared=True) for i in range(len(builds))]
+
+
+class _Search:
+    """The coordinator of one split search over one or more programs."""
+
+    def __init__(self, builds, plans, dones, jobs, properties, deadline, max_executions, max_steps,
+                 stop_on_violation, on_progress, start, on_done, order=None):
+        self.builds, self.plans, self.dones = builds, plans, dones
+        self.jobs, self.properties, self.deadline = jobs, properties, deadline
+        self.max_executions, self.stop_on_violation = max_executions, stop_on_violation
+        self.kwargs = {"max_executions": max_executions, "max_steps": max_steps,
+                       "stop_on_violation": stop_on_violation}
+        self.on_progress, self.start, self.on_done = on_progress, start, on_done
+        self.order = order if order is not None else list(range(len(builds)))
+        self.skipped = [{} for _ in builds]         # job index -> why it was not explored (fully)
+        self.first = [None] * len(builds)           # lowest job index with a violation
+        self.keys = [set() for _ in builds]         # traces of the finished subtrees
+        self.counted = [0] * len(builds)            # their distinct executions
+        self.interrupted = None
+
+    def _run_local(self, i, job, deadline, stop, on_progress):
+        from . import workers
+        return run_job(self.builds[i], job, self.properties, deadline=deadline, stop=stop,
+                       on_progress=on_progress, progress_every=workers.PROGRESS_EVERY, **self.kwargs)
+
+    def run(self, dask, params) -> None:
+        from .workers import DaskRunner, LocalRunner
+        todo = [(i, j) for i in self.order for j in self.plans[i] if j.index not in self.dones[i]]
+        if dask is not None:
+            if params is None or params[0] is None:
+                raise UsageError("a Dask search needs the scenario parameters to rebuild the program on workers")
+            remote = _DaskJob(params, self.properties, self.kwargs)
+            runner = DaskRunner(dask, remote, self.deadline)
+        elif self.jobs == 1 or len(todo) <= 1:
+            runner = _InlineRunner(self._run_local, self.deadline, self._partial)
+        else:
+            runner = LocalRunner(min(self.jobs, len(todo)), self._run_local, self.deadline, self._partial)
+        try:
+            for i, index, out in runner.results(todo):
+                self._finished(runner, i, index, out)
+            for i, job in runner.killed:
+                self.skipped[i][job.index] = "time limit reached (its process did not answer)"
+        except KeyboardInterrupt as exc:
+            self.interrupted = signal_of(exc)
+            if isinstance(exc, SearchInterrupted) and isinstance(exc.result, tuple):
+                i, job = runner.current
+                self.dones[i][job.index] = exc.result         # the inline job's partial outcome
+            runner.stop()
+            for i, index, out in runner.drain(INTERRUPT_DRAIN):
+                self.dones[i][index] = out
+            self._skip_rest("interrupted")
+            raise SearchInterrupted(self.merged(0, None), self.interrupted) from None
+        finally:
+            runner.close()
+        self._skip_rest("not reached")
+
+    def _skip_rest(self, why) -> None:
+        for i, plan in enumerate(self.plans):
+            for j in plan:
+                if j.index not in self.dones[i]:
+                    self.skipped[i].setdefault(j.index, why)
+
+    def _finished(self, runner, i, index, out) -> None:
+        self.dones[i][index] = out
+        self.keys[i] |= out[2]
+        self.counted[i] = len(self.keys[i]) + sum(
+            d[0].executions for k, d in self.dones[i].items() if not d[2])
+        if self.on_done is not None:
+            self.on_done(i, index)
+        r = out[0]
+        if self.stop_on_violation and r.violations and (self.first[i] is None or index < self.first[i]):
+            self.first[i] = index
+            for _, job in runner.cancel(lambda bi, job: bi == i and job.index > index):
+                self.skipped[i][job.index] = "an earlier subtree found a violation"
+        if self.max_executions is not None and self.counted[i] >= self.max_executions:
+            for _, job in runner.cancel(lambda bi, job: bi == i):
+                self.skipped[i][job.index] = f"execution budget of {self.max_executions} reached"
+        self._partial({})
+
+    def _partial(self, running: dict) -> None:
+        if self.on_progress is None:
+            return
+        r = Result(scheduler="dpor")
+        for i, plan in enumerate(self.plans):
+            r.executions += self.counted[i]
+            for out in self.dones[i].values():
+                r.redundant += out[0].redundant
+                r.violations.extend(out[0].violations)
+        for execs, redundant, _ in running.values():
+            r.executions += execs
+            r.redundant += redundant
+        done = sum(len(d) for d in self.dones)
+        total = sum(len(p) for p in self.plans)
+        r.elapsed = time.perf_counter() - self.start
+        r.reason = f"{done} of {total} subtrees explored" + (f", {len(running)} running" if running else "")
+        self.on_progress(r)
+
+    def merged(self, i, time_limit, shared=False) -> Result:
+        plan, done = self.plans[i], self.dones[i]
+        total = _merge(self.builds[i], plan, done, self.properties, first=self.first[i],
+                       stop_on_violation=self.stop_on_violation)
+        skipped = {k: v for k, v in self.skipped[i].items() if k not in done}
+        if skipped:
+            total.complete = False
+            why = next(iter(skipped.values()))
+            if not total.reason:
+                total.reason = f"{len(skipped)} of {len(plan)} subtrees not explored ({why})"
+        if self.interrupted is not None and not total.violations:
+            total.reason = f"interrupted ({_completed(plan, done)} of {len(plan)} subtrees explored completely)"
+            total.complete = False
+        if not total.complete and time_limit is not None and "time limit" in total.reason:
+            inside = next((d[0].reason.split(" reached", 1)[1] for d in done.values()
+                           if "inside an execution" in d[0].reason), "")
+            total.reason = f"time limit of {time_limit:g}s reached{inside} ({_completed(plan, done)} of " \
+                           f"{len(plan)} subtrees explored completely)"
+        if shared:
+            # The time the workers spent on this program (they ran others too).
+            total.elapsed = sum(done[j.index][0].elapsed for j in plan if j.index in done)
+            total.scheduler = f"dpor ({len(plan)} subtrees on {_where(self.jobs, None)}, shared by " \
+                              f"{len(self.builds)} programs)"
+        else:
+            total.elapsed = time.perf_counter() - self.start
+        return total
+
+
+def _completed(plan, done) -> int:
+    return sum(1 for j in plan if j.index in done and done[j.index][0].complete)
+
+
+class _InlineRunner:
+    """Jobs one after the other in this process (``jobs=1``, or a single job)."""
+
+    def __init__(self, run, deadline, on_partial=None):
+        self.run = run
+        self.deadline = deadline
+        self.on_partial = on_partial
+        self.queue = []
+        self.killed = []
+        self.current = None
+
+    def results(self, todo):
+        self.queue = list(todo)
+        while self.queue:
+            self.current = self.queue.pop(0)
+            i, job = self.current
+            progress = None
+            if self.on_partial is not None:
+                def progress(r, i=i, index=job.index):
+                    self.on_partial({(i, index): (r.executions, r.redundant, len(r.violations))})
+            yield i, job.index, self.run(i, job, self.deadline, None, progress)
+
+    def cancel(self, pred) -> list:
+        dropped = [item for item in self.queue if pred(*item)]
+        self.queue = [item for item in self.queue if not pred(*item)]
+        return dropped
+
+    def stop(self) -> None:
+        self.queue.clear()
+
+    def drain(self, seconds):
+        return iter(())
+
+    def close(self) -> None:
+        pass
 
 
 def _where(jobs, dask) -> str:
@@ -254,102 +449,23 @@ def _where(jobs, dask) -> str:
     return f"{jobs} process{'es' if jobs > 1 else ''}"
 
 
-def _run(build, todo, jobs, properties, kwargs, dask, params):
-    if dask is not None:
-        yield from _run_dask(todo, properties, kwargs, dask, params)
-        return
-    for _, index, out in _run_local([build], [(0, job) for job in todo], jobs, properties, kwargs):
-        yield index, out
-
-
-def _run_dask(todo, properties, kwargs, dask, params):
-    if params is None:
-        raise UsageError("a Dask search needs the scenario parameters to rebuild the program on workers")
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:
-        raise UsageError(f"--dask needs the optional extra: pip install 'zsmc[dask]' ({exc})") from exc
-    own = not isinstance(dask, Client)
-    client = Client(dask) if own else dask
-    try:
-        futures = [client.submit(_dask_job, params, job, properties, kwargs, pure=False) for job in todo]
-        for fut in as_completed(futures):
-            yield fut.result()
-    finally:
-        if own:
-            client.close()
-
-
 # An exploration uses process-wide state (the uid source of the objects being
 # built), so a Dask worker with several threads runs one subtree at a time;
 # parallelism comes from worker processes (dask worker --nthreads 1 --nworkers N).
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def _dask_job(params, job, properties, kwargs):
-    from model.registry import build_from_params
-    with _ONE_AT_A_TIME:
-        build = build_from_params(params)
-        return job.index, run_job(build, job, properties, **kwargs)
+class _DaskJob:
+    """What a Dask worker runs: rebuild the program from the scenario parameters, explore a job."""
 
+    def __init__(self, params, properties, kwargs):
+        self.params, self.properties, self.kwargs = params, properties, kwargs
 
-# -- merging ------------------------------------------------------------------------------------
-def _merge(build, plan, done, properties, cross=True) -> Result:
-    total = Result(scheduler="dpor")
-    total.complete = True
-    seen = set()
-    reasons = []
-    traces = set()
-    for job in plan:
-        r, _, keys = done[job.index]
-        traces |= keys
-        violations = r.violations
-        r.violations = []
-        total.absorb(r)
-        for v in violations:
-            if (v.property, v.message) not in seen:
-                seen.add((v.property, v.message))
-                total.violations.append(v)
-        if not r.complete and r.reason:
-            total.complete = False
-            reasons.append(r.reason)
-    runs = total.executions
-    total.executions = len(traces)
-    total.deadlocks = sum(1 for _, deadlocked in traces if deadlocked)
-    total.redundant += runs - len(traces)
-    for v in (_cross_subtree_violations(build, plan, done, properties) if cross else ()):
-        if (v.property, v.message) not in seen:
-            seen.add((v.property, v.message))
-            total.violations.append(v)
-            total.violation_count += 1
-    if reasons:
-        total.reason = f"{len(reasons)} of {len(plan)} subtrees incomplete: {reasons[0]}"
-    if total.violations and total.complete:
-        total.reason = ""
-    return total
-
-
-def _cross_subtree_violations(build, plan, done, properties):
-    """Lock-order cycles that only the union of the subtrees' graphs closes."""
-    states = [done[j.index][1].get("lock-order") for j in plan]
-    if not any(states):
-        return []
-    from properties.lock_order import LockOrder
-    from properties.lockdep_graph import LockGraph
-
-    from .schedulers.replay import Replay
-    merged = LockGraph()
-    out = []
-    for state in states:
-        for prev, nxt, kind, edge in state or ():
-            before = merged.copy()
-            if merged.add(prev, nxt, kind, edge) is None:
-                continue
-            monitor = LockOrder(seed=before)
-            replay = Replay(edge.schedule)
-            r = explore(build, scheduler=replay, properties=[monitor], stop_on_violation=True)
-            out.extend(r.violations)
-    return out
+    def __call__(self, i, job, deadline):
+        from model.registry import build_from_params
+        with _ONE_AT_A_TIME:
+            build = build_from_params(self.params[i], trusted=True)     # the user's own check
+            return i, job.index, run_job(build, job, self.properties, deadline=deadline, **self.kwargs)
 
 
 # -- checkpoints --------------------------------------------------------------------------------
@@ -359,31 +475,3 @@ def _plan_key(plan) -> str:
 
 def _jsonable(x):
     return x if isinstance(x, (int, str, float, bool)) or x is None else repr(x)
-
-
-def _save_checkpoint(path, ident, plan, done) -> None:
-    doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "search": ident,
-           "plan": [(j.index, j.prefix, j.guards) for j in plan], "done": done}
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        pickle.dump(doc, f)
-    os.replace(tmp, path)       # a crash mid-write leaves the previous checkpoint
-
-
-def _load_checkpoint(path, ident):
-    try:
-        with open(path, "rb") as f:
-            doc = pickle.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"--resume: no such checkpoint file: {path}") from None
-    except Exception as exc:  # noqa: BLE001 - unpickling junk raises anything
-        raise UsageError(f"--resume: {path} is not a zsmc checkpoint ({type(exc).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
-        raise UsageError(f"--resume: {path} is not a zsmc checkpoint")
-    if doc.get("version") != CHECKPOINT_VERSION:
-        raise UsageError(f"--resume: {path} is checkpoint version {doc.get('version')}, "
-                         f"this zsmc reads version {CHECKPOINT_VERSION}")
-    if doc.get("search") != ident:
-        raise UsageError(f"--resume: {path} was written for another search (other scenario, "
-                         "depth, variant or mutation)")
-    return [Job(e[0], list(e[1]), *e[2:]) for e in doc["plan"]], dict(doc["done"])

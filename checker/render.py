@@ -7,7 +7,9 @@ step shows the CPU it ran on, its task, what it did in the kernel's words
 it is in (the task's most recent ``label(function)`` without info, which the
 model emits at function entry), and marks for preemptions and sleeps.  After
 the lanes: the locks each task holds at the violating step, and what the
-unfinished tasks were about to do.
+unfinished tasks were about to do.  A trace whose violation needs earlier
+executions (``runs``: a lock-order cycle with edges from several runs) shows
+each of them first, in the order they are replayed.
 """
 
 from __future__ import annotations
@@ -159,9 +161,35 @@ def _footer(trace: dict, held: dict) -> list:
     return lines
 
 
+def _earlier(trace: dict) -> list:
+    """``(title, pseudo-trace)`` for each earlier run of the trace, with events."""
+    runs = trace.get("runs") or []
+    out = []
+    for k, r in enumerate(runs):
+        st = r.get("stats") or {}
+        title = (f"earlier run {k + 1} of {len(runs)} (replayed first: the violation needs what it did)"
+                 + (f": {st.get('steps')} steps, {st.get('preemptions')} preemption(s)" if st else ""))
+        out.append((title, {"events": r.get("events") or [], "tasks": trace.get("tasks"), "violation": {}}))
+    return out
+
+
 def render_text(trace: dict) -> str:
     """The trace as lanes: one column per CPU, one row per step, then the locks held."""
     steps, held = _prepare(trace)
+    lines = _header(trace)
+    for title, run in _earlier(trace):
+        lines += ["", title] + _lanes(run, _prepare(run)[0])
+    if trace.get("runs"):
+        lines += ["", "the violating run:"]
+    else:
+        lines.append("")
+    lines += _lanes(trace, steps)
+    lines.append("")
+    lines += _footer(trace, held)
+    return "\n".join(lines)
+
+
+def _lanes(trace: dict, steps) -> list:
     cpus = sorted({s.cpu for s in steps} | {t["cpu"] for t in trace.get("tasks") or []})
     cells = {}
     for s in steps:
@@ -170,15 +198,13 @@ def render_text(trace: dict) -> str:
         cells[s.i] = head + _clip(s.text, max(_WIDTH - len(head) - len(marks), 12)) + marks
     width = {c: max([len(f"CPU {c}")] + [len(cells[s.i]) for s in steps if s.cpu == c]) for c in cpus}
     head = "      step  " + "  ".join(f"{'CPU ' + str(c):<{width[c]}}" for c in cpus) + "  in"
-    lines = _header(trace) + ["", head]
+    lines = [head]
     for s in steps:
         row = "  ".join(f"{cells[s.i] if s.cpu == c else '':<{width[c]}}" for c in cpus)
         lines.append(f"  {s.mark}{s.i:6d}  {row}  {s.fn}".rstrip())
     if not steps:
         lines.append("  (no steps)")
-    lines.append("")
-    lines += _footer(trace, held)
-    return "\n".join(lines)
+    return lines
 
 
 def _clip(text: str, n: int) -> str:
@@ -207,6 +233,36 @@ def render_html(trace: dict) -> str:
     """A self-contained page (no scripts, no network): lanes as SVG, details on hover."""
     esc = html.escape
     steps, held = _prepare(trace)
+    earlier = []
+    for title, run in _earlier(trace):
+        earlier += [f"<h2>{esc(title)}</h2>", _svg(run, _prepare(run)[0])]
+    if earlier:
+        earlier.append("<h2>The violating run</h2>")
+    viol_step = (trace.get("violation") or {}).get("step")
+    head = _header(trace)
+    held_rows = "".join(f"<tr><td>{esc(t)}</td><td>{esc(', '.join(_lock_name(h) for h in hs))}</td></tr>"
+                        for t, hs in held.items()) or "<tr><td colspan=2>no locks held</td></tr>"
+    pend = "".join(f"<tr><td>{esc(p['name'])}</td><td>{esc(p['action'])}</td><td>{esc(p.get('why') or '')}</td></tr>"
+                   for p in trace.get("pending") or [])
+    legend = ("<p>Hover a step for its details. Red box: the violating step; dashed: steps the "
+              "property points at; red triangle: a preemption; zz: the task gives up its CPU; "
+              "bars at the right of a lane: locks held.</p>")
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>zsmc trace: {esc(str((trace.get('violation') or {}).get('property')))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{esc(head[0])}</h1>", *[f"<p>{esc(line)}</p>" for line in head[1:]], legend,
+        *earlier, _svg(trace, steps),
+        f"<h2>Locks held at step {esc(str(viol_step))}</h2>",
+        f"<table><tr><th>task</th><th>locks</th></tr>{held_rows}</table>",
+        (f"<h2>Unfinished tasks</h2><table><tr><th>task</th><th>next action</th><th>why</th></tr>"
+         f"{pend}</table>" if pend else ""),
+        "</body></html>", ""])
+
+
+def _svg(trace: dict, steps) -> str:
+    """One execution's lanes as an SVG picture."""
+    esc = html.escape
     cpus = sorted({s.cpu for s in steps} | {t["cpu"] for t in trace.get("tasks") or []}) or [0]
     col = {c: _GUTTER + k * _LANE for k, c in enumerate(cpus)}
     names = [t["name"] for t in trace.get("tasks") or []] or sorted({s.name for s in steps})
@@ -244,25 +300,7 @@ def render_html(trace: dict) -> str:
         svg.append(f'<text class="fn" x="{_GUTTER + len(cpus) * _LANE}" y="{y + 15}">{esc(s.fn)}</text>')
         svg.append("</g>")
     svg.append("</svg>")
-    head = _header(trace)
-    held_rows = "".join(f"<tr><td>{esc(t)}</td><td>{esc(', '.join(_lock_name(h) for h in hs))}</td></tr>"
-                        for t, hs in held.items()) or "<tr><td colspan=2>no locks held</td></tr>"
-    pend = "".join(f"<tr><td>{esc(p['name'])}</td><td>{esc(p['action'])}</td><td>{esc(p.get('why') or '')}</td></tr>"
-                   for p in trace.get("pending") or [])
-    legend = ("<p>Hover a step for its details. Red box: the violating step; dashed: steps the "
-              "property points at; red triangle: a preemption; zz: the task gives up its CPU; "
-              "bars at the right of a lane: locks held.</p>")
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>zsmc trace: {esc(str((trace.get('violation') or {}).get('property')))}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{esc(head[0])}</h1>", *[f"<p>{esc(line)}</p>" for line in head[1:]], legend,
-        "".join(svg),
-        f"<h2>Locks held at step {esc(str(viol_step))}</h2>",
-        f"<table><tr><th>task</th><th>locks</th></tr>{held_rows}</table>",
-        (f"<h2>Unfinished tasks</h2><table><tr><th>task</th><th>next action</th><th>why</th></tr>"
-         f"{pend}</table>" if pend else ""),
-        "</body></html>", ""])
+    return "".join(svg)
 
 
 def _hold_spans(steps, trace):

@@ -61,6 +61,9 @@ class Violation:
     involved: tuple = ()
     execution: int = 0
     tasks: list = field(default_factory=list)
+    # Schedules of earlier executions the violation needs, in order (a
+    # lock-order cycle whose other edges were seen in other runs).
+    runs: list = field(default_factory=list)
 
     def __str__(self) -> str:
         return f"[{self.property}] {self.message} (step {self.step})"

@@ -4,12 +4,16 @@ A trace is a versioned JSON object (ARCHITECTURE.md section 6; style.md
 lessons 9-10).  Its fields:
 
 ============  ==============================================================
-format        ``"zsmc-trace"``; version: ``1``; zsmc: the writing version
+format        ``"zsmc-trace"``; version: ``2`` (version 1, without ``runs``,
+              is read too); zsmc: the writing version
 program       ``{"loader": "module:function", "params": {...}}``.
               ``loader(params)`` returns the build function; the params
               carry everything that makes the program (variant, mutation,
-              scenario, depth, CPUs, tasks, initial pool).  ``checker``
-              imports the loader only when a trace is replayed.
+              scenario, depth, CPUs, tasks, initial pool).  A trace is data:
+              the loader must be one registered with :func:`register_loader`
+              (``model.registry:build_from_params`` is), never a module the
+              file names, and that loader runs a variant file only when the
+              user named it (docs/cli.md, "Trust").
 expect        ``"violation"``: a seeded bug that must stay found; ``"pass"``:
               a fixed bug kept as a regression (the schedule must not violate)
 violation     ``{"property", "message", "step", "task", "involved"}``
@@ -22,14 +26,20 @@ events        one object per step, for readers: ``i, task, name, cpu, op,
               result, choice, preemption, pc``
 pending       what each unfinished task was about to do at the end (and why
               it could not, for a deadlock)
+runs          (optional) earlier executions the violation needs, replayed
+              first in order with the same monitors: a lock-order cycle
+              whose edges were seen in several runs.  Each is
+              ``{"schedule", "events", "stats"}``, ``schedule`` required.
 stats         ``{"steps", "preemptions", "context_switches"}``
 meta          free-form facts from the writer (command line, minimisation)
 ============  ==============================================================
 
 Only ``format, version, program, expect, violation, schedule`` are required
-to replay.  Every way a trace can be unusable (not JSON, another format or
-version, a missing field, a loader that does not load, a schedule the program
-no longer follows) is a :class:`~checker.errors.UsageError` with one line.
+to replay.  Every way a trace can be unusable (not UTF-8 JSON, another format
+or version, a missing or malformed field, a loader that is not registered or
+does not load, a schedule the program no longer follows) is a
+:class:`~checker.errors.UsageError` with one line (the shape checks are in
+:mod:`checker.trace_check`).
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import importlib
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 
 from . import actions as A
@@ -46,11 +57,11 @@ from .errors import UsageError, ZsmcError
 from .explore import explore
 from .objects import Lock
 from .schedulers.replay import Replay, jsonable
+from .trace_check import EXPECTS, FORMAT, READS, VERSION, _check_program, check_trace  # noqa: F401 - re-exported
 
-FORMAT = "zsmc-trace"
-VERSION = 1
-EXPECTS = ("violation", "pass")
-REQUIRED = ("program", "expect", "violation", "schedule")
+# The loaders a trace may name: code the user installed, never a module a file picks.
+LOADERS = {"model.registry:build_from_params"}
+MAX_TRACE_BYTES = 64 << 20
 # Properties the World reports itself, with no monitor to load.
 WORLD_PROPERTIES = frozenset({"bug"})
 
@@ -98,12 +109,16 @@ def make_trace(violation, program: dict, expect: str = "violation", meta: dict |
         "schedule": [[t, jsonable(c)] for t, c in violation.schedule],
         "meta": dict(meta or {}),
     }
+    runs = getattr(violation, "runs", None)
+    if runs:
+        trace["runs"] = [{"schedule": [[t, jsonable(c)] for t, c in r]} for r in runs]
     try:
         out = _replay(trace, build if build is not None else resolve_build(trace["program"]), None)
         if not out.reproduced:
             raise UsageError(out.message)
-        for k in ("events", "pending", "stats"):
-            trace[k] = out.trace[k]
+        for k in ("events", "pending", "stats", "runs"):
+            if k in out.trace:
+                trace[k] = out.trace[k]
     except ZsmcError as exc:
         trace["meta"]["note"] = f"events taken from the search, the replay failed: {_line(exc)}"
         trace["events"] = [_step_json(s) for s in violation.steps]
@@ -121,16 +136,33 @@ def save_trace(trace: dict, out_dir: str, name: str | None = None) -> str:
         name = f"{slug or 'trace'}-{digest}"
     if not name.endswith(".json"):
         name += ".json"
+    path = os.path.join(out_dir, name)
     try:
         os.makedirs(out_dir, exist_ok=True)
-        path = os.path.join(out_dir, name)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(dumps(trace))
-        os.replace(tmp, path)
+        write_atomic(path, dumps(trace))
     except OSError as exc:
-        raise UsageError(f"cannot write the trace into {out_dir}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot write the trace into {out_dir}: {exc.strerror or exc}") from None
     return path
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file of its own in the same
+    directory and an atomic rename: a reader sees the old file or the new one,
+    two writers never share a temporary name, and a failed write leaves nothing."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def dumps(trace: dict) -> str:
@@ -138,7 +170,7 @@ def dumps(trace: dict) -> str:
     lines = []
     for k, v in trace.items():
         key = json.dumps(k)
-        if isinstance(v, list) and v and k in ("schedule", "events", "pending", "tasks"):
+        if isinstance(v, list) and v and k in ("schedule", "events", "pending", "tasks", "runs"):
             inner = ",\n  ".join(json.dumps(x, ensure_ascii=False) for x in v)
             lines.append(f" {key}: [\n  {inner}\n ]")
         else:
@@ -151,56 +183,42 @@ def dumps(trace: dict) -> str:
 def load_trace(path: str) -> dict:
     """Read and check a trace file; every problem is a one-line UsageError."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read(MAX_TRACE_BYTES + 1)
     except OSError as exc:
-        raise UsageError(f"cannot read trace {path}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot read trace {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_TRACE_BYTES:
+        raise UsageError(f"{path} is not a zsmc trace: larger than {MAX_TRACE_BYTES >> 20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not a zsmc trace: not UTF-8 text (byte {exc.start})") from None
     try:
         trace = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{path} is not a zsmc trace: not valid JSON ({_line(exc)})") from None
     check_trace(trace, path)
     return trace
 
 
-def check_trace(trace, where: str = "trace") -> None:
-    """Raise a one-line UsageError unless ``trace`` is a trace this version can replay."""
-    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
-        fmt = trace.get("format") if isinstance(trace, dict) else type(trace).__name__
-        raise UsageError(f"{where} is not a zsmc trace (format {fmt!r}, expected {FORMAT!r})")
-    v = trace.get("version")
-    if v != VERSION:
-        raise UsageError(f"{where} is a zsmc trace of version {v!r}; zsmc {_version()} reads "
-                         f"version {VERSION} only (re-record it with this zsmc)")
-    for k in REQUIRED:
-        if k not in trace:
-            raise UsageError(f"{where}: the trace has no {k!r} field")
-    _check_program(trace["program"], where)
-    if trace["expect"] not in EXPECTS:
-        raise UsageError(f"{where}: 'expect' must be one of {list(EXPECTS)}, got {trace['expect']!r}")
-    viol = trace["violation"]
-    if (not isinstance(viol, dict) or not isinstance(viol.get("property"), str)
-            or not isinstance(viol.get("step"), int)):
-        raise UsageError(f"{where}: 'violation' needs a string 'property' and an integer 'step'")
-    sched = trace["schedule"]
-    if not isinstance(sched, list) or not all(
-            isinstance(s, list) and len(s) == 2 and isinstance(s[0], int) for s in sched):
-        raise UsageError(f"{where}: 'schedule' must be a list of [task index, choice] pairs")
-
-
-def _check_program(program, where) -> None:
-    if (not isinstance(program, dict) or not isinstance(program.get("loader"), str)
-            or not isinstance(program.get("params", {}), dict)):
-        raise UsageError(f"{where}: 'program' must be {{\"loader\": \"module:function\", \"params\": {{...}}}}, "
-                         f"got {program!r}")
+def register_loader(loader: str) -> None:
+    """Allow traces to name ``loader`` (``"module:function"``, ``function(params)``
+    returning a build function): code of yours, registered by your code."""
+    module, sep, attr = loader.partition(":") if isinstance(loader, str) else ("", "", "")
+    if not sep or not module or not attr:
+        raise UsageError(f"a trace loader is 'module:function', got {loader!r}")
+    LOADERS.add(loader)
 
 
 def resolve_build(program: dict):
-    """The build function of a trace's program: ``loader(params)``."""
+    """The build function of a trace's program: ``loader(params)``, for a registered loader."""
     loader = program["loader"]
     module, sep, attr = loader.partition(":")
     if not sep or not module or not attr:
         raise UsageError(f"trace loader {loader!r} is not of the form module:function")
+    if loader not in LOADERS:
+        raise UsageError(f"trace loader {loader} is not a registered loader ({', '.join(sorted(LOADERS))}): "
+                         "zsmc imports no module a trace names (checker.trace.register_loader)")
     try:
         fn = importlib.import_module(module)
         for part in attr.split("."):
@@ -233,29 +251,52 @@ def _replay(trace: dict, build, properties) -> ReplayOutcome:
     viol = trace["violation"]
     prop, step = viol["property"], viol["step"]
     sched = trace["schedule"]
-    events = trace.get("events")
-    expected = None
-    if isinstance(events, list) and len(events) == len(sched) and all("op" in e for e in events):
-        expected = [(e["op"], e.get("obj")) for e in events]
+    runs = trace.get("runs") or []
     names = [t["name"] for t in trace["tasks"]] if trace.get("tasks") else None
-    replayer = Replay(sched, expected, names)
+    replayer = Replay(sched, _expected(trace.get("events"), sched), names,
+                      before=[r["schedule"] for r in runs],
+                      expected_before=[_expected(r.get("events"), r["schedule"]) for r in runs])
     result = explore(build, scheduler=replayer, properties=_properties(prop, properties),
                      stop_on_violation=True)
     world = replayer.world
     found = result.violations
-    same = [v for v in found if v.property == prop and v.step == step]
+    last = replayer.run == len(runs)
+    same = [v for v in found if last and v.property == prop and v.step == step]
     if same:
         v = same[0]
         msg = f"reproduced: [{prop}] at step {step}: {v.message}"
+        if runs:
+            msg = f"reproduced after {len(runs)} earlier run(s): [{prop}] at step {step}: {v.message}"
     else:
         v = found[0] if found else None
         if v is None:
             msg = f"not reproduced: no violation of {prop} in the {len(sched)} recorded steps"
+        elif not last:
+            msg = (f"not reproduced: [{v.property}] at step {v.step} of earlier run {replayer.run + 1} "
+                   f"came first: {v.message}")
+            v = None
         elif v.property == prop:
             msg = f"not reproduced: {prop} was violated at step {v.step}, the trace says step {step}"
         else:
             msg = f"not reproduced: [{v.property}] at step {v.step} came first: {v.message}"
-    return ReplayOutcome(bool(same), v, msg, _retrace(trace, world, v, replayer.preempts), world)
+    out = _retrace(trace, world if last else None, v, replayer.preempts)
+    if runs and last:
+        out["runs"] = [_run_json(r, w, p) for r, w, p in
+                       zip(runs, replayer.worlds[:-1], replayer.all_preempts[:-1])]
+    return ReplayOutcome(bool(same), v, msg, out, world if last else None)
+
+
+def _expected(events, sched):
+    """What each recorded step did (op, object name), when the trace says it for every step."""
+    if isinstance(events, list) and len(events) == len(sched) and all("op" in e for e in events):
+        return [(e["op"], e.get("obj")) for e in events]
+    return None
+
+
+def _run_json(run: dict, world, preempts) -> dict:
+    """An earlier run of a trace, its events recomputed from its replay."""
+    events = events_json(world, None, preempts)
+    return {"schedule": run["schedule"], "events": events, "stats": counts(events)}
 
 
 def _properties(prop: str, properties):

@@ -150,9 +150,13 @@ class World:
         self.monitors = monitors
         self.preemptions = 0
         self._active = None
+        self.culprit = None
         self._uid_build = build_uids
         self.deadlocked = False
         self.ended_by_violation = False
+        # Steps one execution may take (explore sets it: checker/budget.py);
+        # checked inside a macro step too, which a runaway task never ends.
+        self.events_cap = 1 << 62
         on_event = monitors.on_event if monitors is not None else ()
         self._on_event = on_event
         self._on_pending = monitors.on_pending if monitors is not None else ()
@@ -270,6 +274,8 @@ class World:
             start = len(self.events) - 1
             t = self.tasks[index]
             while not t.finished and not self.violations and self._absorbs(t):
+                if len(self.events) >= self.events_cap:
+                    self._runaway()
                 self._step(index, None)
             self._close_macro(start)
         elif self.macro:
@@ -277,9 +283,15 @@ class World:
             t = self.tasks[index]
             while (not t.finished and t.pc > 0 and t.pending.op != A.CHOOSE
                    and self.owner[t.cpu] == index and self.action_enabled(t) and not self.violations):
+                if len(self.events) >= self.events_cap:
+                    self._runaway()
                 self._step(index, None)
             self._close_macro(start)
         return ev
+
+    def _runaway(self):
+        from .budget import StepCapExceeded, runaway_message
+        raise StepCapExceeded(runaway_message(self, self.events_cap))
 
     def _absorbs(self, t: TaskState) -> bool:
         """Whether ``t``'s pending action joins the step before it (guarded mode).
@@ -662,6 +674,9 @@ class World:
         except Exception as exc:
             where = t.pending.describe() if t.pending is not None else "its start"
             raise ModelError(f"task {t.name} raised {type(exc).__name__}: {exc} (after {where})") from exc
+        except BaseException:
+            self.culprit = t        # SystemExit and the like: explore names the task
+            raise
         finally:
             set_recorder(old)
             self._active = None
@@ -701,10 +716,13 @@ class World:
         msg = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
         self.report("bug", f"task {t.name} hit BUG: {msg}", task=t.index)
 
-    def report(self, prop: str, message: str, task=None, steps=()):
-        """Record a violation of property ``prop`` at the current step."""
+    def report(self, prop: str, message: str, task=None, steps=(), runs=()):
+        """Record a violation of property ``prop`` at the current step.
+
+        ``runs``: schedules of earlier executions the violation needs (a
+        monitor with state across executions), replayed before this one."""
         step = len(self.events) - 1
-        self.violations.append((prop, message, step, task, tuple(steps)))
+        self.violations.append((prop, message, step, task, tuple(steps), list(runs)))
 
     def blocked_description(self):
         """For a deadlock: each unfinished task, its pending action and what it waits for."""

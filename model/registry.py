@@ -21,14 +21,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib
-import importlib.util
 import inspect
-import os
-import sys
 from dataclasses import dataclass
 
 from checker import UsageError
 
+from . import variant_files
 from .large import LARGE, is_large, large_scenario
 from .scenarios import SCENARIOS, Scenario, build_program
 from .versions import VERSIONS
@@ -56,7 +54,8 @@ class Mutation:
 
 
 MUTATIONS: dict = {}
-_LOADED: dict = {}        # class -> the spec it was loaded from
+_LOADED: dict = {}        # class -> the spec it was loaded from (file paths absolute)
+_BY_SPEC: dict = {}       # spec -> class, for every variant the user named in this process
 
 
 def register_mutation(m: Mutation) -> Mutation:
@@ -86,44 +85,29 @@ def load_variant(spec: str) -> type:
     if not sep or not where or not name:
         raise UsageError(f"unknown variant {spec!r}; built-in versions: {_known_versions()}; "
                          "or give path/to/file.py:Class or package.module:Class")
-    module = _load_file(where) if where.endswith(".py") or os.sep in where or "/" in where \
-        else _load_module(where)
+    path = variant_files.is_path(where)
+    module = variant_files.load_file(where) if path else variant_files.load_module(where)
     cls = getattr(module, name, None)
     if cls is None:
         raise UsageError(f"variant {spec!r}: {where} has no class {name!r}")
     _check_variant(cls, spec)
-    _LOADED[cls] = spec
+    full = variant_files.canonical(spec, cls)
+    _LOADED[cls] = full
+    _BY_SPEC[spec] = _BY_SPEC[full] = cls
     return cls
 
 
-def _load_file(path: str):
-    if not os.path.isfile(path):
-        raise UsageError(f"variant file {path} not found")
-    full = os.path.abspath(path)
-    modname = "zsmc_variant_" + hashlib.sha1(full.encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(modname, full)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"variant file {path} is not a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(modname, None)
-        raise UsageError(f"cannot load variant file {path}: {type(exc).__name__}: {_one_line(exc)}") from exc
-    return module
+def known_variant(spec) -> bool:
+    """Whether a trace's variant ``spec`` runs without the user's say: built in, or
+    named by the user in this process (anything else is code a file asks for)."""
+    return isinstance(spec, str) and (spec in VERSIONS or spec in _BY_SPEC)
 
 
-def _load_module(name: str):
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:
-        raise UsageError(f"cannot import variant module {name}: "
-                         f"{type(exc).__name__}: {_one_line(exc)}") from exc
-
-
-def _one_line(exc) -> str:
-    return " ".join(str(exc).split())
+def variant_source(cls) -> dict | None:
+    """What a trace records of a variant loaded from a file or module (path, class,
+    SHA-256 of it and of the siblings it imported); None for a built-in one."""
+    spec = _LOADED.get(cls)
+    return None if spec is None else variant_files.record(cls, spec)
 
 
 def _check_variant(cls, spec: str) -> None:
@@ -226,6 +210,9 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
     params = {"format": PARAMS_FORMAT, "variant": spec, "mutation": mutation, "scenario": scen.name,
               "depth": depth, "cpus": cpus, "tasks": scen.task_params(variant, cpus),
               "pool": scen.pool_params()}
+    source = variant_source(variant)
+    if source is not None:
+        params["variant_file"] = source
 
     def build():
         return build_program(variant, scen, depth, cpus)
@@ -234,8 +221,13 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
     return build, params
 
 
-def build_from_params(params: dict):
-    """The build function :func:`make_build` returned for these ``params`` (trace replay)."""
+def build_from_params(params: dict, trusted: bool = False):
+    """The build function :func:`make_build` returned for these ``params`` (trace replay).
+
+    A variant that is not built in is code: it is used only if the user named
+    it in this process (:func:`load_variant`), or with ``trusted`` (the
+    parameters of the user's own check, rebuilt on a Dask worker).
+    """
     if not isinstance(params, dict):
         raise UsageError(f"model params must be a JSON object, got {type(params).__name__}")
     missing = [k for k in ("variant", "scenario", "depth") if k not in params]
@@ -243,7 +235,16 @@ def build_from_params(params: dict):
         raise UsageError(f"model params lack {', '.join(missing)}")
     if params.get("format", PARAMS_FORMAT) != PARAMS_FORMAT:
         raise UsageError(f"model params format {params.get('format')!r} is not {PARAMS_FORMAT}")
-    cls = variant_for(params["variant"], params.get("mutation"))
+    for key, kind in (("variant", str), ("scenario", str), ("depth", int)):
+        if not isinstance(params[key], kind) or isinstance(params[key], bool):
+            raise UsageError(f"model params: {key} must be a {kind.__name__}, got {params[key]!r}")
+    if params.get("mutation") is not None and not isinstance(params["mutation"], str):
+        raise UsageError(f"model params: mutation must be a string, got {params['mutation']!r}")
+    spec = params["variant"]
+    if not known_variant(spec) and not trusted:
+        raise UsageError(f"the program is the variant {spec}, code that zsmc runs only when you name "
+                         "it: pass --variant FILE.py:CLASS (or --trust-variant to use the recorded file)")
+    cls = variant_for(spec, params.get("mutation"))
     build, fresh = make_build(cls, params["scenario"], params["depth"], params.get("cpus"))
     for key in ("tasks", "pool"):
         if key in params and params[key] != fresh[key]:
@@ -262,10 +263,12 @@ __all__ = [
     "build_from_params",
     "describe_variant",
     "find_scenario",
+    "known_variant",
     "load_variant",
     "make_build",
     "register_mutation",
     "variant_for",
+    "variant_source",
 ]
 
 

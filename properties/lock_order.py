@@ -200,17 +200,28 @@ class LockOrder(Monitor):
                 f"while holding {new.prev}, and the lock classes already depend the other way: {path}")
         lines = [head]
         steps = []
+        # The earlier executions the cycle needs (a seed's edges come from other
+        # searches), in order: a trace replays them first.
+        seeded = self.seed.first if self.seed is not None else {}
+        here = [c for c, e in zip(cycle, edges) if e.run == self.runs and seeded.get(c) is not e]
+        runs = {}      # (0, position in the seed) or (1, run) -> the longest schedule of it
+        for c, e in zip(cycle, edges):
+            if c not in here:
+                k = (0, list(seeded).index(c)) if seeded.get(c) is e else (1, e.run)
+                if len(e.schedule) >= len(runs.get(k, ())):
+                    runs[k] = list(e.schedule)
         for i, e in enumerate(edges):
-            where = "this execution" if e.run == self.runs else f"run {e.run}"
+            where = "this execution" if cycle[i] in here else f"run {e.run}"
             then = f"then {e.action}"
             if e.after_step != e.held_step:
                 then += f" after step {e.after_step}"
             lines.append(f"  #{i} {e.prev} -({e.kind})-> {e.next}: {e.task} took {e.held} at step "
                          f"{e.held_step}, {then} ({where})")
-            if e.run == self.runs:
+            if cycle[i] in here:
                 steps.append(e.held_step)
                 steps.append(e.after_step)
-        world.report(self.name, "\n".join(lines), task=t.index, steps=sorted(set(steps)))
+        world.report(self.name, "\n".join(lines), task=t.index, steps=sorted(set(steps)),
+                     runs=[runs[k] for k in sorted(runs)])
 
     def _recursive_locking(self, world, t, a, h, key):
         lk = a.obj

@@ -153,14 +153,18 @@ def test_a_buggy_patch_is_found_minimised_and_replayed(tmp_path):
     doc = json.loads(trace.read_text())
     assert doc["program"]["params"]["variant"] == f"{f}:NoReadLock"
     assert doc["meta"]["minimized"]["after"]["steps"] <= doc["meta"]["minimized"]["before"]["steps"]
-    rep = run("replay", str(trace))
+    # The printed replay command names the variant: a trace runs no code by itself.
+    assert f"replay: zsmc replay {trace} --variant {f}:NoReadLock" in res.stdout
+    rep = run("replay", str(trace), "--variant", f"{f}:NoReadLock")
     assert rep.exit_code == 1 and "reproduced: [no-free-while-mapped]" in rep.stdout
     import checker.render  # noqa: F401  (a missing module is a failure)
     shown = run("show", str(trace))
     assert shown.exit_code == 0 and "zs_obj_write" in shown.stdout
     # The patch fixed: the recorded schedule no longer fits the model, said on one line.
     f.write_text("from model import Upstream\n\nclass NoReadLock(Upstream):\n    pass\n")
-    one_line_exit_2(run("replay", str(trace)), "schedule diverges at step")
+    one_line_exit_2(run("replay", str(trace), "--variant", f"{f}:NoReadLock"), "schedule diverges at step")
+    # The recorded file changed: --trust-variant refuses it instead of running another file.
+    one_line_exit_2(run("replay", str(trace), "--trust-variant"), "SHA-256 differs")
 
 
 def test_hypothesis_on_the_large_family_draws_the_pool_and_writes_a_replayable_trace(tmp_path):

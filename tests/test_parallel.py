@@ -9,7 +9,7 @@ subtrees resumes to the same counts.
 
 from __future__ import annotations
 
-import pickle
+import json
 
 import pytest
 
@@ -108,8 +108,9 @@ def test_checkpoint_and_resume_give_the_uninterrupted_counts(tmp_path, monkeypat
     monkeypatch.setattr(par, "run_job", dying)
     with pytest.raises(KeyboardInterrupt):
         explore_split(build, jobs=1, split_depth=2, checkpoint=str(ck))
-    saved = pickle.loads(ck.read_bytes())
-    assert sorted(saved["done"]) == sorted(calls)
+    saved = json.loads(ck.read_text())         # a checkpoint is JSON: data, never code
+    assert saved["format"] == "zsmc-checkpoint" and saved["version"] == 2
+    assert sorted(int(k) for k in saved["done"]) == sorted(calls)
     monkeypatch.setattr(par, "run_job", real)
     again = []
     monkeypatch.setattr(par, "run_job", lambda b, j, *a, **k: again.append(j.index) or real(b, j, *a, **k))
@@ -185,3 +186,66 @@ def test_a_broken_guard_in_a_subtree_restarts_that_subtree_without_the_reduction
     a, b = serial(build), explore_split(build, jobs=1)
     same(a, b)
     assert "guarded sections not reduced" in a.note and "guarded sections not reduced" in b.note
+
+
+# -- issue 12 part 2: the split search reports what the serial one reports ----------------------
+def _cli(*args):
+    from click.testing import CliRunner
+
+    import cli
+    try:
+        runner = CliRunner(mix_stderr=False)  # click 8.1
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(cli.main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("mutation,scenario,depth", [
+    ("free-drops-pool-lock-early", "read-compact", 2),      # the issue's case: 8 violations, not 1
+    ("write-second-half-after-unlock", "read-migrate", 1),
+    ("lock-zspage-unlocked-walk", "free-deferred", 1),
+])
+def test_jobs_report_the_serial_violation_and_completeness(mutation, scenario, depth, tmp_path):
+    runs = {}
+    for jobs in ("1", "2"):
+        res = _cli("check", "--mutation", mutation, "--scenario", scenario, "--depth", str(depth), "--jobs", jobs,
+                   "--no-minimize", "--format", "json", "--out", str(tmp_path / jobs))
+        assert res.exit_code == 1, res.stderr
+        runs[jobs] = json.loads(res.stdout)["scenarios"][0]
+    serial, split_ = runs["1"], runs["2"]
+    # One violation, the same one: each execution ends at its first violation and the
+    # search stops at the first one in subtree order, whatever the number of processes.
+    key = lambda s: [(v["property"], v["message"], v["step"]) for v in s["violations"]]  # noqa: E731
+    assert len(key(serial)) == 1 and key(split_) == key(serial)
+    assert split_["complete"] is serial["complete"] is False
+    assert split_["reason"] == serial["reason"] == "stopped at the first violation"
+    assert _cli("replay", split_["violations"][0]["trace"]).exit_code == 1
+
+
+@pytest.mark.parametrize("scenario", ["read-migrate", "clients", "up-read-compact"])
+def test_jobs_report_the_serial_counts_redundant_included(scenario):
+    runs = [json.loads(_cli("check", "--scenario", scenario, "--jobs", j, "--format", "json").stdout)
+            for j in ("1", "2")]
+    fields = ("executions", "redundant", "deadlocks", "complete", "reason")
+    assert [{k: r["scenarios"][0][k] for k in fields} for r in runs][0] == \
+           [{k: r["scenarios"][0][k] for k in fields} for r in runs][1]
+
+
+def test_a_split_search_reports_progress_before_any_subtree_finishes(monkeypatch):
+    import checker.workers as W
+    monkeypatch.setattr(W, "PROGRESS_EVERY", 0.05)
+    build, _ = make_build(variant_for("upstream", None), "clients", 2)
+    seen = []
+    r = explore_split(build, jobs=2, on_progress=lambda res: seen.append((res.executions, res.reason)))
+    assert r.complete
+    early = [(n, why) for n, why in seen if why.startswith("0 of ")]
+    assert early and any(n > 0 for n, _ in early), seen[:5]       # running subtrees are counted live
+
+
+def test_a_serial_search_reports_progress_while_a_subtree_runs(monkeypatch):
+    import checker.workers as W
+    monkeypatch.setattr(W, "PROGRESS_EVERY", 0.05)
+    build, _ = make_build(variant_for("upstream", None), "clients", 2)
+    seen = []
+    explore_split(build, jobs=1, on_progress=lambda res: seen.append((res.executions, res.reason)))
+    assert any(why.startswith("0 of ") and n > 0 for n, why in seen), seen[:5]

@@ -25,7 +25,8 @@ def trace():
 
 
 def test_trace_holds_everything_needed_to_replay_and_read(trace):
-    assert trace["format"] == FORMAT == "zsmc-trace" and trace["version"] == VERSION == 1
+    assert trace["format"] == FORMAT == "zsmc-trace" and trace["version"] == VERSION == 2
+    assert "runs" not in trace          # one execution is enough for this violation
     assert trace["zsmc"] == checker.__version__
     assert trace["program"] == {"loader": tp.LOADER, "params": LOST}
     assert trace["expect"] == "violation" and trace["meta"] == {"command": "test"}
@@ -80,7 +81,8 @@ def _write(tmp_path, data, name="t.json"):
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda t: t.update(format="something-else"), "is not a zsmc trace (format 'something-else'"),
-    (lambda t: t.update(version=2), "version 2; zsmc"),
+    (lambda t: t.update(version=3), "version 3; zsmc"),
+    (lambda t: t.update(version=True), "version True; zsmc"),
     (lambda t: t.pop("schedule"), "has no 'schedule' field"),
     (lambda t: t.pop("program"), "has no 'program' field"),
     (lambda t: t.update(expect="maybe"), "'expect' must be one of"),
@@ -123,5 +125,5 @@ def test_make_trace_never_raises_when_the_loader_fails():
     v = tp.find_violation(LOST, "bug", seeds=range(40))
     tr = make_trace(v, {"loader": "no_such_module_zsmc:load", "params": {}})
     # Written anyway, with the events of the search and a note saying why.
-    assert "cannot load" in tr["meta"]["note"]
+    assert "not a registered loader" in tr["meta"]["note"]
     assert len(tr["events"]) == v.step + 1 and tr["events"][-1]["op"] == "read"

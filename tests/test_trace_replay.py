@@ -109,7 +109,8 @@ def test_a_choice_that_is_not_an_option_diverges():
 
 
 @pytest.mark.parametrize("program, message", [
-    ({"loader": "no_such_module_zsmc:load", "params": {}}, "cannot load the trace's program: loader"),
+    ({"loader": "no_such_module_zsmc:load", "params": {}}, "is not a registered loader"),
+    ({"loader": "os:system", "params": {}}, "zsmc imports no module a trace names"),
     ({"loader": "no-colon", "params": {}}, "is not of the form module:function"),
     ({"loader": tp.LOADER, "params": {"program": "nope"}}, "unknown test program 'nope'"),
 ])

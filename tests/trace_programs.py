@@ -11,9 +11,12 @@ from __future__ import annotations
 import random
 
 import checker
+import checker.trace
 from checker import Monitor, Mutex, Program, SpinLock, Task, Var, choose, cond_resched, label, sleep
 
 LOADER = f"{__name__}:load"
+# A trace names no code zsmc would import on its own: the loader is registered here.
+checker.trace.register_loader(LOADER)
 NEGATIVE = "test-negative-balance"
 
 
@@ -232,8 +235,31 @@ def abba(noise: int = 2):
     return build
 
 
+def two_runs(noise: int = 3):
+    """One task takes A then B, or B then A (a choice): lockdep's cycle needs the
+    edges of two executions.  An unrelated task on another CPU writes ``y``
+    ``noise`` times first, so each run has steps a minimiser slices away."""
+    def build():
+        a, b, y = SpinLock("A"), SpinLock("B"), Var("y")
+
+        def take():
+            order = yield choose(["AB", "BA"])
+            first, second = (a, b) if order == "AB" else (b, a)
+            yield first.acquire()
+            yield second.acquire()
+            yield second.release()
+            yield first.release()
+
+        def chatter():
+            for i in range(noise):
+                yield y.write(i)
+
+        return Program([Task(chatter, "N", 1), Task(take, "T", 0)], name="trace-test:two-runs")
+    return build
+
+
 PROGRAMS = {"abba": abba, "lost-update": lost_update, "bank": bank, "locks": locks, "choices": choices,
-            "scaled": scaled}
+            "scaled": scaled, "two-runs": two_runs}
 
 
 def load(params: dict):

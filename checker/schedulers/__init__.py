@@ -37,11 +37,10 @@ def make_scheduler(spec, preemption_bound=None, seed=0, executions=1000, depth=3
         return DFS(preemption_bound=preemption_bound)
     if spec == "dpor":
         if preemption_bound is not None:
-            # Partial-order reduction is unsound with a preemption bound unless the
-            # search adds the conservative branches of bounded POR; until then the
-            # bounded search explores every interleaving within the bound.
-            from .dfs import DFS
-            return DFS(preemption_bound=preemption_bound, name="dpor (bounded: no reduction)")
+            # DPOR's one ordering per trace may exceed a bound another ordering
+            # fits: the bounded search keeps traces as states instead (bounded_dpor.py).
+            from .bounded_dpor import BoundedDPOR
+            return BoundedDPOR(preemption_bound)
         from .dpor import DPOR
         return DPOR()
     if spec == "random":

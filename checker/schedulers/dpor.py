@@ -28,10 +28,13 @@ program order do.
 
 from __future__ import annotations
 
+import hashlib
+
 from .. import actions as A
 from ..errors import InternalError
 from ..objects import Lock
 from ..actions import R, conflict
+from .replay import jsonable
 from .wakeup import W, WNode, dep, in_weak_initials, insert
 
 
@@ -135,6 +138,30 @@ def _pending_event(world, ts, index):
     e.xoc = False
     e.post = None
     return e
+
+
+def trace_key(evs, clocks) -> int:
+    """A digest of an execution's Mazurkiewicz trace: same events, same
+    happens-before (the vector clocks say both).  Stable across processes and
+    Python runs, so keys from Dask workers and from a checkpoint written by
+    another run compare: ``hash()`` of tuples of ints is, but not of a string
+    (salted) nor, before Python 3.12, of None, so a choice that is not an int
+    becomes one (a BLAKE2 digest of its JSON form)."""
+    return hash(frozenset((e.task, e.seq, _stable(e.choice), tuple(clocks[j])) for j, e in enumerate(evs)))
+
+
+_STABLE = {}
+
+
+def _stable(choice) -> int:
+    if type(choice) is int:
+        return choice
+    got = _STABLE.get(choice) if choice is None or isinstance(choice, (str, tuple)) else None
+    if got is None:
+        got = int.from_bytes(hashlib.blake2b(repr(jsonable(choice)).encode(), digest_size=8).digest(), "big")
+        if choice is None or isinstance(choice, (str, tuple)):
+            _STABLE[choice] = got
+    return got
 
 
 def event_key(ev):
@@ -401,9 +428,7 @@ class DPOR:
                           and world.owner[ts.cpu] not in (None, ts.index)}
 
         if self.keys is not None:
-            # Same events, same happens-before: the vector clocks say both.
-            self.keys.add((hash(frozenset((e.task, e.seq, e.choice, tuple(clocks[j]))
-                                          for j, e in enumerate(evs))), world.deadlocked))
+            self.keys.add((trace_key(evs, clocks), world.deadlocked))
 
         for j in range(self.div, n):
             if preds[j]:

@@ -20,6 +20,11 @@ What is checked at step ``i``:
 When the schedule is exhausted the execution is abandoned as *pruned*: a replay
 runs exactly the recorded steps, so a violation recorded at the last step is
 reproduced or not, and nothing after it is invented.
+
+A violation may need earlier executions: a lock-order cycle whose edges were
+seen in several runs.  ``before`` lists their schedules; they are replayed
+first, in order, in the same exploration (so the monitors keep what they saw),
+each checked like the main one.
 """
 
 from __future__ import annotations
@@ -51,40 +56,62 @@ class Replay:
     None)`` per step, what the recorded step did.  ``task_names``: optional, the
     names of the recorded program's tasks, checked against the program's.
 
+    ``before``: schedules of earlier runs to replay first (``expected_before``:
+    their expected actions, each list or None).
+
     After the run, ``world`` is the World of the execution (for traces and the
-    minimiser) and ``status`` how it ended.
+    minimiser) and ``status`` how it ended; ``worlds`` and ``all_preempts``
+    hold every run's, the main one last, and ``run`` the index of the run
+    being (or last) replayed.
     """
 
     name = "replay"
 
-    def __init__(self, schedule, expected=None, task_names=None):
-        self.schedule = [(int(t), c) for t, c in schedule]
-        if expected is not None and len(expected) != len(self.schedule):
-            raise UsageError(f"replay: {len(expected)} expected actions for a schedule of "
-                             f"{len(self.schedule)} steps")
+    def __init__(self, schedule, expected=None, task_names=None, before=(), expected_before=None):
+        runs = [[(int(t), c) for t, c in b] for b in before]
+        runs.append([(int(t), c) for t, c in schedule])
+        exp = list(expected_before) if expected_before is not None else [None] * (len(runs) - 1)
+        exp.append(expected)
+        for sched, e in zip(runs, exp):
+            if e is not None and len(e) != len(sched):
+                raise UsageError(f"replay: {len(e)} expected actions for a schedule of "
+                                 f"{len(sched)} steps")
+        self.runs = runs
+        self.run_expected = exp
+        self.run = -1
+        self.schedule = runs[-1]
         self.expected = expected
         self.task_names = list(task_names) if task_names is not None else None
         self.pos = 0
-        self.started = False
         self.world = None
         self.status = None
+        self.worlds = []
         # preempts[i]: step i switched its CPU away from a task that could have
         # continued, judged before the step (World.would_preempt, the rule the
         # preemption bound applies).
         self.preempts = []
+        self.all_preempts = []
+
+    @property
+    def started(self) -> bool:
+        return self.run >= 0
 
     def new_execution(self) -> bool:
-        if self.started:
+        if self.run + 1 >= len(self.runs):
             return False
-        self.started = True
+        self.run += 1
+        self.schedule = self.runs[self.run]
+        self.expected = self.run_expected[self.run]
         self.pos = 0
         self.preempts = []
+        self.all_preempts.append(self.preempts)
         return True
 
     def pick(self, world, enabled):
         i = self.pos
         if i == 0:
             self.world = world
+            self.worlds.append(world)
             self._check_tasks(world)
         if i >= len(self.schedule):
             return False
@@ -93,14 +120,14 @@ class Replay:
         tasks = world.tasks
         if not 0 <= task < len(tasks):
             raise ScheduleDivergence(
-                f"schedule diverges at step {i}: it names task {task}, the program has {len(tasks)} tasks")
+                f"schedule diverges at step {i}{self._of_run()}: it names task {task}, the program has {len(tasks)} tasks")
         t = tasks[task]
         if task not in enabled:
             if t.finished:
                 why = "it has finished"
             else:
                 why = f"its next action {t.pending.describe()} cannot run now"
-            raise ScheduleDivergence(f"schedule diverges at step {i}: task {t.name} is not enabled ({why})")
+            raise ScheduleDivergence(f"schedule diverges at step {i}{self._of_run()}: task {t.name} is not enabled ({why})")
         a = t.pending
         if self.expected is not None:
             op, obj = self.expected[i]
@@ -108,7 +135,7 @@ class Replay:
             if op != a.name or (obj is not None and obj != have):
                 want = f"{op}({obj})" if obj is not None else f"{op}()"
                 raise ScheduleDivergence(
-                    f"schedule diverges at step {i}: task {t.name} does {a.describe()}, "
+                    f"schedule diverges at step {i}{self._of_run()}: task {t.name} does {a.describe()}, "
                     f"the trace recorded {want}")
         self.preempts.append(world.would_preempt(task))
         if a.op == A.CHOOSE:
@@ -116,13 +143,18 @@ class Replay:
                 if opt == choice or jsonable(opt) == choice:
                     return (task, opt)
             raise ScheduleDivergence(
-                f"schedule diverges at step {i}: task {t.name} chooses among {jsonable(list(a.arg))}, "
+                f"schedule diverges at step {i}{self._of_run()}: task {t.name} chooses among {jsonable(list(a.arg))}, "
                 f"the trace recorded {choice!r}")
         if choice is not None:
             raise ScheduleDivergence(
-                f"schedule diverges at step {i}: task {t.name} does {a.describe()}, "
+                f"schedule diverges at step {i}{self._of_run()}: task {t.name} does {a.describe()}, "
                 f"the trace recorded a choice of {choice!r}")
         return (task, None)
+
+    def _of_run(self) -> str:
+        if len(self.runs) == 1:
+            return ""
+        return f" of run {self.run + 1} of {len(self.runs)}"
 
     def _check_tasks(self, world) -> None:
         if self.task_names is None:

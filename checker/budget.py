@@ -1,0 +1,197 @@
+"""Budgets that hold inside an execution, and interrupts that keep what was found.
+
+``explore`` checks its budgets between executions; a model that never ends an
+execution (a task looping forever, yielding valid actions or not yielding at
+all) would escape them.  This module holds what the exploration loop needs to
+stop *inside* an execution, in a few well-delimited calls:
+
+* :class:`Limits`: the per-execution step cap, the deadline and a stop flag,
+  checked every :data:`CHECK_EVERY` steps (cheap on the hot path);
+* :class:`Watchdog`: for code that does not yield at all (a plain ``while
+  True`` in a task), a ``SIGALRM`` shortly after the deadline raises
+  :class:`Expired` inside it; only in the main thread and only when nobody
+  else owns ``SIGALRM``;
+* :class:`SearchInterrupted`: Ctrl-C or SIGTERM during a search, carrying the
+  partial :class:`~checker.result.Result` (everything found so far), so the
+  command line can still report and write it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
+from .errors import ModelError
+
+# Longest execution explored before the model is declared runaway.  The
+# zsmalloc scenarios take a few hundred steps at depth 2; a loop that yields
+# forever reaches the cap in about a second.
+DEFAULT_MAX_STEPS = 20_000
+CHECK_EVERY = 1024
+# How long code that never yields may overrun the deadline before SIGALRM.
+WATCHDOG_GRACE = 1.0
+
+
+class Expired(BaseException):
+    """The deadline passed inside an execution (not an Exception: a model's
+    ``except Exception`` must not swallow it)."""
+
+    def __init__(self, where: str = ""):
+        super().__init__(where)
+        self.where = where
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM turned into an interrupt (SIGINT raises KeyboardInterrupt itself)."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """A search stopped by Ctrl-C or SIGTERM: ``result`` is what it found so far
+    (incomplete, ``reason`` says interrupted); ``signum`` is the signal."""
+
+    def __init__(self, result, signum: int = signal.SIGINT):
+        super().__init__("interrupted")
+        self.result = result
+        self.signum = signum
+
+
+def signal_of(exc: BaseException) -> int:
+    return getattr(exc, "signum", signal.SIGINT)
+
+
+class StepCapExceeded(ModelError):
+    """An execution ran more steps than the cap: a task that never ends."""
+
+
+class Limits:
+    """What an execution is checked against every CHECK_EVERY steps.
+
+    ``deadline``: a ``time.perf_counter()`` value or None; ``stop``: an object
+    with ``is_set()`` (a threading or multiprocessing Event) or None.
+    """
+
+    __slots__ = ("deadline", "max_steps", "stop")
+
+    def __init__(self, max_steps=None, deadline=None, stop=None):
+        self.max_steps = DEFAULT_MAX_STEPS if max_steps is None else max_steps
+        self.deadline = deadline
+        self.stop = stop
+
+    def stopped(self) -> bool:
+        if _pending[0] is not None:
+            # An interrupt whose KeyboardInterrupt was lost: CPython drops an
+            # exception raised in a gc callback (Hypothesis installs one), so the
+            # handler's flag is checked here as well.
+            raise Interrupted(_pending[0])
+        return self.stop is not None and self.stop.is_set()
+
+    def during(self, world, steps: int) -> None:
+        """Called inside an execution after ``steps`` steps."""
+        if steps >= self.max_steps:
+            raise StepCapExceeded(runaway_message(world, self.max_steps))
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            raise Expired(f"after {steps} steps of one execution")
+        if self.stopped():
+            raise Expired("stopped")
+
+
+def runaway_message(world, cap: int) -> str:
+    """``execution exceeded N steps in FUNCTION (task T, file:line)``: the busiest task's innermost frame."""
+    tasks = [t for t in world.tasks if not t.finished] or list(world.tasks)
+    t = max(tasks, key=lambda t: t.seq)
+    where = innermost(t.gen)
+    return (f"execution exceeded {cap} steps in {where} (task {t.name}, {t.seq} of them): a task that "
+            f"never finishes? raise the cap with --max-steps if the model really is that long")
+
+
+def innermost(gen) -> str:
+    """The function a (possibly delegating) generator is suspended in, with file and line."""
+    g = gen
+    while getattr(g, "gi_yieldfrom", None) is not None and hasattr(g.gi_yieldfrom, "gi_code"):
+        g = g.gi_yieldfrom
+    code = getattr(g, "gi_code", None)
+    if code is None:
+        return "?"
+    frame = getattr(g, "gi_frame", None)
+    line = frame.f_lineno if frame is not None else code.co_firstlineno
+    return f"{getattr(code, 'co_qualname', code.co_name)} ({os.path.basename(code.co_filename)}:{line})"
+
+
+class Watchdog:
+    """Raise :class:`Expired` in code that does not yield past ``deadline`` (perf_counter).
+
+    Armed on creation, disarmed by :meth:`cancel`.  A no-op without a
+    deadline, outside the main thread, where ``setitimer`` is missing, or when
+    ``SIGALRM`` already has a handler (it belongs to someone else).
+    """
+
+    def __init__(self, deadline):
+        self.previous = None
+        self.armed = False
+        if (deadline is None or not hasattr(signal, "setitimer")
+                or threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None)):
+            return
+        self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        self.armed = True
+        signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.perf_counter() + WATCHDOG_GRACE))
+
+    def _on_alarm(self, signum, frame):
+        if not self.armed:
+            return
+        where = "?"
+        if frame is not None:
+            code = frame.f_code
+            where = (f"{getattr(code, 'co_qualname', code.co_name)} "
+                     f"({os.path.basename(code.co_filename)}:{frame.f_lineno})")
+        raise Expired(f"in {where}, which ran on without yielding")
+
+    def cancel(self) -> None:
+        if not self.armed:
+            return
+        self.armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+# The signal of an interrupt not yet acted on (see Limits.stopped).
+_pending = [None]
+
+
+def clear_interrupt() -> None:
+    """The interrupt has been acted on (its partial report is being written)."""
+    _pending[0] = None
+
+
+@contextmanager
+def sigterm_interrupts():
+    """While active, SIGTERM raises :class:`Interrupted` like Ctrl-C raises
+    KeyboardInterrupt, and either signal is remembered until acted on, so that
+    an interrupt raised where Python drops exceptions still stops the search."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum, frame):
+        _pending[0] = signum
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_int = signal.getsignal(signal.SIGINT)
+    ours_int = previous_int is signal.default_int_handler
+    if ours_int:
+        signal.signal(signal.SIGINT, on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if ours_int:
+            signal.signal(signal.SIGINT, previous_int)
+        _pending[0] = None

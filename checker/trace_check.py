@@ -1,0 +1,112 @@
+"""The shape of a trace file: what a reader may rely on (checker/trace.py).
+
+Every way a dict can fail to be a trace this zsmc reads (another format or
+version, a missing field, a required or optional field of the wrong shape) is
+one :class:`~checker.errors.UsageError` line naming the field, so ``replay``,
+``show`` and ``minimize`` never meet a malformed trace later (exit 2, never
+4).
+"""
+
+from __future__ import annotations
+
+from .errors import UsageError
+
+FORMAT = "zsmc-trace"
+VERSION = 2
+READS = (1, 2)
+EXPECTS = ("violation", "pass")
+REQUIRED = ("program", "expect", "violation", "schedule")
+
+
+def check_trace(trace, where: str = "trace") -> None:
+    """Raise a one-line UsageError unless ``trace`` is a trace this version can replay."""
+    if not isinstance(trace, dict) or trace.get("format") != FORMAT:
+        fmt = trace.get("format") if isinstance(trace, dict) else type(trace).__name__
+        raise UsageError(f"{where} is not a zsmc trace (format {fmt!r}, expected {FORMAT!r})")
+    v = trace.get("version")
+    if v not in READS or isinstance(v, bool):
+        raise UsageError(f"{where} is a zsmc trace of version {v!r}; zsmc {_version()} reads "
+                         f"versions {', '.join(map(str, READS))} (re-record it with this zsmc)")
+    for k in REQUIRED:
+        if k not in trace:
+            raise UsageError(f"{where}: the trace has no {k!r} field")
+    _check_program(trace["program"], where)
+    if trace["expect"] not in EXPECTS:
+        raise UsageError(f"{where}: 'expect' must be one of {list(EXPECTS)}, got {trace['expect']!r}")
+    viol = trace["violation"]
+    if (not isinstance(viol, dict) or not isinstance(viol.get("property"), str)
+            or not isinstance(viol.get("step"), int)):
+        raise UsageError(f"{where}: 'violation' needs a string 'property' and an integer 'step'")
+    if not _schedule_ok(trace["schedule"]):
+        raise UsageError(f"{where}: 'schedule' must be a list of [task index, choice] pairs")
+    _check_optional(trace, where)
+
+
+def _schedule_ok(sched) -> bool:
+    return isinstance(sched, list) and all(
+        isinstance(s, list) and len(s) == 2 and isinstance(s[0], int) and not isinstance(s[0], bool)
+        and s[0] >= 0 for s in sched)
+
+
+def _check_optional(trace: dict, where: str) -> None:
+    """The optional fields, when present, have the shape readers (show, replay) rely on."""
+    viol = trace["violation"]
+    if not isinstance(viol.get("message", ""), str) or not isinstance(viol.get("task"), (str, type(None))):
+        raise UsageError(f"{where}: 'violation' 'message' and 'task' must be strings")
+    if not _ints(viol.get("involved", [])):
+        raise UsageError(f"{where}: 'violation' 'involved' must be a list of step indices")
+    tasks = trace.get("tasks")
+    if tasks is not None and not (isinstance(tasks, list) and all(
+            isinstance(t, dict) and isinstance(t.get("name"), str) and _int(t.get("cpu"))
+            and isinstance(t.get("role"), (str, type(None))) for t in tasks)):
+        raise UsageError(f"{where}: 'tasks' must be a list of {{\"name\", \"cpu\", \"role\"}}")
+    _check_events(trace.get("events"), where, "events")
+    pending = trace.get("pending")
+    if pending is not None and not (isinstance(pending, list) and all(
+            isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("action"), str)
+            and isinstance(p.get("why", ""), str) for p in pending)):
+        raise UsageError(f"{where}: 'pending' must be a list of {{\"name\", \"action\", \"why\"}}")
+    for k in ("stats", "meta"):
+        if k in trace and not isinstance(trace[k], dict):
+            raise UsageError(f"{where}: {k!r} must be a JSON object")
+    runs = trace.get("runs")
+    if runs is None:
+        return
+    if trace["version"] < 2 or not isinstance(runs, list) or not all(
+            isinstance(r, dict) and _schedule_ok(r.get("schedule")) for r in runs):
+        raise UsageError(f"{where}: 'runs' must be a list of {{\"schedule\": [[task index, choice], ...]}} "
+                         "(trace version 2)")
+    for k, r in enumerate(runs):
+        _check_events(r.get("events"), where, f"runs[{k}].events")
+
+
+def _check_events(events, where, name) -> None:
+    if events is None:
+        return
+    if not isinstance(events, list) or not all(
+            isinstance(e, dict) and _int(e.get("i")) and _int(e.get("task")) and _int(e.get("cpu"))
+            and isinstance(e.get("name"), str) and isinstance(e.get("op", ""), str)
+            and isinstance(e.get("action", ""), str) and isinstance(e.get("info", {}), dict)
+            and isinstance(e.get("lock", ""), str) for e in events):
+        raise UsageError(f"{where}: {name!r} must be a list of steps "
+                         "{\"i\", \"task\", \"name\", \"cpu\", \"op\", ...}")
+
+
+def _int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _ints(xs) -> bool:
+    return isinstance(xs, list) and all(_int(x) for x in xs)
+
+
+def _check_program(program, where) -> None:
+    if (not isinstance(program, dict) or not isinstance(program.get("loader"), str)
+            or not isinstance(program.get("params", {}), dict)):
+        raise UsageError(f"{where}: 'program' must be {{\"loader\": \"module:function\", \"params\": {{...}}}}, "
+                         f"got {program!r}")
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__

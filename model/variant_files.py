@@ -1,0 +1,203 @@
+"""Loading a user's variant (``FILE.py:CLASS`` or ``package.module:CLASS``), and what a
+trace records to load it again.
+
+The rules (docs/cli.md, "Trust"):
+
+* A variant file's directory is importable while it is checked, replayed or
+  minimised (first on ``sys.path``, as ``python FILE.py`` would have it), so a
+  review series can keep shared helpers next to its revisions; for a module
+  spec the working directory is importable (last on ``sys.path``, as with
+  ``python -m``).
+* What was loaded is recorded (:func:`record`): the absolute path, the class,
+  and the SHA-256 of the file and of every module it imported from its own
+  directory.  A trace carries that record in its program's parameters, so it
+  can be found again from any working directory, and a changed or different
+  file is refused instead of silently run (:func:`locate`).
+* Loading is the only place user code runs at import; a ``SystemExit`` (or any
+  ``BaseException`` but Ctrl-C) raised there is the variant's error, one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+
+from checker import UsageError
+
+_RECORDS: dict = {}      # module object -> record of what was loaded
+
+
+def is_path(where: str) -> bool:
+    """Whether the left part of a variant spec names a file (else a module)."""
+    return where.endswith(".py") or os.sep in where or "/" in where
+
+
+def sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def load_file(path: str):
+    """Import ``path`` as a module (its directory importable); returns the module."""
+    if not os.path.isfile(path):
+        raise UsageError(f"variant file {path} not found")
+    full = os.path.realpath(path)
+    folder = os.path.dirname(full)
+    modname = "zsmc_variant_" + hashlib.sha1(full.encode()).hexdigest()[:12]
+    old = sys.modules.get(modname)
+    if old is not None and _RECORDS.get(old, {}).get("sha256") == sha256(full):
+        return old          # loaded before in this process, and unchanged since
+    spec = importlib.util.spec_from_file_location(modname, full)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"variant file {path} is not a Python module")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    before = set(sys.modules)
+    _exec(spec, module, f"variant file {path}", modname)
+    _RECORDS[module] = {"path": full, "sha256": sha256(full),
+                        "imports": _siblings(folder, before)}
+    return module
+
+
+def load_module(name: str):
+    """Import the module ``name`` (the working directory importable, after everything else)."""
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.append(here)
+    if name in sys.modules:
+        module = sys.modules[name]
+    else:
+        try:
+            spec = importlib.util.find_spec(name)
+        except Exception as exc:  # noqa: BLE001 - a parent package failed to import
+            raise UsageError(f"cannot import variant module {name}: {type(exc).__name__}: {_line(exc)}") from None
+        if spec is None:
+            raise UsageError(f"cannot import variant module {name}: no module of that name "
+                             "(in the working directory or installed)")
+        module = _import(name)
+    path = getattr(module, "__file__", None)
+    if module not in _RECORDS:
+        _RECORDS[module] = {"module": name, "path": path and os.path.realpath(path),
+                            "sha256": sha256(path) if path and os.path.isfile(path) else None}
+    return module
+
+
+def _import(name: str):
+    before = set(sys.modules)
+    try:
+        return importlib.import_module(name)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - user code: SystemExit included
+        for m in set(sys.modules) - before:
+            sys.modules.pop(m, None)
+        raise UsageError(f"cannot import variant module {name}: {type(exc).__name__}: {_line(exc)}") from None
+
+
+def _exec(spec, module, what: str, modname: str) -> None:
+    try:
+        spec.loader.exec_module(module)
+    except KeyboardInterrupt:
+        sys.modules.pop(modname, None)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - user code: SystemExit included
+        sys.modules.pop(modname, None)
+        raise UsageError(f"cannot load {what}: {type(exc).__name__}: {_line(exc)}") from None
+
+
+def _siblings(folder: str, before: set) -> dict:
+    """``{file name: sha256}`` of the modules imported from ``folder`` since ``before``."""
+    out = {}
+    for name in set(sys.modules) - before:
+        f = getattr(sys.modules.get(name), "__file__", None)
+        if not f:
+            continue
+        f = os.path.realpath(f)
+        if os.path.dirname(f) == folder or f.startswith(folder + os.sep):
+            rel = os.path.relpath(f, folder)
+            if rel.endswith(".py") and os.path.isfile(f):
+                out[rel] = sha256(f)
+    return dict(sorted(out.items()))
+
+
+def record(cls, spec: str) -> dict | None:
+    """What a trace stores about the variant class ``cls`` loaded from ``spec``."""
+    module = sys.modules.get(cls.__module__)
+    rec = _RECORDS.get(module)
+    if rec is None:
+        return None
+    out = {"class": spec.rpartition(":")[2], **rec}
+    return out
+
+
+def canonical(spec: str, cls) -> str:
+    """The spec with an absolute file path (a trace must load it from anywhere)."""
+    where, _, name = spec.rpartition(":")
+    if not is_path(where):
+        return spec
+    rec = record(cls, spec)
+    return f"{rec['path']}:{name}" if rec else spec
+
+
+def locate(rec: dict, trace_path: str) -> str:
+    """The spec of the file a trace's variant record names, checked against its hashes.
+
+    The recorded absolute path first, then the same name next to the trace;
+    the file and every sibling it imported must have the recorded SHA-256.
+    Nothing is executed here.
+    """
+    if not isinstance(rec, dict) or not isinstance(rec.get("class"), str):
+        raise UsageError("the trace's variant record is malformed (no class)")
+    if rec.get("module"):
+        path = rec.get("path")
+        if isinstance(path, str) and os.path.isfile(path):
+            check_hashes(rec, path)
+            # The root the module was imported from: pkg/mod.py -> the folder above pkg.
+            root = os.path.dirname(path)
+            for _ in rec["module"].split(".")[1:]:
+                root = os.path.dirname(root)
+            if os.path.basename(path) == "__init__.py":
+                root = os.path.dirname(root)
+            if root not in sys.path:
+                sys.path.append(root)
+        return f"{rec['module']}:{rec['class']}"
+    path = rec.get("path")
+    if not isinstance(path, str):
+        raise UsageError("the trace's variant record is malformed (no path)")
+    near = os.path.join(os.path.dirname(os.path.abspath(trace_path)), os.path.basename(path))
+    found = next((p for p in (path, near) if os.path.isfile(p)), None)
+    if found is None:
+        raise UsageError(f"the trace's variant file {path} is not there, nor next to the trace "
+                         f"({near}); name it with --variant FILE.py:{rec['class']}")
+    check_hashes(rec, found)
+    return f"{os.path.realpath(found)}:{rec['class']}"
+
+
+def check_hashes(rec: dict, path: str) -> None:
+    """Refuse ``path`` (or a recorded sibling) whose content is not the recorded one."""
+    want = rec.get("sha256")
+    if want and sha256(path) != want:
+        raise UsageError(f"{path} is not the file the trace was recorded with (its SHA-256 differs); "
+                         "name the file to use with --variant FILE.py:CLASS")
+    folder = os.path.dirname(path)
+    for rel, digest in (rec.get("imports") or {}).items():
+        sib = os.path.join(folder, rel)
+        if not os.path.isfile(sib) or sha256(sib) != digest:
+            raise UsageError(f"{sib}, which the variant imports, is missing or has changed since "
+                             "the trace was recorded; name the variant with --variant FILE.py:CLASS")
+
+
+def same_source(a: dict | None, b: dict | None) -> bool:
+    """Whether two records name the same content (file and siblings)."""
+    if not a or not b:
+        return False
+    return a.get("sha256") == b.get("sha256") and (a.get("imports") or {}) == (b.get("imports") or {})
+
+
+def _line(exc) -> str:
+    return " ".join(str(exc).split())
