@@ -33,6 +33,7 @@ import time
 
 import click
 
+import cli_complete as complete
 import cli_format as fmt
 from checker import __version__
 from checker.errors import InternalError, UsageError, ZsmcError
@@ -143,7 +144,7 @@ def _load(module: str):
         raise UsageError(f"cannot import {module} ({exc}); is zsmc installed (pip install -e .)?") from exc
 
 
-@click.group(cls=Zsmc)
+@click.group(cls=Zsmc, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="zsmc")
 def main():
     """zsmc: a model checker for the locking protocol of Linux zsmalloc.
@@ -157,19 +158,20 @@ def main():
 @main.command(short_help="Explore the scenarios and check the properties.")
 @click.option("--depth", type=PositiveInt(1), default=1, show_default=True,
               help="Operations per client task (and rounds per background task).")
-@click.option("--variant", metavar="NAME|FILE:CLASS", default=None,
+@click.option("--variant", metavar="NAME|FILE:CLASS", default=None, shell_complete=complete.variants,
               help=f"Built-in version or a subclass of one (default {DEFAULT_VARIANT}, "
                    "or the mutation's base version).")
-@click.option("--mutation", metavar="NAME", default=None, help="Seeded bug to check (zsmc list mutations).")
-@click.option("--scenario", "scenarios", metavar="NAME", multiple=True,
+@click.option("--mutation", metavar="NAME", default=None, help="Seeded bug to check (zsmc list mutations).",
+              shell_complete=complete.mutations)
+@click.option("--scenario", "scenarios", metavar="NAME", multiple=True, shell_complete=complete.scenarios,
               help="Scenario to explore (repeatable; default: the default scenario set).")
 @click.option("--cpus", type=PositiveInt(1), default=None, help="CPUs (default: each scenario's own).")
-@click.option("--scheduler", metavar="NAME", default="dpor", show_default=True,
+@click.option("--scheduler", metavar="NAME", default="dpor", show_default=True, shell_complete=complete.schedulers,
               help="Search (zsmc list schedulers).")
 @click.option("--preemption-bound", type=BoundType(), default=None, metavar="K|auto",
               help="At most K preemptions per execution; auto: K = 0, 1, 2, ... until a "
                    "violation (with the fewest preemptions) or a bound that cuts nothing.")
-@click.option("--property", "properties", metavar="NAME", multiple=True,
+@click.option("--property", "properties", metavar="NAME", multiple=True, shell_complete=complete.properties,
               help="Property to check (repeatable; default: every property that applies).")
 @click.option("--max-executions", type=PositiveInt(1), default=None, metavar="N",
               help="Execution budget, per scenario.")
@@ -180,6 +182,9 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False), default=DEFAULT_OUT, show_default=True,
               help="Directory for the trace files of violations.")
 @click.option("--no-minimize", is_flag=True, help="Write traces as found, without z3 minimisation.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result line and the trace files.")
+@click.option("--all-steps", is_flag=True,
+              help="Print every step of a violation's trace, not only lock and preemption steps.")
 @click.option("--executions", type=PositiveInt(1), default=None, metavar="N",
               help="Executions per scenario of a sampled scheduler (random, pct: 1000; "
                    "hypothesis: examples, 200).")
@@ -194,8 +199,8 @@ def main():
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Continue the split search saved in FILE: its finished subtrees are not run again.")
 def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound, properties,
-          max_executions, time_limit, seed, output, out, no_minimize, executions, pct_depth, jobs, dask,
-          checkpoint, resume):
+          max_executions, time_limit, seed, output, out, no_minimize, quiet, all_steps, executions,
+          pct_depth, jobs, dask, checkpoint, resume):
     """Explore every interleaving of the scenarios and check the properties.
 
     Every violation is written as a trace file under --out (minimised unless
@@ -208,7 +213,7 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
 
     reg = _load("model.registry")
     label, cls = _resolve_variant(reg, variant, mutation)
-    names = list(scenarios) or _default_scenarios(reg)
+    names = list(dict.fromkeys(scenarios)) or _default_scenarios(reg)   # --scenario X twice: once
     props = _check_properties(properties)
     auto = preemption_bound == "auto"
     if auto and scheduler not in ("dpor", "dfs"):
@@ -235,7 +240,7 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
               "preemption_bound": preemption_bound, "seed": seed, "properties": props,
               "max_executions": max_executions, "time_limit": time_limit}
     text = output == "text"
-    if text:
+    if text and not quiet:
         click.echo(fmt.check_header(header, [n for n, _, _ in builds]))
     runs = []
     deadline = None if time_limit is None else time.monotonic() + time_limit
@@ -289,8 +294,9 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
             budget = None if no_minimize else _minimize_budget(deadline)
             run.traces.append(_write_trace(v, params, fmt.check_command(header, name, params), out, budget))
         runs.append(run)
-        if text:
-            click.echo(fmt.scenario_text(run))
+        report = fmt.scenario_text(run, quiet=quiet, all_steps=all_steps) if text else ""
+        if report:
+            click.echo(report)
     code = fmt.exit_code(runs)
     if text:
         click.echo(fmt.check_footer(runs, code))
@@ -401,12 +407,12 @@ def _write_trace(violation, params, meta, out, minimize_time) -> fmt.TraceRecord
     trace = tr.make_trace(violation, {"loader": PROGRAM_LOADER, "params": params},
                           expect="violation", meta=meta)
     path = tr.save_trace(trace, out)
-    rec = fmt.TraceRecord(violation, str(path))
+    rec = fmt.TraceRecord(violation, str(path), trace=trace)
     if minimize_time is not None:
         try:
             small, report = _load("checker.minimize").minimize_trace(trace, time_limit=minimize_time)
             tr.save_trace(small, os.path.dirname(path) or ".", name=os.path.basename(path))
-            rec.minimized = report
+            rec.minimized, rec.trace = report, small
         except ZsmcError as exc:  # keep the trace as found; say why it was not minimised
             rec.note = f"not minimised: {exc}"
     return rec
@@ -450,12 +456,13 @@ def minimize(file, out, time_limit):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None, metavar="OUT.html",
               help="Write a self-contained HTML picture instead of printing text.")
-def show(file, html_out):
+@click.option("--all-steps", is_flag=True, help="Print every step, not only lock and preemption steps.")
+def show(file, html_out, all_steps):
     """Print a trace for people, one column per CPU (or write it as HTML)."""
     trace = _load("checker.trace").load_trace(file)
     render = _load("checker.render")
     if html_out is None:
-        click.echo(render.render_text(trace))
+        click.echo(render.render_text(trace, all_steps=all_steps))
         return EXIT_PASS
     page = render.render_html(trace)
     try:
@@ -472,9 +479,12 @@ LISTS = ("variants", "mutations", "properties", "scenarios", "schedulers")
 
 
 @main.command("list", short_help="List variants, mutations, properties, scenarios, schedulers.")
-@click.argument("what", type=click.Choice(LISTS))
+@click.argument("what", type=click.Choice(LISTS), required=False)
 def list_(what):
-    """List what zsmc knows, one line of explanation each."""
+    """List what zsmc knows, one line of explanation each (no argument: what can be listed)."""
+    if what is None:
+        click.echo(fmt.table(fmt.LIST_ROWS))
+        return EXIT_PASS
     if what == "properties":
         from checker.monitor import REGISTRY
         rows = fmt.property_rows(REGISTRY)
@@ -487,6 +497,12 @@ def list_(what):
                 "scenarios": fmt.scenario_rows}[what](reg)
     click.echo(fmt.table(rows) if rows else f"(no {what})")
     return EXIT_PASS
+
+
+# --------------------------------------------------------------------------- variant
+from cli_variant import variant
+
+main.add_command(variant)
 
 
 if __name__ == "__main__":
