@@ -324,9 +324,17 @@ def _explore_pooled(reg, cls, builds, cpus, jobs, props, time_limit, max_executi
 def _hypothesis(reg, cls, name, build, params, depth, executions, seed, props):
     """The Hypothesis search of one scenario: ``(result, params of the failing build)``.
 
-    On ``--scenario large`` it draws the pool (classes, zspages, clients,
-    objects, CPUs) as well as the schedule, so a failure shrinks to a small one.
+    A model registry with a ``stateful_search`` (zsmalloc's: the state machine of
+    model/stateful.py) runs that; otherwise Hypothesis draws each schedule of the
+    scenario (checker.hypothesis_search).  On ``--scenario large`` both draw the pool
+    (classes, zspages, clients, objects, CPUs) too, so a failure shrinks to a small one.
     """
+    machine = getattr(reg, "stateful_search", None)
+    if machine is not None:
+        result, params, _ = machine(cls, name, cpus=None if name == "large" else params["cpus"],
+                                    depth=depth, max_examples=executions or 200, seed=seed,
+                                    properties=props)
+        return result, params
     from checker.hypothesis_search import hypothesis_search
     drawn = {}
     if name == "large":

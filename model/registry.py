@@ -217,6 +217,9 @@ def build_from_params(params: dict):
     """The build function :func:`make_build` returned for these ``params`` (trace replay)."""
     if not isinstance(params, dict):
         raise UsageError(f"model params must be a JSON object, got {type(params).__name__}")
+    if params.get("program") == "stateful":       # the state machine's program (model.stateful)
+        from .stateful_program import build_from_params as stateful_build
+        return stateful_build(params)
     missing = [k for k in ("variant", "scenario", "depth") if k not in params]
     if missing:
         raise UsageError(f"model params lack {', '.join(missing)}")
@@ -231,6 +234,13 @@ def build_from_params(params: dict):
     return build
 
 
+def stateful_search(variant: type, scenario: str, **options):
+    """``zsmc check --scheduler hypothesis``: the state machine of :mod:`model.stateful`
+    (see :func:`model.stateful_search.search`; imported when called: it needs Hypothesis)."""
+    from .stateful_search import search
+    return search(variant, scenario, **options)
+
+
 __all__ = [
     "MUTATIONS",
     "SCENARIOS",
@@ -243,6 +253,7 @@ __all__ = [
     "load_variant",
     "make_build",
     "register_mutation",
+    "stateful_search",
     "variant_for",
 ]
 
