@@ -125,9 +125,9 @@ def _assigned(module: str) -> frozenset:
     return frozenset(out)
 
 
-def scaffold(base_name: str, functions, class_name: str) -> str:
-    """The text of a variant file: imports, ``class class_name(Base)`` and the base's code
-    of ``functions``."""
+def scaffold(base_name: str, functions, class_name: str, path: str = "FILE") -> str:
+    """The text of variant file ``path``: imports, ``class class_name(Base)`` and the base's
+    code of ``functions``."""
     reg = _registry()
     base = reg.VERSIONS.get(base_name)
     if base is None:
@@ -151,8 +151,8 @@ def scaffold(base_name: str, functions, class_name: str) -> str:
     imports.setdefault("model", set()).add(base.__name__)
     lines = ['"""' + f"{class_name}: a change to {base.NAME}'s {', '.join(attrs)}.", "",
              "Written by `zsmc variant new`; until edited it checks exactly like its base.",
-             f"Check it:  zsmc check --variant FILE:{class_name} --depth 1",
-             f"Review it: zsmc variant diff FILE:{class_name}", '"""', "",
+             f"Check it:  zsmc check --variant {path}:{class_name} --depth 1",
+             f"Review it: zsmc variant diff {path}:{class_name}", '"""', "",
              "from __future__ import annotations", ""]
     for module in sorted(imports, key=lambda m: (m not in ("checker", "model"), m)):
         lines.append(f"from {module} import {', '.join(sorted(imports[module]))}")
@@ -230,10 +230,11 @@ def variant():
 def new(file, base, functions, class_name, force):
     """Write FILE: a subclass of BASE with BASE's current code of each --function."""
     name = class_name or _class_name(file)
-    text = scaffold(base, functions, name)
+    text = scaffold(base, functions, name, file)
     if os.path.exists(file) and not force:
         raise UsageError(f"{file} exists; use --force to overwrite it")
     try:
+        os.makedirs(os.path.dirname(file) or ".", exist_ok=True)
         with open(file, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as exc:

@@ -210,6 +210,7 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
         return build_program(variant, scen, depth, cpus)
 
     build.params = params
+    build.loader = f"{__name__}:build_from_params"      # so a test can rebuild it (pytest plugin)
     return build, params
 
 

@@ -38,8 +38,13 @@ runs it through :func:`model.stateful_search.search`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
+import unittest
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.control import current_build_context
 from hypothesis.errors import InvalidArgument
@@ -52,6 +57,7 @@ from hypothesis.stateful import (
     multiple,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 from checker import UsageError
@@ -127,6 +133,50 @@ PAGE = st.integers(0, 2) | st.integers(0, 31)
 POOL = st.runner().flatmap(lambda machine: machine.pools())
 
 
+@contextlib.contextmanager
+def shrinking_limit(seconds):
+    """Hypothesis shrinks a failure for up to 5 minutes and has no setting for it; the
+    machine's examples are long, so its engine's module constant is set to ``seconds``
+    while the test runs, and put back.  (If a Hypothesis release moves it, shrinking
+    takes Hypothesis's own limit, no more.)"""
+    from hypothesis.internal.conjecture import engine
+    old = getattr(engine, "MAX_SHRINKING_SECONDS", None)
+    if seconds is None or old is None:
+        yield
+        return
+    engine.MAX_SHRINKING_SECONDS = seconds
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = old
+
+
+class _TestCaseProperty:
+    """``Machine.TestCase``, as Hypothesis's, with shrinking bounded by the machine's
+    ``shrink_seconds`` (assign ``Machine.TestCase.settings`` to change the settings)."""
+
+    def __get__(self, obj, typ=None):
+        if obj is not None:
+            typ = type(obj)
+        case = typ.__dict__.get("_zsmc_test_case")
+        if case is None:
+            class StateMachineTestCase(unittest.TestCase):
+                settings = settings(deadline=None, suppress_health_check=list(HealthCheck))
+
+                def runTest(self):
+                    with shrinking_limit(typ.shrink_seconds):
+                        run_state_machine_as_test(typ, settings=self.settings)
+
+                runTest.is_hypothesis_test = True
+                runTest._hypothesis_state_machine_class = typ
+
+            StateMachineTestCase.__name__ = typ.__name__ + ".TestCase"
+            StateMachineTestCase.__qualname__ = typ.__qualname__ + ".TestCase"
+            type.__setattr__(typ, "_zsmc_test_case", StateMachineTestCase)
+            case = StateMachineTestCase
+        return case
+
+
 class ZsmallocMachine(RuleBasedStateMachine):
     """The zsmalloc model as a state machine (see the module docstring).
 
@@ -136,7 +186,9 @@ class ZsmallocMachine(RuleBasedStateMachine):
     ``scenario`` (its initial pool: ``large`` by default), ``cpus`` (None:
     the scenario's), ``workers`` (tasks per CPU), ``properties`` (None:
     every property that applies; ``[]``: only the model's BUG_ONs) and
-    ``trace_dir`` (where the final failure is written; None: nowhere).
+    ``trace_dir`` (where the final failure is written: ``""`` for
+    ``$ZSMC_TRACE_DIR``, else the pytest plugin's ``zsmc_trace_dir`` in a
+    pytest run, else ``zsmc-traces``; None: nowhere).
     Override :meth:`pools` to draw the pool.
     """
 
@@ -146,7 +198,9 @@ class ZsmallocMachine(RuleBasedStateMachine):
     cpus = None
     workers = 2
     properties = None
-    trace_dir = "zsmc-traces"
+    trace_dir = ""
+    shrink_seconds = 30.0      # how long TestCase lets Hypothesis shrink a failure (None: 5 min)
+    TestCase = _TestCaseProperty()
 
     handles = Bundle("handles")
 
@@ -412,18 +466,21 @@ class ZsmallocMachine(RuleBasedStateMachine):
             n: [list(s) for s in self.script[n]] for n in self.names if n in self.script})}
 
     # -- invariants --------------------------------------------------------------------------
+    # The monitors run on every step, in the engine; this invariant reports what they
+    # found (its precondition keeps it out of Hypothesis's printout until then).
+    @precondition(lambda self: self.stepper is not None and self.stepper.violations)
     @invariant()
     def properties_hold(self):
         """Every property's monitor, at every step so far."""
-        if self.stepper is not None and self.stepper.violations:
-            self._fail()
+        self._fail()
 
+    @precondition(lambda self: self.quiescent)
     @invariant()
     def quiescent_checks(self):
         """When nothing is in flight: what the properties check at the end of an execution
         (every object holds the value last stored, I7).  A problem ends the execution
         here, so that the properties' own end checks report it in a trace that replays."""
-        if not self._end_checks or not self.quiescent:
+        if not self._end_checks:
             return
         pool = self.pool
         checks = [getattr(pool, n, None) for n in ("integrity_problems", "end_problems")]
@@ -453,7 +510,10 @@ class ZsmallocMachine(RuleBasedStateMachine):
         violation, params = reduce_failure(violation, self.program["params"], time_limit=5.0)
         trace = make_trace(violation, {"loader": sp.LOADER, "params": params},
                            meta={"scheduler": "hypothesis", "machine": type(self).__qualname__})
-        return trace, save_trace(trace, out_dir or self.trace_dir)
+        plugin = sys.modules.get("checker.pytest_plugin")
+        out_dir = (out_dir or self.trace_dir or os.environ.get("ZSMC_TRACE_DIR")
+                   or (plugin.active_trace_dir() if plugin else None) or "zsmc-traces")
+        return trace, save_trace(trace, out_dir)
 
     # -- the end of an example ---------------------------------------------------------------
     def teardown(self):

@@ -223,6 +223,7 @@ def make_build(variant, scenario: str, cpus: int | None = None, workers: int = 2
 
     build.caller = None
     build.params = params
+    build.loader = LOADER
     return build, params
 
 

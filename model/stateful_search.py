@@ -21,7 +21,6 @@ run.  ``--depth N`` makes each example N times longer (N x
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -66,23 +65,6 @@ def machine_for(variant, scenario: str, cpus=None, properties=None, trace_dir=No
     return type(f"{variant.__name__}Machine", (ZsmallocMachine,), attrs)
 
 
-@contextlib.contextmanager
-def _shrinking_limit(seconds):
-    """Hypothesis shrinks for up to 5 minutes and has no setting for it: its engine's
-    module constant is set for the search and put back.  (If a Hypothesis release moves
-    it, shrinking takes Hypothesis's own limit, no more.)"""
-    from hypothesis.internal.conjecture import engine
-    old = getattr(engine, "MAX_SHRINKING_SECONDS", None)
-    if seconds is None or old is None:
-        yield
-        return
-    engine.MAX_SHRINKING_SECONDS = seconds
-    try:
-        yield
-    finally:
-        engine.MAX_SHRINKING_SECONDS = old
-
-
 def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int = 200, seed: int = 0,
            properties=None, database=None, shrink_seconds: float | None = SHRINK_SECONDS) -> tuple:
     """``(Result, params, violation or None)``: Hypothesis runs the machine on ``variant``.
@@ -98,7 +80,7 @@ def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int 
     from hypothesis.errors import Flaky
     from hypothesis.stateful import get_state_machine_test
 
-    from .stateful import ZsmcViolation
+    from .stateful import ZsmcViolation, shrinking_limit
     if not isinstance(max_examples, int) or max_examples < 1:
         raise UsageError(f"max_examples must be a positive integer, got {max_examples!r}")
     machine = machine_for(variant, scenario, cpus, properties)
@@ -116,7 +98,7 @@ def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int 
     start = time.perf_counter()
     violation = params = None
     try:
-        with _shrinking_limit(shrink_seconds):
+        with shrinking_limit(shrink_seconds):
             test()
     except ZsmcViolation as exc:
         violation, params = reduce_failure(exc.violation, exc.params)
