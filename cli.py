@@ -36,6 +36,7 @@ import sys
 
 import click
 
+import cli_complete as complete
 import cli_format as fmt
 from checker import __version__
 from checker.errors import InternalError, UsageError, ZsmcError
@@ -54,6 +55,9 @@ class Zsmc(click.Group):
     """The ``zsmc`` group: turns every error into one line and an exit code."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if os.environ.get(complete_var or "_ZSMC_COMPLETE"):
+            # Shell completion: click prints the script or the words and exits itself.
+            return super().main(args, prog_name or "zsmc", complete_var, standalone_mode, **extra)
         try:
             rv = super().main(args, prog_name or "zsmc", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else EXIT_PASS
@@ -207,7 +211,7 @@ def _load(module: str):
         raise UsageError(f"cannot import {module} ({exc}); is zsmc installed (pip install -e .)?") from exc
 
 
-@click.group(cls=Zsmc)
+@click.group(cls=Zsmc, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="zsmc")
 def main():
     """zsmc: a model checker for the locking protocol of Linux zsmalloc.
@@ -222,20 +226,21 @@ def main():
 @main.command(short_help="Explore the scenarios and check the properties.")
 @click.option("--depth", type=PositiveInt(1, MAX_DEPTH), default=1, show_default=True,
               help=f"Operations per client task (and rounds per background task), at most {MAX_DEPTH}.")
-@click.option("--variant", metavar="NAME|FILE:CLASS", default=None,
+@click.option("--variant", metavar="NAME|FILE:CLASS", default=None, shell_complete=complete.variants,
               help=f"Built-in version or a subclass of one (default {DEFAULT_VARIANT}, "
                    "or the mutation's base version).")
-@click.option("--mutation", metavar="NAME", default=None, help="Seeded bug to check (zsmc list mutations).")
-@click.option("--scenario", "scenarios", metavar="NAME", multiple=True,
+@click.option("--mutation", metavar="NAME", default=None, help="Seeded bug to check (zsmc list mutations).",
+              shell_complete=complete.mutations)
+@click.option("--scenario", "scenarios", metavar="NAME", multiple=True, shell_complete=complete.scenarios,
               help="Scenario to explore (repeatable; default: the default scenario set).")
 @click.option("--cpus", type=PositiveInt(1, MAX_CPUS), default=None,
               help=f"CPUs (default: each scenario's own), at most {MAX_CPUS}.")
-@click.option("--scheduler", metavar="NAME", default="dpor", show_default=True,
+@click.option("--scheduler", metavar="NAME", default="dpor", show_default=True, shell_complete=complete.schedulers,
               help="Search (zsmc list schedulers).")
 @click.option("--preemption-bound", type=BoundType(), default=None, metavar="K|auto",
               help="At most K preemptions per execution; auto: K = 0, 1, 2, ... until a "
                    "violation (with the fewest preemptions) or a bound that cuts nothing.")
-@click.option("--property", "properties", metavar="NAME", multiple=True,
+@click.option("--property", "properties", metavar="NAME", multiple=True, shell_complete=complete.properties,
               help="Property to check (repeatable; default: every property that applies).")
 @click.option("--max-executions", type=PositiveInt(1), default=None, metavar="N",
               help="Execution budget, per scenario.")
@@ -246,6 +251,9 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False), default=DEFAULT_OUT, show_default=True,
               help="Directory for the trace files of violations.")
 @click.option("--no-minimize", is_flag=True, help="Write traces as found, without z3 minimisation.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result line and the trace files.")
+@click.option("--all-steps", is_flag=True,
+              help="Print every step of a violation's trace, not only lock and preemption steps.")
 @click.option("--executions", type=PositiveInt(1), default=None, metavar="N",
               help="Executions per scenario of a sampled scheduler (random, pct: 1000; "
                    "hypothesis: examples, 200).")
@@ -265,8 +273,8 @@ def main():
               help="Steps one execution may take before the model is declared runaway "
                    "(default 20000): a task that never finishes is an error, not a hang.")
 def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound, properties,
-          max_executions, time_limit, seed, output, out, no_minimize, executions, pct_depth, jobs, dask,
-          checkpoint, resume, show_coverage, max_steps):
+          max_executions, time_limit, seed, output, out, no_minimize, quiet, all_steps, executions,
+          pct_depth, jobs, dask, checkpoint, resume, show_coverage, max_steps):
     """Explore every interleaving of the scenarios and check the properties.
 
     Every violation is written as a trace file under --out (minimised unless
@@ -279,7 +287,7 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
     cc = _load("cli_check")
     reg = _load("model.registry")
     label, cls = _resolve_variant(reg, variant, mutation)
-    names = list(scenarios) or _default_scenarios(reg)
+    names = list(dict.fromkeys(scenarios)) or _default_scenarios(reg)   # --scenario X twice: once
     props = _check_properties(properties)
     auto = preemption_bound == "auto"
     if auto and scheduler not in ("dpor", "dfs"):
@@ -327,7 +335,7 @@ def check(depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound
         time_limit=time_limit, seed=seed, output=output, out=out, no_minimize=no_minimize,
         executions=executions, pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint,
         resume=resume, cpus=cpus, depth=depth, max_steps=max_steps,
-        show_coverage=show_coverage, note=only))
+        show_coverage=show_coverage, note=only, quiet=quiet, all_steps=all_steps))
 
 
 def _check_dask_address(address: str) -> None:
@@ -447,12 +455,13 @@ def minimize(file, out, time_limit, variant, trust_variant):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None, metavar="OUT.html",
               help="Write a self-contained HTML picture instead of printing text.")
-def show(file, html_out):
+@click.option("--all-steps", is_flag=True, help="Print every step, not only lock and preemption steps.")
+def show(file, html_out, all_steps):
     """Print a trace for people, one column per CPU (or write it as HTML)."""
     trace = _load("checker.trace").load_trace(file)
     render = _load("checker.render")
     if html_out is None:
-        click.echo(render.render_text(trace))
+        click.echo(render.render_text(trace, all_steps=all_steps))
         return EXIT_PASS
     page = render.render_html(trace)
     try:
@@ -469,9 +478,12 @@ LISTS = ("variants", "mutations", "properties", "scenarios", "schedulers")
 
 
 @main.command("list", short_help="List variants, mutations, properties, scenarios, schedulers.")
-@click.argument("what", type=click.Choice(LISTS))
+@click.argument("what", type=click.Choice(LISTS), required=False)
 def list_(what):
-    """List what zsmc knows, one line of explanation each."""
+    """List what zsmc knows, one line of explanation each (no argument: what can be listed)."""
+    if what is None:
+        click.echo(fmt.table(fmt.LIST_ROWS))
+        return EXIT_PASS
     if what == "properties":
         from checker.monitor import REGISTRY
         rows = fmt.property_rows(REGISTRY)
@@ -484,6 +496,12 @@ def list_(what):
                 "scenarios": fmt.scenario_rows}[what](reg)
     click.echo(fmt.table(rows) if rows else f"(no {what})")
     return EXIT_PASS
+
+
+# --------------------------------------------------------------------------- variant
+from cli_variant import variant
+
+main.add_command(variant)
 
 
 if __name__ == "__main__":

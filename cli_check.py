@@ -64,6 +64,8 @@ class Check:
     depth: int
     max_steps: int | None
     show_coverage: bool = False
+    quiet: bool = False
+    all_steps: bool = False
     note: str | None = None           # printed after the result line
     runs: list = field(default_factory=list)
     deadline: float | None = None
@@ -84,7 +86,7 @@ class Check:
 def run(c: Check) -> int:
     """Explore every scenario, write and print what was found; the exit code."""
     text = c.output == "text"
-    if text:
+    if text and not c.quiet:
         click.echo(fmt.check_header(c.header, list(dict.fromkeys(n for n, _, _ in c.builds))))
     c.deadline = None if c.time_limit is None else time.monotonic() + c.time_limit
     results = {}
@@ -158,8 +160,9 @@ def _report(c: Check, index: int, params, result, text: bool) -> None:
         budget = None if c.no_minimize or c.interrupted else _minimize_budget(c.deadline)
         run_.traces.append(_write_trace(c, v, params, name, budget))
     c.runs.append(run_)
-    if text:
-        click.echo(fmt.scenario_text(run_))
+    report = fmt.scenario_text(run_, quiet=c.quiet, all_steps=c.all_steps) if text else ""
+    if report:
+        click.echo(report)
 
 
 def _report_interrupted(c: Check, results: dict, text: bool) -> None:
@@ -260,7 +263,22 @@ def _explore_pooled(c: Check) -> dict:
 
 
 def _hypothesis(c: Check, name, build, params):
-    """The Hypothesis search of one scenario; the params of the failing build replace ``params``."""
+    """The Hypothesis search of one scenario; the params of the failing build replace ``params``.
+
+    A model registry with a ``stateful_search`` (zsmalloc's: the state machine of
+    model/stateful.py) runs that; otherwise Hypothesis draws each schedule of the
+    scenario (checker.hypothesis_search).  On ``--scenario large`` both draw the pool
+    (classes, zspages, clients, objects, CPUs) too, so a failure shrinks to a small one.
+    """
+    machine = getattr(c.reg, "stateful_search", None)
+    if machine is not None:
+        result, drawn, _ = machine(c.cls, name, cpus=None if name == "large" else params["cpus"],
+                                   depth=c.depth, max_examples=c.executions or 200, seed=c.seed,
+                                   properties=c.props)
+        if drawn is not params:
+            params.clear()
+            params.update(drawn)
+        return result
     from checker.hypothesis_search import hypothesis_search
     drawn = {}
     if name == "large":
@@ -304,7 +322,7 @@ def _write_trace(c: Check, violation, params, scenario, minimize_time) -> fmt.Tr
     except UsageError as exc:
         click.echo(f"zsmc: error: {exc}; the violation is printed below", err=True)
         return fmt.TraceRecord(violation, None, note=f"trace NOT written: {exc}")
-    rec = fmt.TraceRecord(violation, str(path))
+    rec = fmt.TraceRecord(violation, str(path), trace=trace)
     if isinstance(params, dict) and params.get("variant_file"):
         rec.args = f" --variant {shlex.quote(c.label)}"
     if minimize_time is not None:
@@ -312,7 +330,7 @@ def _write_trace(c: Check, violation, params, scenario, minimize_time) -> fmt.Tr
         try:
             small, report = minimize_trace(trace, time_limit=minimize_time)
             tr.save_trace(small, os.path.dirname(path) or ".", name=os.path.basename(path))
-            rec.minimized = report
+            rec.minimized, rec.trace = report, small
         except ZsmcError as exc:  # keep the trace as found; say why it was not minimised
             rec.note = f"not minimised: {exc}"
     return rec

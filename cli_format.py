@@ -31,6 +31,7 @@ class TraceRecord:
     path: str | None
     minimized: object = None
     note: str = ""
+    trace: dict = None      # the trace the file holds (the minimised one once minimised)
     args: str = ""
 
     @property
@@ -76,7 +77,13 @@ def check_header(h: dict, scenarios) -> str:
             f"  scenarios: {', '.join(scenarios)}\n  properties: {props}")
 
 
-def scenario_text(run: ScenarioRun) -> str:
+def scenario_text(run: ScenarioRun, quiet: bool = False, all_steps: bool = False) -> str:
+    """One scenario's report: its counts, then each violation's trace (the one the file
+    holds, folded to lock and preemption steps unless ``all_steps``) and the commands.
+    ``quiet``: the trace files only, one line each."""
+    if quiet:
+        return "\n".join(f"trace: {rec.path}  [{rec.violation.property}] {rec.violation.message}"
+                         for rec in run.traces)
     r = run.result
     state = "complete" if r.complete else f"incomplete ({r.reason or 'no reason given'})"
     if r.complete and r.preemption_bound is not None and r.bound_cut:
@@ -96,7 +103,11 @@ def scenario_text(run: ScenarioRun) -> str:
         lines.append(f"  note: {r.note}")
     for rec in run.traces:
         lines.append("")
-        lines.append(rec.violation.render())
+        if rec.trace is not None:
+            from checker.render import render_steps
+            lines.append(render_steps(rec.trace, all_steps=all_steps))
+        else:
+            lines.append(rec.violation.render())
         if rec.path is None:
             lines.append(rec.note)
             lines.append("")
@@ -374,10 +385,19 @@ def scenario_rows(reg):
     return rows
 
 
+LIST_ROWS = [
+    ("variants", "protocol versions (zsmc check --variant NAME)"),
+    ("mutations", "seeded bugs of the catalogue, with their origin and the property each violates"),
+    ("properties", "what is checked (zsmc check --property NAME)"),
+    ("scenarios", "initial pools and tasks (zsmc check --scenario NAME)"),
+    ("schedulers", "searches (zsmc check --scheduler NAME)"),
+]
+
+
 def property_rows(registry: dict):
     from checker.errors import ZsmcError
-    from checker.monitor import resolve
-    rows = []
+    from checker.monitor import ENGINE_PROPERTIES, resolve
+    rows = [(name, desc) for name, desc in ENGINE_PROPERTIES.items()]
     for name in registry:
         try:
             m = resolve(name)

@@ -9,6 +9,9 @@ mutation of model.registry.MUTATIONS this runs, on the ``large`` scenario:
 * ``hypothesis``: the Hypothesis search, drawing the family parameters
   (classes, zspages, objects, tasks, CPUs) and then the schedule; not shrunk,
   since the time to the first failure is what is measured;
+* ``machine``: the state machine of model/stateful.py on the scenario's pool
+  (what ``zsmc check --scheduler hypothesis`` runs, without drawing the pool),
+  Hypothesis choosing the operations and the scheduling; not shrunk either;
 
 each with only the mutation's expected property checked (none for a model
 BUG_ON, which is always reported), until it finds that property or the time
@@ -41,7 +44,7 @@ from checker.schedulers.pct import PCT
 from checker.schedulers.random import RandomScheduler
 from model.registry import MUTATIONS, make_build, variant_for
 
-SCHEDULERS = ("pct d=2", "pct d=3", "random", "hypothesis")
+SCHEDULERS = ("pct d=2", "pct d=3", "random", "hypothesis", "machine")
 QUICK = ("compact-keeps-src", "free-without-page-locks", "read-end-unlock-first",
          "async-free-no-stat", "sleeping-class-lock")
 CHUNK = 1000          # executions (examples) per seed before the next seed
@@ -65,6 +68,8 @@ def run_one(mutation: str, scheduler: str, scenario: str, depth: int, limit: flo
     while time.perf_counter() < deadline:
         if scheduler == "hypothesis":
             found, n = _hypothesis_chunk(cls, depth, props, seed)
+        elif scheduler == "machine":
+            found, n = machine_chunk(cls, scenario, props, seed, CHUNK // 10)
         else:
             build, _ = make_build(cls, scenario, depth)
             sched = (RandomScheduler(CHUNK, seed=seed) if scheduler == "random"
@@ -100,6 +105,36 @@ def _hypothesis_chunk(cls, depth, props, seed):
     return found, out.examples
 
 
+def machine_chunk(cls, scenario, props, seed, examples):
+    """One run of the state machine on ``scenario``'s pool: ``(properties violated, examples)``.
+
+    Generation only (no shrinking, no database), ``examples`` examples at most."""
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
+    from hypothesis import seed as fixed_seed
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from model.stateful import ZsmallocMachine, ZsmcViolation
+    runs = [0]
+
+    class Machine(ZsmallocMachine):
+        variant, trace_dir, properties = cls, None, props
+
+        def __init__(self):
+            super().__init__()
+            runs[0] += 1
+
+    Machine.scenario = scenario
+    try:
+        run_state_machine_as_test(fixed_seed(seed)(Machine), settings=settings(
+            max_examples=examples, phases=[Phase.generate], database=None, deadline=None,
+            suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet))
+    except ZsmcViolation as exc:
+        return [exc.violation.property], runs[0]
+    except ModelError:
+        return ["ModelError"], runs[0]
+    return [], runs[0]
+
+
 def run_child(mutation, scheduler, scenario, depth, limit, seed) -> dict:
     """``run_one`` in a subprocess, killed ``SLACK`` seconds after its limit."""
     cmd = [sys.executable, "-m", "bench.bench_large", "--child", "--mutation", mutation,
@@ -117,7 +152,7 @@ def run_child(mutation, scheduler, scenario, depth, limit, seed) -> dict:
 
 
 def cell(r: dict, scheduler: str, limit: float) -> str:
-    what = "examples" if scheduler == "hypothesis" else "exec"
+    what = "examples" if scheduler in ("hypothesis", "machine") else "exec"
     if r.get("error"):
         return f"error: {r['error'][:60]}"
     if r["found"]:

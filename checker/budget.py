@@ -165,6 +165,11 @@ class Watchdog:
 _pending = [None]
 
 
+def interrupt_pending():
+    """The signal of an interrupt not yet acted on, or None."""
+    return _pending[0]
+
+
 def clear_interrupt() -> None:
     """The interrupt has been acted on (its partial report is being written)."""
     _pending[0] = None

@@ -49,10 +49,15 @@ REGISTRY: dict[str, str] = {
     "lock-balance": "properties.lock_balance:LockBalance",
 }
 
-# Reported by the engine itself, whatever the selection: ``bug`` (a BUG_ON the
-# model raised) and ``data-race`` (checker.races: the search is complete only
-# for programs without one).  Naming them in ``properties`` is allowed.
-ENGINE_PROPERTIES = ("bug", "data-race")
+# Reported by the engine itself, with no monitor, whatever the selection: ``bug``
+# (a model's BUG_ON: ``checker.Bug`` or a failed assertion in a task) and
+# ``data-race`` (checker.races: the search is complete only for programs
+# without one).  Naming them in ``properties`` is accepted and adds no monitor.
+ENGINE_PROPERTIES = {
+    "bug": "a BUG_ON in the model (checker.Bug or a failed assertion in a task); always checked",
+    "data-race": "two plain accesses to shared memory, one a write, that no lock or action orders; "
+                 "always checked (an unselected one makes the search incomplete)",
+}
 
 HOOKS = ("on_explore_start", "on_execution_start", "on_pending", "on_event", "on_step_end",
          "on_task_finish", "on_deadlock", "on_execution_end", "on_explore_end")
@@ -79,7 +84,10 @@ def register(name: str, path: str) -> None:
 
 
 def resolve(name_or_monitor):
-    """A monitor instance from a registry name, a Monitor class or instance."""
+    """A monitor instance from a registry name, a Monitor class or instance (None for a
+    name of :data:`ENGINE_PROPERTIES`, which needs no monitor)."""
+    if isinstance(name_or_monitor, str) and name_or_monitor in ENGINE_PROPERTIES:
+        return None
     if isinstance(name_or_monitor, Monitor):
         return name_or_monitor
     if isinstance(name_or_monitor, type) and issubclass(name_or_monitor, Monitor):
@@ -88,7 +96,7 @@ def resolve(name_or_monitor):
         raise UsageError(f"a property is a registry name or a Monitor, got {name_or_monitor!r}")
     path = REGISTRY.get(name_or_monitor)
     if path is None:
-        known = ", ".join(sorted(REGISTRY))
+        known = ", ".join(sorted({*REGISTRY, *ENGINE_PROPERTIES}))
         raise UsageError(f"unknown property {name_or_monitor!r}; known properties: {known}")
     module, _, cls = path.partition(":")
     try:
@@ -137,4 +145,4 @@ def select(properties, program):
         return Monitors(out)
     if isinstance(properties, (str, Monitor)):
         properties = [properties]
-    return Monitors([resolve(p) for p in properties if not (isinstance(p, str) and p in ENGINE_PROPERTIES)])
+    return Monitors([m for m in map(resolve, properties) if m is not None])

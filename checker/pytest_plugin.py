@@ -5,16 +5,25 @@ one route.  The module imports only pytest and the standard library at load
 time; the engine is imported when a check or a replay runs.
 
 * Options ``--zsmc-depth``, ``--zsmc-scheduler``, ``--zsmc-seed`` and
-  ``--zsmc-time-limit`` set the defaults of every check.
+  ``--zsmc-time-limit`` set the defaults of every check; ``--zsmc-trace-dir``
+  (or the ini option ``zsmc_trace_dir``, default ``zsmc-traces`` under the
+  rootdir) is where failing checks write their traces.
 * ``@pytest.mark.zsmc(**options)`` overrides them for one test (any of
   ``depth, scheduler, seed, time_limit, properties, preemption_bound,
   max_executions, expect, program``).
 * The fixture ``zsmc_check(build, **options)`` runs :func:`checker.explore`
-  on ``build`` (called with ``depth=`` when it takes that parameter) and
-  fails the test with the rendered trace on a violation (``expect="pass"``,
-  the default) or when none is found (``expect="violation"``).  With
-  ``program={"loader": ..., "params": ...}`` the trace is also saved and the
-  failure says how to replay it.  It returns the :class:`checker.Result`.
+  on ``build`` and fails the test with the rendered trace on a violation
+  (``expect="pass"``, the default) or when none is found
+  (``expect="violation"``).  It returns the :class:`checker.Result`.
+  ``zsmc_check(variant="patch.py:Class", scenario="read-compact")`` (or
+  ``mutation=``, ``cpus=``; no scenario: each default scenario) checks a
+  variant of the zsmalloc model.  The depth applies to every model build
+  (a build carrying ``loader`` and ``params``, as ``model.registry.make_build``
+  returns it, is rebuilt with it; one whose program has no depth refuses
+  it) and to a build function taking ``depth=``.  A violation's trace is
+  saved when the program can be loaded again (a model build, or
+  ``program={"loader": ..., "params": ...}``), and the failure report
+  prints it, its path and how to replay it.
 * Every ``*.json`` file matching the ini option ``zsmc_traces`` (globs from
   the rootdir, default ``tests/counterexamples/*.json``) whose ``format`` is
   ``"zsmc-trace"`` becomes an item that replays it: ``expect: "violation"``
@@ -25,6 +34,7 @@ time; the engine is imported when a check or a replay runs.
 from __future__ import annotations
 
 import glob
+import importlib
 import inspect
 import json
 import os
@@ -32,6 +42,7 @@ import os
 import pytest
 
 _DEFAULT_TRACES = ["tests/counterexamples/*.json"]
+_DEFAULT_TRACE_DIR = "zsmc-traces"
 _OPTIONS = ("depth", "scheduler", "seed", "time_limit", "properties", "preemption_bound",
             "max_executions", "expect", "program")
 _PATHS = pytest.StashKey[frozenset]()
@@ -40,14 +51,19 @@ _PATHS = pytest.StashKey[frozenset]()
 def pytest_addoption(parser):
     group = parser.getgroup("zsmc", "zsmc model checking")
     group.addoption("--zsmc-depth", type=int, default=None, metavar="N",
-                    help="operations per client task for zsmc checks (passed as depth= to builds that take it)")
+                    help="operations per client task of zsmc checks (model builds, and builds taking depth=)")
     group.addoption("--zsmc-scheduler", default="dpor", metavar="NAME",
                     help="scheduler of zsmc checks (default: dpor)")
     group.addoption("--zsmc-seed", type=int, default=0, metavar="N", help="seed of zsmc checks (default: 0)")
     group.addoption("--zsmc-time-limit", type=float, default=None, metavar="SECONDS",
                     help="time budget of each zsmc check (default: none)")
+    group.addoption("--zsmc-trace-dir", default=None, metavar="DIR",
+                    help=f"where failing zsmc checks write their traces (default: the ini option "
+                         f"zsmc_trace_dir, else {_DEFAULT_TRACE_DIR}/ under the rootdir)")
     parser.addini("zsmc_traces", "globs (from the rootdir) of zsmc counterexample traces to replay",
                   type="args", default=list(_DEFAULT_TRACES))
+    parser.addini("zsmc_trace_dir", "directory (from the rootdir) where failing zsmc checks write traces",
+                  default=_DEFAULT_TRACE_DIR)
 
 
 def pytest_configure(config):
@@ -55,8 +71,8 @@ def pytest_configure(config):
         "markers", "zsmc(**options): options of the zsmc_check fixture for this test "
                    f"({', '.join(_OPTIONS)})")
     depth = config.getoption("zsmc_depth")
-    if depth is not None and depth < 0:
-        raise pytest.UsageError(f"--zsmc-depth must be a non-negative integer, got {depth}")
+    if depth is not None and depth < 1:
+        raise pytest.UsageError(f"--zsmc-depth must be a positive integer (operations per task), got {depth}")
     limit = config.getoption("zsmc_time_limit")
     if limit is not None and limit <= 0:
         raise pytest.UsageError(f"--zsmc-time-limit must be a positive number of seconds, got {limit}")
@@ -65,6 +81,30 @@ def pytest_configure(config):
     if name not in SCHEDULERS:
         raise pytest.UsageError(f"--zsmc-scheduler: unknown scheduler {name!r}; "
                                 f"known: {', '.join(sorted(SCHEDULERS))}")
+    # The state machine (model.stateful) writes its failures there too.
+    _ACTIVE_TRACE_DIRS.append(str(trace_dir(config)))
+
+
+def pytest_unconfigure(config):
+    if _ACTIVE_TRACE_DIRS:
+        _ACTIVE_TRACE_DIRS.pop()
+
+
+_ACTIVE_TRACE_DIRS = []     # one per running pytest session (pytester nests them)
+
+
+def active_trace_dir():
+    """The trace directory of the running pytest session, if any (for the state machine)."""
+    return _ACTIVE_TRACE_DIRS[-1] if _ACTIVE_TRACE_DIRS else None
+
+
+def trace_dir(config):
+    """Where failing checks write traces: --zsmc-trace-dir (from the invocation directory),
+    else the ini option zsmc_trace_dir (from the rootdir)."""
+    opt = config.getoption("zsmc_trace_dir")
+    if opt:
+        return config.invocation_params.dir / opt
+    return config.rootpath / config.getini("zsmc_trace_dir")
 
 
 # -- the fixture --------------------------------------------------------------------------
@@ -82,10 +122,8 @@ class ZsmcCheck:
         except KeyError:
             raise AttributeError(name) from None
 
-    def __call__(self, build, **overrides):
+    def __call__(self, build=None, *, variant=None, mutation=None, scenario=None, cpus=None, **overrides):
         import checker
-        from checker.render import render_text
-        from checker.trace import make_trace, save_trace
 
         unknown = set(overrides) - set(_OPTIONS)
         if unknown:
@@ -94,11 +132,32 @@ class ZsmcCheck:
         o = {**self.options, **overrides}
         if o["expect"] not in ("pass", "violation"):
             pytest.fail(f"zsmc_check: expect must be 'pass' or 'violation', got {o['expect']!r}", pytrace=False)
-        if o["depth"] is not None and _takes_depth(build):
-            depth, inner = o["depth"], build
+        if o["depth"] is not None and (not isinstance(o["depth"], int) or o["depth"] < 1):
+            pytest.fail(f"zsmc_check: depth must be a positive integer, got {o['depth']!r}", pytrace=False)
+        try:
+            if variant is not None or mutation is not None or scenario is not None:
+                if build is not None:
+                    raise checker.UsageError("zsmc_check takes a build or variant=/mutation=/scenario=, not both")
+                builds = _model_builds(variant, mutation, scenario, cpus, o["depth"])
+            elif build is None:
+                raise checker.UsageError("zsmc_check needs a build function, or variant= (and scenario=)")
+            else:
+                builds = [_with_depth(build, o["depth"])]
+        except checker.ZsmcError as exc:
+            pytest.fail(f"zsmc: {exc}", pytrace=False)
+        total = None
+        for name, b, program in builds:
+            result = self._check(b, program or o["program"], o, name)
+            if total is None:
+                total = result
+            else:
+                total.absorb(result)
+        return total
 
-            def build():
-                return inner(depth=depth)
+    def _check(self, build, program, o, name):
+        import checker
+        from checker.render import render_text
+        from checker.trace import make_trace, save_trace
         try:
             result = checker.explore(build, scheduler=o["scheduler"], properties=o["properties"],
                                      preemption_bound=o["preemption_bound"],
@@ -106,20 +165,69 @@ class ZsmcCheck:
                                      seed=o["seed"])
         except checker.ZsmcError as exc:
             pytest.fail(f"zsmc: {exc}", pytrace=False)
+        where = f" in scenario {name}" if name else ""
         if o["expect"] == "violation":
             if not result.violations:
-                pytest.fail(f"zsmc: expected a violation, found none ({result.summary()})", pytrace=False)
+                pytest.fail(f"zsmc: expected a violation{where}, found none ({result.summary()})",
+                            pytrace=False)
             return result
         if result.violations:
             v = result.violations[0]
-            program = o["program"]
             trace = make_trace(v, program or {"loader": "", "params": {}}, build=build)
-            lines = [f"zsmc: {v}  [{result.summary()}]", "", render_text(trace)]
+            lines = [f"zsmc: {v}{where}  [{result.summary()}]", "", render_text(trace, all_steps=False)]
             if program:
                 path = save_trace(trace, str(self._out_dir))
-                lines += ["", f"trace saved: {path}", f"replay: zsmc replay {path}"]
+                lines += ["", f"trace saved: {path}", f"replay: zsmc replay {path}",
+                          f"show:   zsmc show {path}"]
             pytest.fail("\n".join(lines), pytrace=False)
         return result
+
+
+def _with_depth(build, depth):
+    """``(None, build, program)``: the depth applied to ``build`` (see the module docstring)."""
+    loader, params = getattr(build, "loader", None), getattr(build, "params", None)
+    if isinstance(loader, str) and isinstance(params, dict):
+        if depth is not None and params.get("depth") != depth:
+            if "depth" not in params:
+                raise _usage(f"this program ({params.get('program') or loader}) has no depth: "
+                             "drop --zsmc-depth / depth= for this test")
+            params = {**params, "depth": depth}
+            from checker.trace import resolve_build
+            build = resolve_build({"loader": loader, "params": params})
+        return None, build, {"loader": loader, "params": params}
+    if depth is not None and _takes_depth(build):
+        inner = build
+
+        def build():
+            return inner(depth=depth)
+    return None, build, None
+
+
+def _model_builds(variant, mutation, scenario, cpus, depth) -> list:
+    """``[(scenario, build, program)]`` of the zsmalloc model for the variant and scenarios."""
+    reg = importlib.import_module("model.registry")
+    if mutation is not None:
+        m = reg.MUTATIONS.get(mutation)
+        cls = reg.variant_for(variant or (m.base if m else "upstream"), mutation)
+    else:
+        cls = reg.load_variant(variant or "upstream")
+    names = [scenario] if isinstance(scenario, str) else list(scenario or [
+        n for n, s in reg.SCENARIOS.items() if getattr(s, "default", True)])
+    out = []
+    for name in names:
+        # Without cpus=, each CPU count the scenario runs at, as ``zsmc check`` does.
+        scen = reg.find_scenario(name)
+        counts = [cpus] if cpus else list(getattr(scen, "counts", None) or [None])
+        for c in counts:
+            build, params = reg.make_build(cls, name, depth or 1, c)
+            label = name if len(counts) == 1 else f"{name} on {params['cpus']} CPU(s)"
+            out.append((label, build, {"loader": build.loader, "params": params}))
+    return out
+
+
+def _usage(message):
+    from checker.errors import UsageError
+    return UsageError(message)
 
 
 def _takes_depth(build) -> bool:
@@ -130,7 +238,7 @@ def _takes_depth(build) -> bool:
 
 
 @pytest.fixture
-def zsmc_check(request, tmp_path_factory):
+def zsmc_check(request):
     """Run a zsmc check on a build function with the command-line options and the ``zsmc`` marker."""
     cfg = request.config
     options = {"depth": cfg.getoption("zsmc_depth"), "scheduler": cfg.getoption("zsmc_scheduler"),
@@ -145,7 +253,7 @@ def zsmc_check(request, tmp_path_factory):
             pytest.fail(f"@pytest.mark.zsmc: {got}; it takes keyword options: {', '.join(_OPTIONS)}",
                         pytrace=False)
         options.update(marker.kwargs)
-    return ZsmcCheck(options, tmp_path_factory.mktemp("zsmc-traces"))
+    return ZsmcCheck(options, trace_dir(cfg))
 
 
 # -- counterexample files as test items -----------------------------------------------------
@@ -183,6 +291,38 @@ class TraceFailure(Exception):
         self.trace = trace
 
 
+def _name_project_variant(trace: dict, trace_path: str, root: str) -> None:
+    """A trace of the project's own variant file replays on that file as it is now
+    (a regression trace outlives edits of the patch), found at its recorded path or
+    next to the trace, and only inside the project: pytest already runs the
+    project's code, and nothing else is run (docs/cli.md, "Trust")."""
+    program = trace.get("program") or {}
+    params = program.get("params") if isinstance(program, dict) else None
+    rec = params.get("variant_file") if isinstance(params, dict) else None
+    if not isinstance(rec, dict) or not isinstance(rec.get("class"), str):
+        return
+    from checker.errors import UsageError
+    from model.registry import describe_variant, known_variant, load_variant
+    if known_variant(params.get("variant")):
+        return
+    root = os.path.realpath(root)
+    if rec.get("module"):
+        spec = f"{rec['module']}:{rec['class']}"
+    else:
+        path = rec.get("path")
+        if not isinstance(path, str):
+            return
+        near = os.path.join(os.path.dirname(os.path.abspath(trace_path)), os.path.basename(path))
+        found = next((p for p in (path, near) if os.path.isfile(p)
+                      and os.path.realpath(p).startswith(root + os.sep)), None)
+        if found is None:
+            raise UsageError(f"the trace's variant file {path} is not in this project (rootdir {root}) "
+                             f"nor next to the trace; put it there or replay with zsmc replay --variant")
+        spec = f"{found}:{rec['class']}"
+    cls = load_variant(spec)
+    trace["program"] = dict(program, params=dict(params, variant=describe_variant(cls)[0]))
+
+
 class TraceFile(pytest.File):
     def collect(self):
         yield TraceItem.from_parent(self, name="replay")
@@ -198,6 +338,7 @@ class TraceItem(pytest.Item):
         shown = self._shown_path()
         try:
             trace = load_trace(shown if os.path.exists(shown) else str(self.path))
+            _name_project_variant(trace, str(self.path), str(self.config.rootpath))
             out = replay(trace)
         except UsageError as exc:
             raise TraceFailure(str(exc)) from None

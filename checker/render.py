@@ -15,7 +15,7 @@ each of them first, in the order they are replayed.
 from __future__ import annotations
 
 import html
-import json
+import os
 
 # Kernel spellings of lock operations, by lock kind: (acquire, shared acquire, release, shared release).
 _VERBS = {
@@ -33,12 +33,19 @@ _TRY = {"spinlock_t": ("spin_trylock", "spin_trylock"), "rwlock_t": ("write_tryl
         "lockdep_map": ("lock_acquire_trylock", "lock_acquire_shared_trylock")}
 _SLEEPS = ("sleep", "cond_resched")
 _WIDTH = 56
+# What a folded trace keeps: lock operations and what changes or uses preemption (the
+# preempt count, sleeping, waiting, spinning), besides the choices of what each task
+# does, every preemption, and the steps the violation names.
+KEPT_OPS = frozenset({"acquire", "trylock", "release", "preempt_disable", "preempt_enable",
+                      "cond_resched", "might_sleep", "sleep", "wait_unlocked", "spin_until", "choose"})
+_PROGRAM_WIDTH = 110
 
 
 class _Step:
     """One event prepared for display (derived, never stored)."""
 
-    __slots__ = ("cpu", "fn", "i", "lock", "mark", "name", "preempts", "sleeps", "task", "text", "tip")
+    __slots__ = ("cpu", "fn", "i", "kept", "lock", "mark", "name", "preempts", "sleeps", "task", "text",
+                 "tip")
 
 
 def _prepare(trace: dict):
@@ -93,6 +100,7 @@ def _prepare(trace: dict):
         locks = ", ".join(_lock_name(h) for h in mine)
         tip.append(f"holds: {locks or 'no locks'}")
         s.tip = "\n".join(tip)
+        s.kept = (op in KEPT_OPS or bool(e.get("preemption")) or s.mark != "  ")
         out.append(s)
     return out, {k: v for k, v in held.items() if v}
 
@@ -134,8 +142,7 @@ def _header(trace: dict) -> list:
                       for t in trace.get("tasks") or [])
     message = str(viol.get("message")).splitlines() or [""]
     lines = [f"violation of {viol.get('property')} at step {viol.get('step')}: {message[0]}", *message[1:],
-             (f"program: {prog.get('loader')} {json.dumps(prog.get('params'), sort_keys=True)}"
-              f" (expect {trace.get('expect')})")]
+             f"program: {program_line(prog)} (expect {trace.get('expect')})"]
     if tasks:
         lines.append(f"tasks: {tasks}")
     if st:
@@ -173,23 +180,84 @@ def _earlier(trace: dict) -> list:
     return out
 
 
-def render_text(trace: dict) -> str:
-    """The trace as lanes: one column per CPU, one row per step, then the locks held."""
+def _here(value):
+    """An absolute path under the working directory, shown relative to it (a file's
+    absolute path is what the trace records; the reader wants the short one)."""
+    if isinstance(value, str) and os.path.isabs(value):
+        rel = os.path.relpath(value)
+        if not rel.startswith(".."):
+            return rel
+    return value
+
+
+def program_line(program: dict) -> str:
+    """A trace's program in one short line: its scalar parameters (``variant=upstream
+    scenario=read-compact depth=1 ...``), the others (task lists, the initial pool)
+    named only, then the loader; the file has everything."""
+    params = program.get("params") or {}
+    scalars = [f"{k}={_here(v)}" for k, v in params.items()
+               if isinstance(v, (str, int, float, bool)) and k != "format" and v is not None]
+    nested = [k for k, v in params.items() if isinstance(v, (list, dict))]
+    text = " ".join(scalars)
+    if len(text) > _PROGRAM_WIDTH:
+        text = text[:_PROGRAM_WIDTH - 1] + "~"
+    if nested:
+        text += f" (+ {', '.join(nested)})"
+    return f"{text} [{program.get('loader')}]".strip()
+
+
+def _fold(steps: list, all_steps: bool) -> tuple:
+    """``(steps shown, note)``: all of them, or the kept ones and a line saying so."""
+    if all_steps:
+        return steps, None
+    shown = [s for s in steps if s.kept]
+    if len(shown) == len(steps):
+        return steps, None
+    return shown, (f"({len(shown)} of {len(steps)} steps shown: lock and preemption steps, "
+                   f"choices and the violation's; --all-steps shows every step)")
+
+
+def render_steps(trace: dict, all_steps: bool = False) -> str:
+    """The violation and its trace, one line per step (``zsmc check``'s report): by default
+    folded to the lock and preemption steps (see :data:`KEPT_OPS`; the step numbers
+    show where others were left out); ``>>`` marks the violating step, ``*`` the steps the
+    property points at."""
+    viol = trace.get("violation") or {}
+    steps, _ = _prepare(trace)
+    lines = [f"violation of {viol.get('property')}: {viol.get('message')}"]
+    shown, note = _fold(steps, all_steps)
+    if note:
+        lines.append(note)
+    for s in shown:
+        pre = f" (preempts {s.preempts})" if s.preempts else ""
+        fn = f"  [{s.fn}]" if s.fn else ""
+        lines.append(f"{s.mark}{s.i:4d}  cpu{s.cpu} {s.name:<14} {s.text}{pre}{fn}")
+    return "\n".join(lines)
+
+
+def render_text(trace: dict, all_steps: bool = True) -> str:
+    """The trace as lanes: one column per CPU, one row per step, then the locks held.
+
+    ``all_steps=False`` folds it to the lock and preemption steps (see :func:`render_steps`).
+    """
     steps, held = _prepare(trace)
     lines = _header(trace)
+    _, note = _fold(steps, all_steps)
+    if note:
+        lines.append(note)
     for title, run in _earlier(trace):
-        lines += ["", title] + _lanes(run, _prepare(run)[0])
+        lines += ["", title] + _lanes(run, _prepare(run)[0], all_steps)
     if trace.get("runs"):
         lines += ["", "the violating run:"]
     else:
         lines.append("")
-    lines += _lanes(trace, steps)
+    lines += _lanes(trace, steps, all_steps)
     lines.append("")
     lines += _footer(trace, held)
     return "\n".join(lines)
 
 
-def _lanes(trace: dict, steps) -> list:
+def _lanes(trace: dict, steps, all_steps: bool) -> list:
     cpus = sorted({s.cpu for s in steps} | {t["cpu"] for t in trace.get("tasks") or []})
     cells = {}
     for s in steps:
@@ -198,8 +266,9 @@ def _lanes(trace: dict, steps) -> list:
         cells[s.i] = head + _clip(s.text, max(_WIDTH - len(head) - len(marks), 12)) + marks
     width = {c: max([len(f"CPU {c}")] + [len(cells[s.i]) for s in steps if s.cpu == c]) for c in cpus}
     head = "      step  " + "  ".join(f"{'CPU ' + str(c):<{width[c]}}" for c in cpus) + "  in"
+    shown, _ = _fold(steps, all_steps)
     lines = [head]
-    for s in steps:
+    for s in shown:
         row = "  ".join(f"{cells[s.i] if s.cpu == c else '':<{width[c]}}" for c in cpus)
         lines.append(f"  {s.mark}{s.i:6d}  {row}  {s.fn}".rstrip())
     if not steps:

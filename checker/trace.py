@@ -127,10 +127,20 @@ def make_trace(violation, program: dict, expect: str = "violation", meta: dict |
     return trace
 
 
+def _without_paths(value):
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items() if k != "path"}
+    if isinstance(value, list):
+        return [_without_paths(v) for v in value]
+    return value
+
+
 def save_trace(trace: dict, out_dir: str, name: str | None = None) -> str:
     """Write ``trace`` as ``out_dir/name`` (default: property and a digest); returns the path."""
     if name is None:
-        digest = hashlib.sha256(json.dumps([trace["program"], trace["schedule"]],
+        # Where a file was is not what the trace is (a variant file's content
+        # hash is): the same counterexample gets the same name in any folder.
+        digest = hashlib.sha256(json.dumps([_without_paths(trace["program"]), trace["schedule"]],
                                            sort_keys=True).encode()).hexdigest()[:10]
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(trace["violation"]["property"])).strip("-")
         name = f"{slug or 'trace'}-{digest}"

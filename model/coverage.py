@@ -64,9 +64,48 @@ def overridden(variant: type, base: type) -> list:
         if klass is base or issubclass(base, klass):
             break
         for attr, fn in vars(klass).items():
-            if inspect.isgeneratorfunction(fn):
+            if inspect.isgeneratorfunction(fn) and not _same_function(fn, getattr(base, attr, None)):
                 names.add(attr)
     return sorted(names)
+
+
+def _same_function(fn, other) -> bool:
+    """``fn`` does what ``other`` does: the same code (ignoring where it was written)
+    and every global name it uses bound to the same object (``zsmc variant new``
+    copies the base's code; until it is edited it changes nothing)."""
+    if not inspect.isfunction(other) or fn.__defaults__ != other.__defaults__ \
+            or fn.__kwdefaults__ != other.__kwdefaults__ or fn.__closure__ or other.__closure__:
+        return False
+    if not _same_code(fn.__code__, other.__code__):
+        return False
+    missing = object()
+    return all(fn.__globals__.get(n, missing) is other.__globals__.get(n, missing)
+               for n in _global_names(fn.__code__))
+
+
+def _same_code(a, b) -> bool:
+    if (a.co_code, a.co_names, a.co_varnames, a.co_freevars, a.co_cellvars, a.co_flags,
+            a.co_argcount, a.co_kwonlyargcount) != (b.co_code, b.co_names, b.co_varnames, b.co_freevars,
+                                                  b.co_cellvars, b.co_flags, b.co_argcount,
+                                                  b.co_kwonlyargcount):
+        return False
+    if len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if inspect.iscode(x) and inspect.iscode(y):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
+
+
+def _global_names(code) -> set:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if inspect.iscode(c):
+            names |= _global_names(c)
+    return names
 
 
 def ran(coverage: dict) -> set:

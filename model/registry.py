@@ -218,6 +218,7 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
         return build_program(variant, scen, depth, cpus)
 
     build.params = params
+    build.loader = f"{__name__}:build_from_params"      # so a test can rebuild it (pytest plugin)
     return build, params
 
 
@@ -230,6 +231,10 @@ def build_from_params(params: dict, trusted: bool = False):
     """
     if not isinstance(params, dict):
         raise UsageError(f"model params must be a JSON object, got {type(params).__name__}")
+    if params.get("program") == "stateful":       # the state machine's program (model.stateful)
+        from .stateful_program import build_from_params as stateful_build
+        _trusted_variant(params, trusted)
+        return stateful_build(params)
     missing = [k for k in ("variant", "scenario", "depth") if k not in params]
     if missing:
         raise UsageError(f"model params lack {', '.join(missing)}")
@@ -240,17 +245,28 @@ def build_from_params(params: dict, trusted: bool = False):
             raise UsageError(f"model params: {key} must be a {kind.__name__}, got {params[key]!r}")
     if params.get("mutation") is not None and not isinstance(params["mutation"], str):
         raise UsageError(f"model params: mutation must be a string, got {params['mutation']!r}")
-    spec = params["variant"]
-    if not known_variant(spec) and not trusted:
-        raise UsageError(f"the program is the variant {spec}, code that zsmc runs only when you name "
-                         "it: pass --variant FILE.py:CLASS (or --trust-variant to use the recorded file)")
-    cls = variant_for(spec, params.get("mutation"))
+    _trusted_variant(params, trusted)
+    cls = variant_for(params["variant"], params.get("mutation"))
     build, fresh = make_build(cls, params["scenario"], params["depth"], params.get("cpus"))
     for key in ("tasks", "pool"):
         if key in params and params[key] != fresh[key]:
             raise UsageError(f"scenario {params['scenario']!r} has changed since these params were "
                              f"recorded ({key} differ); replay with the zsmc version that recorded them")
     return build
+
+
+def _trusted_variant(params: dict, trusted: bool) -> None:
+    spec = params.get("variant")
+    if isinstance(spec, str) and not known_variant(spec) and not trusted:
+        raise UsageError(f"the program is the variant {spec}, code that zsmc runs only when you name "
+                         "it: pass --variant FILE.py:CLASS (or --trust-variant to use the recorded file)")
+
+
+def stateful_search(variant: type, scenario: str, **options):
+    """``zsmc check --scheduler hypothesis``: the state machine of :mod:`model.stateful`
+    (see :func:`model.stateful_search.search`; imported when called: it needs Hypothesis)."""
+    from .stateful_search import search
+    return search(variant, scenario, **options)
 
 
 __all__ = [
@@ -267,6 +283,7 @@ __all__ = [
     "load_variant",
     "make_build",
     "register_mutation",
+    "stateful_search",
     "variant_for",
     "variant_source",
 ]

@@ -171,3 +171,20 @@ def worker(zs, depth: int):
         if (yield pool.free_work.rmw(_clear)):
             yield from zs.async_free_zspage()
 
+
+
+# -- single operations, for callers that start them one at a time (model.stateful) ----------
+
+def malloc_object(zs, key: str, value, api: str):
+    """``zs_malloc`` a client object named ``key`` and store ``value`` in it (as zram
+    does after allocating); returns the handle."""
+    h = yield from zs.zs_malloc(OBJECT_SIZE + 1, key)
+    zs.pool.ghost_handles[h.key] = h
+    yield from write_object(zs, h, value, api)
+    return h
+
+
+def free_object(zs, h):
+    """``zs_free`` a client's handle (the client forgets it first)."""
+    zs.pool.ghost_handles.pop(h.key, None)
+    yield from zs.zs_free(h)

@@ -168,8 +168,9 @@ def test_a_buggy_patch_is_found_minimised_and_replayed(tmp_path):
 
 
 def test_hypothesis_on_the_large_family_draws_the_pool_and_writes_a_replayable_trace(tmp_path):
-    """--scheduler hypothesis --scenario large draws classes, zspages, clients, objects
-    and CPUs with the schedule; the trace records the drawn pool, so it replays."""
+    """--scheduler hypothesis runs the state machine (model/stateful.py); on --scenario large
+    it draws classes, zspages, clients, objects and CPUs too; the trace records the drawn
+    pool and every task's operations, so it replays."""
     out = tmp_path / "t"
     res = run("check", "--mutation", "compact-keeps-src", "--scenario", "large", "--depth", "2",
               "--scheduler", "hypothesis", "--executions", "200", "--seed", "0", "--out", str(out),
@@ -178,6 +179,7 @@ def test_hypothesis_on_the_large_family_draws_the_pool_and_writes_a_replayable_t
     doc = json.loads(res.stdout)
     sc = doc["scenarios"][0]
     assert sc["params"]["scenario"].startswith("large:classes=")
+    assert sc["params"]["program"] == "stateful" and sc["params"]["script"]
     [trace] = list(out.glob("*.json"))
     again = run("replay", str(trace))
     assert again.exit_code == 1 and "reproduced" in again.stdout

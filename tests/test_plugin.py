@@ -197,7 +197,8 @@ def test_marker_and_fixture(pytester, scheduler):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--zsmc-depth=-1"], "--zsmc-depth must be a non-negative integer, got -1"),
+    (["--zsmc-depth=-1"], "--zsmc-depth must be a positive integer (operations per task), got -1"),
+    (["--zsmc-depth=0"], "--zsmc-depth must be a positive integer (operations per task), got 0"),
     (["--zsmc-time-limit=0"], "--zsmc-time-limit must be a positive number of seconds"),
     (["--zsmc-scheduler=nope"], "--zsmc-scheduler: unknown scheduler 'nope'; known: "),
 ])

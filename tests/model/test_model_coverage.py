@@ -150,3 +150,24 @@ def test_a_kernel_function_called_without_yield_from_names_the_call_site():
     with pytest.raises(ModelError, match=r"zspage_read_unlock\(\) was called in zs_obj_read_end "
                                          r"\(test_model_coverage.py:\d+\) but its generator never ran"):
         explore(build, properties=[])
+
+
+def test_an_unedited_copy_of_the_base_changes_nothing(tmp_path):
+    # `zsmc variant new` copies the base's code: until it is edited it changes
+    # nothing, so a scenario that does not run it is still a pass.
+    path = tmp_path / "copy.py"
+    assert CliRunner().invoke(cli.main, ["variant", "new", str(path), "--function", "zs_free",
+                                         "--function", "alloc_zspage"]).exit_code == 0
+    copy = load_variant(f"{path}:Copy")
+    assert overridden(copy, Upstream) == []
+    edited = tmp_path / "edited.py"
+    edited.write_text(path.read_text().replace("class Copy", "class Edited").replace(
+        "def zs_free(self, handle):\n", "def zs_free(self, handle):\n        handle = handle\n"))
+    assert overridden(load_variant(f"{edited}:Edited"), Upstream) == ["zs_free"]
+    # The same code calling a helper its own module rebinds is a change too.
+    rebound = tmp_path / "rebound.py"
+    text = path.read_text().replace("class Copy", "class Rebound")
+    names = [n for n in Upstream.alloc_zspage.__code__.co_names if n in Upstream.alloc_zspage.__globals__]
+    assert names, "alloc_zspage uses no module-level name; pick another function for this test"
+    rebound.write_text(text + f"\n\n{names[0]} = None\n")
+    assert overridden(load_variant(f"{rebound}:Rebound"), Upstream) == ["alloc_zspage"]

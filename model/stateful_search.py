@@ -1,0 +1,195 @@
+"""``zsmc check --scheduler hypothesis``: the state machine run as a search.
+
+:func:`search` runs :class:`model.stateful.ZsmallocMachine` (a subclass set
+to the variant, scenario, CPUs and properties asked for) under Hypothesis,
+returns a :class:`checker.Result` in the terms of every other search (never
+complete: it samples), and on a violation the shrunk failure, whose schedule
+replays on the returned params' program (``model.registry:build_from_params``
+hands them to :mod:`model.stateful_program`).  Hypothesis's shrinking is
+bounded (:data:`SHRINK_SECONDS`); :func:`reduce_failure` then deletes the
+operations the failure does not need, one replay each.
+
+On the large-pool family (``--scenario large``) the machine draws the pool as
+well: classes 1-3, zspages 2-4, clients 1-4, objects, and 1 or 2 CPUs, so a
+failure shrinks to a small pool (:func:`large_family`).
+
+Failing examples persist in Hypothesis's example database, keyed by the
+variant, scenario, CPUs and properties, and are replayed first on the next
+run.  ``--depth N`` makes each example N times longer (N x
+:data:`STEPS_PER_DEPTH` rules).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from hypothesis import strategies as st
+
+from checker import Result, UsageError
+from checker.budget import SearchInterrupted, interrupt_pending, signal_of
+
+STEPS_PER_DEPTH = 100
+SHRINK_SECONDS = 20.0
+
+
+def large_family():
+    """Strategy for ``(large:classes=C,zspages=Z,objects=O,tasks=T, cpus)``."""
+    from .large import NAME, capacity
+
+    def member(t):
+        classes, zspages, tasks, cpus = t
+        most = min(tasks + 2, capacity(classes, zspages))
+        prefix = f"{NAME}:classes={classes},zspages={zspages}"
+        return st.integers(0, most).map(lambda objects: (f"{prefix},objects={objects},tasks={tasks}", cpus))
+
+    return st.tuples(st.integers(1, 3), st.integers(2, 4), st.integers(1, 4),
+                     st.integers(1, 2)).flatmap(member)
+
+
+def machine_for(variant, scenario: str, cpus=None, properties=None, trace_dir=None):
+    """A :class:`~model.stateful.ZsmallocMachine` subclass checking ``variant`` (a version
+    class) on ``scenario`` (``large`` draws the family member)."""
+    from .large import NAME
+    from .stateful import ZsmallocMachine
+    attrs = {"variant": variant, "scenario": scenario, "cpus": cpus, "properties": properties,
+             "trace_dir": trace_dir, "examples": 0}
+    if scenario == NAME and cpus is None:
+        attrs["pools"] = lambda self: large_family()
+
+    def init(self):
+        ZsmallocMachine.__init__(self)
+        type(self).examples += 1
+
+    attrs["__init__"] = init
+    return type(f"{variant.__name__}Machine", (ZsmallocMachine,), attrs)
+
+
+def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int = 200, seed: int = 0,
+           properties=None, database=None, shrink_seconds: float | None = SHRINK_SECONDS) -> tuple:
+    """``(Result, params, violation or None)``: Hypothesis runs the machine on ``variant``.
+
+    ``params`` are the program's (of the failure when there is one; the
+    first example's otherwise).  ``database``: None for Hypothesis's default
+    (``.hypothesis/examples``), False for none, else an ``ExampleDatabase``.
+    ``shrink_seconds`` bounds Hypothesis's shrinking (the trace is minimised
+    afterwards anyway); None lets it shrink as long as it likes.
+    """
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
+    from hypothesis import seed as fixed_seed
+    from hypothesis.errors import Flaky
+    from hypothesis.stateful import get_state_machine_test
+
+    from .stateful import ZsmcViolation, shrinking_limit
+    if not isinstance(max_examples, int) or max_examples < 1:
+        raise UsageError(f"max_examples must be a positive integer, got {max_examples!r}")
+    machine = machine_for(variant, scenario, cpus, properties)
+    db = settings.default.database if database is None else (database or None)
+    test = get_state_machine_test(fixed_seed(seed)(machine), settings=settings(
+        max_examples=max_examples, stateful_step_count=STEPS_PER_DEPTH * depth, deadline=None,
+        database=db, suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+        verbosity=Verbosity.quiet, print_blob=False))
+    key = json.dumps([variant.__module__, variant.__qualname__, scenario, cpus, properties],
+                     sort_keys=True, default=str)
+    test.hypothesis.inner_test._hypothesis_internal_add_digest = hashlib.sha256(
+        f"zsmc-machine:{key}".encode()).digest()
+    result = Result(scheduler="hypothesis", seed=seed)
+    start = time.perf_counter()
+    violation = params = None
+    try:
+        with shrinking_limit(shrink_seconds):
+            test()
+    except ZsmcViolation as exc:
+        violation, params = reduce_failure(exc.violation, exc.params)
+        result.violations.append(violation)
+        result.violation_count = 1
+        result.reason = f"stopped at the first violation, shrunk by Hypothesis ({machine.examples} examples)"
+    except Flaky as exc:
+        if interrupt_pending() is not None:     # an interrupt cut an example short
+            raise _interrupted(result, machine, start, interrupt_pending()) from None
+        raise UsageError(f"the same Hypothesis draws gave different executions ({type(exc).__name__}); "
+                         "does the variant keep state between executions?") from exc
+    except KeyboardInterrupt as exc:         # Ctrl-C, SIGTERM: the examples run so far are reported
+        raise _interrupted(result, machine, start, signal_of(exc)) from None
+    else:
+        result.reason = f"sampled: {machine.examples} Hypothesis examples of the state machine"
+    result.executions = machine.examples
+    result.elapsed = time.perf_counter() - start
+    result.complete = False
+    if params is None:
+        from .stateful_program import make_build
+        params = make_build(variant, scenario, cpus, machine.workers)[1]
+    return result, params, violation
+
+
+def _interrupted(result, machine, start, signum):
+    result.complete = False
+    result.executions = machine.examples
+    result.reason = f"interrupted after {machine.examples} Hypothesis examples of the state machine"
+    result.elapsed = time.perf_counter() - start
+    return SearchInterrupted(result, signum)
+
+
+def reduce_failure(violation, params, time_limit: float = 10.0) -> tuple:
+    """``(violation, params)`` with every operation the failure does not need removed.
+
+    Hypothesis shrinks the rules; what is left often still holds operations
+    that only ran alongside (an empty free work, an allocation nobody uses).
+    This deletes one operation at a time (its steps from the schedule, its
+    entry from its task's script) and keeps the deletion when the schedule
+    still violates the same property at its last step; until none can go or
+    ``time_limit`` seconds have passed.  Each try is one replay.
+    """
+    from checker.errors import ZsmcError
+    from checker.trace import FORMAT, VERSION, replay
+
+    from .stateful_program import LOADER, task_names
+    names = [n for n, _ in task_names(params["cpus"], params["workers"])]
+    deadline = time.perf_counter() + time_limit
+    prop = violation.property
+
+    def attempt(schedule, script):
+        p = dict(params, script=script)
+        trace = {"format": FORMAT, "version": VERSION, "program": {"loader": LOADER, "params": p},
+                 "expect": "violation", "violation": {"property": prop, "step": len(schedule) - 1},
+                 "schedule": [list(s) for s in schedule]}
+        try:
+            out = replay(trace)
+        except ZsmcError:        # the schedule or the script no longer fits: keep the operation
+            return None
+        return out.violation if out.reproduced else None
+
+    schedule = [tuple(s) for s in violation.schedule]
+    script = {n: [list(op) for op in ops] for n, ops in params["script"].items()}
+    best = violation
+    progress = True
+    while progress and time.perf_counter() < deadline:
+        progress = False
+        for name in list(script):
+            k = len(script[name]) - 1
+            while k >= 0 and time.perf_counter() < deadline:
+                cut = _without_op(schedule, names.index(name), script[name], k)
+                if cut is not None:
+                    fewer = {n: ops[:k] + ops[k + 1:] if n == name else ops for n, ops in script.items()}
+                    v = attempt(cut, fewer)
+                    if v is not None:
+                        schedule, script, best, progress = cut, fewer, v, True
+                k -= 1
+    return best, dict(params, script={n: ops for n, ops in script.items() if ops})
+
+
+def _without_op(schedule, task: int, ops: list, k: int):
+    """``schedule`` without the steps of task ``task``'s ``k``-th operation (None if the
+    schedule cannot be cut there: the operation's start is not where its script says)."""
+    starts = []
+    want = 0
+    for pos, (t, choice) in enumerate(schedule):
+        if t == task and want < len(ops) and choice == ops[want][0]:
+            starts.append(pos)
+            want += 1
+    if k >= len(starts):
+        return None
+    end = starts[k + 1] if k + 1 < len(starts) else len(schedule)
+    return [s for pos, s in enumerate(schedule) if not (starts[k] <= pos < end and s[0] == task)]
