@@ -43,7 +43,17 @@ def spawn(*args, cwd=None, stdout=subprocess.PIPE):
 
 
 def finish(p, timeout=60):
-    out, err = p.communicate(timeout=timeout)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # A run that did not stop must not outlive its test (it would eat the
+        # machine the rest of the suite runs on): kill its process group.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.communicate()
+        raise
     return p.returncode, out or "", err or ""
 
 
