@@ -69,6 +69,18 @@ def run_seed(machine, seed: int, examples: int):
     return None
 
 
+def replay(name: str, seed: int, examples: int, base: bool = False) -> dict:
+    """One run (``base``: of the mutation's base version, with the mutation's property):
+    ``{"property": the violated property or None, "examples": examples run, "error": ...}``."""
+    from model.registry import MUTATIONS
+    from model.stateful import ZsmcViolation
+    machine, runs = machine_for(name, MUTATIONS[name].base if base else None)
+    exc = run_seed(machine, seed, examples)
+    prop = exc.violation.property if isinstance(exc, ZsmcViolation) else None
+    return {"property": prop, "examples": runs[0],
+            "error": None if exc is None or prop else f"{type(exc).__name__}: {exc}"}
+
+
 def measure(name: str, chunk: int = 100, budget: int = 3000, seconds: float = 120.0) -> dict:
     from model.registry import MUTATIONS
     from model.stateful import ZsmcViolation
