@@ -128,8 +128,17 @@ TASK = st.runner().flatmap(lambda machine: _sampled(tuple(machine.names) or ("-"
 not positions in a list of the moment: a rule keeps its meaning when the shrinker
 deletes rules before it."""
 API = st.runner().flatmap(lambda machine: _sampled(machine.apis()))
+ORDER = st.runner().flatmap(lambda machine: st.permutations(machine.names or ["-"]))
+# Change points, in moves: mostly early (the windows of the catalogue's bugs open within
+# the first dozen moves of an operation), sometimes anywhere in a longer race.
+SWITCHES = st.lists(st.integers(1, 12) | st.integers(1, 48), max_size=2)
+# What a change point counts: moves, or releases (a lock release or preempt_enable: a
+# window opens right after one, and an operation makes few of them, so that the n-th
+# release of a long operation is as likely a change point as the n-th move of a short one).
+UNITS = st.sampled_from(("moves", "releases"))
+_RELEASES = frozenset({"release", "preempt_enable"})
 # An index into ZsmallocMachine.page_candidates(), most recently touched first.
-PAGE = st.integers(0, 2) | st.integers(0, 31)
+PAGE = st.sampled_from((0, 0, 1)) | st.integers(0, 31)
 POOL = st.runner().flatmap(lambda machine: machine.pools())
 
 
@@ -351,18 +360,50 @@ class ZsmallocMachine(RuleBasedStateMachine):
                 or any(op == "free_work" for q in self.queue.values() for op, _ in q))
 
     def page_candidates(self) -> list:
-        """The pages ``migrate`` may pick, those the latest steps touched first (where the
-        races are; a smaller index is simpler, so shrinking prefers them too)."""
+        """The pages ``migrate`` may pick, where the races are first: those the paused
+        operations are about to touch (the last one to move first), then those the latest
+        steps touched (a smaller index is simpler, so shrinking prefers them too)."""
         names = self.caller.pages
         seen = {}
-        events = self.stepper.world.events
-        for k in range(len(events) - 1, max(len(events) - 400, 0) - 1, -1):
-            name = getattr(events[k].action.obj, "name", None)
+
+        def note(obj):
+            name = getattr(obj, "name", None)
             if name is not None:
-                page = name.removesuffix(".zpdesc")
+                page = name.removesuffix(".zpdesc").removesuffix(".lock")
                 if page in names and page not in seen:
                     seen[page] = len(seen)
+
+        world = self.stepper.world
+        paused = [i for i in range(len(self.names)) if self._in_flight(i) and i not in self._opening]
+        if self.last in paused:
+            paused.remove(self.last)
+            paused.insert(0, self.last)
+        for i in paused:
+            pending = world.tasks[i].pending
+            if pending is not None:
+                note(pending.obj)
+                # and the page after it: a spanning object's second half comes next
+                page = self.caller.pages.get(getattr(pending.obj, "name", "").removesuffix(".zpdesc"))
+                if page is not None and page.next is not None:
+                    note(page.next)
+        if self._free_work_on():
+            # The free work locks the pages of the empty zspages: a migration holding one
+            # of them is where lock_zspage and free_zspage race with the migration core.
+            for page in self._empty_zspage_pages():
+                note(page)
+        events = world.events
+        for k in range(len(events) - 1, max(len(events) - 400, 0) - 1, -1):
+            note(events[k].action.obj)
         return sorted(names, key=lambda n: (seen.get(n, len(seen)), n))
+
+    def _empty_zspage_pages(self) -> list:
+        """The candidate pages of the zspages with no object in use, in chain order."""
+        out = []
+        for page in self.caller.pages.values():
+            z = page.zspage
+            if z is not None and z.inuse == 0 and z.first is not None:
+                out += [p for p in z.pages() if p not in out]
+        return out
 
     # -- the scheduler's decisions -------------------------------------------------------------
     @precondition(lambda self: self.runnable_tasks() or not self.running)
@@ -384,6 +425,29 @@ class ZsmallocMachine(RuleBasedStateMachine):
     def run(self, task):
         """``task`` runs until its operation is over or it cannot go on."""
         return self._advance(task, MAX_STEPS, 0)
+
+    @precondition(lambda self: self.runnable_tasks() or not self.running)
+    @rule(target=handles, order=ORDER, switches=SWITCHES, unit=UNITS)
+    def race(self, order, switches, unit="moves"):
+        """Every operation in flight runs to its end, the tasks by priority (``order``:
+        first is highest) as PCT schedules them: at each of the ``switches`` moves (or
+        releases, ``unit``) the task that has just moved drops below every other
+        (Burckhardt et al., ASPLOS 2010)."""
+        if not self.running:
+            return multiple()
+        self._version += 1
+        before = dict(self.current)
+        policy = _Race(self, [self.names.index(n) for n in order if n in self.names], sorted(switches),
+                       unit == "releases")
+        self.stepper.run(policy)
+        done = []
+        for i in before:
+            done += self._finished(i)
+        for i in list(self.current):
+            if i not in before:
+                done += self._finished(i)
+        self._settle()
+        return multiple(*done)
 
     def _advance(self, task: str, moves: int, steps: int):
         """Move ``task``, or if it cannot move now, the next task (in name order) that can."""
@@ -539,6 +603,51 @@ class ZsmallocMachine(RuleBasedStateMachine):
                 self.current.pop(i)
             return self._choice(i)
         return self._exit_policy(world, enabled)
+
+
+class _Race:
+    """The policy of :meth:`ZsmallocMachine.race` (PCT's: priorities, change points
+    counted in moves, so that they fall where a :meth:`~ZsmallocMachine.step` stops, or in
+    releases)."""
+
+    __slots__ = ("machine", "moves", "order", "releases", "seen", "switches")
+
+    def __init__(self, machine, order: list, switches: list, releases: bool = False):
+        self.machine = machine
+        self.order = order
+        self.switches = switches
+        self.releases = releases
+        self.moves = 0
+        self.seen = len(machine.stepper.world.events) if machine.stepper.world else 0
+
+    def __call__(self, world, enabled):
+        m = self.machine
+        events = world.events
+        if len(events) > self.seen and (world.events[-1].action.name in _RELEASES if self.releases
+                                        else _ends_a_move(world)):
+            self.moves += 1
+            if self.switches and self.moves >= self.switches[0] and m.last in self.order:
+                self.switches.pop(0)
+                self.order.remove(m.last)
+                self.order.append(m.last)
+        self.seen = len(events)
+        for i in self.order:
+            if i in enabled and m._in_flight(i):
+                if i in m.current and m.caller.idle.get(m.names[i], True):
+                    continue            # its operation is over (the machine notes it after)
+                m.last = i
+                return m._choice(i)
+        return None
+
+
+def _ends_a_move(world) -> bool:
+    """Whether the last step ended a move of its task (see :data:`SYNC_OPS`)."""
+    ev = world.events[-1]
+    a = ev.action
+    if a.name in SYNC_OPS or (a.name in _LOADS and a.footprint_kind == _R):
+        return True
+    pending = world.tasks[ev.task].pending
+    return pending is not None and pending.name in SYNC_OPS
 
 
 class _Moves:
