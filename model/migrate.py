@@ -150,7 +150,13 @@ class Migration:
         newpage = self.alloc_migration_target()
         ref = yield page.ref.read()
         if ref == 1:        # "Folio was freed from under us. So we are done."
-            page.isolated = False       # only our reference is left: nobody else looks
+            # A racing isolate_movable_page may still look (under the page lock):
+            # so the flag is cleared under it too (unmap_and_move: lock_page,
+            # __ClearPageIsolated if no longer movable, unlock_page).
+            yield from self.zpdesc_lock(page)
+            if not page.movable:
+                page.isolated = False
+            yield from self.zpdesc_unlock(page)
             yield from self.zpdesc_put(page)
             yield from self.zpdesc_put(newpage)
             return None
