@@ -41,7 +41,8 @@ import cli_format as fmt
 from checker import __version__
 from checker.errors import InternalError, UsageError, ZsmcError
 
-EXIT_PASS, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_VACUOUS = 0, 1, 2, 3, 4, 5
+EXIT_PASS, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_VACUOUS = fmt.EXIT_VACUOUS
 EXIT_INTERRUPTED = 130  # Ctrl-C, the shell's convention
 
 DEFAULT_VARIANT = "upstream"
@@ -368,11 +369,10 @@ def _resolve_variant(reg, variant, mutation):
 
 def _cpu_counts(reg, name, cpus) -> list:
     """The CPU counts to check scenario ``name`` at: ``--cpus``, else the scenario's own."""
-    if cpus:
-        return [cpus]
-    find = getattr(reg, "find_scenario", None)
-    scen = find(name) if find is not None else reg.SCENARIOS.get(name)
-    return list(getattr(scen, "counts", None) or [None])
+    counts = getattr(reg, "cpu_counts", None)
+    if counts is not None:
+        return counts(name, cpus)
+    return [cpus] if cpus else [None]
 
 
 def _default_scenarios(reg) -> list:

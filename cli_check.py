@@ -106,10 +106,8 @@ def run(c: Check) -> int:
                 partial = {_current(c, results): partial}
             results.update({k: v for k, v in partial.items() if v is not None})
             _report_interrupted(c, results, text)
-    code = fmt.exit_code(c.runs, c.interrupted)
     unrun = [] if c.interrupted else _never_ran(c)
-    if unrun and code == 0:
-        code = 5        # not a pass: the changed code never ran (cli.EXIT_VACUOUS)
+    code = fmt.exit_code(c.runs, c.interrupted, unrun)
     if text:
         if c.show_coverage:
             click.echo(fmt.coverage_text(c.runs, _kernel_functions(c)))

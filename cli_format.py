@@ -52,15 +52,21 @@ class ScenarioRun:
 EXIT_INTERRUPTED = {2: 130, 15: 143}    # SIGINT, SIGTERM: 128 + the signal, the shell's convention
 
 
-def exit_code(runs, interrupted=None) -> int:
+EXIT_VACUOUS = 5                        # not a pass: the changed code never ran
+
+
+def exit_code(runs, interrupted=None, unrun=()) -> int:
     """1 if anything was violated; else, if interrupted (``interrupted`` is the
-    signal), 130 or 143; else 3 if any scenario is incomplete; else 0."""
+    signal), 130 or 143; else 3 if any scenario is incomplete; else 5 if a
+    function the variant changes never ran (``unrun``); else 0."""
     if any(r.result.violations for r in runs):
         return 1
     if interrupted is not None:
         return EXIT_INTERRUPTED.get(int(interrupted), 128 + int(interrupted))
     if any(not r.result.complete for r in runs):
         return 3
+    if unrun:
+        return EXIT_VACUOUS
     return 0
 
 

@@ -216,8 +216,7 @@ def _model_builds(variant, mutation, scenario, cpus, depth) -> list:
     out = []
     for name in names:
         # Without cpus=, each CPU count the scenario runs at, as ``zsmc check`` does.
-        scen = reg.find_scenario(name)
-        counts = [cpus] if cpus else list(getattr(scen, "counts", None) or [None])
+        counts = reg.cpu_counts(name, cpus)
         for c in counts:
             build, params = reg.make_build(cls, name, depth or 1, c)
             label = name if len(counts) == 1 else f"{name} on {params['cpus']} CPU(s)"

@@ -193,6 +193,14 @@ def find_scenario(name) -> Scenario:
     return scen
 
 
+def cpu_counts(name, cpus: int | None = None) -> list:
+    """The CPU counts a check runs scenario ``name`` at: ``cpus`` if given, else
+    each of the scenario's own (a two-CPU race and its one-CPU counterpart)."""
+    if cpus:
+        return [cpus]
+    return list(getattr(find_scenario(name), "counts", None) or [None])
+
+
 def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None):
     """``(build, params)``: ``build()`` returns a fresh Program (context: the pool) for
     ``scenario`` with clients of ``depth`` operations and background tasks of ``depth``
