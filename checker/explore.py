@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from . import objects
+from . import config, objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
 from .errors import InternalError, ModelError, UsageError, ZsmcError
 from .monitor import select
@@ -101,6 +101,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     limits = Limits(max_steps, deadline, stop)
     world = None
     dog = Watchdog(deadline)
+    outer_config = config.current()
     try:
         while True:
             if max_executions is not None and result.executions >= max_executions:
@@ -190,6 +191,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     finally:
         dog.cancel()
         objects._uid_source = None
+        config.activate(outer_config)
     if result.races and result.complete and not result.violations:
         # Not asked to report the race, but the search is complete only for
         # programs without one: say so instead of verifying.
