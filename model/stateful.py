@@ -61,6 +61,7 @@ from hypothesis.stateful import (
 )
 
 from checker import UsageError
+from checker.hypothesis_constants import seed_only
 from checker.stepper import Stepper
 
 from . import stateful_program as sp
@@ -173,7 +174,7 @@ class _TestCaseProperty:
                 settings = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
                 def runTest(self):
-                    with shrinking_limit(typ.shrink_seconds):
+                    with shrinking_limit(typ.shrink_seconds), seed_only():
                         run_state_machine_as_test(typ, settings=self.settings)
 
                 runTest.is_hypothesis_test = True
