@@ -8,7 +8,8 @@ handle into the :attr:`~ZsmallocMachine.handles` bundle once it is done;
 put it back when done; ``zs_compact``, ``migrate`` and ``free_work``), and
 the scheduling rules make the scheduler's decisions: which started operation
 moves next and how far (:meth:`~ZsmallocMachine.step`,
-:meth:`~ZsmallocMachine.nudge`, :meth:`~ZsmallocMachine.run`).  Its
+:meth:`~ZsmallocMachine.nudge`, :meth:`~ZsmallocMachine.approach`,
+:meth:`~ZsmallocMachine.run`).  Its
 invariants are the properties: every property's monitor runs on every step
 (the engine's own exploration loop runs underneath, see
 :mod:`checker.stepper`), and at a *quiescent* point, when no operation is in
@@ -69,6 +70,7 @@ from . import stateful_program as sp
 MAX_STEPS = 20_000          # per execution; a livelocked run must not hang the example
 MOVES = st.integers(1, 8)   # moves per step(): shrinks towards one
 STEPS = st.integers(1, 4)   # single steps per nudge()
+PAGES_AHEAD = st.integers(1, 3)     # approach(): the n-th page an operation is about to touch
 # A *move* is one synchronisation step (a lock operation, a change of the preempt
 # count, a sleep or a wait), or a run of memory steps (reads, writes, accesses,
 # labels) up to the next synchronisation step or up to a load included: a task
@@ -422,6 +424,15 @@ class ZsmallocMachine(RuleBasedStateMachine):
         return self._advance(task, 0, steps)
 
     @precondition(lambda self: self.runnable_tasks() or not self.running)
+    @rule(target=handles, task=TASK, nth=PAGES_AHEAD)
+    def approach(self, task, nth):
+        """``task`` runs until it is about to access the ``nth`` page (counted from this
+        rule) it has not accessed before: the window where a migration of that page races
+        with it (the second half of a spanning object, the next page of a chain walk).
+        The migration candidates put that page first."""
+        return self._advance(task, 0, 0, nth)
+
+    @precondition(lambda self: self.runnable_tasks() or not self.running)
     @rule(target=handles, task=TASK)
     def run(self, task):
         """``task`` runs until its operation is over or it cannot go on."""
@@ -450,8 +461,9 @@ class ZsmallocMachine(RuleBasedStateMachine):
         self._settle()
         return multiple(*done)
 
-    def _advance(self, task: str, moves: int, steps: int):
-        """Move ``task``, or if it cannot move now, the next task (in name order) that can."""
+    def _advance(self, task: str, moves: int, steps: int, pages: int = 0):
+        """Move ``task``, or if it cannot move now, the next task (in name order) that can
+        (``pages``: until it is about to access the ``pages``-th new page, :meth:`approach`)."""
         runnable = self.runnable_tasks()
         if not self.running or not runnable:
             return multiple()
@@ -459,7 +471,7 @@ class ZsmallocMachine(RuleBasedStateMachine):
         order = self.names[k:] + self.names[:k]
         i = self.names.index(next(n for n in order if n in runnable))
         self._version += 1
-        self.stepper.run(_Moves(self, i, moves, steps))
+        self.stepper.run(_Approach(self, i, pages) if pages else _Moves(self, i, moves, steps))
         self.last = i
         done = self._finished(i)
         self._settle()
@@ -692,3 +704,39 @@ class _Moves:
             self.steps -= 1
             return (i, None)
         return None
+
+
+class _Approach:
+    """The policy of :meth:`ZsmallocMachine.approach`: task ``i`` steps until its pending
+    action accesses the ``nth`` page it has not accessed since the rule began (a page's
+    descriptor counts as the page), or its operation is over or it cannot go on."""
+
+    __slots__ = ("i", "machine", "nth", "seen")
+
+    def __init__(self, machine, i: int, nth: int):
+        self.machine = machine
+        self.i = i
+        self.nth = nth
+        self.seen = set()
+
+    def __call__(self, world, enabled):
+        m = self.machine
+        i = self.i
+        if i not in enabled:
+            return None
+        if i in m.current and m.caller.idle.get(m.names[i], True):
+            return None
+        opening = m._opening_step(i)
+        if opening is not None:
+            return opening
+        if not m._in_flight(i):
+            return None
+        pending = world.tasks[i].pending
+        if pending.name == "access":
+            page = getattr(pending.obj, "name", "").removesuffix(".zpdesc")
+            if page in m.caller.pages and page not in self.seen:
+                self.seen.add(page)
+                if len(self.seen) == self.nth:
+                    return None
+        return (i, None)
+
