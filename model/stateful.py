@@ -663,6 +663,25 @@ def _ends_a_move(world) -> bool:
     return pending is not None and pending.name in SYNC_OPS
 
 
+_GO_ON = object()
+
+
+def _operation_step(m, i: int, enabled):
+    """What a one-task policy does first: None to stop (task ``i`` cannot move, or its
+    operation is over or it has none), the opening step of its next operation (the
+    start of an operation is not a move), else ``_GO_ON`` (the policy decides)."""
+    if i not in enabled:
+        return None
+    if i in m.current and m.caller.idle.get(m.names[i], True):
+        return None
+    opening = m._opening_step(i)
+    if opening is not None:
+        return opening
+    if not m._in_flight(i):
+        return None
+    return _GO_ON
+
+
 class _Moves:
     """The policy of one scheduling rule: task ``i``'s next ``moves`` moves, then ``steps``
     single steps, stopping early when its operation is over or it cannot go on."""
@@ -677,17 +696,10 @@ class _Moves:
         self.run = False        # inside a move that is a run of memory steps
 
     def __call__(self, world, enabled):
-        m = self.machine
         i = self.i
-        if i not in enabled:
-            return None
-        if i in m.current and m.caller.idle.get(m.names[i], True):
-            return None                         # its operation is over
-        opening = m._opening_step(i)
-        if opening is not None:
-            return opening                      # the start of an operation is not a move
-        if not m._in_flight(i):
-            return None
+        first = _operation_step(self.machine, i, enabled)
+        if first is not _GO_ON:
+            return first
         pending = world.tasks[i].pending
         sync = pending.name in SYNC_OPS
         if self.moves and self.run and sync:    # a run of memory steps ends before a sync step
@@ -722,15 +734,9 @@ class _Approach:
     def __call__(self, world, enabled):
         m = self.machine
         i = self.i
-        if i not in enabled:
-            return None
-        if i in m.current and m.caller.idle.get(m.names[i], True):
-            return None
-        opening = m._opening_step(i)
-        if opening is not None:
-            return opening
-        if not m._in_flight(i):
-            return None
+        first = _operation_step(m, i, enabled)
+        if first is not _GO_ON:
+            return first
         pending = world.tasks[i].pending
         if pending.name == "access":
             page = getattr(pending.obj, "name", "").removesuffix(".zpdesc")
