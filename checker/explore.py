@@ -17,7 +17,7 @@ from .errors import InternalError, ModelError, UsageError, ZsmcError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
-from .schedulers import make_scheduler
+from .schedulers import adapt, make_scheduler
 from .world import CounterWaited, GuardBroken, World
 
 
@@ -40,6 +40,8 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     ``progress_every`` seconds.  Ctrl-C raises
     :class:`~checker.budget.SearchInterrupted` carrying the partial result.
     """
+    if not isinstance(scheduler, str):
+        scheduler = adapt(scheduler) or scheduler       # not a Scheduler: _explore says so
     args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
             time_limit, seed, on_progress, progress_every, max_steps, stop)
     guards = counters = True
@@ -64,11 +66,11 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
                 guards = False
                 notes.append(f"guarded sections not reduced: {exc}")
             if not isinstance(scheduler, str):
-                reset = getattr(scheduler, "reset", None)
-                if reset is None:
+                try:
+                    scheduler.reset()
+                except NotImplementedError:
                     raise ModelError(f"{exc}; the scheduler cannot start again without the "
                                      f"reduction") from exc
-                reset()
     if notes:
         result.note = "; ".join(notes)
     return result
@@ -91,7 +93,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
                            executions=max_executions or 1000)
     result = Result(scheduler=sched.name, preemption_bound=preemption_bound,
-                    seed=getattr(sched, "seed", seed))
+                    seed=seed if sched.seed is None else sched.seed)
     start = time.perf_counter()
     deadline = start + time_limit if time_limit is not None else None
     next_progress = start + progress_every
@@ -121,15 +123,14 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 reported = _reported(properties, monitors)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
-            world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False),
+            world = World(program, monitors, _build_uids[0], macro=sched.macro,
                           counters=counters, reported=reported,
-                          guards=guards and getattr(sched, "guards", True))
+                          guards=guards and sched.guards)
             world.events_cap = limits.max_steps
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation, limits)
-            if hasattr(sched, "judge"):     # a scheduler that knows a run ended in a known state
-                status = sched.judge(world, status)
+            status = sched.judge(world, status)
             result.steps += len(world.events)
             if world.unreported:
                 result.races += 1
@@ -196,13 +197,13 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
         result.complete = False
         result.reason = (f"a data race makes the search incomplete (its plain accesses may "
                          f"interleave in ways not explored): {result.race}")
-    if result.complete and getattr(sched, "incomplete_reason", None):
+    if result.complete and sched.incomplete_reason:
         result.complete = False
         result.reason = sched.incomplete_reason
     if stopped and result.complete:
         result.complete = False
         result.reason = "stopped at the first violation"
-    result.bound_cut = getattr(sched, "cut", 0)
+    result.bound_cut = sched.cut
     if result.complete and preemption_bound is not None:
         result.bound_covered = preemption_bound
     result.elapsed = time.perf_counter() - start

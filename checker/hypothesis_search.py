@@ -37,6 +37,7 @@ from .errors import ModelError, UsageError
 from .explore import explore
 from .monitor import Monitor, resolve
 from .result import Result, Violation
+from .schedulers.base import BaseScheduler
 from .schedulers.random import check_count, check_seed, enabled_steps
 
 
@@ -96,7 +97,7 @@ class DrawingData:
         return value
 
 
-class DrawScheduler:
+class DrawScheduler(BaseScheduler):
     """One execution whose decisions are drawn from Hypothesis's ``data``.
 
     Executions longer than ``max_steps`` steps are abandoned as pruned (a

@@ -28,11 +28,12 @@ import threading
 
 from .errors import InternalError, UsageError, ZsmcError
 from .explore import explore
+from .schedulers.base import BaseScheduler
 
 _ABANDON = object()
 
 
-class _Bridge:
+class _Bridge(BaseScheduler):
     """The scheduler explore() runs with: one execution, every pick from the caller."""
 
     name = "stepped"
