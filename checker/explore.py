@@ -46,31 +46,34 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             time_limit, seed, on_progress, progress_every, max_steps, stop)
     guards = counters = True
     notes = []
-    while True:
-        try:
-            result = _explore(*args, guards=guards, counters=counters)
-            break
-        except GuardBroken as exc:
-            # A reduction assumed a declaration the program broke (a guard not
-            # held, a counter waited on): explore again without it.  Sound either
-            # way (Stoller 2002: the reduced search reaches the first broken
-            # declaration).
-            if isinstance(exc, CounterWaited):
-                if not counters:
-                    raise InternalError(f"a counter was waited on after commuting was off: {exc}")
-                counters = False
-                notes.append(f"counter additions not commuted: {exc}")
-            else:
-                if not guards:
-                    raise InternalError(f"a guard broke after the reduction was off: {exc}")
-                guards = False
-                notes.append(f"guarded sections not reduced: {exc}")
-            if not isinstance(scheduler, str):
-                try:
-                    scheduler.reset()
-                except NotImplementedError:
-                    raise ModelError(f"{exc}; the scheduler cannot start again without the "
-                                     f"reduction") from exc
+    # This exploration numbers its own objects (checker.objects.making); a caller's
+    # numbering (an exploration nested in a build function) is restored after.
+    with objects.making():
+        while True:
+            try:
+                result = _explore(*args, guards=guards, counters=counters)
+                break
+            except GuardBroken as exc:
+                # A reduction assumed a declaration the program broke (a guard not
+                # held, a counter waited on): explore again without it.  Sound either
+                # way (Stoller 2002: the reduced search reaches the first broken
+                # declaration).
+                if isinstance(exc, CounterWaited):
+                    if not counters:
+                        raise InternalError(f"a counter was waited on after commuting was off: {exc}")
+                    counters = False
+                    notes.append(f"counter additions not commuted: {exc}")
+                else:
+                    if not guards:
+                        raise InternalError(f"a guard broke after the reduction was off: {exc}")
+                    guards = False
+                    notes.append(f"guarded sections not reduced: {exc}")
+                if not isinstance(scheduler, str):
+                    try:
+                        scheduler.reset()
+                    except NotImplementedError:
+                        raise ModelError(f"{exc}; the scheduler cannot start again without the "
+                                         f"reduction") from exc
     if notes:
         result.note = "; ".join(notes)
     return result
@@ -123,7 +126,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 reported = _reported(properties, monitors)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
-            world = World(program, monitors, _build_uids[0], macro=sched.macro,
+            world = World(program, monitors, program.build_uids, macro=sched.macro,
                           counters=counters, reported=reported,
                           guards=guards and sched.guards)
             world.events_cap = limits.max_steps
@@ -190,7 +193,6 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
         raise ModelError(_exit_message(world, exc)) from None
     finally:
         dog.cancel()
-        objects._uid_source = None
     if result.races and result.complete and not result.violations:
         # Not asked to report the race, but the search is complete only for
         # programs without one: say so instead of verifying.
@@ -208,9 +210,6 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
         result.bound_covered = preemption_bound
     result.elapsed = time.perf_counter() - start
     return result
-
-
-_build_uids = [0]
 
 
 def _reported(properties, monitors):
@@ -231,18 +230,12 @@ def _build(build) -> Program:
         counter[0] += 1
         return ("b", counter[0])
 
-    objects._uid_source = uid
-    guarded_before = objects._guarded_vars
-    try:
+    with objects.making(uid) as made:
         program = build()
-    except ZsmcError:
-        raise
-    finally:
-        objects._uid_source = None
     if not isinstance(program, Program):
         raise UsageError(f"build() must return a checker.Program, got {program!r}")
-    _build_uids[0] = counter[0]
-    program.declares_guards = objects._guarded_vars != guarded_before
+    program.build_uids = counter[0]
+    program.declares_guards = made.guards > 0
     return program
 
 

@@ -53,6 +53,7 @@ import time
 from dataclasses import dataclass
 
 from . import actions as A
+from . import objects
 from . import checkpoint as ck
 from .budget import Expired, SearchInterrupted, Watchdog, signal_of
 from .errors import ModelError, UsageError
@@ -142,9 +143,10 @@ def _replay(build, prefix, guards=True) -> World:
     from .explore import _build, _exit_message
     world = None
     try:
-        world = World(_build(build), macro=DPOR.macro, guards=guards)
-        for t, v in prefix:
-            world.step(t, v)
+        with objects.making():      # the World numbers the objects of its steps until it is left
+            world = World(_build(build), macro=DPOR.macro, guards=guards)
+            for t, v in prefix:
+                world.step(t, v)
     except (Exception, KeyboardInterrupt, GeneratorExit):  # kept apart from the BaseException below
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code
