@@ -25,10 +25,11 @@ clocks), and the union counts each trace once: ``executions`` is the number
 of distinct traces, the serial search's count (tested), and the repeats are
 counted in ``redundant``.
 
-Properties with state across executions merge after the subtrees: the
-lock-order graphs of all subtrees are joined in subtree order, and a cycle
-that only the union has is reported by replaying the execution that closed
-it against the graph of what came before (``Monitor.export_state``).
+Properties with state across executions merge after the subtrees
+(``Monitor.export_state`` and ``Monitor.merge``, :mod:`checker.merge`): a
+lock-order cycle that only the union of the subtrees' graphs has is
+reported by replaying the execution that closed it against the graph of
+what came before.
 
 A job is a prefix (event keys) and a sleep set, plain data: it runs in a
 forked process, on a Dask worker (which rebuilds the program from the
@@ -180,7 +181,7 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=
 
 
 def _export(monitors) -> dict:
-    return {m.name: m.export_state() for m in monitors if hasattr(m, "export_state")}
+    return {m.name: state for m in monitors if (state := m.export_state()) is not None}
 
 
 # -- the whole search ---------------------------------------------------------------------------
