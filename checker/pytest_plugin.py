@@ -334,6 +334,7 @@ class TraceItem(pytest.Item):
         from checker.errors import UsageError
         from checker.trace import load_trace, replay
 
+        importlib.import_module("model.registry")       # registers the model's trace loader
         shown = self._shown_path()
         try:
             trace = load_trace(shown if os.path.exists(shown) else str(self.path))
