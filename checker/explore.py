@@ -13,7 +13,7 @@ import time
 
 from . import objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
-from .errors import InternalError, ModelError, UsageError, ZsmcError
+from .errors import InternalError, ModelError, UsageError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation

@@ -363,13 +363,16 @@ class _DaskJob:
         self.programs, self.properties, self.kwargs = programs, properties, kwargs
 
     def __call__(self, i, job, deadline):
+        # A context of its own: the worker's other threads run other jobs meanwhile.
+        return i, job.index, contextvars.Context().run(self._run, i, job, deadline)
+
+    def _run(self, i, job, deadline):
         from .trace import load_build
         # The descriptor is the user's own (never a trace file's): any loader.
         build = load_build(self.programs[i])
-        # Monitors of its own, as on a remote worker: the worker's threads run jobs at once.
+        # Monitors of its own too, as a remote worker's unpickled copy would be.
         properties = copy.deepcopy(self.properties)
-        out = contextvars.Context().run(run_job, build, job, properties, deadline=deadline, **self.kwargs)
-        return i, job.index, out
+        return run_job(build, job, properties, deadline=deadline, **self.kwargs)
 
 
 # -- checkpoints --------------------------------------------------------------------------------
