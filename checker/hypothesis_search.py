@@ -38,6 +38,7 @@ from .explore import explore
 from .hypothesis_constants import seed_only
 from .monitor import Monitor, resolve
 from .result import Result, Violation
+from .schedulers.base import BaseScheduler
 from .schedulers.random import check_count, check_seed, enabled_steps
 
 
@@ -97,7 +98,7 @@ class DrawingData:
         return value
 
 
-class DrawScheduler:
+class DrawScheduler(BaseScheduler):
     """One execution whose decisions are drawn from Hypothesis's ``data``.
 
     Executions longer than ``max_steps`` steps are abandoned as pruned (a

@@ -32,7 +32,9 @@ program's ``config``, :mod:`checker.config`).
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+from contextlib import contextmanager
 
 from . import actions as A
 from . import config as _config
@@ -40,17 +42,48 @@ from . import memory as _memory
 from .errors import ModelError
 from .memory import check_shareable
 
-# Set by the running World; None outside an execution.
-_uid_source = None
 _global_uids = itertools.count()
-# Guarded Vars created so far (the explorer notes whether a build made any).
-_guarded_vars = 0
+
+
+class Making:
+    """Who numbers the objects being made (a build, or a World once its tasks
+    run), and how many guarded Vars were declared meanwhile."""
+
+    __slots__ = ("uid", "guards")
+
+    def __init__(self, uid):
+        self.uid = uid          # () -> the next uid
+        self.guards = 0
+
+
+# A context variable, not a module global: an exploration in another thread,
+# or one nested in a build function, numbers its own objects.
+_making = contextvars.ContextVar("zsmc_making", default=None)
+
+
+@contextmanager
+def making(uid=None):
+    """Objects made inside are numbered by ``uid()`` (None: by nobody, until a
+    World takes over); what was numbering before is restored on exit."""
+    m = Making(uid) if uid is not None else None
+    token = _making.set(m)
+    try:
+        yield m
+    finally:
+        _making.reset(token)
+
+
+def made_by_world(uid) -> None:
+    """From now on, in this context, objects are numbered by a World's ``uid()``
+    (until the enclosing :func:`making` ends)."""
+    _making.set(Making(uid))
 
 
 def _new_uid():
-    if _uid_source is None:
+    m = _making.get()
+    if m is None:
         return ("g", next(_global_uids))
-    return _uid_source()
+    return m.uid()
 
 
 class Shared:
@@ -112,8 +145,9 @@ class Var(Shared):
             if not isinstance(guard, Lock) or not guard.blocking:
                 raise ModelError(f"Var {name}: guard= must be a lock, got {guard!r}")
             guard.guards = True
-            global _guarded_vars
-            _guarded_vars += 1
+            m = _making.get()
+            if m is not None:
+                m.guards += 1
         self.guard = guard
 
     @property

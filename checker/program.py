@@ -59,6 +59,8 @@ class Program:
     # Whether building it declared a guarded Var (set by the explorer's build;
     # without one the World never looks for guarded sections).
     declares_guards: bool = field(default=True, init=False)
+    # How many objects building it numbered: the World numbers on from there.
+    build_uids: int = field(default=0, init=False)
 
     def __post_init__(self):
         try:

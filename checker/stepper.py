@@ -23,16 +23,18 @@ keeps its thread waiting.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 
 from .errors import InternalError, UsageError, ZsmcError
 from .explore import explore
+from .schedulers.base import BaseScheduler
 
 _ABANDON = object()
 
 
-class _Bridge:
+class _Bridge(BaseScheduler):
     """The scheduler explore() runs with: one execution, every pick from the caller."""
 
     name = "stepped"
@@ -103,7 +105,10 @@ class Stepper:
         self._to_engine = queue.SimpleQueue()
         self._to_caller = queue.SimpleQueue()
         self._bridge = _Bridge(self._to_engine, self._to_caller)
-        self._thread = threading.Thread(target=self._run, args=(build, properties),
+        # A new thread starts in an empty context: run the engine in a copy of the
+        # caller's, as if explore() had been called here.
+        self._thread = threading.Thread(target=contextvars.copy_context().run,
+                                        args=(self._run, build, properties),
                                         name="zsmc-stepper", daemon=True)
         self._thread.start()
         self._wait()

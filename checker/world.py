@@ -161,7 +161,7 @@ class World:
         self._on_event = on_event
         self._on_pending = monitors.on_pending if monitors is not None else ()
         self._on_step_end = monitors.on_step_end if monitors is not None else ()
-        objects._uid_source = self._uid
+        objects.made_by_world(self._uid)
         # The program's code runs (and its locks behave) under its configuration.
         config.activate(getattr(program, "config", config.DEFAULT))
         self._rec = StepRecorder()

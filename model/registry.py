@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from checker import UsageError
 from checker.config import resolve as resolve_config
+from checker.trace import register_loader
 
 from . import variant_files
 from .large import LARGE, is_large, large_scenario
@@ -35,6 +36,10 @@ from .versions import VERSIONS
 SCENARIOS[LARGE.name] = LARGE     # not a default scenario; parameterised names go through find_scenario
 
 PARAMS_FORMAT = 1
+# The loader a trace of this model names: registered here, so that importing the
+# model is what lets a trace file name it (checker.trace knows no model).
+LOADER = f"{__name__}:build_from_params"
+register_loader(LOADER)
 
 
 @dataclass(slots=True, frozen=True)
@@ -233,7 +238,7 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
         return build_program(variant, scen, depth, cpus, config)
 
     build.params = params
-    build.loader = f"{__name__}:build_from_params"      # so a test can rebuild it (pytest plugin)
+    build.loader = LOADER          # so a test can rebuild it (pytest plugin)
     return build, params
 
 
@@ -271,6 +276,16 @@ def build_from_params(params: dict, trusted: bool = False):
     return build
 
 
+def build_from_own_params(params: dict):
+    """:func:`build_from_params` for the parameters of the user's own check, rebuilt
+    by the workers of a split search (``--dask``): its variant file, which the
+    user named, is trusted.  Never a trace loader (a trace is data)."""
+    return build_from_params(params, trusted=True)
+
+
+OWN_LOADER = f"{__name__}:build_from_own_params"
+
+
 def _trusted_variant(params: dict, trusted: bool) -> None:
     spec = params.get("variant")
     if isinstance(spec, str) and not known_variant(spec) and not trusted:
@@ -290,8 +305,11 @@ __all__ = [
     "SCENARIOS",
     "VERSIONS",
     "Mutation",
+    "LOADER",
+    "OWN_LOADER",
     "Scenario",
     "base_version",
+    "build_from_own_params",
     "build_from_params",
     "describe_variant",
     "find_scenario",

@@ -587,7 +587,7 @@ class ZsmallocMachine(RuleBasedStateMachine):
         violation, params = reduce_failure(violation, self.program["params"], time_limit=5.0)
         trace = make_trace(violation, {"loader": sp.LOADER, "params": params},
                            meta={"scheduler": "hypothesis", "machine": type(self).__qualname__})
-        plugin = sys.modules.get("checker.pytest_plugin")
+        plugin = sys.modules.get("pytest_zsmc")
         out_dir = (out_dir or self.trace_dir or os.environ.get("ZSMC_TRACE_DIR")
                    or (plugin.active_trace_dir() if plugin else None) or "zsmc-traces")
         return trace, save_trace(trace, out_dir)
