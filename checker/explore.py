@@ -53,6 +53,12 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             try:
                 result = _explore(*args, guards=guards, counters=counters)
                 break
+            except _PlainSearchNeeded as exc:
+                if not isinstance(scheduler, str):
+                    raise UsageError(f"{exc}: explore it with scheduler='dfs' or a sampling "
+                                     f"scheduler") from None
+                args = (build, "dfs") + args[2:]
+                notes.append(f"{exc}: explored by dfs, without reduction")
             except GuardBroken as exc:
                 # A reduction assumed a declaration the program broke (a guard not
                 # held, a counter waited on): explore again without it.  Sound either
@@ -77,6 +83,11 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     if notes:
         result.note = "; ".join(notes)
     return result
+
+
+class _PlainSearchNeeded(Exception):
+    """The program has interrupt handlers and the scheduler reasons about CPUs in a way
+    that does not cover them (dpor's sections): explore restarts with dfs."""
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
@@ -122,6 +133,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 result.complete = True
                 break
             program = _build(build)
+            if program.has_interrupts and not sched.interrupts:
+                raise _PlainSearchNeeded(f"the program has interrupt handlers, which {sched.name}'s "
+                                         f"reduction does not cover yet")
             if monitors is None:
                 monitors = select(properties, program)
                 reported = _reported(properties, monitors)

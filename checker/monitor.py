@@ -48,6 +48,7 @@ REGISTRY: dict[str, str] = {
     "no-free-while-mapped": "properties.free_while_mapped:NoFreeWhileMapped",
     "writers-never-block": "properties.writers_never_block:WritersNeverBlock",
     "lock-order": "properties.lock_order:LockOrder",
+    "irq-lock-state": "properties.irq_lock_state:IrqLockState",
     "sleep-in-atomic": "properties.sleep_in_atomic:SleepInAtomic",
     "deadlock": "properties.deadlock:Deadlock",
     "data-integrity": "properties.data_integrity:DataIntegrity",

@@ -91,7 +91,8 @@ class TaskState:
     """The engine's view of one task during an execution."""
 
     __slots__ = ("index", "name", "cpu", "role", "gen", "pending", "pc", "explicit",
-                 "held", "finished", "seq", "yielded", "uids", "spin")
+                 "held", "finished", "seq", "yielded", "uids", "spin", "irq", "irqs_off", "bh_off",
+                 "interrupted")
 
     def __init__(self, index, spec):
         self.index = index
@@ -108,6 +109,15 @@ class TaskState:
         self.yielded = False     # last step was schedule()/cond_resched() while preemptible
         self.uids = 0
         self.spin = None         # checker.spinloop's mark: (var uid, local state, (value,))
+        # Interrupts (checker.interrupts): the handler kind, the local_irq/bh
+        # disable depths, and the task a handler interrupted (its CPU's owner
+        # then, given the CPU back when the handler returns).
+        self.irq = spec.irq
+        self.irqs_off = 1 if spec.irq == "hard" else 0     # hard handlers run with IRQs off
+        self.bh_off = 1 if spec.irq == "soft" else 0        # softirqs do not nest
+        if spec.irq is not None:
+            self.pc = 1          # in_interrupt(): HARDIRQ_OFFSET / SOFTIRQ_OFFSET
+        self.interrupted = None
 
     def __repr__(self) -> str:
         return f"<task {self.name} cpu{self.cpu}>"
@@ -216,7 +226,8 @@ class World:
             c = t.cpu
             if shared[c]:
                 o = owner[c]
-                if o is not None and o != t.index:
+                if o is not None and o != t.index and not (t.irq and not t.seq
+                                                          and self.interruptible(o, t.irq)):
                     continue
             a = t.pending
             op = a.op
@@ -228,6 +239,15 @@ class World:
                     continue
             out.append(t.index)
         return out
+
+    def interruptible(self, o: int, irq: str) -> bool:
+        """Whether task ``o``, owning its CPU, can be interrupted by a handler of kind
+        ``irq``: a hard IRQ needs interrupts on; a softirq also needs bottom halves on
+        and not to be inside a hard IRQ (the handler runs on ``irq_exit``)."""
+        u = self.tasks[o]
+        if u.irqs_off:
+            return False
+        return irq == "hard" or (not u.bh_off and u.irq != "hard")
 
     def all_finished(self) -> bool:
         for t in self.tasks:
@@ -467,12 +487,14 @@ class World:
             kind = A.W
         elif op == A.PREEMPT_DISABLE:
             t.pc += 1
-            t.explicit += 1
+            if a.arg is None:
+                t.explicit += 1
+            elif a.arg == "irq":
+                t.irqs_off += 1
+            else:
+                t.bh_off += 1
         elif op == A.PREEMPT_ENABLE:
-            if t.explicit <= 0:
-                raise ModelError(f"task {t.name}: preempt_enable() without a matching preempt_disable()")
-            t.pc -= 1
-            t.explicit -= 1
+            self._enable(t, a.arg)
         elif op == A.CHOOSE:
             if choice is None:
                 choice = a.arg[0]
@@ -515,6 +537,8 @@ class World:
             ev.cpu = c
             before = self.owner[c]
             ev.own = before
+            if t.irq and t.seq == 1 and before is not None and before != index:
+                t.interrupted = before          # given the CPU back when the handler returns
             if t.pc > 0 and op != A.SLEEP:
                 self.owner[c] = index
             elif before == index:
@@ -545,11 +569,32 @@ class World:
                 m.on_step_end(self, ev)
         self._after_resume(t, outcome)
         if t.finished and self.owner[c] == index:
-            # A task that ends atomic (a lock-balance bug) stops owning its CPU.
-            self.owner[c] = None
+            # A task that ends atomic (a lock-balance bug) stops owning its CPU; a
+            # handler returns it to the task it interrupted.
+            back = t.interrupted
+            self.owner[c] = back if back is not None and not self.tasks[back].finished else None
             ev.xoc = ev.own == index
             ev.oc = ev.oc or ev.xoc
         return ev
+
+    def _enable(self, t: TaskState, what) -> None:
+        """``preempt_enable``, ``local_irq_enable`` or ``local_bh_enable``: each must
+        match a disable of its own kind (a handler's own context is not one)."""
+        if what is None:
+            if t.explicit <= 0:
+                raise ModelError(f"task {t.name}: preempt_enable() without a matching preempt_disable()")
+            t.explicit -= 1
+        else:
+            floor = 1 if t.irq == ("hard" if what == "irq" else "soft") else 0
+            depth = t.irqs_off if what == "irq" else t.bh_off
+            if depth <= floor:
+                raise ModelError(f"task {t.name}: local_{what}_enable() without a matching "
+                                 f"local_{what}_disable()")
+            if what == "irq":
+                t.irqs_off -= 1
+            else:
+                t.bh_off -= 1
+        t.pc -= 1
 
     def _add_frees(self, t: TaskState, ev: Event, kind: int) -> None:
         """An ADD that keeps an object alive (``put_page``): at 0 it frees it.
@@ -737,7 +782,10 @@ class World:
             c = t.cpu
             o = self.owner[c]
             if self.shared_cpu[c] and o is not None and o != t.index:
-                why = f"CPU {c} is held by atomic task {self.tasks[o].name}"
+                holder = self.tasks[o]
+                why = (f"CPU {c} is held by atomic task {holder.name}" if holder.irq is None else
+                       f"CPU {c} is running {holder.name}, the {holder.irq} interrupt that "
+                       f"interrupted it")
             elif a.op == A.ACQUIRE or a.op == A.WAIT:
                 lk = a.obj
                 holders = []

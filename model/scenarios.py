@@ -100,6 +100,8 @@ class Scenario:
                 d["targets"] = list(t.targets)
                 if t.mode != "sync":
                     d["mode"] = t.mode
+            if t.name in getattr(version, "IRQ_CLIENTS", ()):
+                d["irq"] = "hard"
             out.append(d)
         return out
 
@@ -147,6 +149,11 @@ SCENARIOS = {s.name: s for s in (
              (_client(api="map", ops=_READER),
               _client("client1", 1, owns=("c1.b",), api="map", ops=_READ_ONLY)),
              pool=((None, "c0.a"), (None, "c1.b")), free_work_pending=False),
+    Scenario("irq-read-migrate", "one CPU: a reader of an object of the zspage whose page "
+             "migration moves (a hard interrupt handler where the caller reads from one: "
+             "hazard 20)", 1, 1,
+             (_client("irqreader", ops=_READ_ONLY), TaskSpec("migration", "migration", 0, targets=("zs2.p0",))),
+             pool=(("x.b", None), ("c0.a", None), (None, None)), free_work_pending=False, default=False),
     Scenario("read-compact", "a client against compaction", 1, 2, (_client(), _COMPACT),
              cpu_counts=_BOTH),
     Scenario("read-migrate", "a client against migration of its zspage's pages", 1, 2,
@@ -214,6 +221,8 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=Non
             fn = functools.partial(roles.worker, zs, depth)
         else:
             raise ValueError(f"scenario {scenario.name}: unknown role {t.role!r}")
-        tasks.append(Task(fn, t.name, cpu, t.role))
+        # A client the version's caller runs in hard interrupt context (hazard 20).
+        irq = "hard" if t.name in getattr(variant, "IRQ_CLIENTS", ()) else None
+        tasks.append(Task(fn, t.name, cpu, t.role, irq))
     return Program(tasks, cpus=cpus, observe=pool.snapshot, context=pool, name=scenario.name,
                    config=config)

@@ -51,12 +51,15 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
     rwlock's name), ``APIS`` (``"obj"`` and/or ``"map"``: the object-access
     APIs it has) and ``WRITER_TRYLOCK_LOCKS`` (lock classes whose write side
     must only be trylocked, for the writers-never-block property).
+    ``IRQ_CLIENTS`` names the scenario clients its caller runs as hard interrupt
+    handlers (none: zram calls zsmalloc from process context).
     """
 
     NAME = "zsmalloc"
     POOL_LOCK = "pool->lock"
     APIS: tuple = ()
     WRITER_TRYLOCK_LOCKS: frozenset = frozenset()
+    IRQ_CLIENTS: tuple = ()
 
     def __init__(self, pool=None, cpu: int = 0, tag: str = ""):
         self.pool = pool

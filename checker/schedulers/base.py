@@ -49,6 +49,9 @@ class BaseScheduler:
     macro = False
     # Whether the World may run guarded sections as one step (off after a broken guard).
     guards = True
+    # Whether the scheduler is sound on programs with interrupt handlers
+    # (checker.interrupts): one that only asks the World what is enabled is.
+    interrupts = True
     # Branches a bound removed (Result.bound_cut); read when the search ends.
     cut = 0
     # Non-empty: a search that ran out of executions is still not complete (a

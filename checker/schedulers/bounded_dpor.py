@@ -118,6 +118,8 @@ class BoundedDPOR(BaseScheduler):
 
     name = "dpor (bounded: trace states, cheapest first)"
     macro = True
+    # Its reasoning about who may run on a CPU knows sections, not interrupts.
+    interrupts = False
 
     def __init__(self, bound=None, auto=False, guards=True):
         self.bound = bound

@@ -195,7 +195,9 @@ class Node:
 class DPOR(BaseScheduler):
     name = "dpor"
 
-    macro = True    # on one CPU, an atomic section is one step (World.step)
+    macro = True
+    # Its reasoning about who may run on a CPU knows sections, not interrupts.
+    interrupts = False    # on one CPU, an atomic section is one step (World.step)
 
     def __init__(self, prefix=(), trace_keys=False, guards=True):
         """``prefix``: explore only the executions that start with the steps

@@ -1,5 +1,5 @@
 """Mutations of catalogue entries the model cannot express, each with the reason (section 4:
-#5, #8, #9, #10, #16, #20, #25).
+#5, #8, #9, #10, #16, #25).
 
 See :mod:`model.mutations` for the conventions.
 """
@@ -35,11 +35,6 @@ _inexpressible(
     "Yosry Ahmed's review of v4 of 'zsmalloc/zram: there be preemption', Feb 2025",
     "#16: relaxed ordering on the read-lock acquire or read-unlock release",
     "the engine is sequentially consistent; ordering bugs need a weak memory model")
-_inexpressible(
-    "irq-reader", "upstream", "deadlock",
-    "protocol §4 #20 (zsl->lock and pool->lock are not IRQ-safe)",
-    "#20: obj_read from an interrupt on a CPU whose task is inside a write section",
-    "the engine has no interrupt context (a handler preempting an atomic task)")
 _inexpressible(
     "writer-starvation", "upstream", "writers-never-block",
     "protocol §4 #25 (readers never wait for writers)",

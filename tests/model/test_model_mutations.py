@@ -35,6 +35,7 @@ WHERE = {
     "write-second-half-after-unlock": ("read-migrate", 1),
     "kick-deferred-free-forgotten": ("free-migrate", 1),
     "rt-lock-in-preempt-disabled": ("malloc-free", 1),
+    "irq-reader": ("irq-read-migrate", 1),
 }
 
 # Mutations plain DFS also finds within a second (the others need DPOR's reduction:
