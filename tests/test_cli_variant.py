@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import cli
 from checker import explore
-from cli_variant import model_functions, scaffold
+from cli.variant import model_functions, scaffold
 from model.registry import VERSIONS, load_variant, make_build
 
 SCENARIOS = ["smoke", "read-compact", "free-deferred", "up-clients"]
