@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import click
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
 import cli
 from checker import Bug, Program, SpinLock, Task, UsageError, Var
@@ -163,14 +163,6 @@ def fake_registry(monkeypatch):
     monkeypatch.setitem(sys.modules, "model.registry", reg)
     monkeypatch.setitem(REGISTRY, "toy", "test_cli:Toy")
     return reg
-
-
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()  # click >= 8.2 keeps stderr apart already
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
 
 
 def assert_usage_error(res, *words):

@@ -11,21 +11,12 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
-import cli
 from checker.render import KEPT_OPS, program_line, render_steps
 from cli.app import LISTS
 
 MUTATION = ("--mutation", "free-drops-pool-lock-early", "--scenario", "read-compact", "--cpus", "2")
-
-
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
