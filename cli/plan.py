@@ -92,8 +92,9 @@ class CheckPlan:
         builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth, c))
                        for name in names for c in counts[name])
         check_files(dask, out, checkpoint, resume)
+        search = search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds))
         return cls(reg=reg, cls=variant_cls, label=label, mutation=mutation, depth=depth, builds=builds,
-                   search=search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds)),
+                   search=search,
                    scheduler=scheduler, preemption_bound=preemption_bound, props=props,
                    max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,

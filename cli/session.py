@@ -138,16 +138,17 @@ class Session:
         return next((i for i in range(n) if i not in results), n - 1)
 
     def _report(self, index: int, result) -> None:
-        name, _, params = self.plan.builds[index]
+        plan = self.plan
+        name, _, params = plan.builds[index]
         params = self.params.get(index, params)
         self.reported.add(index)
         run_ = fmt.ScenarioRun(name, params, result)
         # Persist before anything is said about a violation (style.md lesson 10).
         for v in result.violations:
-            budget = None if self.plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)
+            budget = None if plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)
             run_.traces.append(self._write_trace(v, params, name, budget))
         self.runs.append(run_)
-        report = fmt.scenario_text(run_, quiet=self.plan.quiet, all_steps=self.plan.all_steps) if self.text else ""
+        report = fmt.scenario_text(run_, quiet=plan.quiet, all_steps=plan.all_steps) if self.text else ""
         if report:
             click.echo(report)
 
@@ -159,7 +160,8 @@ class Session:
                 continue
             r = results.get(index)
             if r is None:
-                r = Result(scheduler=self.plan.scheduler, reason="not explored: interrupted before it started")
+                r = Result(scheduler=self.plan.scheduler,
+                           reason="not explored: interrupted before it started")
             elif not r.complete and "interrupted" not in r.reason:
                 r.reason = "interrupted" + (f" ({r.reason})" if r.reason else "")
             self._report(index, r)

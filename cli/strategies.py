@@ -94,8 +94,8 @@ class Strategy:
         from checker.result import Result
         left = budget.left()
         if left is not None and left <= 0:
-            return Result(scheduler=self.plan.scheduler,
-                          reason=f"time limit of {budget.time_limit:g}s reached before it started"), build.params
+            reason = f"time limit of {budget.time_limit:g}s reached before it started"
+            return Result(scheduler=self.plan.scheduler, reason=reason), build.params
         limits = {"properties": self.plan.props, "max_executions": budget.max_executions, "time_limit": left,
                   "on_progress": progress}
         result, params = self.explore(build, limits)
@@ -188,7 +188,8 @@ class Sampled(Strategy):
         p = self.plan
         sched = make_scheduler(p.scheduler, preemption_bound=p.preemption_bound, seed=p.seed,
                                executions=p.executions or 1000, depth=p.pct_depth)
-        return explore(build.build, scheduler=sched, seed=p.seed, max_steps=p.max_steps, **limits), build.params
+        result = explore(build.build, scheduler=sched, seed=p.seed, max_steps=p.max_steps, **limits)
+        return result, build.params
 
 
 class HypothesisSearch(Strategy):
