@@ -10,7 +10,8 @@ import functools
 import inspect
 from dataclasses import dataclass, field
 
-from .errors import ModelError
+from .config import resolve as resolve_config
+from .errors import ModelError, UsageError
 
 
 def _is_generator_function(fn) -> bool:
@@ -41,7 +42,10 @@ class Program:
     an integer ``cpus`` places such tasks round-robin on CPUs ``0..cpus-1``.
     ``observe`` is called after each complete execution; its (hashable) value
     is collected in ``Result.outcomes``.  ``context`` is any object the
-    monitors of a model want to inspect (the zsmalloc pool, say).
+    monitors of a model want to inspect (the zsmalloc pool, say).  ``config``
+    is the kernel configuration the program runs under (``"default"``, i.e.
+    !PREEMPT_RT, or ``"rt"``; :mod:`checker.config`): it decides how its
+    locks behave.
     """
 
     tasks: list
@@ -49,13 +53,20 @@ class Program:
     observe: object = None
     context: object = None
     name: str | None = None
+    config: object = None
     # Filled by __post_init__:
     specs: list = field(default_factory=list, init=False)
     # Whether building it declared a guarded Var (set by the explorer's build;
     # without one the World never looks for guarded sections).
     declares_guards: bool = field(default=True, init=False)
+    # How many objects building it numbered: the World numbers on from there.
+    build_uids: int = field(default=0, init=False)
 
     def __post_init__(self):
+        try:
+            self.config = resolve_config(self.config)
+        except UsageError as exc:
+            raise ModelError(f"Program: {exc}") from None
         if not isinstance(self.tasks, (list, tuple)) or not self.tasks:
             raise ModelError("Program needs a non-empty list of tasks")
         if self.cpus is not None and (not isinstance(self.cpus, int) or self.cpus < 1):

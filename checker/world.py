@@ -34,7 +34,7 @@ task, a task waiting for a sleeping lock, or one that has just called
 from __future__ import annotations
 
 from . import actions as A
-from . import objects
+from . import config, objects
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import set_recorder
 from . import spinloop
@@ -161,7 +161,9 @@ class World:
         self._on_event = on_event
         self._on_pending = monitors.on_pending if monitors is not None else ()
         self._on_step_end = monitors.on_step_end if monitors is not None else ()
-        objects._uid_source = self._uid
+        objects.made_by_world(self._uid)
+        # The program's code runs (and its locks behave) under its configuration.
+        config.activate(getattr(program, "config", config.DEFAULT))
         self._rec = StepRecorder()
         self._races = RaceDetector(len(self.tasks))
         for t in self.tasks:

@@ -144,7 +144,9 @@ class Split(Strategy):
     def explore(self, build, limits):
         from checker.parallel import explore_split
         p = self.plan
-        return explore_split(build.build, jobs=p.jobs, dask=p.dask, params=build.params,
+        # Dask workers rebuild the program of the user's own check: its variant file is trusted.
+        own = {"loader": p.reg.OWN_LOADER, "params": build.params} if p.dask else None
+        return explore_split(build.build, jobs=p.jobs, dask=p.dask, program=own,
                              checkpoint=p.checkpoint, resume=p.resume, key=build.params,
                              stop_on_violation=True, max_steps=p.max_steps, **limits), build.params
 

@@ -33,6 +33,7 @@ import functools
 from dataclasses import dataclass
 
 from checker import Program, Task
+from checker.config import kernel_config
 
 from . import roles
 from .coverage import instrumented
@@ -187,12 +188,14 @@ SCENARIOS = {s.name: s for s in (
 )}
 
 
-def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program:
+def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=None) -> Program:
     """A fresh Program for one execution: a new pool, one version object per task
-    (of the variant with its kernel functions traced, :mod:`model.coverage`)."""
+    (of the variant with its kernel functions traced, :mod:`model.coverage`), on the
+    kernel configuration ``config`` (:mod:`checker.config`: None or "default", "rt")."""
     variant = instrumented(variant)
     boot = variant(tag="")
-    pool, handles = scenario.make_pool(boot, cpus)
+    with kernel_config(config):
+        pool, handles = scenario.make_pool(boot, cpus)
     pages = {p.name: p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}
     tasks = []
     for t in scenario.tasks:
@@ -212,4 +215,5 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program
         else:
             raise ValueError(f"scenario {scenario.name}: unknown role {t.role!r}")
         tasks.append(Task(fn, t.name, cpu, t.role))
-    return Program(tasks, cpus=cpus, observe=pool.snapshot, context=pool, name=scenario.name)
+    return Program(tasks, cpus=cpus, observe=pool.snapshot, context=pool, name=scenario.name,
+                   config=config)

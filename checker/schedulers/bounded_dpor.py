@@ -43,6 +43,7 @@ from hashlib import blake2b
 
 from .. import actions as A
 from ..actions import conflict
+from .base import BaseScheduler
 from .dpor import DPOR, footprint, step_cpu
 
 _MASK = (1 << 128) - 1
@@ -110,7 +111,7 @@ class _Clocks:
         self.digest = (self.digest + int.from_bytes(h, "little")) & _MASK
 
 
-class BoundedDPOR:
+class BoundedDPOR(BaseScheduler):
     """``bound``: at most that many preemptions per execution; None: no bound,
     cheapest first (``--preemption-bound auto``: with ``auto`` the first
     violation's cost becomes the bound, so the search finishes that cost)."""

@@ -34,6 +34,7 @@ from .. import actions as A
 from ..errors import InternalError
 from ..objects import Lock
 from ..actions import R, conflict
+from .base import BaseScheduler
 from .replay import jsonable
 from .wakeup import W, WNode, dep, in_weak_initials, insert
 
@@ -191,7 +192,7 @@ class Node:
         self.sub = sub
 
 
-class DPOR:
+class DPOR(BaseScheduler):
     name = "dpor"
 
     macro = True    # on one CPU, an atomic section is one step (World.step)

@@ -1,5 +1,5 @@
 """Mutations of catalogue entries the model cannot express, each with the reason (section 4:
-#5, #8, #9, #10, #16, #20, #25, #26).
+#5, #8, #9, #10, #16, #20, #25).
 
 See :mod:`model.mutations` for the conventions.
 """
@@ -46,8 +46,3 @@ _inexpressible(
     "#25: a stream of readers makes migration fail forever",
     "a liveness/fairness property, not a safety bug: executions are finite and the engine "
     "has no fairness requirement")
-_inexpressible(
-    "rt-lock-in-preempt-disabled", "v5", "sleep-in-atomic",
-    "2021 RT tree 'mm: Disable zsmalloc on PREEMPT_RT'; Sebastian Andrzej Siewior's v9/v10 review",
-    "#26: an RT-sleeping lock taken inside an explicit preempt_disable region",
-    "the model is a !PREEMPT_RT kernel: spinlock_t and rwlock_t always spin")
