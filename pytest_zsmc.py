@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point ``zsmc`` (pyproject.toml), the
 one route.  The module imports only pytest and the standard library at load
 time; the engine, and the zsmalloc model it checks variants of and replays
 the traces of, are imported when a check or a replay runs.  It is a face of
-the tool beside ``cli.py``, not part of ``checker``: the engine knows no model.
+the tool beside ``cli/``, not part of ``checker``: the engine knows no model.
 
 * Options ``--zsmc-depth``, ``--zsmc-scheduler``, ``--zsmc-seed`` and
   ``--zsmc-time-limit`` set the defaults of every check; ``--zsmc-trace-dir``

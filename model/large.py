@@ -181,6 +181,14 @@ def is_large(name) -> bool:
     return isinstance(name, str) and (name == NAME or name.startswith(NAME + ":"))
 
 
+def draws_pool(name) -> bool:
+    """Whether a search that can draw the pool does so on scenario ``name``: on the
+    family's own name, ``large`` (the Hypothesis search then draws the member and its
+    CPUs, so a failure shrinks to a small pool); a member named by its parameters is
+    that member."""
+    return name == NAME
+
+
 LARGE = large_scenario(NAME)
 
 

@@ -29,7 +29,7 @@ from checker.config import resolve as resolve_config
 from checker.trace import register_loader
 
 from . import variant_files
-from .large import LARGE, is_large, large_scenario
+from .large import LARGE, draws_pool, is_large, large_scenario
 from .scenarios import SCENARIOS, Scenario, build_program
 from .versions import VERSIONS
 
@@ -293,11 +293,13 @@ def _trusted_variant(params: dict, trusted: bool) -> None:
                          "it: pass --variant FILE.py:CLASS (or --trust-variant to use the recorded file)")
 
 
-def stateful_search(variant: type, scenario: str, **options):
+def stateful_search(variant: type, scenario: str, cpus: int | None = None, **options):
     """``zsmc check --scheduler hypothesis``: the state machine of :mod:`model.stateful`
-    (see :func:`model.stateful_search.search`; imported when called: it needs Hypothesis)."""
+    (see :func:`model.stateful_search.search`; imported when called: it needs Hypothesis).
+    On the scenario ``large`` the machine draws the pool and its CPUs, whatever ``cpus``
+    says (:func:`model.large.draws_pool`)."""
     from .stateful_search import search
-    return search(variant, scenario, **options)
+    return search(variant, scenario, cpus=None if draws_pool(scenario) else cpus, **options)
 
 
 __all__ = [

@@ -233,7 +233,7 @@ def make_build(variant, scenario: str, cpus: int | None = None, workers: int = 2
               "workers": workers, "pool": scen.pool_params()}
     source = variant_source(variant)
     if source is not None:
-        params["variant_file"] = source       # what --trust-variant checks (cli_trust)
+        params["variant_file"] = source       # what --trust-variant checks (cli.trust)
     if script is not None:
         params["script"] = script
 

@@ -52,11 +52,11 @@ def large_family():
 def machine_for(variant, scenario: str, cpus=None, properties=None, trace_dir=None):
     """A :class:`~model.stateful.ZsmallocMachine` subclass checking ``variant`` (a version
     class) on ``scenario`` (``large`` draws the family member)."""
-    from .large import NAME
+    from .large import draws_pool
     from .stateful import ZsmallocMachine
     attrs = {"variant": variant, "scenario": scenario, "cpus": cpus, "properties": properties,
              "trace_dir": trace_dir, "examples": 0}
-    if scenario == NAME and cpus is None:
+    if draws_pool(scenario) and cpus is None:
         attrs["pools"] = lambda self: large_family()
 
     def init(self):

@@ -160,14 +160,8 @@ def test_the_readme_example_finds_the_bug_with_its_fewest_preemptions():
 def _cli(*args):
     import json
 
-    from click.testing import CliRunner
-
-    import cli
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()
-    res = runner.invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
+    from clirun import run
+    res = run(*args)
     return res.exit_code, json.loads(res.stdout) if res.stdout.startswith("{") else res.stdout
 
 

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 
 import click
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
 import cli
-import cli_check
-import cli_format
 from checker import Bug, Program, SpinLock, Task, UsageError, Var
 from checker.monitor import REGISTRY, Monitor
 from checker.result import Result
+from cli import app as cli_app
+from cli import format as cli_format
+from cli import session as cli_session
 
 SCHEDULERS = ["dfs"] + (["dpor"] if importlib.util.find_spec("checker.schedulers.dpor") else [])
 
@@ -164,14 +165,6 @@ def fake_registry(monkeypatch):
     return reg
 
 
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()  # click >= 8.2 keeps stderr apart already
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
-
-
 def assert_usage_error(res, *words):
     assert res.exit_code == 2, (res.exit_code, res.output)
     err = res.stderr.strip()
@@ -303,7 +296,7 @@ def test_budget_exhausted_exits_3_incomplete_not_verified():
 def test_time_limit_is_for_the_whole_check(monkeypatch):
     # A clock that jumps 10 s per reading: the budget is gone before the second scenario.
     t = iter(range(0, 10_000, 10))
-    monkeypatch.setattr(cli_check.time, "monotonic", lambda: next(t))
+    monkeypatch.setattr(cli_session.time, "monotonic", lambda: next(t))
     res = run("check", "--variant", "upstream", "--scheduler", "dfs", "--time-limit", "15")
     assert res.exit_code == 3, res.output
     assert "scenario pair (2 CPUs): 0 executions" in res.stdout
@@ -490,7 +483,7 @@ def test_progress_line_only_on_a_terminal(monkeypatch):
 
 
 def test_error_lines_fold_multiline_messages(capsys):
-    cli._error("first\n  second\n")
+    cli_app._error("first\n  second\n")
     assert capsys.readouterr().err == "zsmc: error: first; second\n"
 
 
@@ -502,14 +495,21 @@ def test_click_usage_errors_never_show_usage_block():
 
 def test_console_script_ships_every_module_cli_imports():
     # An editable or regular install only exposes the top-level modules listed in
-    # py-modules: a helper missing there breaks the `zsmc` script but not pytest.
+    # py-modules and the packages found: one missing there breaks the `zsmc` script
+    # but not pytest.
     import ast
     import tomllib
-    root = pathlib.Path(cli.__file__).parent
-    shipped = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["py-modules"])
-    top = {p.stem for p in root.glob("*.py")}
-    imported = {a.name.split(".")[0] for node in ast.walk(ast.parse((root / "cli.py").read_text()))
-                if isinstance(node, ast.Import) for a in node.names}
+    root = pathlib.Path(cli.__file__).parent.parent
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = set(tool.get("py-modules", [])) | {p.rstrip("*") for p in tool["packages"]["find"]["include"]}
+    top = {p.stem for p in root.glob("*.py")} | {p.parent.name for p in root.glob("*/__init__.py")}
+    imported = set()
+    for src in (root / "cli").glob("*.py"):
+        for node in ast.walk(ast.parse(src.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                imported.add(node.module.split(".")[0])
     assert "cli" in shipped and imported & top <= shipped
 
 
@@ -639,7 +639,7 @@ def test_a_failed_minimisation_keeps_the_trace_as_found(tmp_path, monkeypatch):
     fake = types.ModuleType("checker.minimize")
 
     def minimize_trace(trace, time_limit=30.0):
-        assert time_limit == cli_check.CHECK_MINIMIZE_TIME
+        assert time_limit == cli_session.CHECK_MINIMIZE_TIME
         raise UsageError("z3 gave up")
     fake.minimize_trace = minimize_trace
     monkeypatch.setitem(sys.modules, "checker.minimize", fake)
@@ -652,11 +652,11 @@ def test_a_failed_minimisation_keeps_the_trace_as_found(tmp_path, monkeypatch):
 
 
 def test_minimisation_budget_follows_the_time_limit(monkeypatch):
-    monkeypatch.setattr(cli_check.time, "monotonic", lambda: 100.0)
-    assert cli_check._minimize_budget(None) == cli_check.CHECK_MINIMIZE_TIME
-    assert cli_check._minimize_budget(103.0) == 3.0
-    assert cli_check._minimize_budget(99.0) == 1.0  # a found violation is always minimised a little
-    assert cli_check._minimize_budget(1000.0) == cli_check.CHECK_MINIMIZE_TIME
+    monkeypatch.setattr(cli_session.time, "monotonic", lambda: 100.0)
+    assert cli_session._minimize_budget(None) == cli_session.CHECK_MINIMIZE_TIME
+    assert cli_session._minimize_budget(103.0) == 3.0
+    assert cli_session._minimize_budget(99.0) == 1.0  # a found violation is always minimised a little
+    assert cli_session._minimize_budget(1000.0) == cli_session.CHECK_MINIMIZE_TIME
 
 
 def test_sampled_search_is_never_verified_and_prints_its_seed():

@@ -10,19 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-
-import cli
+from clirun import run
 
 import model.registry as reg  # noqa: E402
-
-
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
 
 
 def one_line_exit_2(res, *words):

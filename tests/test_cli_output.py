@@ -11,20 +11,12 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
-import cli
 from checker.render import KEPT_OPS, program_line, render_steps
+from cli.app import LISTS
 
 MUTATION = ("--mutation", "free-drops-pool-lock-early", "--scenario", "read-compact", "--cpus", "2")
-
-
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +90,7 @@ def test_list_without_argument_lists_what_can_be_listed():
     res = run("list")
     assert res.exit_code == 0
     kinds = [ln.split()[0] for ln in res.stdout.splitlines()]
-    assert kinds == list(cli.LISTS)
+    assert kinds == list(LISTS)
     for kind in kinds:
         assert run("list", kind).exit_code == 0
 
@@ -152,7 +144,7 @@ def test_shell_completion_as_documented():
     assert "_zsmc_completion()" in script and "complete -o nosort -F _zsmc_completion zsmc" in script
     env = dict(os.environ, _ZSMC_COMPLETE="bash_complete", COMP_WORDS="zsmc list ", COMP_CWORD="2")
     words = subprocess.run([exe], env=env, capture_output=True, text=True, check=True).stdout.split()
-    assert [w.split(",")[1] for w in words] == list(cli.LISTS)
+    assert [w.split(",")[1] for w in words] == list(LISTS)
     env.update(COMP_WORDS="zsmc check --mutation free-d", COMP_CWORD="3")
     words = subprocess.run([exe], env=env, capture_output=True, text=True, check=True).stdout.split()
     assert "plain,free-drops-pool-lock-early" in words

@@ -6,22 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
-import cli
 from checker import explore
-from cli_variant import model_functions, scaffold
+from cli.variant import model_functions, scaffold
 from model.registry import VERSIONS, load_variant, make_build
 
 SCENARIOS = ["smoke", "read-compact", "free-deferred", "up-clients"]
-
-
-def run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
 
 
 def counts(cls, scenario):

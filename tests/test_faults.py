@@ -24,8 +24,8 @@ import time
 
 import pytest
 
-import cli_check
 from checker import trace as tr
+from cli import plan as cli_plan
 
 try:
     from tests import faults as F
@@ -413,7 +413,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, trace_doc, monkeypatc
 
 
 def test_an_unwritable_out_is_refused_before_searching(monkeypatch, tmp_path):
-    monkeypatch.setattr(cli_check.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(cli_plan.os, "access", lambda path, mode: False)
     res = F.run("check", *BUG, "--out", tmp_path / "out")
     assert res.exit_code == 2 and res.stdout == ""
     F.one_line(res.stderr, "--out", "not writable")

@@ -229,14 +229,8 @@ def test_a_broken_guard_in_a_subtree_restarts_that_subtree_without_the_reduction
 
 # -- issue 12 part 2: the split search reports what the serial one reports ----------------------
 def _cli(*args):
-    from click.testing import CliRunner
-
-    import cli
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
+    from clirun import run
+    return run(*args)
 
 
 @pytest.mark.parametrize("mutation,scenario,depth", [

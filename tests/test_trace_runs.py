@@ -10,9 +10,8 @@ import copy
 import json
 
 import pytest
-from click.testing import CliRunner
+from clirun import run as cli_run
 
-import cli
 from checker import explore
 from checker.minimize import minimize_trace
 from checker.parallel import explore_split
@@ -37,14 +36,6 @@ def found():
 @pytest.fixture(scope="module")
 def trace(found):
     return make_trace(found, tp.program(PARAMS))
-
-
-def cli_run(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click 8.1
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(cli.main, list(args), catch_exceptions=False)
 
 
 def test_the_cycle_needs_an_earlier_run_and_the_violation_says_which(found):

@@ -267,6 +267,6 @@ def functions(version):
     for attr, (klass, fn) in sorted(model_functions(base).items()):
         kind = "kernel function" if inspect.isgeneratorfunction(fn) else "helper"
         rows.append((attr, klass.__name__, kind))
-    from cli_format import table
+    from .format import table
     click.echo(table(rows))
     return 0

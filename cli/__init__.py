@@ -1,0 +1,44 @@
+"""zsmc's command line: ``check``, ``replay``, ``minimize``, ``show``, ``list``.
+
+Thin by design (ARCHITECTURE.md section 7): parse, call the engine, the model
+registry and the trace modules, print.  Everything heavy is imported inside
+the command that needs it, so ``zsmc --help`` and ``zsmc list`` start fast.
+
+==============  ===============================================================
+``app``         the ``zsmc`` group (errors to one line and an exit code) and the
+                small commands: ``replay``, ``minimize``, ``show``, ``list``
+``check``       ``zsmc check``: its options; it builds a plan and runs it
+``plan``        :class:`~cli.plan.CheckPlan`: every option combination validated
+                once, before anything is explored
+``strategies``  one search strategy per kind (exhaustive, bounded, auto-bound,
+                split, pooled, sampled, hypothesis), in one table
+``session``     one check from its plan to its exit code: explore, persist, report
+``format``      how reports, progress and lists are printed (text and JSON)
+``params``      the options' value types
+``trust``       what ``replay`` and ``minimize`` run of a trace (the trust rules)
+``variant``     ``zsmc variant new`` and ``zsmc variant diff``
+``complete``    shell completion of variant, mutation, scenario ... names
+==============  ===============================================================
+
+Exit codes (docs/cli.md):
+
+====  ======================================================================
+0     pass: every scenario explored completely, nothing violated
+      (``replay``: the trace does not violate)
+1     a violation was found (``replay``: the trace violates)
+2     bad usage or input: one line on stderr, never a traceback
+3     incomplete, not verified: a budget ran out before the search finished,
+      and no violation was found in what was explored
+4     a bug in zsmc itself (one line; ``ZSMC_DEBUG=1`` shows the traceback)
+5     not a pass: explored completely without violation, but a function the
+      variant or mutation changes never ran, so the check says nothing about it
+130   interrupted by Ctrl-C (143: by SIGTERM) before a violation was found;
+      what was found is still reported (docs/cli.md, "Interrupted runs")
+====  ======================================================================
+"""
+
+from __future__ import annotations
+
+from .app import main
+
+__all__ = ["main"]

@@ -1,0 +1,5 @@
+"""``python -m cli``: the ``zsmc`` command."""
+
+from cli.app import main
+
+main()

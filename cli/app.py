@@ -1,0 +1,232 @@
+"""The ``zsmc`` group and its small commands: ``replay``, ``minimize``, ``show``, ``list``.
+
+Every :class:`checker.errors.ZsmcError` and every click usage error ends the
+command through :meth:`Zsmc.main`, which prints ``zsmc: error: ...`` on one
+line and returns the exit code (the table is :mod:`cli`'s).  ``check`` is
+:mod:`cli.check`, ``variant`` :mod:`cli.variant`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import sys
+
+import click
+
+from checker import __version__
+from checker.errors import InternalError, UsageError, ZsmcError
+
+from . import format as fmt
+from .check import check
+from .params import Seconds
+from .plan import load as _load
+from .variant import variant
+
+EXIT_PASS, EXIT_VIOLATION, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_VACUOUS = fmt.EXIT_VACUOUS
+EXIT_INTERRUPTED = 130  # Ctrl-C, the shell's convention
+
+
+class Zsmc(click.Group):
+    """The ``zsmc`` group: turns every error into one line and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if os.environ.get(complete_var or "_ZSMC_COMPLETE"):
+            # Shell completion: click prints the script or the words and exits itself.
+            return super().main(args, prog_name or "zsmc", complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name or "zsmc", complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else EXIT_PASS
+        except click.exceptions.Abort:
+            _error("interrupted: nothing verified")
+            code = EXIT_INTERRUPTED
+        except click.ClickException as exc:
+            _error(exc.format_message())
+            code = EXIT_USAGE
+        except InternalError as exc:
+            code = _internal(exc)
+        except ZsmcError as exc:
+            _error(str(exc))
+            code = EXIT_USAGE
+        except _OutputFailed as exc:
+            code = _output_failed(exc.args[0])
+        except SystemExit as exc:
+            # click exits through its own exceptions here (standalone_mode=False):
+            # a SystemExit comes from a model's code, and is never a pass.
+            _error(f"the model called sys.exit({exc.code!r}); a model must not exit (a kernel BUG is "
+                   "a checker.Bug or an assert)")
+            code = EXIT_USAGE
+        except Exception as exc:  # noqa: BLE001  (a bug in zsmc: say so on one line)
+            code = _internal(exc)
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            code = _output_failed(exc)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def invoke(self, ctx):
+        # Before click's own handler, which exits 1 (our "violation") on EPIPE.
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_ERRORS:
+                raise _OutputFailed(exc) from None
+            raise
+
+    def parse_args(self, ctx, args):
+        # A bare `zsmc` is a usage error (exit 2) with the help on stderr, the same
+        # on every click version (8.1 exits 0 there, 8.2 raises NoArgsIsHelpError).
+        if not args and not ctx.resilient_parsing:
+            click.echo(ctx.get_help(), err=True)
+            ctx.exit(EXIT_USAGE)
+        return super().parse_args(ctx, args)
+
+
+def _error(message: str) -> None:
+    # One line whatever the message: a multi-line model error is folded.
+    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    click.echo(f"zsmc: error: {line}", err=True)
+
+
+# A report that cannot be written (stdout on a full disk or a closed pipe) is
+# the environment's fault, not zsmc's: one line, exit 2 (trace files are
+# written before anything is printed, so nothing found is lost).
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EBADF}
+
+
+class _OutputFailed(Exception):
+    """Writing the report failed (the one OSError argument says why)."""
+
+
+def _output_failed(exc: OSError) -> int:
+    try:   # later writes (and the interpreter's final flush) go nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    _error(f"cannot write the output: {exc.strerror or exc}")
+    return EXIT_USAGE
+
+
+def _internal(exc: Exception) -> int:
+    if os.environ.get("ZSMC_DEBUG"):
+        raise exc
+    text = str(exc) if isinstance(exc, InternalError) else f"[zsmc internal bug] {type(exc).__name__}: {exc}"
+    _error(f"{text} (rerun with ZSMC_DEBUG=1 for the traceback, and please report it)")
+    return EXIT_INTERNAL
+
+
+@click.group(cls=Zsmc, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=__version__, prog_name="zsmc")
+def main():
+    """zsmc: a model checker for the locking protocol of Linux zsmalloc.
+
+    Exit codes: 0 pass, 1 violation, 2 bad usage or input, 3 incomplete (a
+    budget ran out: not verified), 4 internal error, 5 not a pass (the code a
+    variant changes never ran), 130/143 interrupted.
+    """
+
+
+main.add_command(check)
+
+
+# --------------------------------------------------------------------------- replay
+_VARIANT_HELP = ("Run the trace on this variant (a trace's own variant file runs only when you "
+                 "name it here, or with --trust-variant).")
+_TRUST_HELP = ("Run the variant file the trace records (found at its recorded path or next to "
+               "the trace), after checking its SHA-256 and its siblings'.")
+
+
+@main.command(short_help="Reproduce a trace file (exit 1: it violates).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--variant", metavar="NAME|FILE:CLASS", default=None, help=_VARIANT_HELP)
+@click.option("--trust-variant", is_flag=True, help=_TRUST_HELP)
+def replay(file, variant, trust_variant):
+    """Re-execute a trace file's schedule; exit 1 if it violates, 0 if it passes."""
+    tr = _load("checker.trace")
+    trace, note = _load("cli.trust").trace_for_run(file, variant, trust_variant)
+    outcome = tr.replay(trace)
+    expect = trace.get("expect", "violation")
+    if note:
+        click.echo(note)
+    click.echo(fmt.replay_text(file, expect, outcome))
+    return EXIT_VIOLATION if outcome.violation is not None else EXIT_PASS
+
+
+# --------------------------------------------------------------------------- minimize
+@main.command(short_help="Minimise a trace file with z3.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the minimised trace (default: FILE with .min.json).")
+@click.option("--time-limit", type=Seconds(), default=30.0, show_default=True,
+              metavar="S", help="Seconds z3 may spend proving optimality.")
+@click.option("--variant", metavar="NAME|FILE:CLASS", default=None, help=_VARIANT_HELP)
+@click.option("--trust-variant", is_flag=True, help=_TRUST_HELP)
+def minimize(file, out, time_limit, variant, trust_variant):
+    """Minimise a trace: fewest preemptions, then context switches, then steps."""
+    tr = _load("checker.trace")
+    trace, note = _load("cli.trust").trace_for_run(file, variant, trust_variant)
+    if note:
+        click.echo(note)
+    small, report = _load("checker.minimize").minimize_trace(trace, time_limit=time_limit)
+    if out is None:
+        out = file.removesuffix(".json") + ".min.json"
+    path = tr.save_trace(small, os.path.dirname(out) or ".", name=os.path.basename(out))
+    click.echo(fmt.minimize_text(report))
+    click.echo(f"wrote {path}\nreplay: zsmc replay {shlex.quote(str(path))}")
+    return EXIT_PASS
+
+
+# --------------------------------------------------------------------------- show
+@main.command(short_help="Print a trace for people, or write it as HTML.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), default=None, metavar="OUT.html",
+              help="Write a self-contained HTML picture instead of printing text.")
+@click.option("--all-steps", is_flag=True, help="Print every step, not only lock and preemption steps.")
+def show(file, html_out, all_steps):
+    """Print a trace for people, one column per CPU (or write it as HTML)."""
+    trace = _load("checker.trace").load_trace(file)
+    render = _load("checker.render")
+    if html_out is None:
+        click.echo(render.render_text(trace, all_steps=all_steps))
+        return EXIT_PASS
+    page = render.render_html(trace)
+    try:
+        with open(html_out, "w", encoding="utf-8") as f:
+            f.write(page)
+    except OSError as exc:
+        raise UsageError(f"cannot write {html_out}: {exc.strerror}") from exc
+    click.echo(f"wrote {html_out}")
+    return EXIT_PASS
+
+
+# --------------------------------------------------------------------------- list
+LISTS = ("variants", "mutations", "properties", "scenarios", "schedulers")
+
+
+@main.command("list", short_help="List variants, mutations, properties, scenarios, schedulers.")
+@click.argument("what", type=click.Choice(LISTS), required=False)
+def list_(what):
+    """List what zsmc knows, one line of explanation each (no argument: what can be listed)."""
+    if what is None:
+        click.echo(fmt.table(fmt.LIST_ROWS))
+        return EXIT_PASS
+    if what == "properties":
+        from checker.monitor import REGISTRY
+        rows = fmt.property_rows(REGISTRY)
+    elif what == "schedulers":
+        from checker.schedulers import SCHEDULERS
+        rows = sorted(SCHEDULERS.items())
+    else:
+        reg = _load("model.registry")
+        rows = {"variants": fmt.variant_rows, "mutations": fmt.mutation_rows,
+                "scenarios": fmt.scenario_rows}[what](reg)
+    click.echo(fmt.table(rows) if rows else f"(no {what})")
+    return EXIT_PASS
+
+
+main.add_command(variant)

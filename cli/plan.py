@@ -1,0 +1,255 @@
+"""What one ``zsmc check`` will do, validated before anything is explored.
+
+:meth:`CheckPlan.from_options` takes the parsed options and checks every
+combination once: a bad one is a :class:`checker.errors.UsageError` (one line,
+exit 2), raised before the first execution, so a typo costs no search time
+and writes nothing.  The plan then says which search runs (``search``, a key
+of :data:`cli.strategies.STRATEGIES`) on which builds (one per scenario and
+CPU count), with which budgets, and where and how the results go.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from checker.errors import UsageError
+
+from .check import DEFAULT_VARIANT
+from .strategies import search_for
+
+SAMPLED = ("random", "pct", "hypothesis")
+EXHAUSTIVE = ("dpor", "dfs")
+
+
+class Build(NamedTuple):
+    """One scenario at one CPU count: its name, build function and JSON-able params."""
+
+    name: str
+    build: object
+    params: dict
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPlan:
+    """The validated settings of one ``zsmc check`` (what it found is the session's)."""
+
+    reg: object                       # the model registry (model.registry, or a test's fake)
+    cls: type                         # the variant checked
+    label: str                        # its name in reports: a version, FILE:CLASS, version+mutation
+    mutation: str | None
+    depth: int
+    builds: tuple                     # of Build, scenario by scenario, each at its CPU counts
+    search: str                       # invariant: a key of cli.strategies.STRATEGIES
+    scheduler: str
+    preemption_bound: object          # None, an int >= 0, or "auto"
+    props: list | None                # property names; None: every property that applies
+    max_executions: int | None
+    time_limit: float | None
+    seed: int
+    executions: int | None            # invariant: None unless the scheduler is sampled
+    pct_depth: int
+    jobs: int
+    dask: str | None
+    checkpoint: str | None            # invariant: with resume, only for exactly one build
+    resume: str | None
+    cpus: int | None
+    max_steps: int | None
+    output: str                       # "text" or "json"
+    out: str                          # invariant: a writable directory, or creatable in one
+    no_minimize: bool = False
+    quiet: bool = False
+    all_steps: bool = False
+    show_coverage: bool = False
+    note: str | None = None           # printed after the result line
+
+    @classmethod
+    def from_options(cls, *, depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound,
+                     properties, max_executions, time_limit, seed, output, out, no_minimize, quiet,
+                     all_steps, executions, pct_depth, jobs, dask, checkpoint, resume, show_coverage,
+                     max_steps) -> CheckPlan:
+        """The plan of ``zsmc check`` with these options; UsageError names the first bad one."""
+        reg = load("model.registry")
+        label, variant_cls = resolve_variant(reg, variant, mutation)
+        names = list(dict.fromkeys(scenarios)) or default_scenarios(reg)   # --scenario X twice: once
+        props = check_properties(properties)
+        check_search(scheduler, preemption_bound, executions, seed,
+                     split=jobs > 1 or dask is not None or checkpoint is not None or resume is not None)
+        # Validate every scenario before exploring any.  Without --cpus a scenario runs at
+        # each of its CPU counts (a two-CPU race and its one-CPU counterpart).
+        if (checkpoint or resume) and len(names) != 1:
+            raise UsageError("--checkpoint and --resume need exactly one --scenario")
+        counts = {name: cpu_counts(reg, name, cpus) for name in names}
+        note = None
+        if (checkpoint or resume) and len(counts[names[0]]) > 1:
+            # A checkpoint holds one search: the scenario at its first CPU count.
+            first, rest = counts[names[0]][0], counts[names[0]][1:]
+            note = (f"note: --checkpoint/--resume checked {names[0]} on {first} CPU(s) only; "
+                    f"also run --cpus {' and --cpus '.join(map(str, rest))} for the other count(s)")
+            counts[names[0]] = [first]
+        builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth, c))
+                       for name in names for c in counts[name])
+        check_files(dask, out, checkpoint, resume)
+        search = search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds))
+        return cls(reg=reg, cls=variant_cls, label=label, mutation=mutation, depth=depth, builds=builds,
+                   search=search,
+                   scheduler=scheduler, preemption_bound=preemption_bound, props=props,
+                   max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
+                   pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
+                   max_steps=max_steps, output=output, out=out, no_minimize=no_minimize, quiet=quiet,
+                   all_steps=all_steps, show_coverage=show_coverage, note=note)
+
+    @property
+    def scenario_names(self) -> list:
+        """The scenarios checked, in order, each once (a scenario may run at several CPU counts)."""
+        return list(dict.fromkeys(b.name for b in self.builds))
+
+    def header(self) -> dict:
+        """The settings a report opens with (and a trace's ``meta`` records), in that order."""
+        return {"variant": self.label, "mutation": self.mutation, "depth": self.depth,
+                "scheduler": self.scheduler, "preemption_bound": self.preemption_bound, "seed": self.seed,
+                "properties": self.props, "max_executions": self.max_executions,
+                "time_limit": self.time_limit}
+
+
+def load(module: str):
+    """Import one of zsmc's own modules; a missing one is an installation problem."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"cannot import {module} ({exc}); is zsmc installed (pip install -e .)?") from exc
+
+
+# -- the options, one check each (in the order a report of the first bad one follows) --------------
+def resolve_variant(reg, variant, mutation):
+    """(label, class) for --variant/--mutation; UsageError names the bad value."""
+    if mutation is None:
+        spec = DEFAULT_VARIANT if variant is None else variant
+        return spec, reg.load_variant(spec)
+    m = reg.MUTATIONS.get(mutation)
+    if m is None:
+        raise UsageError(f"unknown mutation {mutation!r}; known mutations: {', '.join(sorted(reg.MUTATIONS))}")
+    if not getattr(m, "expressible", True) or m.cls is None:
+        raise UsageError(f"mutation {mutation!r} cannot be expressed in the model: {m.reason or 'no reason given'}")
+    version = m.base if variant is None else variant
+    if version not in reg.VERSIONS:
+        raise UsageError(f"--mutation applies to a built-in version, not {version!r}; "
+                         f"versions: {', '.join(sorted(reg.VERSIONS))}")
+    return f"{version}+{mutation}", reg.variant_for(version, mutation)
+
+
+def default_scenarios(reg) -> list:
+    names = [n for n, s in reg.SCENARIOS.items() if getattr(s, "default", True)]
+    if not names:
+        raise UsageError("the model defines no default scenario; name one with --scenario "
+                         "(zsmc list scenarios)")
+    return names
+
+
+def check_properties(names):
+    if not names:
+        return None
+    from checker.monitor import resolve
+    for n in names:
+        resolve(n)  # UsageError for an unknown or unloadable property
+    return list(dict.fromkeys(names))
+
+
+def check_search(scheduler, preemption_bound, executions, seed, split: bool) -> None:
+    """The scheduler exists here, and the bound, --executions and the split options fit it."""
+    auto = preemption_bound == "auto"
+    if auto and scheduler not in EXHAUSTIVE:
+        raise UsageError(f"--preemption-bound auto needs an exhaustive scheduler (dpor, dfs), not {scheduler!r}")
+    if executions is not None and scheduler not in SAMPLED:
+        raise UsageError("--executions sets how many executions a sampled scheduler (random, pct, "
+                         "hypothesis) runs; an exhaustive search's budget is --max-executions")
+    if scheduler == "hypothesis":
+        if preemption_bound is not None:
+            raise UsageError("--preemption-bound does not apply to --scheduler hypothesis")
+    else:
+        check_scheduler(scheduler, 0 if auto else preemption_bound, seed)
+    if split and (scheduler != "dpor" or preemption_bound is not None):
+        raise UsageError("--jobs, --dask, --checkpoint and --resume split a dpor search without "
+                         "a preemption bound")
+
+
+def check_scheduler(name, preemption_bound, seed) -> None:
+    from checker.schedulers import SCHEDULERS, make_scheduler
+    if name not in SCHEDULERS:
+        raise UsageError(f"unknown scheduler {name!r}; known schedulers: {', '.join(sorted(SCHEDULERS))}")
+    try:
+        make_scheduler(name, preemption_bound=preemption_bound, seed=seed)
+    except ImportError as exc:
+        raise UsageError(f"scheduler {name!r} is not available in this installation ({exc}); "
+                         "try --scheduler dfs") from exc
+
+
+def cpu_counts(reg, name, cpus) -> list:
+    """The CPU counts to check scenario ``name`` at: ``--cpus``, else the scenario's own."""
+    counts = getattr(reg, "cpu_counts", None)
+    if counts is not None:
+        return counts(name, cpus)
+    return [cpus] if cpus else [None]
+
+
+# -- files, checked before the search ------------------------------------------------------------
+def check_files(dask, out, checkpoint, resume) -> None:
+    """The Dask address, --out, --checkpoint and --resume can be used as given."""
+    if dask is not None:
+        check_dask_address(dask)
+    check_out_dir(out)
+    if checkpoint:
+        check_file_target("--checkpoint", checkpoint)
+    if resume and not os.path.isfile(resume):
+        raise UsageError(f"--resume: no such checkpoint file: {resume}")
+
+
+def check_dask_address(address: str) -> None:
+    """A Dask scheduler address is ``[tcp://]host:port`` (or ``inproc://``, ``tls://``, ``ucx://``)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    host, colon, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls", "inproc", "ucx", "ws", "wss") or (
+            scheme != "inproc" and (not colon or not host or not port.isdigit() or not 0 < int(port) < 65536)):
+        raise UsageError(f"--dask {address!r} is not a scheduler address (tcp://host:port)")
+
+
+def check_out_dir(out: str) -> None:
+    """``--out`` must be a writable directory, or creatable in one: checked before any search."""
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise UsageError(f"--out {out} is not a directory")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise UsageError(f"--out {out} is not writable")
+        return
+    parent = _existing_parent(out)
+    if not os.path.isdir(parent):
+        raise UsageError(f"--out {out} cannot be created: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out} cannot be created: {parent} is not writable")
+
+
+def check_file_target(option: str, path: str) -> None:
+    """A file zsmc will write (``--checkpoint``): its directory exists and is writable."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a directory")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: directory {folder} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path} is not writable")
+
+
+def _existing_parent(path: str) -> str:
+    p = os.path.abspath(path)
+    while not os.path.exists(p):
+        up = os.path.dirname(p)
+        if up == p:
+            break
+        p = up
+    return p

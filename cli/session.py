@@ -1,0 +1,203 @@
+"""One ``zsmc check`` from its plan to its exit code: explore, persist, report.
+
+The guarantees this module keeps (docs/cli.md, "Guarantees"):
+
+* one wall-clock budget (``--time-limit``) for the whole check, the split
+  search included; work finished within it is counted, and whatever ran out
+  makes the scenario incomplete, never verified;
+* every violation found is written and printed, whatever else happens: a
+  budget running out, Ctrl-C or SIGTERM (the report then says interrupted and
+  the JSON document is still one valid document), a trace file that cannot be
+  written (the violation is printed with the reason);
+* files are written through private temporary names and atomic renames
+  (:func:`checker.trace.write_atomic`), so runs sharing ``--out`` lose nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shlex
+import sys
+import time
+
+import click
+
+from checker.budget import clear_interrupt, signal_of, sigterm_interrupts
+from checker.errors import UsageError, ZsmcError
+
+from . import format as fmt
+from .strategies import STRATEGIES, Budget
+
+PROGRAM_LOADER = "model.registry:build_from_params"
+# Per trace written by ``check``: long enough for z3 to prove the small traces
+# of the catalogue optimal, short enough that a check with a few violations
+# still answers in seconds.  ``zsmc minimize`` takes its own --time-limit.
+CHECK_MINIMIZE_TIME = 10.0
+
+
+def run(plan) -> int:
+    """Explore every build of ``plan`` (a :class:`cli.plan.CheckPlan`), write and print
+    what was found; the exit code."""
+    return Session(plan).run()
+
+
+class Session:
+    """What one check has found so far: the scenarios reported, in order, with their traces."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.header = plan.header()
+        self.text = plan.output == "text"
+        self.runs = []                     # fmt.ScenarioRun, in report order
+        self.params = {}                   # index in builds -> params of the program reported on
+        self.reported = set()              # indices into plan.builds
+        self.interrupted = None            # the signal that stopped the check
+        self.budget = None
+
+    def run(self) -> int:
+        plan = self.plan
+        if self.text and not plan.quiet:
+            click.echo(fmt.check_header(self.header, plan.scenario_names))
+        self.budget = Budget.start(plan.time_limit, plan.max_executions)
+        strategy = STRATEGIES[plan.search](plan)
+        results = {}
+        with sigterm_interrupts():
+            try:
+                if strategy.pooled:
+                    with self._progress("all") as progress:
+                        results = strategy.run_all(plan.builds, self.budget, progress)
+                for index, build in enumerate(plan.builds):
+                    if index not in results:
+                        with self._progress(build.name) as progress:
+                            results[index], self.params[index] = strategy.run(build, self.budget, progress)
+                    self._report(index, results[index])
+            except KeyboardInterrupt as exc:     # Ctrl-C or SIGTERM, inside a search or between two
+                clear_interrupt()
+                self.interrupted = signal_of(exc)
+                partial = getattr(exc, "result", None)
+                if not isinstance(partial, dict):
+                    partial = {self._current(results): partial}
+                results.update({k: v for k, v in partial.items() if v is not None})
+                self._report_interrupted(results)
+        return self._finish()
+
+    def _finish(self) -> int:
+        plan = self.plan
+        unrun = [] if self.interrupted else self._never_ran()
+        code = fmt.exit_code(self.runs, self.interrupted, unrun)
+        if self.text:
+            if plan.show_coverage:
+                click.echo(fmt.coverage_text(self.runs, self._kernel_functions()))
+            click.echo(fmt.check_footer(self.runs, code))
+            for line in fmt.never_ran_lines(unrun):
+                click.echo(line)
+            if plan.note:
+                click.echo(plan.note)
+        else:
+            if plan.note:
+                self.header["note"] = plan.note
+            click.echo(fmt.check_json(self.header, self.runs, code, unrun))
+        return code
+
+    @contextlib.contextmanager
+    def _progress(self, label: str):
+        """The engine's ``on_progress`` for one search (None when stderr is not a terminal)."""
+        progress = (fmt.JsonProgress(sys.stderr, label) if self.plan.output == "json"
+                    else fmt.Progress.for_stderr(label))
+        try:
+            yield progress
+        finally:
+            if progress is not None:
+                progress.done()
+
+    def _kernel_functions(self) -> list:
+        if not hasattr(self.plan.reg, "base_version"):
+            return []
+        return importlib.import_module("model.coverage").kernel_functions(self.plan.cls)
+
+    def _never_ran(self) -> list:
+        """``[(function, where it would run)]`` for each function the variant changes
+        that no explored execution ran (exit 5 when nothing else failed)."""
+        reg, cls = self.plan.reg, self.plan.cls
+        base_of = getattr(reg, "base_version", None)
+        if base_of is None:
+            return []
+        cov = importlib.import_module("model.coverage")
+        total = {}
+        for r in self.runs:
+            for k, n in r.result.coverage.items():
+                total[k] = total.get(k, 0) + n
+        missing = cov.never_ran(cls, base_of(cls), total)
+        return [(fn, cov.where_it_runs(base_of(cls), fn, self.plan.depth, reg)) for fn in missing]
+
+    def _current(self, results: dict) -> int:
+        """The build being explored when an interrupt came (the first without a result)."""
+        n = len(self.plan.builds)
+        return next((i for i in range(n) if i not in results), n - 1)
+
+    def _report(self, index: int, result) -> None:
+        plan = self.plan
+        name, _, params = plan.builds[index]
+        params = self.params.get(index, params)
+        self.reported.add(index)
+        run_ = fmt.ScenarioRun(name, params, result)
+        # Persist before anything is said about a violation (style.md lesson 10).
+        for v in result.violations:
+            budget = None if plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)
+            run_.traces.append(self._write_trace(v, params, name, budget))
+        self.runs.append(run_)
+        report = fmt.scenario_text(run_, quiet=plan.quiet, all_steps=plan.all_steps) if self.text else ""
+        if report:
+            click.echo(report)
+
+    def _report_interrupted(self, results: dict) -> None:
+        """After Ctrl-C or SIGTERM: the scenarios not reported yet, then those never started."""
+        from checker.result import Result
+        for index in range(len(self.plan.builds)):
+            if index in self.reported:
+                continue
+            r = results.get(index)
+            if r is None:
+                r = Result(scheduler=self.plan.scheduler,
+                           reason="not explored: interrupted before it started")
+            elif not r.complete and "interrupted" not in r.reason:
+                r.reason = "interrupted" + (f" ({r.reason})" if r.reason else "")
+            self._report(index, r)
+
+    def _write_trace(self, violation, params, scenario, minimize_time) -> fmt.TraceRecord:
+        """Save the violation's trace, then replace it by its minimisation if that works.
+
+        ``minimize_time`` None: keep the trace as found.  A trace that cannot be
+        written is reported in the record (``path`` None), never lost silently:
+        the violation is still printed.
+        """
+        from checker import trace as tr
+        meta = fmt.check_command(self.header, scenario, params)
+        trace = tr.make_trace(violation, {"loader": PROGRAM_LOADER, "params": params},
+                              expect="violation", meta=meta)
+        try:
+            path = tr.save_trace(trace, self.plan.out)
+        except UsageError as exc:
+            click.echo(f"zsmc: error: {exc}; the violation is printed below", err=True)
+            return fmt.TraceRecord(violation, None, note=f"trace NOT written: {exc}")
+        rec = fmt.TraceRecord(violation, str(path), trace=trace)
+        if isinstance(params, dict) and params.get("variant_file"):
+            rec.args = f" --variant {shlex.quote(self.plan.label)}"
+        if minimize_time is not None:
+            from checker.minimize import minimize_trace
+            try:
+                small, report = minimize_trace(trace, time_limit=minimize_time)
+                tr.save_trace(small, os.path.dirname(path) or ".", name=os.path.basename(path))
+                rec.minimized, rec.trace = report, small
+            except ZsmcError as exc:  # keep the trace as found; say why it was not minimised
+                rec.note = f"not minimised: {exc}"
+        return rec
+
+
+def _minimize_budget(deadline) -> float:
+    """Seconds for one minimisation: CHECK_MINIMIZE_TIME, cut to what --time-limit leaves (>= 1 s)."""
+    if deadline is None:
+        return CHECK_MINIMIZE_TIME
+    return max(1.0, min(CHECK_MINIMIZE_TIME, deadline - time.monotonic()))
