@@ -29,6 +29,9 @@ DEFAULT_OUT = "zsmc-traces"
               shell_complete=complete.mutations)
 @click.option("--scenario", "scenarios", metavar="NAME", multiple=True, shell_complete=complete.scenarios,
               help="Scenario to explore (repeatable; default: the default scenario set).")
+@click.option("--config", type=click.Choice(["default", "rt"]), default=None,
+              help="Kernel configuration: default (!PREEMPT_RT) or rt (PREEMPT_RT: spinlock_t, rwlock_t "
+                   "and local_lock_t sleep).  Default: the mutation's, else default.")
 @click.option("--cpus", type=PositiveInt(1, MAX_CPUS), default=None,
               help=f"CPUs (default: each scenario's own), at most {MAX_CPUS}.")
 @click.option("--scheduler", metavar="NAME", default="dpor", show_default=True, shell_complete=complete.schedulers,

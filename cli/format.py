@@ -78,8 +78,9 @@ def check_header(h: dict, scenarios) -> str:
     props = ", ".join(h["properties"]) if h["properties"] else "every property that applies"
     bound = "" if h["preemption_bound"] is None else f", preemption bound {h['preemption_bound']}"
     # The seed comes first thing, so an interrupted sampled run can be repeated.
-    return (f"zsmc check: variant {h['variant']}, depth {h['depth']}, scheduler {h['scheduler']}{bound}, "
-            f"seed {h['seed']}\n"
+    kernel = ", kernel PREEMPT_RT" if h.get("config") == "rt" else ""
+    return (f"zsmc check: variant {h['variant']}, depth {h['depth']}{kernel}, scheduler {h['scheduler']}"
+            f"{bound}, seed {h['seed']}\n"
             f"  scenarios: {', '.join(scenarios)}\n  properties: {props}")
 
 
@@ -239,6 +240,8 @@ def replay_text(path: str, expect: str, outcome) -> str:
 def check_command(h: dict, scenario: str, params: dict) -> dict:
     """A trace's ``meta``: the check's settings and the command that finds it again."""
     cmd = ["zsmc", "check", "--depth", str(h["depth"])]
+    if h.get("config", "default") != "default":
+        cmd += ["--config", h["config"]]
     if h["mutation"]:
         cmd += ["--mutation", h["mutation"]]
     else:

@@ -57,6 +57,7 @@ class CheckPlan:
     resume: str | None
     cpus: int | None
     max_steps: int | None
+    config: str                       # the kernel configuration: "default" or "rt"
     output: str                       # "text" or "json"
     out: str                          # invariant: a writable directory, or creatable in one
     no_minimize: bool = False
@@ -69,10 +70,15 @@ class CheckPlan:
     def from_options(cls, *, depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound,
                      properties, max_executions, time_limit, seed, output, out, no_minimize, quiet,
                      all_steps, executions, pct_depth, jobs, dask, checkpoint, resume, show_coverage,
-                     max_steps) -> CheckPlan:
+                     max_steps, config=None) -> CheckPlan:
         """The plan of ``zsmc check`` with these options; UsageError names the first bad one."""
         reg = load("model.registry")
         label, variant_cls = resolve_variant(reg, variant, mutation)
+        # A mutation shows on its kernel configuration unless told otherwise.
+        config = config or (getattr(reg.MUTATIONS[mutation], "config", "default") if mutation else "default")
+        if config != "default" and scheduler == "hypothesis":
+            raise UsageError("--scheduler hypothesis runs the state machine, which models a "
+                             "!PREEMPT_RT kernel only; use dpor, dfs, random or pct with --config rt")
         names = list(dict.fromkeys(scenarios)) or default_scenarios(reg)   # --scenario X twice: once
         props = check_properties(properties)
         check_search(scheduler, preemption_bound, executions, seed,
@@ -89,16 +95,27 @@ class CheckPlan:
             note = (f"note: --checkpoint/--resume checked {names[0]} on {first} CPU(s) only; "
                     f"also run --cpus {' and --cpus '.join(map(str, rest))} for the other count(s)")
             counts[names[0]] = [first]
-        builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth, c))
+        kw = {"config": config} if config != "default" else {}
+        builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth, c, **kw))
                        for name in names for c in counts[name])
         check_files(dask, out, checkpoint, resume)
         search = search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds))
+        if search in ("split", "pooled", "bounded", "auto-bound") and _has_interrupts(builds):
+            # dpor's reasoning about who may run on a CPU does not cover interrupt
+            # handlers (checker.interrupts): such programs are explored by dfs.
+            if search == "auto-bound" or jobs > 1 or dask or checkpoint or resume:
+                raise UsageError("the scenario has interrupt handlers, which only dfs explores: "
+                                 "drop --jobs/--dask/--checkpoint/--resume and --preemption-bound auto")
+            search, scheduler = "exhaustive", "dfs"
+            note = ("note: interrupt handlers: explored by dfs, without reduction (dpor's reduction "
+                    "does not cover them yet)" + (f"\n{note}" if note else ""))
         return cls(reg=reg, cls=variant_cls, label=label, mutation=mutation, depth=depth, builds=builds,
                    search=search,
                    scheduler=scheduler, preemption_bound=preemption_bound, props=props,
                    max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
-                   max_steps=max_steps, output=output, out=out, no_minimize=no_minimize, quiet=quiet,
+                   max_steps=max_steps, config=config, output=output, out=out, no_minimize=no_minimize,
+                   quiet=quiet,
                    all_steps=all_steps, show_coverage=show_coverage, note=note)
 
     @property
@@ -108,10 +125,19 @@ class CheckPlan:
 
     def header(self) -> dict:
         """The settings a report opens with (and a trace's ``meta`` records), in that order."""
-        return {"variant": self.label, "mutation": self.mutation, "depth": self.depth,
-                "scheduler": self.scheduler, "preemption_bound": self.preemption_bound, "seed": self.seed,
-                "properties": self.props, "max_executions": self.max_executions,
-                "time_limit": self.time_limit}
+        h = {"variant": self.label, "mutation": self.mutation, "depth": self.depth,
+             "scheduler": self.scheduler, "preemption_bound": self.preemption_bound, "seed": self.seed,
+             "properties": self.props, "max_executions": self.max_executions,
+             "time_limit": self.time_limit}
+        if self.config != "default":
+            h["config"] = self.config           # absent on the default: reports as before
+        return h
+
+
+def _has_interrupts(builds) -> bool:
+    from checker.objects import making
+    with making():
+        return any(b.build().has_interrupts for b in builds)
 
 
 def load(module: str):
