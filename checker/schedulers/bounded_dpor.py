@@ -229,7 +229,7 @@ class BoundedDPOR:
                 cur = world.current[c]
                 if cur is not None:
                     u = world.tasks[cur]
-                    if u.finished or u.yielded or world._waits_sleeping(u):
+                    if u.finished or u.yielded or world.waits_sleeping(u):
                         cur = None
                 ctx.append(cur)
         digest = self.clk.digest

@@ -8,6 +8,8 @@ exceed it are cut, so every interleaving within the bound is explored.
 
 from __future__ import annotations
 
+from ..actions import CHOOSE
+
 
 class DFS:
     def __init__(self, preemption_bound=None, name="dfs"):
@@ -36,7 +38,7 @@ class DFS:
         alts = []
         for t in enabled:
             a = world.tasks[t].pending
-            if a.op == 14:  # CHOOSE
+            if a.op == CHOOSE:
                 alts.extend((t, c) for c in a.arg)
             else:
                 alts.append((t, None))
