@@ -17,7 +17,8 @@ import pytest
 
 import checker
 from checker.errors import UsageError
-from checker.minimize import Ordering, direct_dependences, happens_before, minimize_trace
+from checker.minimize import direct_dependences, happens_before, minimize_trace
+from checker.ordering import Ordering
 from checker.schedulers.replay import Replay
 from checker.trace import counts, events_json, make_trace, replay
 
