@@ -2,26 +2,25 @@
 
 "Simpler" is defined once (style.md lesson 11): fewer preemptions, then fewer
 context switches on a CPU, then fewer steps.  :func:`minimize_trace` works in
-three stages (ARCHITECTURE.md section 6):
+four stages (ARCHITECTURE.md section 6):
 
 1. **Causal slice.**  The trace is replayed; every step that does not happen
    before the violating step (or a step the property points at) is dropped.
-   Happens-before is the transitive closure of the dependence relation of the
-   search: same task; same object with at least one write (every lock
-   operation writes its lock; labels carrying ``info`` for monitors share one
-   pseudo-object); same shared CPU where one of the two steps changes the
-   task's ownership of it (``Event.oc``).  Every ordering of the kept steps
-   that respects happens-before is an execution of the program in which each
+   Happens-before is the search's (:mod:`checker.dependence`) with
+   ``invisible=True``: an invisible step keeps its place relative to the
+   ownership changes of its CPU, so every ordering of the kept steps that
+   respects happens-before is an execution of the program in which each
    step does the same thing and gets the same result.
-2. **Ordering by z3.**  Among those orderings, z3's ``Optimize`` finds one with
-   the fewest preemptions, then the fewest context switches, and proves it
-   optimal or stops at the time limit with the best it found.  The objective
-   is the engine's rule, ``World.would_preempt`` (the one the preemption
-   bound applies): a step preempts when its CPU last ran another task that
-   had not finished, had not just called ``schedule()``/``cond_resched()``
-   while preemptible, and was not waiting for a sleeping lock *at that
-   moment* (the state of that lock is known from the fixed order of its
-   operations).  See :class:`~checker.ordering.Ordering`.
+2. **Ordering by z3** (:mod:`checker.ordering`).  Among those orderings,
+   z3's ``Optimize`` finds one with the fewest preemptions, then the fewest
+   context switches, and proves it optimal or stops at the time limit with
+   the best it found.  The objective is the engine's rule,
+   ``World.would_preempt`` (the one the preemption bound applies): a step
+   preempts when its CPU last ran another task that had not finished, had
+   not just called ``schedule()``/``cond_resched()`` while preemptible, and
+   was not waiting for a sleeping lock *at that moment* (the state of that
+   lock is known from the fixed order of its operations).  See
+   :class:`~checker.ordering.Ordering`.
 3. **Earlier runs.**  A violation that needs earlier executions (a
    lock-order cycle whose other edges were seen in other runs) carries their
    schedules; each is sliced to the causal past of its last step (the step
@@ -43,11 +42,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import actions as A
+from .dependence import direct_dependences, happens_before
 from .errors import UsageError
 from .explore import explore
 from .ordering import Ordering
-from .schedulers.dpor import footprint
 from .schedulers.replay import jsonable
 from .trace import _properties, _replay, check_trace, resolve_build
 
@@ -114,7 +112,7 @@ def minimize_trace(trace: dict, time_limit: float = 30.0, *, search: bool = True
 
 
 def _search_fewer(trace, build, best, optimal, notes, deadline):
-    """Stage 3: bounded searches from 0 preemptions up; returns (best, optimal, notes, fewest)."""
+    """Stage 4: bounded searches from 0 preemptions up; returns (best, optimal, notes, fewest)."""
     prop = trace["violation"]["property"]
     fewest = None
     # The search gets half of what is left: an incomplete search proves nothing,
@@ -182,7 +180,7 @@ def _minimize_execution(outcome, build, deadline):
         for i in range(n):
             last[world.events[i].task] = i
         targets += last.values()
-    deps = direct_dependences(world, n)
+    deps = direct_dependences(world.events[:n], len(world.tasks), invisible=True)
     past = 0
     closure = happens_before(deps)
     for t in targets:
@@ -270,7 +268,7 @@ def _minimize_runs(best, build, deadline):
         n = len(world.events)
         if n == 0:
             continue
-        deps = direct_dependences(world, n)
+        deps = direct_dependences(world.events, len(world.tasks), invisible=True)
         closure = happens_before(deps)
         kept = [i for i in range(n) if (closure[n - 1] | (1 << (n - 1))) >> i & 1]
         seq, _, proved = Ordering(world, kept, deps, closure).solve(max(left / (len(runs) - k) / 2, 0.1))
@@ -289,69 +287,3 @@ def _minimize_runs(best, build, deadline):
 
 def _stats_key(st: dict):
     return (st.get("preemptions", 0), st.get("context_switches", 0), st.get("steps", 0))
-
-
-# -- happens-before ------------------------------------------------------------------
-
-_LABELS = ("labels with info",)
-
-
-def direct_dependences(world, n: int) -> list:
-    """For each of the first ``n`` events, the earlier events it directly depends on.
-
-    Enough edges that their transitive closure is the dependence relation
-    restricted to earlier events (see the module docstring).
-    """
-    evs = world.events
-    deps = [None] * n
-    last_task = {}
-    last_write = {}
-    reads = {}
-    last_oc = {}
-    since_oc = {}
-    for j in range(n):
-        e = evs[j]
-        d = set()
-        t = e.task
-        if t in last_task:
-            d.add(last_task[t])
-        last_task[t] = j
-        touches = footprint(e)
-        if e.action.op == A.LABEL and e.action.arg2:
-            touches = ((_LABELS, A.W),)
-        for o, kind in touches:
-            if o in last_write:
-                d.add(last_write[o])
-            if kind == A.W:
-                d.update(r for r, _ in reads.pop(o, ()))
-                last_write[o] = j
-            else:
-                # Reads and commuting additions since the last write.
-                d.update(r for r, rk in reads.get(o, ()) if A.conflict(kind, rk))
-                reads.setdefault(o, []).append((j, kind))
-        c = e.cpu
-        if c != -1:
-            b = last_oc.get(c)
-            if e.oc:
-                if b is not None:
-                    d.add(b)
-                d.update(k for k in since_oc.get(c, ()) if evs[k].task != t)
-                last_oc[c] = j
-                since_oc[c] = []
-            else:
-                if b is not None and evs[b].task != t:
-                    d.add(b)
-                since_oc.setdefault(c, []).append(j)
-        deps[j] = sorted(d)
-    return deps
-
-
-def happens_before(deps: list) -> list:
-    """``closure[j]``: bitset of the events that happen before event ``j``."""
-    closure = []
-    for d in deps:
-        m = 0
-        for i in d:
-            m |= closure[i] | (1 << i)
-        closure.append(m)
-    return closure

@@ -2,10 +2,10 @@
 
 The minimiser (:mod:`checker.minimize`) asks :class:`Ordering` for the
 ordering of a causal slice with the fewest preemptions, then the fewest
-context switches.  Happens-before is the minimiser's: every ordering that
-respects it is an execution in which each step does the same thing and
-gets the same result, so the encoding needs no enabledness constraint of
-its own.
+context switches.  Happens-before is :mod:`checker.dependence`'s with
+``invisible=True``: every ordering that respects it is an execution in
+which each step does the same thing and gets the same result, so the
+encoding needs no enabledness constraint of its own.
 """
 
 from __future__ import annotations
