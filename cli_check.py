@@ -203,7 +203,9 @@ def _explore_one(c: Check, name, build, params):
             # Serial or not, the same subtrees in the same order (checker.parallel):
             # --jobs N reports what the serial search reports.
             from checker.parallel import explore_split
-            result = explore_split(build, jobs=c.jobs, dask=c.dask, params=params, checkpoint=c.checkpoint,
+            # Dask workers rebuild the program of the user's own check: its variant file is trusted.
+            own = {"loader": c.reg.OWN_LOADER, "params": params} if c.dask else None
+            result = explore_split(build, jobs=c.jobs, dask=c.dask, program=own, checkpoint=c.checkpoint,
                                    resume=c.resume, key=params, stop_on_violation=True,
                                    max_steps=c.max_steps, **common)
         elif c.preemption_bound == "auto":

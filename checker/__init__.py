@@ -5,25 +5,30 @@ modelled with it.  The public API is this module's ``__all__`` (pinned by a
 test); everything else is internal.
 """
 
-from . import actions
-from .actions import (Action, access, alloc, choose, cond_resched, free, label, might_sleep,
-                      pin, preempt_disable, preempt_enable, sleep, unpin)
+from . import actions, interrupts
+from .actions import (Action, access, alloc, choose, cond_resched, free, label, local_bh_disable,
+                      local_bh_enable, local_irq_disable, local_irq_enable, might_sleep, pin,
+                      preempt_disable, preempt_enable, sleep, unpin)
 from .errors import InternalError, ModelError, UsageError, ZsmcError
 from .coverage import covered, traced
 from .explore import explore
 from .memory import SharedDict, SharedList, shared_struct
 from .monitor import Monitor, register
-from .objects import LockMap, Mutex, Obj, PageLock, RwLock, RwSemaphore, SpinLock, Var
+from .config import KernelConfig
+from .objects import (LocalLock, LockMap, Mutex, Obj, PageLock, RawSpinLock, RwLock, RwSemaphore,
+                      SpinLock, Var)
 from .program import Program, Task
 from .result import Result, Step, Violation
 from .world import Bug, Event, World
 
 __all__ = [
-    "Action", "Bug", "actions", "Event", "InternalError", "LockMap", "ModelError", "Monitor", "Mutex",
-    "Obj", "PageLock", "Program", "Result", "RwLock", "RwSemaphore", "SharedDict", "SharedList",
+    "Action", "Bug", "actions", "interrupts", "Event", "InternalError", "KernelConfig", "LocalLock", "LockMap",
+    "ModelError", "Monitor", "Mutex", "Obj", "PageLock", "Program", "RawSpinLock", "Result", "RwLock",
+    "RwSemaphore", "SharedDict", "SharedList",
     "SpinLock", "Step", "Task",
     "UsageError", "Var", "Violation", "World", "ZsmcError", "access", "alloc", "choose",
-    "cond_resched", "covered", "explore", "free", "label", "might_sleep", "pin", "preempt_disable",
+    "cond_resched", "covered", "explore", "free", "label", "local_bh_disable", "local_bh_enable",
+    "local_irq_disable", "local_irq_enable", "might_sleep", "pin", "preempt_disable",
     "preempt_enable", "register", "shared_struct", "sleep", "traced", "unpin",
 ]
 

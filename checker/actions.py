@@ -178,6 +178,8 @@ class Action:
             return f"choose({list(self.arg)!r})"
         if op == LABEL:
             return f"label({self.arg})"
+        if (op == PREEMPT_DISABLE or op == PREEMPT_ENABLE) and self.arg:
+            return f"{_IRQ_NAMES[op, self.arg]}()"
         if o is not None:
             return f"{n}({oname})"
         return f"{n}()"
@@ -189,6 +191,32 @@ class Action:
 def preempt_disable() -> Action:
     """``preempt_disable()``: raise this task's preempt count."""
     return Action(PREEMPT_DISABLE)
+
+
+def local_irq_disable() -> Action:
+    """``local_irq_disable()`` (``local_irq_save``): no interrupt on this CPU until the
+    matching enable; the task is atomic meanwhile (it cannot be preempted either)."""
+    return Action(PREEMPT_DISABLE, None, "irq")
+
+
+def local_irq_enable() -> Action:
+    """``local_irq_enable()`` (``local_irq_restore`` of a save)."""
+    return Action(PREEMPT_ENABLE, None, "irq")
+
+
+def local_bh_disable() -> Action:
+    """``local_bh_disable()``: no softirq on this CPU until the matching enable (and on
+    !PREEMPT_RT no preemption: it raises the preempt count)."""
+    return Action(PREEMPT_DISABLE, None, "bh")
+
+
+def local_bh_enable() -> Action:
+    """``local_bh_enable()``."""
+    return Action(PREEMPT_ENABLE, None, "bh")
+
+
+_IRQ_NAMES = {(PREEMPT_DISABLE, "irq"): "local_irq_disable", (PREEMPT_ENABLE, "irq"): "local_irq_enable",
+              (PREEMPT_DISABLE, "bh"): "local_bh_disable", (PREEMPT_ENABLE, "bh"): "local_bh_enable"}
 
 
 def preempt_enable() -> Action:

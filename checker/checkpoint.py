@@ -11,7 +11,8 @@ search    what the checkpoint must match to be resumed (scenario parameters,
           the program's first branching)
 plan      the subtrees: ``[index, prefix, guards, disjoint]``
 done      ``{index: {"result", "state", "keys"}}`` for each finished subtree:
-          its counts and violations, the lock-order dependencies it found,
+          its counts and violations, the monitors' exported states
+          (``Monitor.export_state``: the lock-order dependencies it found),
           and the keys of the traces it explored
 ========  =================================================================
 
@@ -110,12 +111,13 @@ def load(path: str, ident: str, make_job):
 # -- a subtree's outcome as JSON ------------------------------------------------------------------
 def _out_json(out) -> dict:
     result, state, keys = out
-    return {"result": result_json(result), "state": {k: _state_json(v) for k, v in state.items()},
-            "keys": sorted([k, d] for k, d in keys)}
+    return {"result": result_json(result), "state": jsonable(state), "keys": sorted([k, d] for k, d in keys)}
 
 
 def _out_from(d: dict):
-    state = {k: _state_from(v) for k, v in d["state"].items()}
+    state = d["state"]
+    if not isinstance(state, dict):
+        raise TypeError("state is not an object")
     keys = {(int(k), bool(dl)) for k, dl in d["keys"]}
     return result_from(d["result"]), state, keys
 
@@ -156,25 +158,6 @@ def violation_from(d: dict) -> Violation:
     if d.get("runs"):
         v.runs = [[(int(t), c) for t, c in r] for r in d["runs"]]
     return v
-
-
-def _state_json(state):
-    """A monitor's exported state: lock-order's ``[(prev, next, kind, Edge)]``."""
-    from dataclasses import asdict, is_dataclass
-    out = []
-    for item in state or ():
-        out.append([asdict(x) if is_dataclass(x) else jsonable(x) for x in item])
-    return out
-
-
-def _state_from(items):
-    from properties.lock_order import Edge
-    out = []
-    for prev, nxt, kind, edge in items:
-        e = dict(edge)
-        e["schedule"] = tuple((int(t), c) for t, c in e.get("schedule", ()))
-        out.append((_freeze(prev), _freeze(nxt), int(kind), Edge(**e)))
-    return out
 
 
 def _freeze(x):

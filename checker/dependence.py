@@ -40,14 +40,16 @@ happens-before is for, and ``invisible`` says which:
 
 Everything else is the same for both: tests/test_dependence.py checks on
 the differential fuzzer's programs that the minimiser's happens-before is
-dpor's but for invisible steps on a shared CPU.  Who uses it: :mod:`checker.schedulers.dpor` and
-:mod:`checker.schedulers.reversal` (vector clocks, sleep sets, wakeup
-trees), :mod:`checker.schedulers.bounded_dpor` (trace states),
-:mod:`checker.parallel` (sleep sets above the cut, trace keys),
-:mod:`checker.minimize` (causal slice, the orderings z3 may choose) and
-``bench.traces`` (the naive trace counter).  :mod:`checker.races` orders
-plain accesses by the object part alone, and deliberately not by the CPU:
-a race must be a property of the trace, the same for every ordering of it.
+dpor's but for invisible steps on a shared CPU.
+
+Who uses it: :mod:`checker.schedulers.dpor` and
+:mod:`checker.schedulers.reversal` (sleep sets, wakeup trees, vector clocks,
+trace keys), :mod:`checker.schedulers.bounded_dpor` (trace states),
+:mod:`checker.split` (sleep sets above the cut), :mod:`checker.minimize`
+(the causal slice and the orderings z3 may choose) and ``bench.traces``
+(the naive trace counter).  :mod:`checker.races` orders plain accesses by
+the object part alone, and deliberately not by the CPU: a race must be a
+property of the trace, the same for every ordering of it.
 """
 
 from __future__ import annotations

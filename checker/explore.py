@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 
-from . import objects
+from . import config, objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
-from .errors import InternalError, ModelError, UsageError, ZsmcError
+from .errors import InternalError, ModelError, UsageError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
-from .schedulers import make_scheduler
+from .schedulers import adapt, make_scheduler
 from .world import CounterWaited, GuardBroken, World
 
 
@@ -40,38 +40,54 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     ``progress_every`` seconds.  Ctrl-C raises
     :class:`~checker.budget.SearchInterrupted` carrying the partial result.
     """
+    if not isinstance(scheduler, str):
+        scheduler = adapt(scheduler) or scheduler       # not a Scheduler: _explore says so
     args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
             time_limit, seed, on_progress, progress_every, max_steps, stop)
     guards = counters = True
     notes = []
-    while True:
-        try:
-            result = _explore(*args, guards=guards, counters=counters)
-            break
-        except GuardBroken as exc:
-            # A reduction assumed a declaration the program broke (a guard not
-            # held, a counter waited on): explore again without it.  Sound either
-            # way (Stoller 2002: the reduced search reaches the first broken
-            # declaration).
-            if isinstance(exc, CounterWaited):
-                if not counters:
-                    raise InternalError(f"a counter was waited on after commuting was off: {exc}")
-                counters = False
-                notes.append(f"counter additions not commuted: {exc}")
-            else:
-                if not guards:
-                    raise InternalError(f"a guard broke after the reduction was off: {exc}")
-                guards = False
-                notes.append(f"guarded sections not reduced: {exc}")
-            if not isinstance(scheduler, str):
-                reset = getattr(scheduler, "reset", None)
-                if reset is None:
-                    raise ModelError(f"{exc}; the scheduler cannot start again without the "
-                                     f"reduction") from exc
-                reset()
+    # This exploration numbers its own objects (checker.objects.making); a caller's
+    # numbering (an exploration nested in a build function) is restored after.
+    with objects.making():
+        while True:
+            try:
+                result = _explore(*args, guards=guards, counters=counters)
+                break
+            except _PlainSearchNeeded as exc:
+                if not isinstance(scheduler, str):
+                    raise UsageError(f"{exc}: explore it with scheduler='dfs' or a sampling "
+                                     f"scheduler") from None
+                args = (build, "dfs") + args[2:]
+                notes.append(f"{exc}: explored by dfs, without reduction")
+            except GuardBroken as exc:
+                # A reduction assumed a declaration the program broke (a guard not
+                # held, a counter waited on): explore again without it.  Sound either
+                # way (Stoller 2002: the reduced search reaches the first broken
+                # declaration).
+                if isinstance(exc, CounterWaited):
+                    if not counters:
+                        raise InternalError(f"a counter was waited on after commuting was off: {exc}")
+                    counters = False
+                    notes.append(f"counter additions not commuted: {exc}")
+                else:
+                    if not guards:
+                        raise InternalError(f"a guard broke after the reduction was off: {exc}")
+                    guards = False
+                    notes.append(f"guarded sections not reduced: {exc}")
+                if not isinstance(scheduler, str):
+                    try:
+                        scheduler.reset()
+                    except NotImplementedError:
+                        raise ModelError(f"{exc}; the scheduler cannot start again without the "
+                                         f"reduction") from exc
     if notes:
         result.note = "; ".join(notes)
     return result
+
+
+class _PlainSearchNeeded(Exception):
+    """The program has interrupt handlers and the scheduler reasons about CPUs in a way
+    that does not cover them (dpor's sections): explore restarts with dfs."""
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
@@ -91,7 +107,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
                            executions=max_executions or 1000)
     result = Result(scheduler=sched.name, preemption_bound=preemption_bound,
-                    seed=getattr(sched, "seed", seed))
+                    seed=seed if sched.seed is None else sched.seed)
     start = time.perf_counter()
     deadline = start + time_limit if time_limit is not None else None
     next_progress = start + progress_every
@@ -101,6 +117,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     limits = Limits(max_steps, deadline, stop)
     world = None
     dog = Watchdog(deadline)
+    outer_config = config.current()
     try:
         while True:
             if max_executions is not None and result.executions >= max_executions:
@@ -116,20 +133,22 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 result.complete = True
                 break
             program = _build(build)
+            if program.has_interrupts and not sched.interrupts:
+                raise _PlainSearchNeeded(f"the program has interrupt handlers, which {sched.name}'s "
+                                         f"reduction does not cover yet")
             if monitors is None:
                 monitors = select(properties, program)
                 reported = _reported(properties, monitors)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
-            world = World(program, monitors, _build_uids[0], macro=getattr(sched, "macro", False),
+            world = World(program, monitors, program.build_uids, macro=sched.macro,
                           counters=counters, reported=reported,
-                          guards=guards and getattr(sched, "guards", True))
+                          guards=guards and sched.guards)
             world.events_cap = limits.max_steps
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, sched, stop_on_violation, limits)
-            if hasattr(sched, "judge"):     # a scheduler that knows a run ended in a known state
-                status = sched.judge(world, status)
+            status = sched.judge(world, status)
             result.steps += len(world.events)
             if world.unreported:
                 result.races += 1
@@ -189,27 +208,24 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
         raise ModelError(_exit_message(world, exc)) from None
     finally:
         dog.cancel()
-        objects._uid_source = None
+        config.activate(outer_config)
     if result.races and result.complete and not result.violations:
         # Not asked to report the race, but the search is complete only for
         # programs without one: say so instead of verifying.
         result.complete = False
         result.reason = (f"a data race makes the search incomplete (its plain accesses may "
                          f"interleave in ways not explored): {result.race}")
-    if result.complete and getattr(sched, "incomplete_reason", None):
+    if result.complete and sched.incomplete_reason:
         result.complete = False
         result.reason = sched.incomplete_reason
     if stopped and result.complete:
         result.complete = False
         result.reason = "stopped at the first violation"
-    result.bound_cut = getattr(sched, "cut", 0)
+    result.bound_cut = sched.cut
     if result.complete and preemption_bound is not None:
         result.bound_covered = preemption_bound
     result.elapsed = time.perf_counter() - start
     return result
-
-
-_build_uids = [0]
 
 
 def _reported(properties, monitors):
@@ -230,18 +246,12 @@ def _build(build) -> Program:
         counter[0] += 1
         return ("b", counter[0])
 
-    objects._uid_source = uid
-    guarded_before = objects._guarded_vars
-    try:
+    with objects.making(uid) as made:
         program = build()
-    except ZsmcError:
-        raise
-    finally:
-        objects._uid_source = None
     if not isinstance(program, Program):
         raise UsageError(f"build() must return a checker.Program, got {program!r}")
-    _build_uids[0] = counter[0]
-    program.declares_guards = objects._guarded_vars != guarded_before
+    program.build_uids = counter[0]
+    program.declares_guards = made.guards > 0
     return program
 
 

@@ -35,8 +35,10 @@ from dataclasses import dataclass, field
 
 from .errors import ModelError, UsageError
 from .explore import explore
+from .hypothesis_constants import seed_only
 from .monitor import Monitor, resolve
 from .result import Result, Violation
+from .schedulers.base import BaseScheduler
 from .schedulers.random import check_count, check_seed, enabled_steps
 
 
@@ -96,7 +98,7 @@ class DrawingData:
         return value
 
 
-class DrawScheduler:
+class DrawScheduler(BaseScheduler):
     """One execution whose decisions are drawn from Hypothesis's ``data``.
 
     Executions longer than ``max_steps`` steps are abandoned as pruned (a
@@ -228,7 +230,8 @@ def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, pr
     test.hypothesis.inner_test._hypothesis_internal_add_digest = _key(build_for_draw, key)
     start = time.perf_counter()
     try:
-        test()
+        with seed_only():
+            test()
     except _Found as found:
         out.violation = found.violation
         out.build = found.build

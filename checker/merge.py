@@ -5,10 +5,12 @@ executions add up; those of a cut by depth overlap, and their trace keys
 (BLAKE2 digests of events and vector clocks) count each trace once, the
 repeats going to ``redundant``.  Violations: those of the subtrees, or with
 ``stop_on_violation`` only those of the first subtree (in plan order) that
-found one, as a serial search reports one execution's.  Lock-order cycles
-that only the union of the subtrees' lockdep graphs closes are found by
-joining the graphs in subtree order and replaying the execution that closed
-the cycle against the graph of what came before.
+found one, as a serial search reports one execution's.  What a monitor with
+state across executions finds only in the union of the subtrees (a
+lock-order cycle whose edges were seen in two of them) is its own to say:
+each subtree exports its state (``Monitor.export_state``), and the
+monitor's ``merge`` names the executions to replay, with which monitor, to
+report it.
 """
 
 from __future__ import annotations
@@ -77,23 +79,19 @@ def merge(build, plan, done, properties, cross=True, first=None, stop_on_violati
 
 
 def _cross_subtree_violations(build, plan, done, properties):
-    """Lock-order cycles that only the union of the subtrees' graphs closes."""
-    states = [done[j.index][1].get("lock-order") for j in plan if j.index in done]
-    if not any(states):
+    """The violations only the union of the subtrees shows (``Monitor.merge``)."""
+    exported = [done[j.index][1] for j in plan if j.index in done]
+    if not any(state for states in exported for state in states.values()):
         return []
-    from properties.lock_order import LockOrder
-    from properties.lockdep_graph import LockGraph
-
+    from .explore import _build
+    from .monitor import select
     from .schedulers.replay import Replay
-    merged = LockGraph()
     out = []
-    for state in states:
-        for prev, nxt, kind, edge in state or ():
-            before = merged.copy()
-            if merged.add(prev, nxt, kind, edge) is None:
-                continue
-            monitor = LockOrder(seed=before)
-            replay = Replay(edge.schedule)
-            r = explore(build, scheduler=replay, properties=[monitor], stop_on_violation=True)
+    for m in select(properties, _build(build)).all:
+        states = [s[m.name] for s in exported if s.get(m.name) is not None]
+        if not any(states):
+            continue
+        for monitor, schedule in m.merge(states):
+            r = explore(build, scheduler=Replay(schedule), properties=[monitor], stop_on_violation=True)
             out.extend(r.violations)
     return out

@@ -26,6 +26,12 @@ Hooks (all optional):
 
 A monitor reports with ``world.report(self.name, message, task=..., steps=...)``.
 
+A monitor whose verdict spans executions (lock-order's graph grows over the
+whole search) also has two methods for a split search (:mod:`checker.merge`),
+which explores subtrees apart and must still report what their union shows:
+``export_state()`` at the end of each subtree, then ``merge(states)`` once,
+with every subtree's state.  The defaults keep no state and merge nothing.
+
 ``on_pending`` and ``on_task_finish`` also run while a World is being built
 (each task runs to its first yield), that is before ``on_execution_start``:
 a monitor that keeps per-execution state should key it on the World.
@@ -42,6 +48,7 @@ REGISTRY: dict[str, str] = {
     "no-free-while-mapped": "properties.free_while_mapped:NoFreeWhileMapped",
     "writers-never-block": "properties.writers_never_block:WritersNeverBlock",
     "lock-order": "properties.lock_order:LockOrder",
+    "irq-lock-state": "properties.irq_lock_state:IrqLockState",
     "sleep-in-atomic": "properties.sleep_in_atomic:SleepInAtomic",
     "deadlock": "properties.deadlock:Deadlock",
     "data-integrity": "properties.data_integrity:DataIntegrity",
@@ -76,6 +83,24 @@ class Monitor:
 
     def applies(self, program) -> bool:
         return True
+
+    def export_state(self):
+        """What this monitor keeps across executions, for a split search to merge
+        (None: nothing).  Plain data (lists, tuples, dicts, strings, numbers): it
+        crosses processes and a checkpoint stores it as JSON, so :meth:`merge`
+        may get lists where tuples were."""
+        return None
+
+    def merge(self, states):
+        """What only the union of several searches shows.  ``states``: what
+        :meth:`export_state` returned in each subtree, in subtree order.
+
+        Yields ``(monitor, schedule)`` pairs: the engine replays each
+        ``schedule`` (``(task, choice)`` pairs, one execution) with ``monitor``
+        as its only property (typically a new one seeded with the union of the
+        states before it) and reports the violations found, so that each comes
+        with an execution that shows it."""
+        return ()
 
 
 def register(name: str, path: str) -> None:

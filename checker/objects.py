@@ -13,8 +13,11 @@ Lock kinds follow the kernel (ARCHITECTURE.md section 2):
 ===================  =========  ========  ==========================================
 class                spinning   shared    kernel type
 ===================  =========  ========  ==========================================
-:class:`SpinLock`    yes        no        ``spinlock_t`` (raises the preempt count)
-:class:`RwLock`      yes        yes       ``rwlock_t`` (raises the preempt count)
+:class:`RawSpinLock` yes        no        ``raw_spinlock_t`` (raises the preempt count)
+:class:`SpinLock`    !RT        no        ``spinlock_t`` (on !RT raises the preempt count)
+:class:`RwLock`      !RT        yes       ``rwlock_t`` (on !RT raises the preempt count)
+:class:`LocalLock`   !RT        no        ``local_lock_t``: ``preempt_disable`` on !RT,
+                                          a per-CPU sleeping lock on RT
 :class:`Mutex`       no         no        ``struct mutex`` (waiting sleeps)
 :class:`RwSemaphore` no         yes       ``struct rw_semaphore``
 :class:`PageLock`    no         no        ``PG_locked`` (not tracked by lockdep)
@@ -22,28 +25,65 @@ class                spinning   shared    kernel type
                                           never waits (for locks a model builds
                                           from primitives, like the zspage lock)
 ===================  =========  ========  ==========================================
+
+"!RT": spinning on a !PREEMPT_RT kernel, sleeping on PREEMPT_RT (the
+program's ``config``, :mod:`checker.config`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+from contextlib import contextmanager
 
 from . import actions as A
+from . import config as _config
 from . import memory as _memory
 from .errors import ModelError
 from .memory import check_shareable
 
-# Set by the running World; None outside an execution.
-_uid_source = None
 _global_uids = itertools.count()
-# Guarded Vars created so far (the explorer notes whether a build made any).
-_guarded_vars = 0
+
+
+class Making:
+    """Who numbers the objects being made (a build, or a World once its tasks
+    run), and how many guarded Vars were declared meanwhile."""
+
+    __slots__ = ("uid", "guards")
+
+    def __init__(self, uid):
+        self.uid = uid          # () -> the next uid
+        self.guards = 0
+
+
+# A context variable, not a module global: an exploration in another thread,
+# or one nested in a build function, numbers its own objects.
+_making = contextvars.ContextVar("zsmc_making", default=None)
+
+
+@contextmanager
+def making(uid=None):
+    """Objects made inside are numbered by ``uid()`` (None: by nobody, until a
+    World takes over); what was numbering before is restored on exit."""
+    m = Making(uid) if uid is not None else None
+    token = _making.set(m)
+    try:
+        yield m
+    finally:
+        _making.reset(token)
+
+
+def made_by_world(uid) -> None:
+    """From now on, in this context, objects are numbered by a World's ``uid()``
+    (until the enclosing :func:`making` ends)."""
+    _making.set(Making(uid))
 
 
 def _new_uid():
-    if _uid_source is None:
+    m = _making.get()
+    if m is None:
         return ("g", next(_global_uids))
-    return _uid_source()
+    return m.uid()
 
 
 class Shared:
@@ -105,8 +145,9 @@ class Var(Shared):
             if not isinstance(guard, Lock) or not guard.blocking:
                 raise ModelError(f"Var {name}: guard= must be a lock, got {guard!r}")
             guard.guards = True
-            global _guarded_vars
-            _guarded_vars += 1
+            m = _making.get()
+            if m is not None:
+                m.guards += 1
         self.guard = guard
 
     @property
@@ -222,6 +263,10 @@ class Lock(Shared):
 
     kind = "lock"
     spinning = False
+    # A spinlock on !PREEMPT_RT that sleeps on RT (spinlock_t, rwlock_t,
+    # local_lock_t): its holders never sleep of their own accord, and on RT a
+    # waiter blocks with priority inheritance (checker.config).
+    sleeps_on_rt = False
     rw = False
     blocking = True       # False: annotation only, acquisition never waits
     lockdep = True        # tracked by lockdep's lock-order checks
@@ -314,21 +359,69 @@ class Lock(Shared):
         return self._writer == task or task in self._readers
 
 
+def _spins_unless_rt(lock) -> bool:
+    return not _config._current.get().preempt_rt
+
+
+class RawSpinLock(Lock):
+    """``raw_spinlock_t``: spinning, exclusive, holding it disables preemption, on
+    every kernel configuration."""
+
+    __slots__ = ()
+    kind = "raw_spinlock_t"
+    spinning = True
+
+
 class SpinLock(Lock):
-    """``spinlock_t``: spinning, exclusive; holding it disables preemption."""
+    """``spinlock_t``: spinning, exclusive; holding it disables preemption.  On
+    PREEMPT_RT an rt_mutex: sleeping and preemptible (:mod:`checker.config`)."""
 
     __slots__ = ()
     kind = "spinlock_t"
-    spinning = True
+    spinning = property(_spins_unless_rt)
+    sleeps_on_rt = True
 
 
 class RwLock(Lock):
-    """``rwlock_t``: spinning reader/writer lock; ``acquire(shared=True)`` is read_lock."""
+    """``rwlock_t``: spinning reader/writer lock; ``acquire(shared=True)`` is read_lock.
+    On PREEMPT_RT sleeping and preemptible (rwbase_rt)."""
 
     __slots__ = ()
     kind = "rwlock_t"
-    spinning = True
+    spinning = property(_spins_unless_rt)
+    sleeps_on_rt = True
     rw = True
+
+
+class LocalLock(Lock):
+    """``local_lock_t``, one per CPU (``local_lock(&area->lock)`` takes this CPU's).
+
+    On !PREEMPT_RT ``local_lock`` is ``preempt_disable()`` (plus a lockdep map,
+    not modelled: no lock order changes with it on !RT); :meth:`acquire` and
+    :meth:`release` return exactly those actions.  On PREEMPT_RT it is a
+    per-CPU spinlock_t, a sleeping lock that keeps the holder preemptible
+    (``migrate_disable``: the engine's tasks never change CPU).
+    """
+
+    __slots__ = ()
+    kind = "local_lock_t"
+    spinning = property(_spins_unless_rt)
+    sleeps_on_rt = True
+
+    def acquire(self, shared: bool = False, nested: int = 0) -> A.Action:
+        if shared:
+            raise ModelError(f"{self.kind} {self.name} has no shared mode")
+        if not _config._current.get().preempt_rt:
+            return A.preempt_disable()
+        return super().acquire(False, nested)
+
+    def try_acquire(self, shared: bool = False) -> A.Action:
+        raise ModelError(f"{self.kind} {self.name}: local_lock has no trylock")
+
+    def release(self) -> A.Action:
+        if not _config._current.get().preempt_rt:
+            return A.preempt_enable()
+        return super().release()
 
 
 class Mutex(Lock):

@@ -1,39 +1,23 @@
 """Split exploration: ``--jobs N``, ``--dask ADDRESS``, ``--checkpoint``/``--resume``.
 
-By default the tree is split on the values of the tasks' first choices
-(:func:`split_choices`): disjoint subtrees, each trace explored once.  The
-general cut, at a depth (``split_depth``), is described next; its subtrees
-overlap.
+The tree is cut into subtrees (:mod:`checker.split`: by the tasks' first
+choices, disjoint, or at a depth, overlapping), each explored by an ordinary
+DPOR search of its own (:func:`run_job`), and the results are joined
+(:mod:`checker.merge`).
 
-The DPOR tree is cut at a small depth into independent subtrees (Simsa,
-Bryant and Gibson, "Scalable Dynamic Partial Order Reduction", RV 2012, do it
-across machines).  Above the cut the splitter branches on every enabled step,
-pruning with sleep sets only prefixes that are reorderings of earlier ones
-(``[b, a]`` after ``[a, b]`` for independent ``a``, ``b``: the same subtree).
-Below it each subtree is an ordinary optimal DPOR search of the executions
-that start with its prefix (``DPOR(prefix)``), complete on its own.
-
-Why not the sleep sets of the serial search at each subtree's root, which
-would make the subtrees disjoint?  Optimal DPOR's sleep sets are only sound
-together with the wakeup sequences the serial search inserts at the root,
-sequences that guide a subtree to the trace a race elsewhere asks for; a
-subtree explored without them loses traces (``bench.programs`` ``readers(3)``
-split at depth 1 lost one).  So subtrees overlap: a trace whose first steps
-can be taken in several orders is explored in each subtree it starts.  Each
-subtree reports a key of every trace it explored (its events and vector
-clocks), and the union counts each trace once: ``executions`` is the number
-of distinct traces, the serial search's count (tested), and the repeats are
-counted in ``redundant``.
-
-Properties with state across executions merge after the subtrees: the
-lock-order graphs of all subtrees are joined in subtree order, and a cycle
-that only the union has is reported by replaying the execution that closed
-it against the graph of what came before (``Monitor.export_state``).
+Properties with state across executions merge after the subtrees
+(``Monitor.export_state`` and ``Monitor.merge``, :mod:`checker.merge`): a
+lock-order cycle that only the union of the subtrees' graphs has is
+reported by replaying the execution that closed it against the graph of
+what came before.
 
 A job is a prefix (event keys) and a sleep set, plain data: it runs in a
-forked process, on a Dask worker (which rebuilds the program from the
-scenario parameters), or again after ``--resume`` from a checkpoint file that
-records the finished jobs' results (:mod:`checker.checkpoint`, JSON).
+forked process, on a Dask worker (which rebuilds the program from its
+descriptor, ``{"loader": "module:function", "params": ...}``), or again
+after ``--resume`` from a checkpoint file that records the finished jobs'
+results (:mod:`checker.checkpoint`, JSON).  Each job runs in a context of
+its own (:mod:`contextvars`): a Dask worker runs as many at once as it has
+threads.
 
 What a split search promises (docs/cli.md, "Split runs"): one wall-clock
 budget for the whole search; the subtrees finished within it counted, and
@@ -46,110 +30,22 @@ timing), cancelling the subtrees after it; live progress from the workers.
 
 from __future__ import annotations
 
-import itertools
+import contextvars
+import copy
 import json
-import threading
 import time
-from dataclasses import dataclass
 
-from . import actions as A
 from . import checkpoint as ck
 from .budget import Expired, SearchInterrupted, Watchdog, signal_of
-from .dependence import dependent, event_fp
-from .errors import ModelError, UsageError
+from .errors import UsageError
 from .explore import explore
 from .merge import merge as _merge
 from .result import Result
 from .schedulers.dpor import DPOR
-from .world import World
+from .split import Job, split, split_choices  # noqa: F401 - split's API, as this module always had it
 
 # What the coordinator waits for the workers' partial results after Ctrl-C.
 INTERRUPT_DRAIN = 2.0
-
-
-@dataclass
-class Job:
-    """One subtree: the steps leading to it and the sleep set at its root.
-
-    ``guards``: whether the subtree's search may use the guarded-sections
-    reduction; a cut by depth names its prefix step by step, so its subtrees
-    are searched step by step too (a macro step would eat the prefix's next
-    step).  The first choices of tasks are single steps either way.
-    """
-
-    index: int
-    prefix: list
-    guards: bool = True
-    # The subtrees of a split by first choices share no trace: their counts add
-    # up, and no trace keys are needed (a cut by depth overlaps: keys dedup).
-    disjoint: bool = False
-
-
-# -- splitting ---------------------------------------------------------------------------------
-def split(build, depth: int) -> list:
-    """The subtrees below every ``depth``-step prefix (fewer where an execution ends).
-
-    Branching above the cut is complete: every enabled step (every value of a
-    choice) not asleep, in task order, with the sleep sets of a sleep-set
-    search, so the subtrees cover every trace once.
-    """
-    if not isinstance(depth, int) or depth < 0:
-        raise UsageError(f"split depth must be a non-negative integer, got {depth!r}")
-    jobs = []
-
-    def expand(prefix, sleep):
-        world = _replay(build, prefix, guards=False)
-        en = world.enabled()
-        if len(prefix) >= depth or not en:
-            jobs.append(Job(len(jobs), list(prefix), guards=False))
-            return
-        done = {}
-        for t in en:
-            a = world.tasks[t].pending
-            for v in (a.arg if a.op == A.CHOOSE else (None,)):
-                key = (t, v)
-                if key in sleep:
-                    continue
-                ev = _replay(build, prefix + [key], guards=False).sched_events[-1]
-                fp = event_fp(ev)
-                below = {k: f for k, f in {**sleep, **done}.items() if not dependent(f, fp)}
-                expand(prefix + [key], below)
-                done[key] = fp
-
-    expand([], {})
-    return jobs
-
-
-def split_choices(build) -> list:
-    """One subtree per combination of the values of the tasks' first choices.
-
-    Only tasks that start with a ``choose()`` and have a CPU of their own: such
-    a choice is independent of every other step and always enabled, so every
-    trace has it as a weak initial, and the traces with different values are
-    different.  The subtrees are therefore disjoint and cover the tree: no
-    trace is explored twice (unlike a cut by depth).
-    """
-    world = _replay(build, [])
-    branching = [t for t in world.tasks if not t.finished and t.pending.op == A.CHOOSE
-                 and not world.shared_cpu[t.cpu]]
-    if not branching:
-        return [Job(0, [], disjoint=True)]
-    combos = itertools.product(*[[(t.index, v) for v in t.pending.arg] for t in branching])
-    return [Job(i, list(c), disjoint=True) for i, c in enumerate(combos)]
-
-
-def _replay(build, prefix, guards=True) -> World:
-    from .explore import _build, _exit_message
-    world = None
-    try:
-        world = World(_build(build), macro=DPOR.macro, guards=guards)
-        for t, v in prefix:
-            world.step(t, v)
-    except (Exception, KeyboardInterrupt, GeneratorExit):  # kept apart from the BaseException below
-        raise
-    except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code
-        raise ModelError(_exit_message(world, exc)) from None
-    return world
 
 
 # -- running one job ----------------------------------------------------------------------------
@@ -178,18 +74,20 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=
 
 
 def _export(monitors) -> dict:
-    return {m.name: m.export_state() for m in monitors if hasattr(m, "export_state")}
+    return {m.name: state for m in monitors if (state := m.export_state()) is not None}
 
 
 # -- the whole search ---------------------------------------------------------------------------
 def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=None,
-                  params=None, checkpoint=None, resume=None, time_limit=None,
+                  program=None, checkpoint=None, resume=None, time_limit=None,
                   max_executions=None, stop_on_violation=False, key=None, on_progress=None,
                   max_steps=None) -> Result:
     """Explore ``build`` as independent subtrees on ``jobs`` processes (or a Dask cluster).
 
     ``dask``: a scheduler address or a ``distributed.Client``; the workers
-    rebuild the program from ``params`` (``model.registry.build_from_params``).
+    rebuild the program from ``program``, ``{"loader": "module:function",
+    "params": ...}`` (:func:`checker.trace.load_build`; default: the
+    ``loader`` and ``params`` attributes of ``build``, if it has them).
     ``checkpoint``: a file the finished jobs are saved to as they finish
     (locked while in use); ``resume``: such a file, whose split is reused and
     whose finished jobs are not run again (``key``, JSON-able, must be the one
@@ -239,7 +137,7 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
 
         search = _Search([build], [plan], [done], jobs, properties, deadline, max_executions,
                          max_steps, stop_on_violation, on_progress, start, saved)
-        search.run(dask, [params])
+        search.run(dask, [program or _descriptor(build)] if dask is not None else None)
     finally:
         if lock is not None:
             lock.release()
@@ -302,13 +200,14 @@ class _Search:
         return run_job(self.builds[i], job, self.properties, deadline=deadline, stop=stop,
                        on_progress=on_progress, progress_every=workers.PROGRESS_EVERY, **self.kwargs)
 
-    def run(self, dask, params) -> None:
+    def run(self, dask, programs) -> None:
         from .workers import DaskRunner, LocalRunner
         todo = [(i, j) for i in self.order for j in self.plans[i] if j.index not in self.dones[i]]
         if dask is not None:
-            if params is None or params[0] is None:
-                raise UsageError("a Dask search needs the scenario parameters to rebuild the program on workers")
-            remote = _DaskJob(params, self.properties, self.kwargs)
+            if programs is None or programs[0] is None:
+                raise UsageError("a Dask search needs the program as {'loader': 'module:function', "
+                                 "'params': ...} to rebuild it on the workers")
+            remote = _DaskJob(programs, self.properties, self.kwargs)
             runner = DaskRunner(dask, remote, self.deadline)
         elif self.jobs == 1 or len(todo) <= 1:
             runner = _InlineRunner(self._run_local, self.deadline, self._partial)
@@ -449,23 +348,31 @@ def _where(jobs, dask) -> str:
     return f"{jobs} process{'es' if jobs > 1 else ''}"
 
 
-# An exploration uses process-wide state (the uid source of the objects being
-# built), so a Dask worker with several threads runs one subtree at a time;
-# parallelism comes from worker processes (dask worker --nthreads 1 --nworkers N).
-_ONE_AT_A_TIME = threading.Lock()
+def _descriptor(build):
+    """``{"loader", "params"}`` of a build that carries them (None if it does not)."""
+    loader, params = getattr(build, "loader", None), getattr(build, "params", None)
+    if isinstance(loader, str) and isinstance(params, dict):
+        return {"loader": loader, "params": params}
+    return None
 
 
 class _DaskJob:
-    """What a Dask worker runs: rebuild the program from the scenario parameters, explore a job."""
+    """What a Dask worker runs: rebuild the program from its descriptor, explore a job."""
 
-    def __init__(self, params, properties, kwargs):
-        self.params, self.properties, self.kwargs = params, properties, kwargs
+    def __init__(self, programs, properties, kwargs):
+        self.programs, self.properties, self.kwargs = programs, properties, kwargs
 
     def __call__(self, i, job, deadline):
-        from model.registry import build_from_params
-        with _ONE_AT_A_TIME:
-            build = build_from_params(self.params[i], trusted=True)     # the user's own check
-            return i, job.index, run_job(build, job, self.properties, deadline=deadline, **self.kwargs)
+        # A context of its own: the worker's other threads run other jobs meanwhile.
+        return i, job.index, contextvars.Context().run(self._run, i, job, deadline)
+
+    def _run(self, i, job, deadline):
+        from .trace import load_build
+        # The descriptor is the user's own (never a trace file's): any loader.
+        build = load_build(self.programs[i])
+        # Monitors of its own too, as a remote worker's unpickled copy would be.
+        properties = copy.deepcopy(self.properties)
+        return run_job(build, job, properties, deadline=deadline, **self.kwargs)
 
 
 # -- checkpoints --------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class RaceDetector:
         self.vc = [[0] * ntasks for _ in range(ntasks)]
         self.locs = {}
         self.uses = {}          # lifetime uid -> late plain accesses of its memory not yet judged
-        self.lives = {}         # lifetime uid -> clocks of its puts and frees so far
+        self.lives = {}         # lifetime uid -> (task, clock, frees) of its puts, frees, allocs
         self.reported = False
 
     def step(self, world, ev) -> None:
@@ -142,7 +142,9 @@ class RaceDetector:
         op = a.op
         if op == A.FREE or op == A.ALLOC or (op == A.ADD and a.arg2 is not None):
             obj = a.obj if op != A.ADD else a.arg2[0]
-            self._lifetime(world, ev, obj, clock)
+            self._lifetime(world, ev, obj, clock, op != A.ALLOC)
+        if ev.dead and not self.reported:
+            self._dead_uses(world, ev, vc)
 
     def _access(self, world, ev, key, acc) -> None:
         loc = self.locs.get(key)
@@ -171,10 +173,10 @@ class RaceDetector:
             if acc.late:
                 loc.has_late = True
 
-    def _lifetime(self, world, ev, obj, clock) -> None:
+    def _lifetime(self, world, ev, obj, clock, frees: bool) -> None:
         """A put, free or allocation of ``obj``: when it frees, judge the plain uses."""
         life = obj.pin_uid
-        self.lives.setdefault(life, []).append(clock)
+        self.lives.setdefault(life, []).append((ev.task, clock, frees))
         if obj.alive:
             return
         uses = self.uses.pop(life, ())
@@ -182,7 +184,7 @@ class RaceDetector:
         for u in uses:
             if u.task == ev.task:
                 continue
-            if not any(c[u.task] >= u.pos for c in lives):
+            if not any(c[u.task] >= u.pos for _, c, _ in lives):
                 tasks = world.tasks
                 how = f"{_VERB[u.kind]} {u.label} in {u.fn}" if u.late else f"uses {u.label} at {u.fn}"
                 _report(world,
@@ -193,6 +195,28 @@ class RaceDetector:
                     task=u.task, steps=tuple(sorted({u.step, ev.index})))
                 self.reported = True
                 return
+
+    def _dead_uses(self, world, ev, vc) -> None:
+        """Uses of freed memory at step ``ev``: the property reports each as a use after
+        free.  When that property is not checked, one that another task's put or free
+        does not order (puts commute: in another order of the same trace that put is
+        the last, and the use comes before the free with nothing ordering them) is the
+        lifetime race a linearisation with the use first reports: it makes the search
+        incomplete, the same for every execution of the trace."""
+        if world.reported is None or "no-free-while-mapped" in world.reported:
+            return
+        t = ev.task
+        for owner, label, kind, fn in ev.dead:
+            for u, c, frees in self.lives.get(owner.pin_uid, ()):
+                if frees and u != t and c[u] > vc[u]:
+                    tasks = world.tasks
+                    world.unreported.append((
+                        "no-free-while-mapped",
+                        f"use after free: {tasks[t].name} {_VERB.get(kind, 'uses')} {label} in {fn}, "
+                        f"which nothing orders after {tasks[u].name}'s put or free of {owner.name}: "
+                        f"in another order it comes before that free, with nothing ordering them"))
+                    self.reported = True
+                    return
 
     def _report(self, world, first, second) -> None:
         tasks = world.tasks

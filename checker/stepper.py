@@ -23,16 +23,18 @@ keeps its thread waiting.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 
 from .errors import InternalError, UsageError, ZsmcError
 from .explore import explore
+from .schedulers.base import BaseScheduler
 
 _ABANDON = object()
 
 
-class _Bridge:
+class _Bridge(BaseScheduler):
     """The scheduler explore() runs with: one execution, every pick from the caller."""
 
     name = "stepped"
@@ -99,10 +101,14 @@ class Stepper:
         self.result = None
         self.ended = False
         self._error = None
+        self._outcome = None
         self._to_engine = queue.SimpleQueue()
         self._to_caller = queue.SimpleQueue()
         self._bridge = _Bridge(self._to_engine, self._to_caller)
-        self._thread = threading.Thread(target=self._run, args=(build, properties),
+        # A new thread starts in an empty context: run the engine in a copy of the
+        # caller's, as if explore() had been called here.
+        self._thread = threading.Thread(target=contextvars.copy_context().run,
+                                        args=(self._run, build, properties),
                                         name="zsmc-stepper", daemon=True)
         self._thread.start()
         self._wait()
@@ -112,17 +118,24 @@ class Stepper:
         try:
             result = explore(build, scheduler=self._bridge, properties=properties,
                              stop_on_violation=True)
-            self._to_caller.put(("end", result))
+            self._outcome = ("end", result)
         except BaseException as exc:  # noqa: BLE001 -- handed to the caller's thread as is
-            self._to_caller.put(("error", exc))
+            self._outcome = ("error", exc)
+        # Kept in an attribute as well as sent: a KeyboardInterrupt landing in
+        # the caller's _wait just after its get() returned loses the message,
+        # and close() must still see that the engine has ended.
+        self._to_caller.put(self._outcome)
 
     # -- the caller's thread ----------------------------------------------------------
     def _wait(self) -> None:
         msg = self._to_caller.get()
-        kind = msg[0]
-        if kind == "pick":
+        if msg[0] == "pick":
             self.world, self.enabled = msg[1], list(msg[2])
             return
+        self._finish(msg)
+
+    def _finish(self, msg) -> None:
+        kind = msg[0]
         self._thread.join()
         self.ended = True
         self.enabled = []
@@ -191,14 +204,23 @@ class Stepper:
 
     def close(self) -> None:
         """Abandon the execution if it still runs (its violations so far are kept)."""
-        if not self.ended:
+        if self.ended:
+            return
+        if self._outcome is None:
             self._to_engine.put(_ABANDON)
-            try:
-                self._wait()
-            except ZsmcError:
-                raise
-            except BaseException as exc:
-                raise InternalError(f"the stepped execution failed while closing: {exc!r}") from exc
+        try:
+            # An interrupted step may leave its "pick" unread, or have read and
+            # lost the engine's last message: drain to the end, or take the end
+            # the engine recorded.
+            while not self.ended:
+                if self._outcome is not None:
+                    self._finish(self._outcome)
+                else:
+                    self._wait()
+        except ZsmcError:
+            raise
+        except BaseException as exc:
+            raise InternalError(f"the stepped execution failed while closing: {exc!r}") from exc
 
     def __enter__(self):
         return self

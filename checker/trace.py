@@ -11,9 +11,9 @@ program       ``{"loader": "module:function", "params": {...}}``.
               carry everything that makes the program (variant, mutation,
               scenario, depth, CPUs, tasks, initial pool).  A trace is data:
               the loader must be one registered with :func:`register_loader`
-              (``model.registry:build_from_params`` is), never a module the
-              file names, and that loader runs a variant file only when the
-              user named it (docs/cli.md, "Trust").
+              (a model registers its own when it is imported), never a
+              module the file names, and that loader runs a variant file
+              only when the user named it (docs/cli.md, "Trust").
 expect        ``"violation"``: a seeded bug that must stay found; ``"pass"``:
               a fixed bug kept as a regression (the schedule must not violate)
 violation     ``{"property", "message", "step", "task", "involved"}``
@@ -60,7 +60,8 @@ from .schedulers.replay import Replay, jsonable
 from .trace_check import EXPECTS, FORMAT, READS, VERSION, _check_program, check_trace  # noqa: F401 - re-exported
 
 # The loaders a trace may name: code the user installed, never a module a file picks.
-LOADERS = {"model.registry:build_from_params"}
+# A model registers its own (register_loader) when it is imported.
+LOADERS = set()
 MAX_TRACE_BYTES = 64 << 20
 # Properties the World reports itself, with no monitor to load.
 WORLD_PROPERTIES = frozenset({"bug"})
@@ -223,12 +224,26 @@ def register_loader(loader: str) -> None:
 def resolve_build(program: dict):
     """The build function of a trace's program: ``loader(params)``, for a registered loader."""
     loader = program["loader"]
-    module, sep, attr = loader.partition(":")
-    if not sep or not module or not attr:
-        raise UsageError(f"trace loader {loader!r} is not of the form module:function")
     if loader not in LOADERS:
+        _loader_parts(loader)
         raise UsageError(f"trace loader {loader} is not a registered loader ({', '.join(sorted(LOADERS))}): "
                          "zsmc imports no module a trace names (checker.trace.register_loader)")
+    return load_build(program)
+
+
+def _loader_parts(loader):
+    module, sep, attr = loader.partition(":") if isinstance(loader, str) else ("", "", "")
+    if not sep or not module or not attr:
+        raise UsageError(f"trace loader {loader!r} is not of the form module:function")
+    return module, attr
+
+
+def load_build(program: dict):
+    """The build function of ``program`` (``{"loader": "module:function", "params": ...}``),
+    whatever its loader: for a program of the user's own making (a split search's
+    workers rebuild theirs so); a trace's goes through :func:`resolve_build`."""
+    loader = program["loader"]
+    module, attr = _loader_parts(loader)
     try:
         fn = importlib.import_module(module)
         for part in attr.split("."):

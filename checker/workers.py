@@ -20,6 +20,7 @@ split search reports live from its first second.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import signal
 import time
@@ -86,7 +87,8 @@ def _worker(conn, run, stop_event, parent, others):
         try:
             def progress(r, i=i, index=job.index):
                 conn.send(("progress", i, index, (r.executions, r.redundant, len(r.violations))))
-            out = run(i, job, deadline, stop, progress)
+            # A fresh context: the job numbers its objects as a search of its own.
+            out = contextvars.Context().run(run, i, job, deadline, stop, progress)
             conn.send(("done", i, job.index, out))
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the coordinator
             try:

@@ -2,15 +2,18 @@
 
 This module is the engine's definition of ARCHITECTURE.md section 2.  The
 search (``checker.explore`` and the schedulers) tells a World which task to
-step (:meth:`World.step`) and reads, besides :meth:`World.enabled`: the
-tasks' ``TaskState`` (pending action, CPU, whether finished or yielded), the
-committed events (``events``, and ``sched_events``, the steps as the
-scheduler took them), the CPUs' state (``shared_cpu``, ``owner``,
-``current``), the preemption rule (``preemptions``, :meth:`would_preempt`,
-:meth:`waits_sleeping`, :meth:`would_change_owner`), and how the execution
-ended (``deadlocked``, ``violations``).  Nothing else of a World is the
-search's business; monitors see what their hooks are given
-(:mod:`checker.monitor`).
+step (:meth:`World.step`) and reads of it: the enabled tasks
+(:meth:`enabled`, :meth:`choices`); the tasks' ``TaskState`` (pending
+action, CPU, finished, yielded); the committed events (``events``, and
+``sched_events``, the steps as the scheduler took them); the CPUs
+(``shared_cpu``, ``owner``, ``current``); the preemption rule
+(``preemptions``, :meth:`would_preempt`, :meth:`waits_sleeping`,
+:meth:`would_change_owner`); whether counter additions commute
+(``counters``); and how the execution ended (``deadlocked``, ``violations``,
+``unreported``, ``ended_by_violation``, :meth:`all_finished`,
+:meth:`blocked_description`).  ``explore`` also sets ``events_cap``, reads
+``coverage`` and calls the ``monitors`` hooks of a deadlock.  That is the
+World's interface to the search; the rest is the semantics of a step.
 
 CPUs and preemption
 -------------------
@@ -30,9 +33,10 @@ preempted, and a holder of a spinning lock is atomic.  (The exception, a
 holder that sleeps in atomic context, is reported by ``sleep-in-atomic``.)
 
 Ownership is what makes the tasks of one CPU interact, so the step that makes a
-task atomic or preemptible again (``Event.oc``) is dependent with every step
-of the other tasks of that CPU; the search needs nothing else to be sound
-with CPU sharing.  ``Event.preemption`` records, for the explored ordering,
+task atomic or preemptible again (``Event.oc``) is dependent with the steps
+of the other tasks of that CPU (:mod:`checker.dependence`: every visible one
+for dpor, every one for the minimiser); the search needs nothing else to be
+sound with CPU sharing.  ``Event.preemption`` records, for the explored ordering,
 that the step switched its CPU away from a task that could have continued:
 that is what the preemption bound counts.  Switching away from a finished
 task, a task waiting for a sleeping lock, or one that has just called
@@ -42,7 +46,7 @@ task, a task waiting for a sleeping lock, or one that has just called
 from __future__ import annotations
 
 from . import actions as A
-from . import objects
+from . import config, objects
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import set_recorder
 from . import spinloop
@@ -113,7 +117,8 @@ class TaskState:
     """The engine's view of one task during an execution."""
 
     __slots__ = ("index", "name", "cpu", "role", "gen", "pending", "pc", "explicit",
-                 "held", "finished", "seq", "yielded", "uids", "spin")
+                 "held", "finished", "seq", "yielded", "uids", "spin", "irq", "irqs_off", "bh_off",
+                 "interrupted")
 
     def __init__(self, index, spec):
         self.index = index
@@ -130,6 +135,15 @@ class TaskState:
         self.yielded = False     # last step was schedule()/cond_resched() while preemptible
         self.uids = 0
         self.spin = None         # checker.spinloop's mark: (var uid, local state, (value,))
+        # Interrupts (checker.interrupts): the handler kind, the local_irq/bh
+        # disable depths, and the task a handler interrupted (its CPU's owner
+        # then, given the CPU back when the handler returns).
+        self.irq = spec.irq
+        self.irqs_off = 1 if spec.irq == "hard" else 0     # hard handlers run with IRQs off
+        self.bh_off = 1 if spec.irq == "soft" else 0        # softirqs do not nest
+        if spec.irq is not None:
+            self.pc = 1          # in_interrupt(): HARDIRQ_OFFSET / SOFTIRQ_OFFSET
+        self.interrupted = None
 
     def __repr__(self) -> str:
         return f"<task {self.name} cpu{self.cpu}>"
@@ -183,7 +197,9 @@ class World:
         self._on_event = on_event
         self._on_pending = monitors.on_pending if monitors is not None else ()
         self._on_step_end = monitors.on_step_end if monitors is not None else ()
-        objects._uid_source = self._uid
+        objects.made_by_world(self._uid)
+        # The program's code runs (and its locks behave) under its configuration.
+        config.activate(getattr(program, "config", config.DEFAULT))
         self._rec = StepRecorder()
         self._races = RaceDetector(len(self.tasks))
         for t in self.tasks:
@@ -236,7 +252,8 @@ class World:
             c = t.cpu
             if shared[c]:
                 o = owner[c]
-                if o is not None and o != t.index:
+                if o is not None and o != t.index and not (t.irq and not t.seq
+                                                          and self.interruptible(o, t.irq)):
                     continue
             a = t.pending
             op = a.op
@@ -248,6 +265,15 @@ class World:
                     continue
             out.append(t.index)
         return out
+
+    def interruptible(self, o: int, irq: str) -> bool:
+        """Whether task ``o``, owning its CPU, can be interrupted by a handler of kind
+        ``irq``: a hard IRQ needs interrupts on; a softirq also needs bottom halves on
+        and not to be inside a hard IRQ (the handler runs on ``irq_exit``)."""
+        u = self.tasks[o]
+        if u.irqs_off:
+            return False
+        return irq == "hard" or (not u.bh_off and u.irq != "hard")
 
     def all_finished(self) -> bool:
         for t in self.tasks:
@@ -486,12 +512,14 @@ class World:
             kind = A.W
         elif op == A.PREEMPT_DISABLE:
             t.pc += 1
-            t.explicit += 1
+            if a.arg is None:
+                t.explicit += 1
+            elif a.arg == "irq":
+                t.irqs_off += 1
+            else:
+                t.bh_off += 1
         elif op == A.PREEMPT_ENABLE:
-            if t.explicit <= 0:
-                raise ModelError(f"task {t.name}: preempt_enable() without a matching preempt_disable()")
-            t.pc -= 1
-            t.explicit -= 1
+            self._enable(t, a.arg)
         elif op == A.CHOOSE:
             if choice is None:
                 choice = a.arg[0]
@@ -534,6 +562,8 @@ class World:
             ev.cpu = c
             before = self.owner[c]
             ev.own = before
+            if t.irq and t.seq == 1 and before is not None and before != index:
+                t.interrupted = before          # given the CPU back when the handler returns
             if t.pc > 0 and op != A.SLEEP:
                 self.owner[c] = index
             elif before == index:
@@ -564,11 +594,32 @@ class World:
                 m.on_step_end(self, ev)
         self._after_resume(t, outcome)
         if t.finished and self.owner[c] == index:
-            # A task that ends atomic (a lock-balance bug) stops owning its CPU.
-            self.owner[c] = None
+            # A task that ends atomic (a lock-balance bug) stops owning its CPU; a
+            # handler returns it to the task it interrupted.
+            back = t.interrupted
+            self.owner[c] = back if back is not None and not self.tasks[back].finished else None
             ev.xoc = ev.own == index
             ev.oc = ev.oc or ev.xoc
         return ev
+
+    def _enable(self, t: TaskState, what) -> None:
+        """``preempt_enable``, ``local_irq_enable`` or ``local_bh_enable``: each must
+        match a disable of its own kind (a handler's own context is not one)."""
+        if what is None:
+            if t.explicit <= 0:
+                raise ModelError(f"task {t.name}: preempt_enable() without a matching preempt_disable()")
+            t.explicit -= 1
+        else:
+            floor = 1 if t.irq == ("hard" if what == "irq" else "soft") else 0
+            depth = t.irqs_off if what == "irq" else t.bh_off
+            if depth <= floor:
+                raise ModelError(f"task {t.name}: local_{what}_enable() without a matching "
+                                 f"local_{what}_disable()")
+            if what == "irq":
+                t.irqs_off -= 1
+            else:
+                t.bh_off -= 1
+        t.pc -= 1
 
     def _add_frees(self, t: TaskState, ev: Event, kind: int) -> None:
         """An ADD that keeps an object alive (``put_page``): at 0 it frees it.
@@ -757,7 +808,10 @@ class World:
             c = t.cpu
             o = self.owner[c]
             if self.shared_cpu[c] and o is not None and o != t.index:
-                why = f"CPU {c} is held by atomic task {self.tasks[o].name}"
+                holder = self.tasks[o]
+                why = (f"CPU {c} is held by atomic task {holder.name}" if holder.irq is None else
+                       f"CPU {c} is running {holder.name}, the {holder.irq} interrupt that "
+                       f"interrupted it")
             elif a.op == A.ACQUIRE or a.op == A.WAIT:
                 lk = a.obj
                 holders = []

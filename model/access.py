@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checker import Bug, label, preempt_disable, preempt_enable
+from checker import Bug, label
 
 from .pool import ZS_MM_RO, ZS_MM_WO
 
@@ -137,14 +137,14 @@ class MapAccess(HandleLookup):
     """
 
     def local_lock(self):
-        """``local_lock(&zs_map_area.lock)``: ``preempt_disable()`` on !PREEMPT_RT.
-        (protocol §2.3 a step 3)"""
-        yield preempt_disable()
+        """``local_lock(&zs_map_area.lock)``: ``preempt_disable()`` on !PREEMPT_RT, this
+        CPU's sleeping lock on PREEMPT_RT. (protocol §2.3 a step 3)"""
+        yield self.pool.map_area[self.cpu].lock.acquire()
 
     def local_unlock(self):
         """``local_unlock(&zs_map_area.lock)``: ``preempt_enable()`` on !PREEMPT_RT.
         (protocol §2.3 a step 6)"""
-        yield preempt_enable()
+        yield self.pool.map_area[self.cpu].lock.release()
 
     def zs_map_object(self, handle, mm):
         """``zs_map_object`` (2.3 a): ``R(pool)``, lookup, ``ZR``, drop ``R(pool)``,

@@ -204,13 +204,15 @@ class SizeClass:
 class MapArea:
     """The per-CPU ``zs_map_area`` of legacy and v5: mapping mode and bounce buffer.
 
-    Guarded by ``local_lock`` (preempt_disable on !RT); Vars so that a second
-    user of the same CPU's area races visibly (hazard 13).
+    Guarded by its ``local_lock`` (preempt_disable on !RT, a per-CPU sleeping
+    lock on RT: :class:`checker.LocalLock`); Vars so that a second user of the
+    same CPU's area races visibly (hazard 13).
     """
 
     cpu: int
     vm_mm: Var
     vm_buf: Var
+    lock: object = None
 
 
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",

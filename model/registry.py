@@ -25,6 +25,8 @@ import inspect
 from dataclasses import dataclass
 
 from checker import UsageError
+from checker.config import resolve as resolve_config
+from checker.trace import register_loader
 
 from . import variant_files
 from .large import LARGE, is_large, large_scenario
@@ -34,6 +36,10 @@ from .versions import VERSIONS
 SCENARIOS[LARGE.name] = LARGE     # not a default scenario; parameterised names go through find_scenario
 
 PARAMS_FORMAT = 1
+# The loader a trace of this model names: registered here, so that importing the
+# model is what lets a trace file name it (checker.trace knows no model).
+LOADER = f"{__name__}:build_from_params"
+register_loader(LOADER)
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,7 +47,8 @@ class Mutation:
     """A seeded bug: ``cls`` (a subclass of the ``base`` version overriding the affected
     methods, None when not expressible), the property it must violate, its ``origin``
     (commit or review) and a one-line ``summary``; ``reason`` says why it is not
-    expressible when ``expressible`` is False."""
+    expressible when ``expressible`` is False.  ``config`` is the kernel configuration
+    the bug shows on (:mod:`checker.config`: ``"default"`` is !PREEMPT_RT, ``"rt"``)."""
 
     name: str
     base: str
@@ -51,6 +58,7 @@ class Mutation:
     summary: str
     expressible: bool = True
     reason: str = ""
+    config: str = "default"
 
 
 MUTATIONS: dict = {}
@@ -201,10 +209,11 @@ def cpu_counts(name, cpus: int | None = None) -> list:
     return list(getattr(find_scenario(name), "counts", None) or [None])
 
 
-def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None):
+def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None, config=None):
     """``(build, params)``: ``build()`` returns a fresh Program (context: the pool) for
     ``scenario`` with clients of ``depth`` operations and background tasks of ``depth``
-    rounds; ``params`` is a JSON-able description that :func:`build_from_params` accepts."""
+    rounds, on kernel configuration ``config`` (None or "default": !PREEMPT_RT; "rt");
+    ``params`` is a JSON-able description that :func:`build_from_params` accepts."""
     if not isinstance(variant, type) or not any(issubclass(variant, v) for v in VERSIONS.values()):
         raise UsageError(f"make_build needs a zsmalloc version class, got {variant!r}")
     scen = find_scenario(scenario)
@@ -214,6 +223,7 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
         cpus = scen.default_cpus
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < scen.min_cpus:
         raise UsageError(f"scenario {scen.name} needs at least {scen.min_cpus} CPU(s), got {cpus!r}")
+    config = resolve_config(config)
     spec, mutation = describe_variant(variant)
     params = {"format": PARAMS_FORMAT, "variant": spec, "mutation": mutation, "scenario": scen.name,
               "depth": depth, "cpus": cpus, "tasks": scen.task_params(variant, cpus),
@@ -221,12 +231,14 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
     source = variant_source(variant)
     if source is not None:
         params["variant_file"] = source
+    if config.preempt_rt:
+        params["config"] = config.name      # absent on the default: older params stay valid
 
     def build():
-        return build_program(variant, scen, depth, cpus)
+        return build_program(variant, scen, depth, cpus, config)
 
     build.params = params
-    build.loader = f"{__name__}:build_from_params"      # so a test can rebuild it (pytest plugin)
+    build.loader = LOADER          # so a test can rebuild it (pytest plugin)
     return build, params
 
 
@@ -255,12 +267,23 @@ def build_from_params(params: dict, trusted: bool = False):
         raise UsageError(f"model params: mutation must be a string, got {params['mutation']!r}")
     _trusted_variant(params, trusted)
     cls = variant_for(params["variant"], params.get("mutation"))
-    build, fresh = make_build(cls, params["scenario"], params["depth"], params.get("cpus"))
+    build, fresh = make_build(cls, params["scenario"], params["depth"], params.get("cpus"),
+                              params.get("config"))
     for key in ("tasks", "pool"):
         if key in params and params[key] != fresh[key]:
             raise UsageError(f"scenario {params['scenario']!r} has changed since these params were "
                              f"recorded ({key} differ); replay with the zsmc version that recorded them")
     return build
+
+
+def build_from_own_params(params: dict):
+    """:func:`build_from_params` for the parameters of the user's own check, rebuilt
+    by the workers of a split search (``--dask``): its variant file, which the
+    user named, is trusted.  Never a trace loader (a trace is data)."""
+    return build_from_params(params, trusted=True)
+
+
+OWN_LOADER = f"{__name__}:build_from_own_params"
 
 
 def _trusted_variant(params: dict, trusted: bool) -> None:
@@ -282,8 +305,11 @@ __all__ = [
     "SCENARIOS",
     "VERSIONS",
     "Mutation",
+    "LOADER",
+    "OWN_LOADER",
     "Scenario",
     "base_version",
+    "build_from_own_params",
     "build_from_params",
     "describe_variant",
     "find_scenario",

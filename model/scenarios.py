@@ -33,6 +33,7 @@ import functools
 from dataclasses import dataclass
 
 from checker import Program, Task
+from checker.config import kernel_config
 
 from . import roles
 from .coverage import instrumented
@@ -99,6 +100,8 @@ class Scenario:
                 d["targets"] = list(t.targets)
                 if t.mode != "sync":
                     d["mode"] = t.mode
+            if t.name in getattr(version, "IRQ_CLIENTS", ()):
+                d["irq"] = "hard"
             out.append(d)
         return out
 
@@ -146,6 +149,11 @@ SCENARIOS = {s.name: s for s in (
              (_client(api="map", ops=_READER),
               _client("client1", 1, owns=("c1.b",), api="map", ops=_READ_ONLY)),
              pool=((None, "c0.a"), (None, "c1.b")), free_work_pending=False),
+    Scenario("irq-read-migrate", "one CPU: a reader of an object of the zspage whose page "
+             "migration moves (a hard interrupt handler where the caller reads from one: "
+             "hazard 20)", 1, 1,
+             (_client("irqreader", ops=_READ_ONLY), TaskSpec("migration", "migration", 0, targets=("zs2.p0",))),
+             pool=(("x.b", None), ("c0.a", None), (None, None)), free_work_pending=False, default=False),
     Scenario("read-compact", "a client against compaction", 1, 2, (_client(), _COMPACT),
              cpu_counts=_BOTH),
     Scenario("read-migrate", "a client against migration of its zspage's pages", 1, 2,
@@ -187,12 +195,14 @@ SCENARIOS = {s.name: s for s in (
 )}
 
 
-def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program:
+def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=None) -> Program:
     """A fresh Program for one execution: a new pool, one version object per task
-    (of the variant with its kernel functions traced, :mod:`model.coverage`)."""
+    (of the variant with its kernel functions traced, :mod:`model.coverage`), on the
+    kernel configuration ``config`` (:mod:`checker.config`: None or "default", "rt")."""
     variant = instrumented(variant)
     boot = variant(tag="")
-    pool, handles = scenario.make_pool(boot, cpus)
+    with kernel_config(config):
+        pool, handles = scenario.make_pool(boot, cpus)
     pages = {p.name: p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}
     tasks = []
     for t in scenario.tasks:
@@ -211,5 +221,8 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int) -> Program
             fn = functools.partial(roles.worker, zs, depth)
         else:
             raise ValueError(f"scenario {scenario.name}: unknown role {t.role!r}")
-        tasks.append(Task(fn, t.name, cpu, t.role))
-    return Program(tasks, cpus=cpus, observe=pool.snapshot, context=pool, name=scenario.name)
+        # A client the version's caller runs in hard interrupt context (hazard 20).
+        irq = "hard" if t.name in getattr(variant, "IRQ_CLIENTS", ()) else None
+        tasks.append(Task(fn, t.name, cpu, t.role, irq))
+    return Program(tasks, cpus=cpus, observe=pool.snapshot, context=pool, name=scenario.name,
+                   config=config)

@@ -8,7 +8,8 @@ handle into the :attr:`~ZsmallocMachine.handles` bundle once it is done;
 put it back when done; ``zs_compact``, ``migrate`` and ``free_work``), and
 the scheduling rules make the scheduler's decisions: which started operation
 moves next and how far (:meth:`~ZsmallocMachine.step`,
-:meth:`~ZsmallocMachine.nudge`, :meth:`~ZsmallocMachine.run`).  Its
+:meth:`~ZsmallocMachine.nudge`, :meth:`~ZsmallocMachine.approach`,
+:meth:`~ZsmallocMachine.run`).  Its
 invariants are the properties: every property's monitor runs on every step
 (the engine's own exploration loop runs underneath, see
 :mod:`checker.stepper`), and at a *quiescent* point, when no operation is in
@@ -61,6 +62,7 @@ from hypothesis.stateful import (
 )
 
 from checker import UsageError
+from checker.hypothesis_constants import seed_only
 from checker.stepper import Stepper
 
 from . import stateful_program as sp
@@ -68,6 +70,7 @@ from . import stateful_program as sp
 MAX_STEPS = 20_000          # per execution; a livelocked run must not hang the example
 MOVES = st.integers(1, 8)   # moves per step(): shrinks towards one
 STEPS = st.integers(1, 4)   # single steps per nudge()
+PAGES_AHEAD = st.integers(1, 3)     # approach(): the n-th page an operation is about to touch
 # A *move* is one synchronisation step (a lock operation, a change of the preempt
 # count, a sleep or a wait), or a run of memory steps (reads, writes, accesses,
 # labels) up to the next synchronisation step or up to a load included: a task
@@ -173,7 +176,7 @@ class _TestCaseProperty:
                 settings = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
                 def runTest(self):
-                    with shrinking_limit(typ.shrink_seconds):
+                    with shrinking_limit(typ.shrink_seconds), seed_only():
                         run_state_machine_as_test(typ, settings=self.settings)
 
                 runTest.is_hypothesis_test = True
@@ -421,6 +424,15 @@ class ZsmallocMachine(RuleBasedStateMachine):
         return self._advance(task, 0, steps)
 
     @precondition(lambda self: self.runnable_tasks() or not self.running)
+    @rule(target=handles, task=TASK, nth=PAGES_AHEAD)
+    def approach(self, task, nth):
+        """``task`` runs until it is about to access the ``nth`` page (counted from this
+        rule) it has not accessed before: the window where a migration of that page races
+        with it (the second half of a spanning object, the next page of a chain walk).
+        The migration candidates put that page first."""
+        return self._advance(task, 0, 0, nth)
+
+    @precondition(lambda self: self.runnable_tasks() or not self.running)
     @rule(target=handles, task=TASK)
     def run(self, task):
         """``task`` runs until its operation is over or it cannot go on."""
@@ -449,8 +461,9 @@ class ZsmallocMachine(RuleBasedStateMachine):
         self._settle()
         return multiple(*done)
 
-    def _advance(self, task: str, moves: int, steps: int):
-        """Move ``task``, or if it cannot move now, the next task (in name order) that can."""
+    def _advance(self, task: str, moves: int, steps: int, pages: int = 0):
+        """Move ``task``, or if it cannot move now, the next task (in name order) that can
+        (``pages``: until it is about to access the ``pages``-th new page, :meth:`approach`)."""
         runnable = self.runnable_tasks()
         if not self.running or not runnable:
             return multiple()
@@ -458,7 +471,7 @@ class ZsmallocMachine(RuleBasedStateMachine):
         order = self.names[k:] + self.names[:k]
         i = self.names.index(next(n for n in order if n in runnable))
         self._version += 1
-        self.stepper.run(_Moves(self, i, moves, steps))
+        self.stepper.run(_Approach(self, i, pages) if pages else _Moves(self, i, moves, steps))
         self.last = i
         done = self._finished(i)
         self._settle()
@@ -574,7 +587,7 @@ class ZsmallocMachine(RuleBasedStateMachine):
         violation, params = reduce_failure(violation, self.program["params"], time_limit=5.0)
         trace = make_trace(violation, {"loader": sp.LOADER, "params": params},
                            meta={"scheduler": "hypothesis", "machine": type(self).__qualname__})
-        plugin = sys.modules.get("checker.pytest_plugin")
+        plugin = sys.modules.get("pytest_zsmc")
         out_dir = (out_dir or self.trace_dir or os.environ.get("ZSMC_TRACE_DIR")
                    or (plugin.active_trace_dir() if plugin else None) or "zsmc-traces")
         return trace, save_trace(trace, out_dir)
@@ -650,6 +663,25 @@ def _ends_a_move(world) -> bool:
     return pending is not None and pending.name in SYNC_OPS
 
 
+_GO_ON = object()
+
+
+def _operation_step(m, i: int, enabled):
+    """What a one-task policy does first: None to stop (task ``i`` cannot move, or its
+    operation is over or it has none), the opening step of its next operation (the
+    start of an operation is not a move), else ``_GO_ON`` (the policy decides)."""
+    if i not in enabled:
+        return None
+    if i in m.current and m.caller.idle.get(m.names[i], True):
+        return None
+    opening = m._opening_step(i)
+    if opening is not None:
+        return opening
+    if not m._in_flight(i):
+        return None
+    return _GO_ON
+
+
 class _Moves:
     """The policy of one scheduling rule: task ``i``'s next ``moves`` moves, then ``steps``
     single steps, stopping early when its operation is over or it cannot go on."""
@@ -664,17 +696,10 @@ class _Moves:
         self.run = False        # inside a move that is a run of memory steps
 
     def __call__(self, world, enabled):
-        m = self.machine
         i = self.i
-        if i not in enabled:
-            return None
-        if i in m.current and m.caller.idle.get(m.names[i], True):
-            return None                         # its operation is over
-        opening = m._opening_step(i)
-        if opening is not None:
-            return opening                      # the start of an operation is not a move
-        if not m._in_flight(i):
-            return None
+        first = _operation_step(self.machine, i, enabled)
+        if first is not _GO_ON:
+            return first
         pending = world.tasks[i].pending
         sync = pending.name in SYNC_OPS
         if self.moves and self.run and sync:    # a run of memory steps ends before a sync step
@@ -691,3 +716,33 @@ class _Moves:
             self.steps -= 1
             return (i, None)
         return None
+
+
+class _Approach:
+    """The policy of :meth:`ZsmallocMachine.approach`: task ``i`` steps until its pending
+    action accesses the ``nth`` page it has not accessed since the rule began (a page's
+    descriptor counts as the page), or its operation is over or it cannot go on."""
+
+    __slots__ = ("i", "machine", "nth", "seen")
+
+    def __init__(self, machine, i: int, nth: int):
+        self.machine = machine
+        self.i = i
+        self.nth = nth
+        self.seen = set()
+
+    def __call__(self, world, enabled):
+        m = self.machine
+        i = self.i
+        first = _operation_step(m, i, enabled)
+        if first is not _GO_ON:
+            return first
+        pending = world.tasks[i].pending
+        if pending.name == "access":
+            page = getattr(pending.obj, "name", "").removesuffix(".zpdesc")
+            if page in m.caller.pages and page not in self.seen:
+                self.seen.add(page)
+                if len(self.seen) == self.nth:
+                    return None
+        return (i, None)
+

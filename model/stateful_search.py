@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from checker import Result, UsageError
 from checker.budget import SearchInterrupted, interrupt_pending, signal_of
+from checker.hypothesis_constants import seed_only
 
 STEPS_PER_DEPTH = 100
 SHRINK_SECONDS = 20.0
@@ -99,7 +100,7 @@ def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int 
     start = time.perf_counter()
     violation = params = None
     try:
-        with shrinking_limit(shrink_seconds):
+        with shrinking_limit(shrink_seconds), seed_only():
             test()
     except ZsmcViolation as exc:
         violation, params = reduce_failure(exc.violation, exc.params)

@@ -20,7 +20,7 @@ to (``this_cpu_ptr``), ``self.page_locks`` the page locks it holds and
 
 from __future__ import annotations
 
-from checker import Bug, Obj, RwLock, SpinLock, Var, cond_resched, label
+from checker import Bug, LocalLock, Obj, RwLock, SpinLock, Var, cond_resched, label
 
 from .access import MapAccess, ObjAccess
 from .alloc import Allocation
@@ -51,12 +51,15 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
     rwlock's name), ``APIS`` (``"obj"`` and/or ``"map"``: the object-access
     APIs it has) and ``WRITER_TRYLOCK_LOCKS`` (lock classes whose write side
     must only be trylocked, for the writers-never-block property).
+    ``IRQ_CLIENTS`` names the scenario clients its caller runs as hard interrupt
+    handlers (none: zram calls zsmalloc from process context).
     """
 
     NAME = "zsmalloc"
     POOL_LOCK = "pool->lock"
     APIS: tuple = ()
     WRITER_TRYLOCK_LOCKS: frozenset = frozenset()
+    IRQ_CLIENTS: tuple = ()
 
     def __init__(self, pool=None, cpu: int = 0, tag: str = ""):
         self.pool = pool
@@ -78,7 +81,9 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
         areas = ()
         if "map" in self.APIS:
             areas = tuple(MapArea(cpu, Var(f"zs_map_area[{cpu}].vm_mm", 0),
-                                  Var(f"zs_map_area[{cpu}].vm_buf", None)) for cpu in range(ncpus))
+                                  Var(f"zs_map_area[{cpu}].vm_buf", None),
+                                  LocalLock(f"zs_map_area[{cpu}].lock", "zs_map_area.lock"))
+                          for cpu in range(ncpus))
         pool = Pool(name, RwLock(self.POOL_LOCK, self.POOL_LOCK), tuple(classes),
                     Var("free_work.pending", False), Var("compaction_in_progress", 0),
                     Obj(name, permanent=True), areas, decode=self.obj_to_location,

@@ -11,6 +11,7 @@ name                        module                         hooks
                                                            on_step_end (plain uses)
 ``writers-never-block``     :mod:`.writers_never_block`    on_pending
 ``lock-order``              :mod:`.lock_order`             on_pending (lock actions)
+``irq-lock-state``          :mod:`.irq_lock_state`         on_pending (lock actions)
 ``sleep-in-atomic``         :mod:`.sleep_in_atomic`        on_pending
 ``deadlock``                :mod:`.deadlock`               on_deadlock
 ``data-integrity``          :mod:`.data_integrity`         on_pending (LABEL), on_execution_end
@@ -27,6 +28,6 @@ reviewer's words.
 """
 
 NAMES = (
-    "no-free-while-mapped", "writers-never-block", "lock-order", "sleep-in-atomic",
+    "no-free-while-mapped", "writers-never-block", "lock-order", "irq-lock-state", "sleep-in-atomic",
     "deadlock", "data-integrity", "pool-consistency", "lock-balance",
 )

@@ -66,6 +66,8 @@ def preempt_disabled_at(world, t) -> list:
         if ev.task != t.index:
             continue
         op = ev.action.op
+        if ev.action.arg is not None:
+            continue        # local_irq_* / local_bh_*: not a preempt_disable()
         if op == A.PREEMPT_ENABLE:
             skip += 1
         elif op == A.PREEMPT_DISABLE:
@@ -94,4 +96,11 @@ def atomic_reasons(world, t):
         pd = preempt_disabled_at(world, t)
         parts.append(f"inside preempt_disable() (depth {t.explicit})")
         steps.extend(pd)
+    irq = getattr(t, "irq", None)
+    if irq is not None:
+        parts.append(f"in {'hard interrupt' if irq == 'hard' else 'softirq'} context")
+    if getattr(t, "irqs_off", 0) > (irq == "hard"):
+        parts.append("with interrupts disabled (local_irq_disable)")
+    if getattr(t, "bh_off", 0) > (irq == "soft"):
+        parts.append("with bottom halves disabled (local_bh_disable)")
     return ", ".join(parts) or "preempt count raised", sorted(set(steps))

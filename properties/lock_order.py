@@ -55,9 +55,9 @@ acquisition chains of an ABBA, with their steps.  The zsmalloc order is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from checker import InternalError, Monitor
+from checker import InternalError, Monitor, UsageError
 from checker import actions as A
 
 from ._report import lock_name
@@ -107,10 +107,22 @@ class LockOrder(Monitor):
         self._reported = set()
         self._world = None
 
+    # -- a split search (Monitor.export_state, Monitor.merge) -----------------------
     def export_state(self) -> list:
-        """The dependencies found, in order, as ``(prev, next, kind, Edge)``: a split
-        search joins those of its subtrees to find cycles that span them."""
-        return [(p, n, k, e) for (p, n, k), e in self.graph.first.items()]
+        """The dependencies found, in order, as ``(prev, next, kind, fields of the Edge)``."""
+        return [(p, n, k, asdict(e)) for (p, n, k), e in self.graph.first.items()]
+
+    def merge(self, states):
+        """The subtrees' graphs joined in order: each dependency that closes a new
+        cycle is replayed in the run that found it, against the graph of what
+        came before (the ``seed``), which reports the cycle as a serial search
+        would have."""
+        merged = LockGraph()
+        for state in states:
+            for prev, nxt, kind, edge in _dependencies(state):
+                before = merged.copy()
+                if merged.add(prev, nxt, kind, edge) is not None:
+                    yield LockOrder(seed=before), edge.schedule
 
     # -- the one hook ---------------------------------------------------------------
     def on_pending(self, world, t, a):
@@ -239,6 +251,26 @@ class LockOrder(Monitor):
                      f"possible recursive locking detected: {t.name} takes {lock_name(lk)}{how} "
                      f"while already holding {held}, same lock class {class_name(key)}{hint}",
                      task=t.index, steps=[h[_STEP]])
+
+
+def _dependencies(state):
+    """The ``(prev, next, kind, Edge)`` of an exported state, which may have been JSON."""
+    try:
+        out = []
+        for prev, nxt, kind, edge in state:
+            e = dict(edge)
+            e["schedule"] = tuple((int(t), c) for t, c in e.get("schedule", ()))
+            out.append((_freeze(prev), _freeze(nxt), int(kind), Edge(**e)))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"lock-order: a subtree's dependencies are damaged ({exc})") from None
+    return out
+
+
+def _freeze(x):
+    """JSON lists back into the tuples they were (lock classes)."""
+    if isinstance(x, list):
+        return tuple(_freeze(y) for y in x)
+    return x
 
 
 def _hold_desc(h) -> str:

@@ -114,7 +114,7 @@ class WritersNeverBlock(Monitor):
             self._report(world, t, f"{t.name} {what} while holding {lock_name(wl)} for write; "
                          f"writers never wait (rule 2, writers are always atomic)",
                          [acquired_at(world, t.index, wl)])
-        if t.pc == 0 and t.seq:
+        if t.pc == 0 and t.seq and not _readers_block(t, wl):
             self._report(world, t, f"{t.name} is preemptible while holding {lock_name(wl)} for write "
                          f"(preempt count 0); a reader spinning on it could spin for ever "
                          f"(rule 2, writers are always atomic)",
@@ -128,7 +128,9 @@ class WritersNeverBlock(Monitor):
             what = f"spins waiting on {a.obj.name}"
         elif op == A.WAIT:
             what = f"waits for {lock_name(a.obj)} to be released"
-        elif op == _ACQUIRE and a.obj.blocking and not a.obj.spinning:
+        elif op == _ACQUIRE and a.obj.blocking and not a.obj.spinning and not a.obj.sleeps_on_rt:
+            # (A spinlock that sleeps on PREEMPT_RT is still a spinlock here: its
+            # holder never sleeps of its own accord, and the wait inherits priority.)
             what = f"may sleep waiting for {lock_name(a.obj)}"
         elif op in _SLEEPS:
             what = _SLEEPS[op]
@@ -144,3 +146,16 @@ class WritersNeverBlock(Monitor):
         if last is not None and last not in steps:
             steps.append(last)
         world.report(self.name, message, task=t.index, steps=sorted(steps))
+
+
+def _readers_block(t, wl) -> bool:
+    """On PREEMPT_RT, whether readers that meet ``t``'s write section block on a lock
+    ``t`` holds (a sleeping spinlock_t of the same zspage, as 6.15's ``zsl->lock``):
+    they then sleep with priority inheritance instead of spinning, so the writer may
+    be preempted (protocol section 4 #26: "readers block with PI").  On !RT every
+    such lock spins and keeps the writer atomic: never."""
+    owner = wl.owner
+    if owner is None:
+        return False
+    return any(not shared and lk.sleeps_on_rt and not lk.spinning and lk.owner is owner
+               for lk, shared in t.held)

@@ -206,23 +206,26 @@ def test_a_probe_beyond_the_bound_counts_no_execution():
         assert d.max_preemptions <= k
 
 
+def broken_guard():
+    """A guarded Var read without its guard (also used by test_scheduler_contract.py)."""
+    from checker import SpinLock
+    g = SpinLock("g")
+    v = Var("v", 0, counter=True, guard=g)
+
+    def locked():
+        yield g.acquire()
+        yield v.add(1)
+        yield g.release()
+
+    def racy():
+        yield v.read()          # breaks the declaration
+    return Program([Task(locked, "L", cpu=0), Task(racy, "R", cpu=1)], cpus=2, observe=lambda: v.value)
+
+
 def test_a_broken_guard_restarts_the_bounded_search_without_the_reduction():
     """Found by bench/fuzz_dpor.py --bound: auto passes a scheduler instance to
     explore, which must be able to start again when a declared guard is broken."""
-    from checker import SpinLock
-
-    def build():
-        g = SpinLock("g")
-        v = Var("v", 0, counter=True, guard=g)
-
-        def locked():
-            yield g.acquire()
-            yield v.add(1)
-            yield g.release()
-
-        def racy():
-            yield v.read()          # breaks the declaration
-        return Program([Task(locked, "L", cpu=0), Task(racy, "R", cpu=1)], cpus=2, observe=lambda: v.value)
+    build = broken_guard
     from checker.schedulers.bounded_dpor import BoundedDPOR
     for r in (explore_auto_bound(build, scheduler="dpor", properties=[]),
               explore(build, scheduler="dpor", preemption_bound=1, properties=[]),

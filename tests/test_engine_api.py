@@ -9,8 +9,10 @@ the direction of imports between the layers.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -61,7 +63,7 @@ def issue_build():
 
 ISSUE_NAMES = ["Program", "Task", "Var", "SpinLock", "RwLock", "Mutex", "explore",
                "preempt_disable", "preempt_enable", "cond_resched", "might_sleep", "choose"]
-OTHER_NAMES = ["RwSemaphore", "PageLock", "LockMap", "Obj", "sleep", "label", "alloc", "free",
+OTHER_NAMES = ["RwSemaphore", "PageLock", "LockMap", "RawSpinLock", "LocalLock", "KernelConfig", "Obj", "sleep", "label", "alloc", "free",
                "access", "pin", "unpin", "Result", "Violation", "Monitor", "register",
                "ModelError", "UsageError"]
 
@@ -237,58 +239,90 @@ def test_bad_build_functions_are_usage_errors():
 
 # -- the direction of imports (ARCHITECTURE.md section 1) ----------------------------------
 
+FACES = ("cli", "cli_check", "cli_complete", "cli_format", "cli_trust", "cli_variant", "pytest_zsmc")
+
+
 def module_files():
     for pkg in ("checker", "model", "properties"):
         yield from sorted((ROOT / pkg).rglob("*.py"))
-    if (ROOT / "cli.py").exists():
-        yield ROOT / "cli.py"
+    for face in FACES:
+        if (ROOT / f"{face}.py").exists():
+            yield ROOT / f"{face}.py"
 
 
-def imports_of(path: Path):
-    """``(top-level package imported, lazy?)`` for every import in ``path``.
-
-    An import inside a function body runs only when called: that is the
-    sanctioned lazy import.  Relative imports are resolved against the
-    module's own package.
-    """
-    rel = path.relative_to(ROOT).with_suffix("").parts
-    package = rel[:-1]          # a module's package; an __init__'s is its own directory
-    tree = ast.parse(path.read_text(), filename=str(path))
+def imports_in(source: str, package: tuple, filename="<source>") -> list:
+    """``(top-level package, line)`` of every import in ``source``, wherever it
+    stands: at module level, inside a function (a lazy import is an import
+    too) or as ``importlib.import_module("...")``/``__import__("...")`` of a
+    literal name.  Relative imports resolve against ``package``."""
     out = []
-
-    def visit(node, lazy):
-        for child in ast.iter_child_nodes(node):
-            inner = lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-            if isinstance(child, ast.Import):
-                out.extend((a.name.split(".")[0], inner) for a in child.names)
-            elif isinstance(child, ast.ImportFrom):
-                if child.level:
-                    base = package[:len(package) - (child.level - 1)] if child.level > 1 else package
-                    top = base[0] if base else (child.module or "").split(".")[0]
-                else:
-                    top = (child.module or "").split(".")[0]
-                out.append((top, inner))
-            visit(child, inner)
-    visit(tree, False)
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if isinstance(node, ast.Import):
+            out.extend((a.name.split(".")[0], node.lineno) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - (node.level - 1)] if node.level > 1 else package
+                top = base[0] if base else (node.module or "").split(".")[0]
+            else:
+                top = (node.module or "").split(".")[0]
+            out.append((top, node.lineno))
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            fn = node.func
+            name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
+            if name in ("import_module", "__import__"):
+                out.append((node.args[0].value.split(".")[0], node.lineno))
     return out
 
 
-def test_the_import_scanner_sees_module_level_and_lazy_imports():
-    src = ROOT / "checker" / "explore.py"
-    found = imports_of(src)
-    assert ("checker", False) in found          # its relative imports resolve to checker
-    assert ("time", False) in found
+def imports_of(path: Path) -> list:
+    rel = path.relative_to(ROOT).with_suffix("").parts
+    return imports_in(path.read_text(), rel[:-1], str(path))     # an __init__'s package is its directory
+
+
+def test_the_import_scanner_sees_every_kind_of_import():
+    found = imports_in(textwrap.dedent("""
+        import time
+        from . import actions
+        def later():
+            from model.registry import make_build
+            import properties.lock_order
+        class C:
+            def m(self):
+                return importlib.import_module("cli_check"), __import__("pytest_zsmc")
+    """), ("checker",))
+    assert [top for top, _ in found] == ["time", "checker", "model", "properties", "cli_check", "pytest_zsmc"]
+    assert ("time", 2) in found and ("model", 5) in found       # where each stands
 
 
 def test_imports_point_the_right_way():
+    """ARCHITECTURE.md section 1, with no exemption: checker imports no model,
+    property or face anywhere (properties are found by name, checker.monitor);
+    model and properties import no face."""
+    upper = {"model", "properties", *FACES}
     bad = []
     for path in module_files():
         layer = path.relative_to(ROOT).parts[0].removesuffix(".py")
-        for top, lazy in imports_of(path):
-            if layer == "checker" and top in ("model", "properties", "cli") and not lazy:
-                bad.append(f"{path.relative_to(ROOT)} imports {top} at module level")
-            if layer in ("model", "properties") and top == "cli":
-                bad.append(f"{path.relative_to(ROOT)} imports cli")
+        for top, line in imports_of(path):
+            if layer == "checker" and top in upper or layer in ("model", "properties") and top in FACES:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {top}")
+    assert not bad, "\n".join(bad)
+
+
+def test_checker_names_no_model_module_even_as_a_string():
+    """Only the property registry names modules above the engine (by dotted path,
+    resolved lazily: ARCHITECTURE.md section 4); nothing names the model."""
+    dotted = re.compile(r"^(model|properties)(\.\w+)+(:[\w.]+)?$")
+    bad = []
+    for path in sorted((ROOT / "checker").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs \
+                    and dotted.match(n.value) and not (path.name == "monitor.py" and n.value.startswith("properties.")):
+                bad.append(f"{path.relative_to(ROOT)}:{n.lineno} names {n.value}")
     assert not bad, "\n".join(bad)
 
 
@@ -298,5 +332,5 @@ def test_importing_checker_loads_only_the_standard_library():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout.split()
     loaded = set(out)
-    for heavy in ("model", "properties", "cli", "z3", "hypothesis", "pytest", "click"):
+    for heavy in ("model", "properties", "cli", "pytest_zsmc", "z3", "hypothesis", "pytest", "click"):
         assert heavy not in loaded, heavy

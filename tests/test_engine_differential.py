@@ -184,7 +184,7 @@ PREDICATES = {"==": lambda c: lambda v: v == c, "!=": lambda c: lambda v: v != c
               ">=": lambda c: lambda v: v >= c}
 
 
-def make_build(spec):
+def make_build(spec, config=None):
     placement, tasks = spec
 
     def build():
@@ -294,7 +294,7 @@ def make_build(spec):
 
         specs = [Task(task(i, items), name=f"t{i}", cpu=cpu) for i, (cpu, items) in enumerate(tasks)]
         cpus = {"own": None, "one": 1, "pinned": 2}[placement]
-        return Program(specs, cpus=cpus,
+        return Program(specs, cpus=cpus, config=config,
                        observe=lambda: (tuple(v.value for v in vs.values()), ref.value, obj.alive, gv.value,
                                         tuple(tuple(log) for log in logs), mem.a, mem.b,
                                         tuple(sorted(mem.d.items()))))
@@ -309,9 +309,9 @@ def shares_a_cpu(spec) -> bool:
 
 # -- the properties ------------------------------------------------------------------------
 
-def check(spec, optimal: bool):
+def check(spec, optimal: bool, config=None):
     assume(interleaving_bound(spec[1]) <= MAX_INTERLEAVINGS)
-    build = make_build(spec)
+    build = make_build(spec, config)
     dfs = explore(build, scheduler="dfs", properties=[], stop_on_violation=False)
     if optimal and not has_race(dfs):
         traces, dfs = count_traces(build)
@@ -359,6 +359,14 @@ def has_label(spec) -> bool:
 @given(programs())
 def test_dpor_finds_exactly_what_dfs_finds(spec):
     check(spec, optimal=False)
+
+
+@settings(SETTINGS, max_examples=150)
+@given(programs().filter(shares_a_cpu))
+def test_dpor_finds_exactly_what_dfs_finds_on_preempt_rt(spec):
+    # On RT the spinlocks sleep and leave their holders preemptible: the CPU
+    # ownership dpor reasons about changes with the kernel configuration.
+    check(spec, optimal=False, config="rt")
 
 
 @settings(SETTINGS, max_examples=100)

@@ -10,12 +10,14 @@ subtrees resumes to the same counts.
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
 import bench.programs as P
-from checker import Program, SpinLock, Task, choose, explore
+from checker import Monitor, Program, SpinLock, Task, choose, explore
 from checker.errors import UsageError
+from checker.monitor import REGISTRY
 from checker.parallel import explore_split, split
 from model.registry import make_build, variant_for
 
@@ -139,9 +141,46 @@ def test_dask_cluster_in_process_equals_serial():
     build, params = make_build(variant_for("upstream", None), "read-migrate", 1)
     with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        b = explore_split(build, jobs=2, dask=client, params=params)
+        # The workers rebuild the program from its descriptor: given, or carried by the build.
+        b = explore_split(build, jobs=2, dask=client, program={"loader": build.loader, "params": params})
+        c = explore_split(build, jobs=2, dask=client)
     same(serial(build), b)
+    same(serial(build), c)
     assert "Dask" in b.scheduler
+
+
+class Overlap(Monitor):
+    """Holds each subtree's search at its start until two run at once (or 10 s pass):
+    proof that a worker runs several explorations at a time."""
+
+    name = "test-overlap"
+    cond = threading.Condition()
+    running = most = 0
+
+    def on_explore_start(self, program):
+        with Overlap.cond:
+            Overlap.running += 1
+            Overlap.most = max(Overlap.most, Overlap.running)
+            Overlap.cond.notify_all()
+            Overlap.cond.wait_for(lambda: Overlap.most >= 2, timeout=10)
+
+    def on_explore_end(self, result):
+        with Overlap.cond:
+            Overlap.running -= 1
+
+
+def test_a_dask_worker_runs_subtrees_in_threads_at_once():
+    """No lock and no --nthreads 1: explorations on one worker's threads run together
+    (each in its own context) and count what the serial search counts."""
+    distributed = pytest.importorskip("distributed")
+    for name, depth in (("read-migrate", 1), ("read-compact", 2)):
+        build, _ = make_build(variant_for("upstream", None), name, depth)
+        Overlap.most = 0
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=4, processes=False,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            b = explore_split(build, dask=client, properties=[*REGISTRY, Overlap])
+        assert Overlap.most >= 2, name
+        same(serial(build), b)
 
 
 def test_several_scenarios_on_one_pool_equal_their_serial_searches():

@@ -27,7 +27,7 @@ pytest_plugins = ["pytester"]
 # The plugin is loaded by its pytest11 entry point once zsmc is installed; from a
 # bare checkout it is named explicitly (naming it twice would register it twice).
 _INSTALLED = any(ep.name == "zsmc" for ep in importlib.metadata.entry_points(group="pytest11"))
-PLUGIN = [] if _INSTALLED else ["-p", "checker.pytest_plugin"]
+PLUGIN = [] if _INSTALLED else ["-p", "pytest_zsmc"]
 BANK = {"program": "bank"}
 
 
@@ -225,7 +225,7 @@ def test_typo(zsmc_check):
 def test_the_plugin_module_is_import_light():
     code = textwrap.dedent("""
         import sys
-        import checker.pytest_plugin
+        import pytest_zsmc
         heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('z3', 'model', 'properties', 'click'))
         engine = sorted(m for m in ('checker.trace', 'checker.minimize', 'checker.render') if m in sys.modules)
         print(heavy, engine)

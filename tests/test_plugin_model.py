@@ -16,7 +16,7 @@ from model.registry import SCENARIOS
 pytest_plugins = ["pytester"]
 
 _INSTALLED = any(ep.name == "zsmc" for ep in importlib.metadata.entry_points(group="pytest11"))
-PLUGIN = [] if _INSTALLED else ["-p", "checker.pytest_plugin"]
+PLUGIN = [] if _INSTALLED else ["-p", "pytest_zsmc"]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "patch-review.md"
 
 BUGGY = '''

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker import Obj, Program, RwLock, Task, Var, explore
+from checker import Obj, Program, RwLock, Task, Var, explore, label
 
 BOTH = pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
 
@@ -237,3 +237,48 @@ def test_a_zsmalloc_variant_that_trylocks_a_freed_page_is_reported_at_the_tryloc
     assert r.violations
     v = r.violations[0]
     assert "uses zs2.p0.lock" in v.message and v.steps[v.step].action == "trylock(zs2.p0.lock)"
+
+
+# -- a use after the last put, whichever put is last ----------------------------------------
+def _read_after_own_put():
+    """t0 puts its reference; t1 puts its own, then reads the object's memory: a use
+    after free whatever the order (no reference left), though puts commute, so the
+    search runs one order: the free is t1's own put in one, t0's in the other."""
+    from dataclasses import dataclass
+
+    from checker import shared_struct
+
+    @shared_struct(owner="owner")
+    @dataclass(slots=True, eq=False)
+    class Mem:
+        owner: Obj
+        a: int = 0
+
+    def build():
+        obj = Obj("obj")
+        ref = Var("ref", 2, counter=True)
+        mem = Mem(obj)
+
+        def t0():
+            yield ref.add(-1, frees=obj)
+
+        def t1():
+            yield ref.add(-1, frees=obj)
+            yield label("read")
+            _ = mem.a
+        return Program([Task(t0, "t0"), Task(t1, "t1")])
+    return build
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_a_use_after_the_last_put_is_found_whichever_put_frees(scheduler):
+    r = explore(_read_after_own_put(), scheduler=scheduler, properties=["no-free-while-mapped"])
+    assert [v.property for v in r.violations] == ["no-free-while-mapped"]
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_unchecked_it_makes_every_search_incomplete_alike(scheduler):
+    # Not asked for, it is still the race the search's completeness rests on the
+    # absence of: in every order of the trace, not only where another task's put frees.
+    r = explore(_read_after_own_put(), scheduler=scheduler, properties=[], stop_on_violation=False)
+    assert not r.complete and r.races and "use after free" in r.race

@@ -136,3 +136,40 @@ def test_search_on_a_correct_version_is_incomplete_not_verified():
     result, params, v = search(VERSIONS["legacy"], "read-compact", max_examples=10, database=False)
     assert v is None and not result.complete and result.reason.startswith("sampled: ")
     assert params["program"] == "stateful" and params["scenario"] == "read-compact"
+
+
+def _driven(mutation):
+    class M(ZsmallocMachine):
+        variant, scenario, trace_dir = "upstream", "large", None
+        properties = ["no-free-while-mapped"]
+    M.mutation = mutation
+    m = M()
+    m.start(("large", None))
+    return m
+
+
+@pytest.mark.parametrize("mutation", [None, "write-second-half-after-unlock"])
+def test_approach_pauses_a_task_before_its_next_page(mutation):
+    # A writer of a spanning object paused right before it touches the object's second
+    # page; a migration of exactly that page (the candidates put it first) then frees it
+    # under the mutated writer, which wrote the second half after its read unlock.
+    m = _driven(mutation)
+    try:
+        m.write("c0.o0", "cpu0.a", "obj")
+        m.approach("cpu0.a", 2)
+        pending = m.stepper.world.tasks[0].pending
+        assert pending.name == "access" and pending.obj.name == "zs1.p1"
+        assert m.page_candidates()[0] == "zs1.p1"
+        m.migrate("cpu1.a", 0)
+        m.run("cpu1.a")
+        m.run("cpu0.a")
+        if mutation is None:
+            # The correct writer holds its read lock: the migration's trylock fails,
+            # and nothing is used after a free.
+            assert not m.stepper.violations
+        else:
+            with pytest.raises(ZsmcViolation, match="use after free: cpu0.a writes zs1.p1"):
+                m.properties_hold()
+    finally:
+        m._failed = True
+        m.teardown()

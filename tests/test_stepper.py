@@ -155,3 +155,54 @@ def test_a_deadlock_ends_the_execution():
 def test_bad_build_is_a_usage_error():
     with pytest.raises(UsageError):
         Stepper("not a build")
+
+
+class _InterruptedQueue:
+    """A queue whose get() is hit by a Ctrl-C just after it returned the message
+    of kind ``lose`` (or just before it takes one, ``early``)."""
+
+    def __init__(self, q, lose=None, early=False):
+        self.q, self.lose, self.early = q, lose, early
+
+    def put(self, msg):
+        self.q.put(msg)
+
+    def get(self, *args, **kwargs):
+        if self.early:
+            self.early = False
+            raise KeyboardInterrupt
+        msg = self.q.get(*args, **kwargs)
+        if msg[0] == self.lose:
+            self.lose = None
+            raise KeyboardInterrupt
+        return msg
+
+
+def _closes_in_time(s):
+    done = threading.Event()
+    threading.Thread(target=lambda: (s.close(), done.set()), daemon=True).start()
+    return done.wait(10)
+
+
+@pytest.mark.parametrize("lose", ["end", "pick"])
+def test_a_ctrl_c_that_eats_the_engines_message_does_not_hang_close(lose):
+    # SIGINT lands in the caller's thread, between get() returning and its
+    # result being kept: close() must still find the end of the execution.
+    s = Stepper(counter(), properties=[Inside()])
+    s._to_caller = s._bridge.to_caller = _InterruptedQueue(s._to_caller, lose=lose)
+    with pytest.raises(KeyboardInterrupt):
+        while not s.ended:
+            s.step(s.enabled[0])
+    assert _closes_in_time(s) and s.ended
+    assert s.status == ("complete" if lose == "end" else "abandoned")
+    if lose == "end":
+        assert s.result.executions == 1
+
+
+def test_a_ctrl_c_before_the_engines_answer_is_drained_by_close():
+    s = Stepper(counter(), properties=[Inside()])
+    s._to_caller = s._bridge.to_caller = _InterruptedQueue(s._to_caller, early=True)
+    with pytest.raises(KeyboardInterrupt):
+        s.step(s.enabled[0])
+    # The engine's "pick" is still queued: close() reads past it to the end.
+    assert _closes_in_time(s) and s.ended and s.status == "abandoned"

@@ -1,19 +1,17 @@
 """Schedulers: each picks the next step of an execution (one file per scheduler).
 
-The protocol is small (shuttle's design):
-
-* ``new_execution() -> bool``: prepare the next execution; False when the
-  space is exhausted.
-* ``pick(world, enabled) -> (task, choice) | None | False``: the next step,
-  given the enabled task indices.  None abandons the execution as redundant
-  (sleep-set blocked); False abandons it as pruned (preemption bound).
-* ``end_execution(world, status)``: the execution ended with ``status``
-  (complete, deadlock, violation, redundant, pruned).
+The contract (shuttle's design) is :class:`~checker.schedulers.base.Scheduler`:
+``new_execution``, ``pick`` and ``end_execution``.  Its optional parts
+(``name``, ``seed``, ``macro``, ``guards``, ``cut``, ``incomplete_reason``,
+``judge``, ``reset``) have their defaults in
+:class:`~checker.schedulers.base.BaseScheduler`, which the built-in
+schedulers subclass.
 """
 
 from __future__ import annotations
 
 from ..errors import UsageError
+from .base import BaseScheduler, Scheduler, adapt  # noqa: F401 - the contract, re-exported
 
 SCHEDULERS = {
     "dpor": "optimal dynamic partial-order reduction (exhaustive, one execution per Mazurkiewicz trace)",
@@ -27,11 +25,13 @@ SCHEDULERS = {
 
 
 def make_scheduler(spec, preemption_bound=None, seed=0, executions=1000, depth=3):
-    """A scheduler from a name or an instance (an instance is used as is)."""
+    """A scheduler from a name or an instance (a BaseScheduler is used as is, another
+    Scheduler is seen through :func:`~checker.schedulers.base.adapt`)."""
     if not isinstance(spec, str):
-        if all(hasattr(spec, m) for m in ("new_execution", "pick", "end_execution")):
-            return spec
-        raise UsageError(f"scheduler must be a name or a Scheduler, got {spec!r}")
+        sched = adapt(spec)
+        if sched is None:
+            raise UsageError(f"scheduler must be a name or a Scheduler, got {spec!r}")
+        return sched
     if spec == "dfs":
         from .dfs import DFS
         return DFS(preemption_bound=preemption_bound)

@@ -43,6 +43,7 @@ from hashlib import blake2b
 
 from .. import actions as A
 from ..dependence import Dependences
+from .base import BaseScheduler
 from .dpor import DPOR
 
 _MASK = (1 << 128) - 1
@@ -67,13 +68,15 @@ class _Clocks(Dependences):
         return vc
 
 
-class BoundedDPOR:
+class BoundedDPOR(BaseScheduler):
     """``bound``: at most that many preemptions per execution; None: no bound,
     cheapest first (``--preemption-bound auto``: with ``auto`` the first
     violation's cost becomes the bound, so the search finishes that cost)."""
 
     name = "dpor (bounded: trace states, cheapest first)"
     macro = True
+    # Its reasoning about who may run on a CPU knows sections, not interrupts.
+    interrupts = False
 
     def __init__(self, bound=None, auto=False, guards=True):
         self.bound = bound

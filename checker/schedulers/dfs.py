@@ -9,9 +9,10 @@ exceed it are cut, so every interleaving within the bound is explored.
 from __future__ import annotations
 
 from ..actions import CHOOSE
+from .base import BaseScheduler
 
 
-class DFS:
+class DFS(BaseScheduler):
     def __init__(self, preemption_bound=None, name="dfs"):
         self.name = name
         self.bound = preemption_bound

@@ -22,6 +22,7 @@ import hashlib
 from .. import actions as A
 from ..dependence import dependent, event_fp
 from ..errors import InternalError
+from .base import BaseScheduler
 from .replay import jsonable
 from .reversal import RaceReversal
 from .wakeup import WNode
@@ -72,10 +73,12 @@ class Node:
         self.sub = sub
 
 
-class DPOR(RaceReversal):
+class DPOR(BaseScheduler, RaceReversal):
     name = "dpor"
 
     macro = True    # on one CPU, an atomic section is one step (World.step)
+    # Its reasoning about who may run on a CPU knows sections, not interrupts.
+    interrupts = False
 
     def __init__(self, prefix=(), trace_keys=False, guards=True):
         """``prefix``: explore only the executions that start with the steps

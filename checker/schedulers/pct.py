@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import random as _random
 
+from .base import BaseScheduler
 from .random import check_count, check_seed
 
 _CHOOSE = 14         # checker.actions.CHOOSE
 _YIELDS = (11, 13)   # COND_RESCHED, SLEEP
 
 
-class PCT:
+class PCT(BaseScheduler):
     """Runs ``executions`` PCT executions of depth ``depth`` from ``random.Random(seed)``.
 
     ``preemption_bound``: steps that would exceed it are not offered (the

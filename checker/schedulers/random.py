@@ -27,6 +27,7 @@ from __future__ import annotations
 import random as _random
 
 from ..errors import UsageError
+from .base import BaseScheduler
 
 _CHOOSE = 14  # checker.actions.CHOOSE; a literal keeps the hot path free of lookups
 
@@ -57,7 +58,7 @@ def enabled_steps(world, tasks_enabled) -> list:
     return out
 
 
-class RandomScheduler:
+class RandomScheduler(BaseScheduler):
     """Runs ``executions`` uniformly random executions from ``random.Random(seed)``.
 
     ``preemption_bound``: at most that many preemptions per execution (None:

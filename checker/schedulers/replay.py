@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from .. import actions as A
 from ..errors import UsageError
+from .base import BaseScheduler
 
 
 class ScheduleDivergence(UsageError):
@@ -48,7 +49,7 @@ def jsonable(v):
     return repr(v)
 
 
-class Replay:
+class Replay(BaseScheduler):
     """A scheduler that runs one execution along ``schedule``.
 
     ``schedule``: a sequence of ``(task index, choice)`` pairs, choices in

@@ -5,11 +5,12 @@ from __future__ import annotations
 from ..registry import Mutation, register_mutation
 
 
-def _mutation(name, base, expected, origin, summary):
-    """Class decorator: register the class as mutation ``name`` of version ``base``."""
+def _mutation(name, base, expected, origin, summary, config="default"):
+    """Class decorator: register the class as mutation ``name`` of version ``base`` (a bug on
+    kernel configuration ``config``, :mod:`checker.config`)."""
     def wrap(cls):
         register_mutation(Mutation(name=name, base=base, cls=cls, expected_property=expected,
-                                   origin=origin, summary=summary))
+                                   origin=origin, summary=summary, config=config))
         return cls
     return wrap
 

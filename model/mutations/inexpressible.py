@@ -1,5 +1,5 @@
 """Mutations of catalogue entries the model cannot express, each with the reason (section 4:
-#5, #8, #9, #10, #16, #20, #25, #26).
+#5, #8, #9, #10, #16, #25).
 
 See :mod:`model.mutations` for the conventions.
 """
@@ -36,18 +36,8 @@ _inexpressible(
     "#16: relaxed ordering on the read-lock acquire or read-unlock release",
     "the engine is sequentially consistent; ordering bugs need a weak memory model")
 _inexpressible(
-    "irq-reader", "upstream", "deadlock",
-    "protocol §4 #20 (zsl->lock and pool->lock are not IRQ-safe)",
-    "#20: obj_read from an interrupt on a CPU whose task is inside a write section",
-    "the engine has no interrupt context (a handler preempting an atomic task)")
-_inexpressible(
     "writer-starvation", "upstream", "writers-never-block",
     "protocol §4 #25 (readers never wait for writers)",
     "#25: a stream of readers makes migration fail forever",
     "a liveness/fairness property, not a safety bug: executions are finite and the engine "
     "has no fairness requirement")
-_inexpressible(
-    "rt-lock-in-preempt-disabled", "v5", "sleep-in-atomic",
-    "2021 RT tree 'mm: Disable zsmalloc on PREEMPT_RT'; Sebastian Andrzej Siewior's v9/v10 review",
-    "#26: an RT-sleeping lock taken inside an explicit preempt_disable region",
-    "the model is a !PREEMPT_RT kernel: spinlock_t and rwlock_t always spin")

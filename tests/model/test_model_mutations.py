@@ -34,6 +34,8 @@ WHERE = {
     "sleeping-class-lock": ("smoke", 1),
     "write-second-half-after-unlock": ("read-migrate", 1),
     "kick-deferred-free-forgotten": ("free-migrate", 1),
+    "rt-lock-in-preempt-disabled": ("malloc-free", 1),
+    "irq-reader": ("irq-read-migrate", 1),
 }
 
 # Mutations plain DFS also finds within a second (the others need DPOR's reduction:
@@ -51,16 +53,17 @@ def _properties(expected):
     return [] if expected == "bug" else [expected]
 
 
-def _explore(cls, scenario, depth, expected, scheduler):
-    build, _ = make_build(cls, scenario, depth)
+def _explore(cls, scenario, depth, expected, scheduler, config="default"):
+    build, _ = make_build(cls, scenario, depth, config=config)
     return explore(build, scheduler=scheduler, properties=_properties(expected),
                    stop_on_violation=True, time_limit=60)
 
 
 @functools.cache
-def _baseline(base, scenario, depth, expected, scheduler):
-    """The base version's result for one (scenario, depth, property): shared by mutations."""
-    r = _explore(VERSIONS[base], scenario, depth, expected, scheduler)
+def _baseline(base, scenario, depth, expected, scheduler, config="default"):
+    """The base version's result for one (scenario, depth, property, kernel configuration):
+    shared by mutations."""
+    r = _explore(VERSIONS[base], scenario, depth, expected, scheduler, config)
     return r.complete, tuple(v.property for v in r.violations)
 
 
@@ -91,7 +94,7 @@ def test_inexpressible_mutation_is_a_clear_usage_error():
 def test_mutation_is_found(name):
     m = MUTATIONS[name]
     scenario, depth = WHERE[name]
-    r = _explore(variant_for(m.base, name), scenario, depth, m.expected_property, "dpor")
+    r = _explore(variant_for(m.base, name), scenario, depth, m.expected_property, "dpor", m.config)
     found = [v.property for v in r.violations]
     assert m.expected_property in found, (name, found)
 
@@ -108,7 +111,7 @@ def test_mutation_is_found_by_dfs(name):
 def test_base_version_is_silent(name):
     m = MUTATIONS[name]
     scenario, depth = WHERE[name]
-    complete, found = _baseline(m.base, scenario, depth, m.expected_property, "dpor")
+    complete, found = _baseline(m.base, scenario, depth, m.expected_property, "dpor", m.config)
     assert complete, (m.base, scenario, depth)
     assert m.expected_property not in found, (m.base, scenario, found)
 
@@ -130,4 +133,21 @@ def test_minchans_alternative_deadlocks_only_with_the_blocking_writer():
     found = _explore(legacy_cls, "free-deferred", 1, "deadlock", "dpor")
     assert "deadlock" in [v.property for v in found.violations]
     r = _explore(UpstreamAlternative, "free-deferred", 1, "deadlock", "dpor")
+    assert r.complete and not r.violations, [v.property for v in r.violations]
+
+
+RT_ONLY = sorted(n for n in EXPRESSIBLE if MUTATIONS[n].config == "rt")
+
+
+def test_the_rt_catalogue_entry_is_a_mutation():
+    assert "rt-lock-in-preempt-disabled" in RT_ONLY
+
+
+@pytest.mark.parametrize("name", RT_ONLY)
+def test_an_rt_mutation_is_silent_on_a_non_rt_kernel(name):
+    # Its bug is the configuration's: the same code on !PREEMPT_RT, every property.
+    m = MUTATIONS[name]
+    scenario, depth = WHERE[name]
+    build, _ = make_build(variant_for(m.base, name), scenario, depth)
+    r = explore(build, stop_on_violation=False, time_limit=60)
     assert r.complete and not r.violations, [v.property for v in r.violations]

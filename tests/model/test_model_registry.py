@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +184,37 @@ def test_a_seeded_bug_is_caught_by_the_pool_checks(monkeypatch):
     build, _ = make_build(_Seeded, "clients", 1)
     result = explore(build, scheduler="dpor", properties=["pool-consistency"])
     assert result.violations and "OBJS_INUSE" in result.violations[0].message
+
+
+def test_the_model_registers_its_trace_loader_and_only_that_one():
+    """A trace may name ``build_from_params`` once the model is imported; the loader of
+    the user's own check, which trusts its variant file, is never a trace loader."""
+    from checker.trace import LOADERS, resolve_build
+    assert reg.LOADER in LOADERS and reg.OWN_LOADER not in LOADERS
+    _, params = make_build(Upstream, "smoke", 1)
+    with pytest.raises(UsageError, match="not a registered loader"):
+        resolve_build({"loader": reg.OWN_LOADER, "params": params})
+
+
+def test_the_workers_loader_trusts_the_variant_file_of_the_users_own_check(tmp_path):
+    """On a Dask worker (another process) nobody named the variant file: the split search
+    hands the workers ``OWN_LOADER``, which uses it, while a trace's loader refuses it."""
+    import subprocess
+    import sys
+    f = tmp_path / "patch.py"
+    f.write_text("from model import Upstream\n\nclass Mine(Upstream):\n    pass\n")
+    _, params = make_build(load_variant(f"{f}:Mine"), "smoke", 1)
+    code = ("import json, sys\n"
+            "from checker import UsageError\n"
+            "from checker.trace import load_build\n"
+            "from model import registry as reg\n"
+            "params = json.loads(sys.argv[1])\n"
+            "try:\n"
+            "    reg.build_from_params(params)\n"
+            "except UsageError as exc:\n"
+            "    print('refused:', exc)\n"
+            "build = load_build({'loader': reg.OWN_LOADER, 'params': params})\n"
+            "print('built:', type(build()).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(params)], capture_output=True, text=True,
+                         check=True, cwd=Path(reg.__file__).resolve().parent.parent).stdout
+    assert "refused: the program is the variant" in out and "built: Program" in out

@@ -2,7 +2,9 @@
 
 Registered through the ``pytest11`` entry point ``zsmc`` (pyproject.toml), the
 one route.  The module imports only pytest and the standard library at load
-time; the engine is imported when a check or a replay runs.
+time; the engine, and the zsmalloc model it checks variants of and replays
+the traces of, are imported when a check or a replay runs.  It is a face of
+the tool beside ``cli.py``, not part of ``checker``: the engine knows no model.
 
 * Options ``--zsmc-depth``, ``--zsmc-scheduler``, ``--zsmc-seed`` and
   ``--zsmc-time-limit`` set the defaults of every check; ``--zsmc-trace-dir``
@@ -334,6 +336,7 @@ class TraceItem(pytest.Item):
         from checker.errors import UsageError
         from checker.trace import load_trace, replay
 
+        importlib.import_module("model.registry")       # registers the model's trace loader
         shown = self._shown_path()
         try:
             trace = load_trace(shown if os.path.exists(shown) else str(self.path))

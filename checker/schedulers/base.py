@@ -1,0 +1,111 @@
+"""The scheduler contract: what the exploration loop asks of a scheduler.
+
+:class:`Scheduler` is the contract as a :class:`typing.Protocol`: three
+methods, all a scheduler must have (shuttle's design).  :class:`BaseScheduler`
+adds the optional parts as attributes and methods with their defaults; every
+built-in scheduler subclasses it, so ``explore`` reads them directly instead
+of probing.  A scheduler written against the three methods alone still
+works: :func:`adapt` wraps it in a BaseScheduler that reads its optional
+parts where it has them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+REQUIRED = ("new_execution", "pick", "end_execution")
+
+
+@runtime_checkable
+class Scheduler(Protocol):
+    """Picks the next step of an execution.
+
+    * ``new_execution() -> bool``: prepare the next execution; False when the
+      space is exhausted.
+    * ``pick(world, enabled) -> (task, choice) | None | False``: the next
+      step, given the enabled task indices.  None abandons the execution as
+      redundant (sleep-set blocked); False abandons it as pruned (preemption
+      bound).
+    * ``end_execution(world, status)``: the execution ended with ``status``
+      (complete, deadlock, violation, redundant, pruned).
+    """
+
+    def new_execution(self) -> bool: ...
+
+    def pick(self, world, enabled): ...
+
+    def end_execution(self, world, status) -> None: ...
+
+
+class BaseScheduler:
+    """A :class:`Scheduler` with the optional parts of the contract at their defaults."""
+
+    # The Result's ``scheduler``.
+    name = "custom"
+    # The seed the Result reports; None: the one explore() was given.
+    seed = None
+    # Whether the World runs an atomic section of a one-CPU program as one step
+    # (checker.world.World.step); the scheduler's picks must allow for it.
+    macro = False
+    # Whether the World may run guarded sections as one step (off after a broken guard).
+    guards = True
+    # Whether the scheduler is sound on programs with interrupt handlers
+    # (checker.interrupts): one that only asks the World what is enabled is.
+    interrupts = True
+    # Branches a bound removed (Result.bound_cut); read when the search ends.
+    cut = 0
+    # Non-empty: a search that ran out of executions is still not complete (a
+    # sampling scheduler's "sampled", a stepped execution); read when it ends.
+    incomplete_reason = ""
+
+    def new_execution(self) -> bool:
+        raise NotImplementedError
+
+    def pick(self, world, enabled):
+        raise NotImplementedError
+
+    def end_execution(self, world, status) -> None:
+        pass
+
+    def judge(self, world, status) -> str:
+        """The status the loop counts for an execution that ended with ``status``
+        (a scheduler that knows the run reached a known state says ``redundant``)."""
+        return status
+
+    def reset(self) -> None:
+        """Forget the search so far and start again with ``guards`` off (``explore``
+        after a broken guard declaration).  The default cannot."""
+        raise NotImplementedError(f"{self.name} cannot start again")
+
+
+class _Adapted(BaseScheduler):
+    """A three-method scheduler seen through the full contract: its optional
+    parts are read from it each time, as it may change them during a search."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.new_execution = inner.new_execution
+        self.pick = inner.pick
+        self.end_execution = inner.end_execution
+        judge = getattr(inner, "judge", None)
+        if judge is not None:
+            self.judge = judge
+        reset = getattr(inner, "reset", None)
+        if reset is not None:
+            self.reset = reset
+
+    name = property(lambda self: getattr(self.inner, "name", type(self.inner).__name__))
+    seed = property(lambda self: getattr(self.inner, "seed", None))
+    macro = property(lambda self: getattr(self.inner, "macro", False))
+    guards = property(lambda self: getattr(self.inner, "guards", True))
+    cut = property(lambda self: getattr(self.inner, "cut", 0))
+    incomplete_reason = property(lambda self: getattr(self.inner, "incomplete_reason", ""))
+
+
+def adapt(scheduler) -> BaseScheduler:
+    """``scheduler`` as a BaseScheduler (itself if it is one); None if it is no Scheduler."""
+    if isinstance(scheduler, BaseScheduler):
+        return scheduler
+    if isinstance(scheduler, Scheduler):
+        return _Adapted(scheduler)
+    return None
