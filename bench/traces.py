@@ -5,11 +5,12 @@ The independent oracle for *optimality* (dpor-benchmarks.md section 1, "naive
 trace iff they have the same events and order every dependent pair of events
 the same way.  An optimal DPOR explores exactly :func:`count_traces` executions.
 
-Dependence is the engine's (``checker/world.py``): two steps of one task; two
-steps on one object where at least one writes (every lock operation writes
-its lock); and, on a CPU shared by several tasks, a step that changes its
-task's ownership of the CPU (``Event.oc``) against every step of another task
-of that CPU.  An event is named by its task and its position in that task
+Dependence is dpor's (:func:`checker.dependence.dependent`, ``invisible=False``:
+this counts the traces an optimal ``dpor`` explores): two steps of one task;
+two steps on one object that conflict (every lock operation writes its
+lock); and, on a CPU shared by several tasks, a step that changes its task's
+ownership of the CPU (``Event.oc``) against every visible step of another
+task of that CPU.  An event is named by its task and its position in that task
 (``(task, seq)``), labelled by what it did (op, object, choice), so runs whose
 choices differ are different traces.
 
@@ -20,8 +21,7 @@ on small programs only.
 from __future__ import annotations
 
 from checker import Monitor, explore
-from checker.actions import conflict
-from checker.schedulers.dpor import footprint
+from checker.dependence import dependent, event_fp
 
 __all__ = ["TraceCollector", "count_traces", "trace_key"]
 
@@ -31,6 +31,7 @@ def trace_key(events) -> tuple:
     labels = []
     order = []
     n = len(events)
+    fps = [event_fp(e) for e in events]
     for i in range(n):
         a = events[i]
         labels.append((a.task, a.seq, a.action.op, a.obj, a.choice))
@@ -38,10 +39,7 @@ def trace_key(events) -> tuple:
             b = events[j]
             if a.task == b.task:
                 continue  # program order: implied by the seq numbers
-            dep = any(o == o2 and conflict(k, k2) for o, k in footprint(a) for o2, k2 in footprint(b))
-            if not dep and a.cpu >= 0 and a.cpu == b.cpu and (a.oc or b.oc):
-                dep = True
-            if dep:
+            if dependent(fps[i], fps[j]):
                 order.append(((a.task, a.seq), (b.task, b.seq)))
     return frozenset(labels), frozenset(order)
 

@@ -120,7 +120,9 @@ class Action:
 
     @property
     def footprint_kind(self) -> int:
-        """R, W or NONE: how this action touches ``obj`` for the dependence relation."""
+        """How this action touches ``obj`` for the dependence relation: NONE, R, W,
+        ADDS or PUTS (a commuting addition to a ``counter`` Var, or a put that
+        may free; a plain Var's addition is W)."""
         op = self.op
         if (op == ACQUIRE or op == TRYLOCK or op == RELEASE) and not self.obj.blocking:
             # A lockdep annotation (LockMap) never waits and no other task

@@ -2,26 +2,25 @@
 
 "Simpler" is defined once (style.md lesson 11): fewer preemptions, then fewer
 context switches on a CPU, then fewer steps.  :func:`minimize_trace` works in
-three stages (ARCHITECTURE.md section 6):
+four stages (ARCHITECTURE.md section 6):
 
 1. **Causal slice.**  The trace is replayed; every step that does not happen
    before the violating step (or a step the property points at) is dropped.
-   Happens-before is the transitive closure of the dependence relation of the
-   search: same task; same object with at least one write (every lock
-   operation writes its lock; labels carrying ``info`` for monitors share one
-   pseudo-object); same shared CPU where one of the two steps changes the
-   task's ownership of it (``Event.oc``).  Every ordering of the kept steps
-   that respects happens-before is an execution of the program in which each
+   Happens-before is the search's (:mod:`checker.dependence`) with
+   ``invisible=True``: an invisible step keeps its place relative to the
+   ownership changes of its CPU, so every ordering of the kept steps that
+   respects happens-before is an execution of the program in which each
    step does the same thing and gets the same result.
-2. **Ordering by z3.**  Among those orderings, z3's ``Optimize`` finds one with
-   the fewest preemptions, then the fewest context switches, and proves it
-   optimal or stops at the time limit with the best it found.  The objective
-   is the engine's rule, ``World.would_preempt`` (the one the preemption
-   bound applies): a step preempts when its CPU last ran another task that
-   had not finished, had not just called ``schedule()``/``cond_resched()``
-   while preemptible, and was not waiting for a sleeping lock *at that
-   moment* (the state of that lock is known from the fixed order of its
-   operations).  See :class:`Ordering`.
+2. **Ordering by z3** (:mod:`checker.ordering`).  Among those orderings,
+   z3's ``Optimize`` finds one with the fewest preemptions, then the fewest
+   context switches, and proves it optimal or stops at the time limit with
+   the best it found.  The objective is the engine's rule,
+   ``World.would_preempt`` (the one the preemption bound applies): a step
+   preempts when its CPU last ran another task that had not finished, had
+   not just called ``schedule()``/``cond_resched()`` while preemptible, and
+   was not waiting for a sleeping lock *at that moment* (the state of that
+   lock is known from the fixed order of its operations).  See
+   :class:`~checker.ordering.Ordering`.
 3. **Earlier runs.**  A violation that needs earlier executions (a
    lock-order cycle whose other edges were seen in other runs) carries their
    schedules; each is sliced to the causal past of its last step (the step
@@ -43,11 +42,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import actions as A
+from .dependence import direct_dependences, happens_before
 from .errors import UsageError
 from .explore import explore
-from .objects import Lock
-from .schedulers.dpor import footprint
+from .ordering import Ordering
 from .schedulers.replay import jsonable
 from .trace import _properties, _replay, check_trace, resolve_build
 
@@ -114,7 +112,7 @@ def minimize_trace(trace: dict, time_limit: float = 30.0, *, search: bool = True
 
 
 def _search_fewer(trace, build, best, optimal, notes, deadline):
-    """Stage 3: bounded searches from 0 preemptions up; returns (best, optimal, notes, fewest)."""
+    """Stage 4: bounded searches from 0 preemptions up; returns (best, optimal, notes, fewest)."""
     prop = trace["violation"]["property"]
     fewest = None
     # The search gets half of what is left: an incomplete search proves nothing,
@@ -182,7 +180,7 @@ def _minimize_execution(outcome, build, deadline):
         for i in range(n):
             last[world.events[i].task] = i
         targets += last.values()
-    deps = direct_dependences(world, n)
+    deps = direct_dependences(world.events[:n], len(world.tasks), invisible=True)
     past = 0
     closure = happens_before(deps)
     for t in targets:
@@ -270,7 +268,7 @@ def _minimize_runs(best, build, deadline):
         n = len(world.events)
         if n == 0:
             continue
-        deps = direct_dependences(world, n)
+        deps = direct_dependences(world.events, len(world.tasks), invisible=True)
         closure = happens_before(deps)
         kept = [i for i in range(n) if (closure[n - 1] | (1 << (n - 1))) >> i & 1]
         seq, _, proved = Ordering(world, kept, deps, closure).solve(max(left / (len(runs) - k) / 2, 0.1))
@@ -289,324 +287,3 @@ def _minimize_runs(best, build, deadline):
 
 def _stats_key(st: dict):
     return (st.get("preemptions", 0), st.get("context_switches", 0), st.get("steps", 0))
-
-
-# -- happens-before ------------------------------------------------------------------
-
-_LABELS = ("labels with info",)
-
-
-def direct_dependences(world, n: int) -> list:
-    """For each of the first ``n`` events, the earlier events it directly depends on.
-
-    Enough edges that their transitive closure is the dependence relation
-    restricted to earlier events (see the module docstring).
-    """
-    evs = world.events
-    deps = [None] * n
-    last_task = {}
-    last_write = {}
-    reads = {}
-    last_oc = {}
-    since_oc = {}
-    for j in range(n):
-        e = evs[j]
-        d = set()
-        t = e.task
-        if t in last_task:
-            d.add(last_task[t])
-        last_task[t] = j
-        touches = footprint(e)
-        if e.action.op == A.LABEL and e.action.arg2:
-            touches = ((_LABELS, A.W),)
-        for o, kind in touches:
-            if o in last_write:
-                d.add(last_write[o])
-            if kind == A.W:
-                d.update(r for r, _ in reads.pop(o, ()))
-                last_write[o] = j
-            else:
-                # Reads and commuting additions since the last write.
-                d.update(r for r, rk in reads.get(o, ()) if A.conflict(kind, rk))
-                reads.setdefault(o, []).append((j, kind))
-        c = e.cpu
-        if c != -1:
-            b = last_oc.get(c)
-            if e.oc:
-                if b is not None:
-                    d.add(b)
-                d.update(k for k in since_oc.get(c, ()) if evs[k].task != t)
-                last_oc[c] = j
-                since_oc[c] = []
-            else:
-                if b is not None and evs[b].task != t:
-                    d.add(b)
-                since_oc.setdefault(c, []).append(j)
-        deps[j] = sorted(d)
-    return deps
-
-
-def happens_before(deps: list) -> list:
-    """``closure[j]``: bitset of the events that happen before event ``j``."""
-    closure = []
-    for d in deps:
-        m = 0
-        for i in d:
-            m |= closure[i] | (1 << i)
-        closure.append(m)
-    return closure
-
-
-# -- the z3 model of orderings -------------------------------------------------------
-
-class Ordering:
-    """The orderings of ``kept`` events that respect happens-before, as a z3 problem.
-
-    The order is ``(pos, event index)`` sorted: ``pos`` are integer potentials
-    (ties are broken by the recorded order, so happens-before, which respects
-    the recorded order, needs only ``pos[a] <= pos[b]``).  On each CPU shared
-    by two tasks of the slice, steps are grouped in *blocks*: runs of one
-    task during which it owns the CPU (atomic), so no other step of that CPU
-    can come between.  A Boolean per pair of unordered blocks of different
-    tasks says which comes first (disjunctive scheduling; the potentials make
-    it transitive), and a block's rank on its CPU counts the blocks before it.
-    A switch follows a block when another task's block comes between it and
-    the task's next block; it is a preemption unless the task finished,
-    yielded (``schedule()``/``cond_resched()`` while preemptible), or waits for
-    a sleeping lock that is held when the CPU's next block starts: the state
-    of that lock is known between consecutive operations on it, which
-    happens-before orders totally.  This is ``World.would_preempt``.
-    """
-
-    def __init__(self, world, kept, deps, closure):
-        import z3  # lazily: checker imports only the standard library at load time
-
-        self.z3 = z3
-        self.kept = list(kept)
-        self.deps = deps
-        evs, tasks = world.events, world.tasks
-        self.evs = evs
-        kept_set = set(self.kept)
-        n = len(self.kept)
-        self.pos = pos = {e: z3.Int(f"pos{e}") for e in self.kept}
-        cons = [z3.And(p >= 0, p <= n) for p in pos.values()]
-        for e in self.kept:
-            cons += [pos[i] <= pos[e] for i in deps[e]]
-        nxt, later = {}, {}
-        for i in range(self.kept[-1], -1, -1):
-            t = evs[i].task
-            if t in later:
-                nxt[i] = later[t]
-            later[t] = i
-        self.lock_ops = {}
-        for i in range(self.kept[-1] + 1):
-            if isinstance(evs[i].action.obj, Lock):
-                self.lock_ops.setdefault(evs[i].obj, []).append(i)
-        self.kept_set = kept_set
-        self._unavail = {}
-        by_cpu = {}
-        for e in self.kept:
-            by_cpu.setdefault(tasks[evs[e].task].cpu, []).append(e)
-        pre_terms, sw_terms = [], []
-        one, zero = z3.IntVal(1), z3.IntVal(0)
-        for steps in by_cpu.values():
-            if len({evs[e].task for e in steps}) < 2:
-                continue
-            blocks = []          # (head, tail): a run of one task that owns the CPU inside
-            open_block = {}
-            for e in steps:
-                t = evs[e].task
-                b = open_block.get(t)
-                if b is None:
-                    b = [e, e]
-                    blocks.append(b)
-                b[1] = e
-                open_block[t] = b if (evs[e].pc > 0 and nxt.get(e) in kept_set) else None
-            m = len(blocks)
-            task_of = [evs[b[0]].task for b in blocks]
-            before = [[None] * m for _ in range(m)]
-            for x in range(m):
-                for y in range(x + 1, m):
-                    if task_of[x] == task_of[y] or closure[blocks[y][1]] >> blocks[x][0] & 1:
-                        before[x][y], before[y][x] = True, False
-                    else:
-                        o = z3.Bool(f"o{blocks[x][0]}_{blocks[y][0]}")
-                        before[x][y], before[y][x] = o, z3.Not(o)
-                        cons.append(z3.If(o, self._before(blocks[x][1], blocks[y][0]),
-                                          self._before(blocks[y][1], blocks[x][0])))
-            rank = [z3.Sum([one if before[y][x] is True else z3.If(before[y][x], one, zero)
-                            for y in range(m) if y != x and before[y][x] is not False] or [zero])
-                    for x in range(m)]
-            next_block = {}
-            for x in range(m):
-                for y in range(x + 1, m):
-                    if task_of[y] == task_of[x]:
-                        next_block[x] = y
-                        break
-            for x in range(m):
-                t = task_of[x]
-                others = [y for y in range(m) if task_of[y] != t]
-                ny = next_block.get(x)
-                if ny is None:
-                    terms = [before[x][y] for y in others]
-                else:
-                    terms = [_and(z3, before[x][y], before[y][ny]) for y in others]
-                terms = [c for c in terms if c is not False]
-                if not terms:
-                    continue
-                sw = True if any(c is True for c in terms) else z3.Or(terms)
-                sw_terms.append(sw)
-                e = blocks[x][1]
-                after = nxt.get(e)
-                if (after is None and tasks[t].finished) or (
-                        evs[e].action.op in (A.SLEEP, A.COND_RESCHED) and evs[e].pc == 0):
-                    continue
-                pending = evs[after].action if after is not None else tasks[t].pending
-                alts = []
-                for y in others:
-                    if before[x][y] is False:
-                        continue
-                    held = self._held_at(pending, blocks[y][0])
-                    if held is not False:
-                        alts.append(_and(z3, rank[y] == rank[x] + 1, held))
-                wait = z3.Or(alts) if alts else None
-                pre_terms.append(sw if wait is None else _and(z3, sw, z3.Not(wait)))
-        self.constraints = cons
-        self.preemptions = _count(z3, pre_terms)
-        self.switches = _count(z3, sw_terms)
-
-    def _before(self, x, y):
-        """z3: event ``x`` comes before event ``y`` (x != y) in the decoded order."""
-        return self.pos[x] <= self.pos[y] if x < y else self.pos[x] < self.pos[y]
-
-    def _held_at(self, pending, w):
-        """z3 (or False): ``pending`` is an acquisition of a sleeping lock unavailable when ``w`` runs."""
-        if pending is None or (pending.op != A.ACQUIRE and pending.op != A.WAIT):
-            return False
-        lk = pending.obj
-        if lk.spinning or not lk.blocking:
-            return False
-        key = (lk.uid, pending.arg, w)
-        got = self._unavail.get(key)
-        if got is not None:
-            return got
-        z3 = self.z3
-        ops = self.lock_ops.get(lk.uid, [])
-        kept_ops = [i for i in ops if i in self.kept_set]
-        states = [self.evs[ops[0]].pre if ops else lk.state()] + [self.evs[i].post for i in kept_ops]
-        spans = []
-        for k, st in enumerate(states):
-            if Lock.available_in(st, pending.arg):
-                continue
-            # the state before w is the one after the last operation before w
-            lo = True if k == 0 else (False if kept_ops[k - 1] == w else self._before(kept_ops[k - 1], w))
-            hi = True if k == len(kept_ops) or kept_ops[k] == w else self._before(w, kept_ops[k])
-            spans.append(_and(z3, lo, hi))
-        got = z3.Or(spans) if spans else False
-        self._unavail[key] = got
-        return got
-
-    def greedy(self):
-        """A good ordering fast: run each CPU's current task while it can (the search's hint)."""
-        evs = self.evs
-        succ = {e: [] for e in self.kept}
-        indeg = {}
-        for e in self.kept:
-            indeg[e] = len(self.deps[e])
-            for i in self.deps[e]:
-                succ[i].append(e)
-        ready = sorted(e for e in self.kept if indeg[e] == 0)
-        current = {}
-        out = []
-        while ready:
-            pick = next((e for e in ready if current.get(self._cpu(e)) == evs[e].task), ready[0])
-            ready.remove(pick)
-            out.append(pick)
-            current[self._cpu(pick)] = evs[pick].task
-            for j in succ[pick]:
-                indeg[j] -= 1
-                if indeg[j] == 0:
-                    ready.append(j)
-            ready.sort()
-        return out
-
-    def _cpu(self, e):
-        return self.evs[e].cpu
-
-    def solve(self, seconds: float):
-        """``(event order, (preemptions, switches), proved optimal)``.
-
-        ``Optimize`` first; if it stops at its share of the time without a
-        model, a descent from the greedy ordering (each z3 call asks for a
-        strictly simpler ordering) keeps the best found, and proves it
-        optimal when z3 answers that none is simpler.
-        """
-        z3 = self.z3
-        deadline = time.perf_counter() + seconds
-        opt = z3.Optimize()
-        opt.set("timeout", max(1, int(seconds * 600)))
-        opt.add(self.constraints)
-        hint = self.greedy()
-        if hasattr(opt, "set_initial_value"):
-            for k, e in enumerate(hint):
-                opt.set_initial_value(self.pos[e], k)
-        opt.minimize(self.preemptions)
-        opt.minimize(self.switches)
-        status = opt.check()
-        if status == z3.sat:
-            return self._decode(opt.model()) + (True,)
-        best = min(self.evaluate(hint, decode=True), self.evaluate(self.kept, decode=True),
-                   key=lambda x: x[1])
-        try:  # Optimize may hold a model from before its time ran out
-            found = self._decode(opt.model())
-            best = min(best, found, key=lambda x: x[1])
-        except z3.Z3Exception:
-            pass
-        s = z3.Solver()
-        s.add(self.constraints)
-        while True:
-            left = deadline - time.perf_counter()
-            if left <= 0.01:
-                return best + (False,)
-            p, cs = best[1]
-            s.add(z3.Or(self.preemptions < p, z3.And(self.preemptions == p, self.switches < cs)))
-            s.set("timeout", max(1, int(left * 1000)))
-            r = s.check()
-            if r == z3.sat:
-                best = self._decode(s.model())
-            else:
-                return best + (r == z3.unsat,)
-
-    def evaluate(self, order, decode=False):
-        """The objective for a given order of the kept events (a test of the encoding)."""
-        z3 = self.z3
-        s = z3.Solver()
-        s.add(self.constraints)
-        s.add([self.pos[e] == k for k, e in enumerate(order)])
-        if s.check() != z3.sat:
-            raise UsageError("the order does not respect happens-before")
-        got = self._decode(s.model())
-        return got if decode else got[1]
-
-    def _decode(self, model):
-        vals = {e: model.eval(p, model_completion=True).as_long() for e, p in self.pos.items()}
-        seq = sorted(self.kept, key=lambda e: (vals[e], e))
-        p = model.eval(self.preemptions, model_completion=True).as_long()
-        cs = model.eval(self.switches, model_completion=True).as_long()
-        return seq, (p, cs)
-
-
-def _and(z3, *xs):
-    """z3.And with Python constants folded (the encoding has many)."""
-    if any(x is False for x in xs):
-        return False
-    rest = [x for x in xs if x is not True]
-    if not rest:
-        return True
-    return rest[0] if len(rest) == 1 else z3.And(rest)
-
-
-def _count(z3, terms):
-    fixed = sum(1 for t in terms if t is True)
-    live = [z3.If(t, 1, 0) for t in terms if t is not True and t is not False]
-    return z3.Sum(live) + fixed if live else z3.IntVal(fixed)

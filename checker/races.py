@@ -13,8 +13,9 @@ a data race in the kernel code the model follows (KCSAN would report it) or
 an access the model must make a step of its own.
 
 Happens-before is the actions' own order: two actions of different tasks
-are ordered when they conflict (the search's dependence: one lock, one
-variable with a write, one object's lifetime, one CPU handed over); a task's
+are ordered when their footprints conflict (the object part of the search's
+dependence, :mod:`checker.dependence`: one lock, one variable with a write,
+one object's lifetime; not the CPU, see :meth:`RaceDetector.step`); a task's
 steps are in program order.  A step has two positions: its action, at
 ``2 * seq``, and the code after it, at ``2 * seq + 1``.  A plain access the
 action declared (``yield page.desc.access()`` then page descriptor fields)
@@ -37,6 +38,7 @@ does not could have come after the free in another order.
 from __future__ import annotations
 
 from . import actions as A
+from .dependence import footprint
 
 _R, _W = A.R, A.W
 _conflict = A.conflict
@@ -86,12 +88,7 @@ class RaceDetector:
         vc = self.vc[t]
         pos = 2 * ev.seq
         vc[t] = pos
-        if ev.fps is not None:
-            fp = [(o, k) for o, k, _, _ in ev.fps]
-        elif ev.kind:
-            fp = [(ev.obj, ev.kind)]
-        else:
-            fp = ()
+        fp = footprint(ev)
         locs = self.locs
         for o, k in fp:
             loc = locs.get(o)

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 from . import actions as A
 from . import objects
+from .dependence import dependent, event_fp
 from .errors import ModelError, UsageError
-from .schedulers.dpor import DPOR, event_fp
-from .schedulers.wakeup import dep
+from .schedulers.dpor import DPOR
 from .world import World
 
 
@@ -83,7 +83,7 @@ def split(build, depth: int) -> list:
                     continue
                 ev = _replay(build, prefix + [key], guards=False).sched_events[-1]
                 fp = event_fp(ev)
-                below = {k: f for k, f in {**sleep, **done}.items() if not dep(f, fp)}
+                below = {k: f for k, f in {**sleep, **done}.items() if not dependent(f, fp)}
                 expand(prefix + [key], below)
                 done[key] = fp
 

@@ -1,8 +1,19 @@
 """The World: the state of one execution, and the kernel semantics of a step.
 
 This module is the engine's definition of ARCHITECTURE.md section 2.  The
-search (``checker.explore`` and the schedulers) only asks a World which tasks
-are enabled and tells it which to step.
+search (``checker.explore`` and the schedulers) tells a World which task to
+step (:meth:`World.step`) and reads of it: the enabled tasks
+(:meth:`enabled`, :meth:`choices`); the tasks' ``TaskState`` (pending
+action, CPU, finished, yielded); the committed events (``events``, and
+``sched_events``, the steps as the scheduler took them); the CPUs
+(``shared_cpu``, ``owner``, ``current``); the preemption rule
+(``preemptions``, :meth:`would_preempt`, :meth:`waits_sleeping`,
+:meth:`would_change_owner`); whether counter additions commute
+(``counters``); and how the execution ended (``deadlocked``, ``violations``,
+``unreported``, ``ended_by_violation``, :meth:`all_finished`,
+:meth:`blocked_description`).  ``explore`` also sets ``events_cap``, reads
+``coverage`` and calls the ``monitors`` hooks of a deadlock.  That is the
+World's interface to the search; the rest is the semantics of a step.
 
 CPUs and preemption
 -------------------
@@ -22,9 +33,10 @@ preempted, and a holder of a spinning lock is atomic.  (The exception, a
 holder that sleeps in atomic context, is reported by ``sleep-in-atomic``.)
 
 Ownership is what makes the tasks of one CPU interact, so the step that makes a
-task atomic or preemptible again (``Event.oc``) is dependent with every step
-of the other tasks of that CPU; the search needs nothing else to be sound
-with CPU sharing.  ``Event.preemption`` records, for the explored ordering,
+task atomic or preemptible again (``Event.oc``) is dependent with the steps
+of the other tasks of that CPU (:mod:`checker.dependence`: every visible one
+for dpor, every one for the minimiser); the search needs nothing else to be
+sound with CPU sharing.  ``Event.preemption`` records, for the explored ordering,
 that the step switched its CPU away from a task that could have continued:
 that is what the preemption bound counts.  Switching away from a finished
 task, a task waiting for a sleeping lock, or one that has just called
@@ -65,22 +77,36 @@ class Bug(Exception):
 class Event:
     """One committed step of an execution (not frozen: built on the hot path).
 
-    ``obj``/``kind`` are the footprint (uid and R/W) used by the dependence
-    relation; ``cpu`` is the task's CPU when that CPU is shared (else -1);
-    ``xoc`` says whether the step changed the task's ownership of it, and
-    ``oc`` whether it is dependent with the CPU's other tasks on that account
-    (``xoc``, or a spinning trylock that could have: a footprint must not
-    depend on the step's result, or executions could not be compared).
-    ``pre``/``post`` snapshot the object's state around the step (lock
-    holders, variable value); ``own`` is the CPU owner before the step.
-    ``plain`` lists what the step's task code touched in shared memory
-    (:mod:`checker.memory`, for :mod:`checker.races`): ``(key, kind, late,
-    label, lifetime uid, function, marked)``; ``dead`` the uses of freed
-    memory ``(owner, label, kind, function)`` (each None when empty).
+    The slots (short names: they are read on every step):
+
+    * ``index``: position in its list (``World.events``, or ``sched_events``
+      for a macro step); ``task``: the task's index; ``seq``: the task's
+      steps in that list up to this one (1 for its first);
+    * ``action``, ``result``, ``choice``: what the task yielded, what it got
+      back, the value taken by a ``choose()`` (else None);
+    * ``obj``, ``kind``: the footprint (uid and kind: R, W, ADDS or PUTS)
+      used by the dependence relation (:mod:`checker.dependence`); ``fps``:
+      the whole footprint ``((uid, kind, pre, post), ...)`` when the step
+      touched several objects (a free, a put, a macro step), else None;
+    * ``pre``, ``post``: the object's state around the step (lock holders,
+      variable value);
+    * ``cpu``: the task's CPU when that CPU is shared (else -1); ``own``
+      (owner): the task that owned that CPU before the step (None: nobody);
+      ``xoc`` (changes ownership): the step made its task atomic or
+      preemptible again; ``oc`` (ownership-dependent): the step is
+      dependent with the CPU's other tasks on that account (``xoc``, or a
+      spinning trylock that could have: a footprint must not depend on the
+      step's result, or executions could not be compared);
+    * ``preemption``: the step switched its CPU away from a task that could
+      have continued; ``pc``: the task's preempt count after the step;
+    * ``plain``: what the step's task code touched in shared memory
+      (:mod:`checker.memory`, for :mod:`checker.races`): ``(key, kind, late,
+      label, lifetime uid, function, marked)``; ``dead``: the uses of freed
+      memory ``(owner, label, kind, function)`` (each None when empty).
     """
 
     __slots__ = ("index", "task", "seq", "action", "result", "choice", "obj", "kind",
-                 "cpu", "oc", "xoc", "pre", "post", "own", "preemption", "pc", "clock", "fps",
+                 "cpu", "oc", "xoc", "pre", "post", "own", "preemption", "pc", "fps",
                  "plain", "dead")
 
     def __repr__(self) -> str:
@@ -348,7 +374,7 @@ class World:
         m.action, m.result, m.choice = first.action, first.result, first.choice
         m.obj, m.kind, m.pre, m.post = first.obj, first.kind, first.pre, first.post
         m.cpu, m.own = first.cpu, first.own
-        m.preemption, m.pc, m.clock = first.preemption, last.pc, None
+        m.preemption, m.pc = first.preemption, last.pc
         ts = self.tasks[t]
         # Stuck inside its section: what it waits for is part of the step (its
         # outcome depends on it), so the waited-for object is in the footprint.
@@ -402,7 +428,6 @@ class World:
         ev.action = a
         ev.choice = None
         ev.pre = ev.post = None
-        ev.clock = None
         ev.fps = None
         ev.plain = ev.dead = None
         rec = self._rec
@@ -635,9 +660,10 @@ class World:
         if cur is None or cur == index:
             return False
         u = self.tasks[cur]
-        return not u.finished and not u.yielded and not self._waits_sleeping(u)
+        return not u.finished and not u.yielded and not self.waits_sleeping(u)
 
-    def _waits_sleeping(self, u: TaskState) -> bool:
+    def waits_sleeping(self, u: TaskState) -> bool:
+        """Whether task ``u`` waits for a sleeping lock (switching away from it is no preemption)."""
         a = u.pending
         if a is None or (a.op != A.ACQUIRE and a.op != A.WAIT):
             return False

@@ -16,8 +16,10 @@ import time
 import pytest
 
 import checker
+from checker.dependence import direct_dependences, happens_before
 from checker.errors import UsageError
-from checker.minimize import Ordering, direct_dependences, happens_before, minimize_trace
+from checker.minimize import minimize_trace
+from checker.ordering import Ordering
 from checker.schedulers.replay import Replay
 from checker.trace import counts, events_json, make_trace, replay
 
@@ -83,7 +85,7 @@ def test_slice_is_the_causal_past_of_the_violating_step():
     params = {"program": "lost-update", "noise": 2}
     out = replay(_trace(params))
     world, n = out.world, out.violation.step + 1
-    deps = direct_dependences(world, n)
+    deps = direct_dependences(world.events[:n], len(world.tasks), invisible=True)
     past = happens_before(deps)[n - 1]
     for i in range(n - 1):
         e = world.events[i]
@@ -129,7 +131,7 @@ def test_z3_objective_counts_preemptions_as_the_engine_does(params):
         checker.explore(build, scheduler=walk, properties=[])
         world = walk.world
         n = len(world.events)
-        deps = direct_dependences(world, n)
+        deps = direct_dependences(world.events[:n], len(world.tasks), invisible=True)
         model = Ordering(world, list(range(n)), deps, happens_before(deps))
         rng = random.Random(seed)
         for _ in range(4):
@@ -188,7 +190,7 @@ def test_z3_out_of_time_still_returns_a_valid_ordering():
     params = {"program": "scaled", "ntasks": 6, "rounds": 6, "cpus": 2}
     out = replay(_trace(params, seeds=range(2)))
     world, n = out.world, out.violation.step + 1
-    deps = direct_dependences(world, n)
+    deps = direct_dependences(world.events[:n], len(world.tasks), invisible=True)
     model = Ordering(world, list(range(n)), deps, happens_before(deps))
     seq, objective, proved = model.solve(0.02)
     assert sorted(seq) == list(range(n))

@@ -42,73 +42,30 @@ from __future__ import annotations
 from hashlib import blake2b
 
 from .. import actions as A
-from ..actions import conflict
+from ..dependence import Dependences
 from .base import BaseScheduler
-from .dpor import DPOR, footprint, step_cpu
+from .dpor import DPOR
 
 _MASK = (1 << 128) - 1
 
 
-class _Clocks:
-    """Vector clocks of the scheduled events of one run, and a digest of its trace."""
+class _Clocks(Dependences):
+    """Happens-before of the scheduled events of one run (dpor's, ``invisible=False``),
+    and a digest of its trace."""
 
-    __slots__ = ("clocks", "digest", "last_oc", "last_of_task", "last_w", "n", "reads", "since_oc")
+    __slots__ = ("digest",)
 
     def __init__(self, ntask: int):
-        self.n = ntask
-        self.clocks = []
-        self.last_of_task = [-1] * ntask
-        self.last_w = {}
-        self.reads = {}
-        self.last_oc = {}
-        self.since_oc = {}
+        super().__init__(ntask)
         self.digest = 0
 
-    def add(self, e) -> None:
-        """The same direct dependences as ``DPOR._reverse_races``."""
-        j = len(self.clocks)
-        q = e.task
-        p = self.last_of_task[q]
-        vc = list(self.clocks[p]) if p >= 0 else [0] * self.n
-        deps = []
-        objs = footprint(e)
-        for o, kind in objs:
-            lw = self.last_w.get(o)
-            if lw is not None:
-                deps.append(lw)
-            deps.extend(r for r, rk in self.reads.get(o, ()) if conflict(kind, rk))
-        c = step_cpu(e)
-        if c >= 0:
-            lo = self.last_oc.get(c)
-            if lo is not None:
-                deps.append(lo)
-            if e.oc:
-                deps.extend(self.since_oc.get(c, ()))
-        for o, kind in objs:
-            if kind == A.W:
-                self.last_w[o] = j
-                self.reads[o] = []
-            else:
-                self.reads.setdefault(o, []).append((j, kind))
-        if c >= 0:
-            if e.oc:
-                self.last_oc[c] = j
-                self.since_oc[c] = []
-            else:
-                self.since_oc.setdefault(c, []).append(j)
-        clocks = self.clocks
-        for i in deps:
-            ci = clocks[i]
-            for k in range(self.n):
-                if ci[k] > vc[k]:
-                    vc[k] = ci[k]
-        vc[q] = e.seq
-        clocks.append(vc)
-        self.last_of_task[q] = j
+    def add(self, e) -> list:
+        vc = super().add(e)
         # A strong hash per event, added: the digest of a set.  (Python's hash()
         # of tuples added up collides: the fuzzer found two traces that met.)
-        h = blake2b(repr((q, e.seq, e.choice, vc)).encode(), digest_size=16).digest()
+        h = blake2b(repr((e.task, e.seq, e.choice, vc)).encode(), digest_size=16).digest()
         self.digest = (self.digest + int.from_bytes(h, "little")) & _MASK
+        return vc
 
 
 class BoundedDPOR(BaseScheduler):
@@ -232,7 +189,7 @@ class BoundedDPOR(BaseScheduler):
                 cur = world.current[c]
                 if cur is not None:
                     u = world.tasks[cur]
-                    if u.finished or u.yielded or world._waits_sleeping(u):
+                    if u.finished or u.yielded or world.waits_sleeping(u):
                         cur = None
                 ctx.append(cur)
         digest = self.clk.digest

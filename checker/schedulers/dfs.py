@@ -8,6 +8,7 @@ exceed it are cut, so every interleaving within the bound is explored.
 
 from __future__ import annotations
 
+from ..actions import CHOOSE
 from .base import BaseScheduler
 
 
@@ -38,7 +39,7 @@ class DFS(BaseScheduler):
         alts = []
         for t in enabled:
             a = world.tasks[t].pending
-            if a.op == 14:  # CHOOSE
+            if a.op == CHOOSE:
                 alts.extend((t, c) for c in a.arg)
             else:
                 alts.append((t, None))

@@ -1,41 +1,19 @@
-"""Wakeup trees, sleep sets and the dependence relation of optimal DPOR.
+"""Wakeup trees and sleep sets of optimal DPOR.
 
 Abdulla, Aronis, Jonsson and Sagonas, "Optimal Dynamic Partial Order
 Reduction", POPL 2014 (section 6).  An *event* here is identified by its key
 ``(task, choice)``: from a given state a task's next step is determined by the
 task, except for ``choose()``, whose value is part of the key.  Its
-*footprint* ``(task, ((obj, kind), ...), cpu, oc)`` decides dependence (an
-atomic section run as one step touches several objects):
-
-* two steps of one task are dependent;
-* two steps on one object are dependent when one of them writes (every lock
-  operation counts as a write), or when they touch it in different ways (a
-  read and an addition, an increment and a decrement): two reads, or two
-  additions of one sign whose results the tasks do not see, commute;
-* two steps of different tasks on one shared CPU are dependent when one of
-  them changes its task's ownership of the CPU (becomes atomic or preemptible
-  again), because that enables or disables the other tasks of that CPU.
+*footprint* ``(task, ((obj, kind), ...), cpu, oc)`` decides dependence:
+:func:`checker.dependence.dependent` (the one definition, docs/design.md
+"Dependence").  A footprint whose objects are None stands for a choice value
+not tried yet, whose code is unknown: it is no weak initial of anything
+but the empty sequence.
 """
 
 from __future__ import annotations
 
-from ..actions import conflict
-
-W = 2
-
-
-def dep(a, b) -> bool:
-    """Whether two footprints ``(task, ((obj, kind), ...), cpu, oc)`` are dependent."""
-    if a[0] == b[0]:
-        return True
-    c = a[2]
-    if c >= 0 and c == b[2] and (a[3] or b[3]):
-        return True
-    for o, k in a[1]:
-        for o2, k2 in b[1]:
-            if o == o2 and conflict(k, k2):
-                return True
-    return False
+from ..dependence import dependent
 
 
 class WNode:
@@ -66,7 +44,7 @@ def in_weak_initials(key, fp, w) -> bool:
             if wk != key:
                 return False
             for m in range(idx):
-                if dep(w[m][1], wf):
+                if dependent(w[m][1], wf):
                     return False
             return True
     if fp[1] is None or key[1] is not None:
@@ -76,7 +54,7 @@ def in_weak_initials(key, fp, w) -> bool:
         # siblings itself).
         return not w
     for _, wf in w:
-        if dep(fp, wf):
+        if dependent(fp, wf):
             return False
     return True
 
