@@ -551,3 +551,18 @@ def test_a_spin_inside_a_section_on_one_cpu_with_a_spinner():
     dpor = explore(mkbuild(spec), scheduler="dpor", properties=[], stop_on_violation=False)
     assert dfs.complete and dpor.complete
     assert dpor.outcomes == dfs.outcomes
+
+
+@pytest.mark.parametrize("first", ["section", "label"])
+def test_a_section_that_never_ends_strands_an_invisible_step_of_its_cpu(first):
+    # One CPU: a task whose section spins for ever, and a task with one label.  The
+    # label is independent of the section's start by footprint, but run after it, it
+    # never runs at all (the CPU is held for good): a different outcome, which dpor
+    # must reach in either task order (found by the PREEMPT_RT differential test).
+    section = (0, [("preempt", [("spin", "x", "==", 1)])])
+    label = (0, [("label",)])
+    spec = ("one", (section, label) if first == "section" else (label, section))
+    dfs = explore(make_build(spec), scheduler="dfs", properties=[], stop_on_violation=False)
+    dpor = explore(make_build(spec), scheduler="dpor", properties=[], stop_on_violation=False)
+    assert dfs.complete and dpor.complete
+    assert dpor.outcomes == dfs.outcomes and len(dfs.outcomes) == 2

@@ -155,6 +155,14 @@ class DPOR(BaseScheduler, RaceReversal):
                 parent.fp = event_fp(world.sched_events[d - 1])
             pfp = parent.fp
             sleep = {k: f for k, f in parent.sleep.items() if not dependent(f, pfp)}
+            if pfp[2] < 0 and sleep:
+                # An invisible step is independent of a section start of its CPU
+                # unless the section never ends: then the start strands it, so
+                # the two orders differ (the other task never gets to run).  A
+                # section start asleep here is woken by any step of its CPU.
+                c = world.tasks[pfp[0]].cpu
+                if world.shared_cpu[c]:
+                    sleep = {k: f for k, f in sleep.items() if not (f[3] and f[2] == c)}
         guide = self.guide
         self.guide = None
         node = None
