@@ -33,6 +33,7 @@ import hashlib
 from .. import actions as A
 from ..errors import InternalError
 from ..objects import Lock
+from ..reductions import SECTIONS, MacroSteps
 from ..actions import R, conflict
 from .base import BaseScheduler
 from .replay import jsonable
@@ -195,9 +196,9 @@ class Node:
 class DPOR(BaseScheduler):
     name = "dpor"
 
-    macro = True
+    reductions = SECTIONS
     # Its reasoning about who may run on a CPU knows sections, not interrupts.
-    interrupts = False    # on one CPU, an atomic section is one step (World.step)
+    interrupts = False
 
     def __init__(self, prefix=(), trace_keys=False, guards=True):
         """``prefix``: explore only the executions that start with the steps
@@ -214,8 +215,8 @@ class DPOR(BaseScheduler):
         self.prefix = [tuple(k) for k in prefix]
         self.floor = len(self.prefix)
         self.keys = set() if trace_keys else None
-        # Whether the World may run guarded sections as one step (World.step).
-        self.guards = guards
+        # guards: whether guarded sections may be one step (checker.reductions).
+        self.reductions = SECTIONS if guards else (MacroSteps,)
         self._stranded = {}
 
     def reset(self) -> None:
