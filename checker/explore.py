@@ -2,7 +2,8 @@
 
 One loop serves every scheduler (shuttle's design): the scheduler decides
 which task moves next and when the space is exhausted; the loop builds a
-fresh program for every execution, steps the World, feeds the monitors,
+fresh program for every execution, steps the World (through the reduction
+the scheduler asked for, :mod:`checker.reductions`), feeds the monitors,
 and enforces the budgets.  An exhausted budget makes the result incomplete,
 never verified.
 """

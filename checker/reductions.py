@@ -79,7 +79,8 @@ def wrap(world, wanted, guards: bool = True, cap: int = 1 << 62):
     """The first reduction of ``wanted`` that applies to ``world``'s program, around
     it (PlainSteps if none does).  ``guards`` False leaves GuardedSections out (a
     declaration found broken); ``cap``: the steps one execution may take
-    (:mod:`checker.budget`), checked inside a grouped step too."""
+    (:mod:`checker.budget`), checked inside a grouped step too, which a runaway
+    task may never end."""
     for r in wanted:
         if r.applies(world) and (guards or r is not GuardedSections):
             return r(world, cap)
@@ -126,6 +127,7 @@ class _Sections:
         return ev
 
     def _continues(self, world, t) -> bool:
+        """Whether ``t``'s pending action joins the grouped step."""
         raise NotImplementedError
 
     def _stuck(self, t) -> bool:
