@@ -2,7 +2,8 @@
 
 One loop serves every scheduler (shuttle's design): the scheduler decides
 which task moves next and when the space is exhausted; the loop builds a
-fresh program for every execution, steps the World, feeds the monitors,
+fresh program for every execution, steps the World (through the reduction
+the scheduler asked for, :mod:`checker.reductions`), feeds the monitors,
 and enforces the budgets.  An exhausted budget makes the result incomplete,
 never verified.
 """
@@ -13,12 +14,13 @@ import time
 
 from . import config, objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
-from .errors import InternalError, ModelError, UsageError
+from .errors import ModelError, UsageError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
+from .reductions import Declarations, GuardBroken, wrap
 from .schedulers import adapt, make_scheduler
-from .world import CounterWaited, GuardBroken, World
+from .world import World
 
 
 def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
@@ -44,14 +46,14 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
         scheduler = adapt(scheduler) or scheduler       # not a Scheduler: _explore says so
     args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
             time_limit, seed, on_progress, progress_every, max_steps, stop)
-    guards = counters = True
+    trusted = Declarations()
     notes = []
     # This exploration numbers its own objects (checker.objects.making); a caller's
     # numbering (an exploration nested in a build function) is restored after.
     with objects.making():
         while True:
             try:
-                result = _explore(*args, guards=guards, counters=counters)
+                result = _explore(*args, trusted)
                 break
             except _PlainSearchNeeded as exc:
                 if not isinstance(scheduler, str):
@@ -61,19 +63,8 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
                 notes.append(f"{exc}: explored by dfs, without reduction")
             except GuardBroken as exc:
                 # A reduction assumed a declaration the program broke (a guard not
-                # held, a counter waited on): explore again without it.  Sound either
-                # way (Stoller 2002: the reduced search reaches the first broken
-                # declaration).
-                if isinstance(exc, CounterWaited):
-                    if not counters:
-                        raise InternalError(f"a counter was waited on after commuting was off: {exc}")
-                    counters = False
-                    notes.append(f"counter additions not commuted: {exc}")
-                else:
-                    if not guards:
-                        raise InternalError(f"a guard broke after the reduction was off: {exc}")
-                    guards = False
-                    notes.append(f"guarded sections not reduced: {exc}")
+                # held, a counter waited on): explore again without it.
+                notes.append(trusted.withdraw(exc))
                 if not isinstance(scheduler, str):
                     try:
                         scheduler.reset()
@@ -91,9 +82,9 @@ class _PlainSearchNeeded(Exception):
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
-             time_limit, seed, on_progress, progress_every, max_steps, stop, guards, counters) -> Result:
-    """The body of :func:`explore` (``guards``: use the guarded-sections reduction;
-    ``counters``: additions to counter Vars commute)."""
+             time_limit, seed, on_progress, progress_every, max_steps, stop, trusted) -> Result:
+    """The body of :func:`explore` (``trusted``: the program's declarations the
+    reductions may rely on, :class:`~checker.reductions.Declarations`)."""
     if not callable(build):
         raise UsageError(f"explore() needs a build function returning a Program, got {build!r}")
     for name, v in (("preemption_bound", preemption_bound), ("max_executions", max_executions)):
@@ -141,13 +132,12 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 reported = _reported(properties, monitors)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
-            world = World(program, monitors, program.build_uids, macro=sched.macro,
-                          counters=counters, reported=reported,
-                          guards=guards and sched.guards)
-            world.events_cap = limits.max_steps
+            world = World(program, monitors, program.build_uids, counters=trusted.counters,
+                          reported=reported)
+            steps = wrap(world, sched.reductions, trusted.guards, limits.max_steps)
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
-            status = _run(world, sched, stop_on_violation, limits)
+            status = _run(world, steps.step, sched, stop_on_violation, limits)
             status = sched.judge(world, status)
             result.steps += len(world.events)
             if world.unreported:
@@ -255,10 +245,10 @@ def _build(build) -> Program:
     return program
 
 
-def _run(world: World, sched, stop_on_violation: bool, limits) -> str:
-    """Step ``world`` to the end of one execution; returns its status."""
+def _run(world: World, step, sched, stop_on_violation: bool, limits) -> str:
+    """Step ``world`` to the end of one execution, each of the scheduler's picks
+    through ``step`` (its reduction's); returns its status."""
     pick = sched.pick
-    step = world.step
     enabled = world.enabled
     n = 0
     while True:

@@ -59,7 +59,7 @@ class Program:
     # Filled by __post_init__:
     specs: list = field(default_factory=list, init=False)
     # Whether building it declared a guarded Var (set by the explorer's build;
-    # without one the World never looks for guarded sections).
+    # without one no search groups guarded sections: checker.reductions).
     declares_guards: bool = field(default=True, init=False)
     # How many objects building it numbered: the World numbers on from there.
     build_uids: int = field(default=0, init=False)

@@ -35,6 +35,7 @@ from . import actions as A
 from . import objects
 from .dependence import dependent, event_fp
 from .errors import ModelError, UsageError
+from .reductions import wrap
 from .schedulers.dpor import DPOR
 from .world import World
 
@@ -114,9 +115,10 @@ def _replay(build, prefix, guards=True) -> World:
     world = None
     try:
         with objects.making():      # the World numbers the objects of its steps until it is left
-            world = World(_build(build), macro=DPOR.macro, guards=guards)
+            world = World(_build(build))
+            step = wrap(world, DPOR.reductions, guards).step
             for t, v in prefix:
-                world.step(t, v)
+                step(t, v)
     except (Exception, KeyboardInterrupt, GeneratorExit):  # kept apart from the BaseException below
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code

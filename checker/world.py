@@ -5,15 +5,16 @@ search (``checker.explore`` and the schedulers) tells a World which task to
 step (:meth:`World.step`) and reads of it: the enabled tasks
 (:meth:`enabled`, :meth:`choices`); the tasks' ``TaskState`` (pending
 action, CPU, finished, yielded); the committed events (``events``, and
-``sched_events``, the steps as the scheduler took them); the CPUs
+``sched_events``, the steps as the scheduler took them, which the
+reductions that wrap the World group: :mod:`checker.reductions`); the CPUs
 (``shared_cpu``, ``owner``, ``current``); the preemption rule
 (``preemptions``, :meth:`would_preempt`, :meth:`waits_sleeping`,
 :meth:`would_change_owner`); whether counter additions commute
 (``counters``); and how the execution ended (``deadlocked``, ``violations``,
 ``unreported``, ``ended_by_violation``, :meth:`all_finished`,
-:meth:`blocked_description`).  ``explore`` also sets ``events_cap``, reads
-``coverage`` and calls the ``monitors`` hooks of a deadlock.  That is the
-World's interface to the search; the rest is the semantics of a step.
+:meth:`blocked_description`).  ``explore`` also reads ``coverage`` and
+calls the ``monitors`` hooks of a deadlock.  That is the World's interface
+to the search; the rest is the semantics of a step.
 
 CPUs and preemption
 -------------------
@@ -54,22 +55,6 @@ from .races import RaceDetector
 from .recorder import StepRecorder
 
 
-_GUARDED_OPS = frozenset({A.READ, A.WRITE, A.RMW, A.CMPXCHG, A.ADD})
-_CHECKED_OPS = _GUARDED_OPS | {A.SPIN}
-
-
-class GuardBroken(Exception):
-    """A ``Var``'s declared guard was not held (or was trylocked): the guarded
-    sections reduction does not apply to this program (``explore`` restarts
-    without it)."""
-
-
-class CounterWaited(GuardBroken):
-    """A task waits on a ``counter`` Var (``spin_until``, or a spin loop of
-    re-reads): its additions can no longer commute, so ``explore`` restarts
-    with every addition a plain write."""
-
-
 class Bug(Exception):
     """Raised by a model for a kernel ``BUG_ON``: reported as a violation, not an error."""
 
@@ -80,14 +65,14 @@ class Event:
     The slots (short names: they are read on every step):
 
     * ``index``: position in its list (``World.events``, or ``sched_events``
-      for a macro step); ``task``: the task's index; ``seq``: the task's
+      for a grouped step of :mod:`checker.reductions`); ``task``: the task's index; ``seq``: the task's
       steps in that list up to this one (1 for its first);
     * ``action``, ``result``, ``choice``: what the task yielded, what it got
       back, the value taken by a ``choose()`` (else None);
     * ``obj``, ``kind``: the footprint (uid and kind: R, W, ADDS or PUTS)
       used by the dependence relation (:mod:`checker.dependence`); ``fps``:
       the whole footprint ``((uid, kind, pre, post), ...)`` when the step
-      touched several objects (a free, a put, a macro step), else None;
+      touched several objects (a free, a put, a grouped step), else None;
     * ``pre``, ``post``: the object's state around the step (lock holders,
       variable value);
     * ``cpu``: the task's CPU when that CPU is shared (else -1); ``own``
@@ -152,15 +137,12 @@ class TaskState:
 class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
 
-    def __init__(self, program, monitors=None, build_uids=0, macro=False, guards=True, counters=True,
-                 reported=None):
-        """``macro``: on a program whose tasks all share one CPU, run each atomic
-        section as one scheduling step; on a program whose tasks all have a CPU
-        of their own, run each step with the guarded accesses and releases that
-        follow it (``guards``: unless a declared guard was found broken; see
-        :meth:`step`)."""
+    def __init__(self, program, monitors=None, build_uids=0, counters=True, reported=None):
+        """``counters``: record additions to counter Vars with a commuting
+        footprint, as their declaration allows while nobody waits on them (a
+        wait raises :class:`~checker.reductions.CounterWaited`)."""
         self.program = program
-        self.counters = counters    # additions to counter Vars commute (off once one is waited on)
+        self.counters = counters
         # The properties violations are reported under (None: all); the race
         # detector's findings under others are kept in ``unreported``.
         self.reported = reported
@@ -175,13 +157,9 @@ class World:
         self.owner = [None] * ncpu
         self.current = [None] * ncpu
         self.events = []
-        # What the scheduler stepped: the events themselves, or with macro
-        # steps one summary Event per step (``Event.fps``: every object touched).
-        self.macro = bool(macro) and program.ncpus == 1 and len(specs) > 1
-        self.guarded = (bool(macro) and guards and program.declares_guards and not self.macro
-                        and len(specs) > 1 and not any(self.shared_cpu))
-        self.sched_events = [] if self.macro or self.guarded else self.events
-        self._macro_seq = [0] * len(specs)
+        # The steps the search took: these events, unless a reduction wrapping
+        # this World groups them (checker.reductions) and keeps its own.
+        self.sched_events = self.events
         self.violations = []
         self.monitors = monitors
         self.preemptions = 0
@@ -190,9 +168,6 @@ class World:
         self._uid_build = build_uids
         self.deadlocked = False
         self.ended_by_violation = False
-        # Steps one execution may take (explore sets it: checker/budget.py);
-        # checked inside a macro step too, which a runaway task never ends.
-        self.events_cap = 1 << 62
         on_event = monitors.on_event if monitors is not None else ()
         self._on_event = on_event
         self._on_pending = monitors.on_pending if monitors is not None else ()
@@ -308,116 +283,8 @@ class World:
 
     # -- stepping -------------------------------------------------------------
     def step(self, index: int, choice=None) -> Event:
-        """Perform task ``index``'s pending action; returns the committed event.
-
-        With macro steps (one CPU for every task), a step that leaves the task
-        atomic is followed by the task's next steps until it is preemptible
-        again, finished, blocked (a spin or lock inside the section that can
-        never be satisfied: the CPU stays owned, a deadlock) or at a choice:
-        no other task can run meanwhile, so nothing is lost, and the section
-        becomes one event whose footprint is everything it touched.
-        """
-        ev = self._step(index, choice)
-        if self.guarded:
-            start = len(self.events) - 1
-            t = self.tasks[index]
-            while not t.finished and not self.violations and self._absorbs(t):
-                if len(self.events) >= self.events_cap:
-                    self._runaway()
-                self._step(index, None)
-            self._close_macro(start)
-        elif self.macro:
-            start = len(self.events) - 1
-            t = self.tasks[index]
-            while (not t.finished and t.pc > 0 and t.pending.op != A.CHOOSE
-                   and self.owner[t.cpu] == index and self.action_enabled(t) and not self.violations):
-                if len(self.events) >= self.events_cap:
-                    self._runaway()
-                self._step(index, None)
-            self._close_macro(start)
-        return ev
-
-    def _runaway(self):
-        from .budget import StepCapExceeded, runaway_message
-        raise StepCapExceeded(runaway_message(self, self.events_cap))
-
-    def _absorbs(self, t: TaskState) -> bool:
-        """Whether ``t``'s pending action joins the step before it (guarded mode).
-
-        Lipton's reduction: a guarded access (its guard held by ``t``, so no
-        other task can touch the data until the release) commutes both ways,
-        and the release of a lock nobody trylocks moves left, so a step
-        followed by such actions is one step.  Labels are invisible.
-        """
-        a = t.pending
-        op = a.op
-        if op == A.LABEL:
-            return True
-        if op == A.RELEASE:
-            return a.obj.guards and a.obj._writer == t.index
-        if op in _GUARDED_OPS:      # operations on a Var
-            g = a.obj.guard
-            return g is not None and g._writer == t.index
-        return False
-
-    def _close_macro(self, start: int) -> None:
-        evs = self.events
-        first = evs[start]
-        last = evs[-1]
-        t = first.task
-        m = Event()
-        m.plain = m.dead = None
-        m.index = len(self.sched_events)
-        m.task = t
-        self._macro_seq[t] += 1
-        m.seq = self._macro_seq[t]
-        m.action, m.result, m.choice = first.action, first.result, first.choice
-        m.obj, m.kind, m.pre, m.post = first.obj, first.kind, first.pre, first.post
-        m.cpu, m.own = first.cpu, first.own
-        m.preemption, m.pc = first.preemption, last.pc
-        ts = self.tasks[t]
-        # Stuck inside its section: what it waits for is part of the step (its
-        # outcome depends on it), so the waited-for object is in the footprint.
-        stuck = (self.macro and not ts.finished and ts.pc > 0 and self.owner[ts.cpu] == t
-                 and not self.action_enabled(ts))
-        if start == len(evs) - 1 and not stuck:
-            m.fps = first.fps
-            m.oc, m.xoc = first.oc, first.xoc
-        else:
-            touched = {}
-            locks = set()
-            for e in evs[start:]:
-                if not e.kind:
-                    continue
-                if isinstance(e.action.obj, objects.Lock):
-                    locks.add(e.action.obj.uid)
-                for o, k, pre, post in (e.fps or ((e.obj, e.kind, e.pre, e.post),)):
-                    had = touched.get(o)
-                    if had is None:
-                        touched[o] = [k, pre, post]
-                    else:
-                        had[0] = A.merge(had[0], k)
-                        had[2] = post
-            if stuck:
-                a = ts.pending
-                kind = a.footprint_kind
-                if kind and a.obj.uid not in touched:
-                    now = a.obj.state() if a.op in (A.ACQUIRE, A.WAIT) else a.obj._value
-                    touched[a.obj.uid] = [kind, now, now]
-            if self.guarded:
-                # A lock the step found free and left free: the step only
-                # needed it free, like a reader (two such sections commute).
-                for o, had in touched.items():
-                    if had[0] == A.W and had[1] == had[2] and o in locks:
-                        had[0] = A.R
-            m.fps = tuple((o, k, pre, post) for o, (k, pre, post) in touched.items())
-            if first.kind:
-                m.kind = touched[first.obj][0]
-            after = self.owner[first.cpu] if first.cpu >= 0 else None
-            m.xoc = m.oc = (first.own == t) != (after == t)
-        self.sched_events.append(m)
-
-    def _step(self, index: int, choice=None) -> Event:
+        """Perform task ``index``'s pending action (``choice``: the value of a
+        ``choose``); returns the committed event."""
         t = self.tasks[index]
         a = t.pending
         op = a.op
@@ -445,13 +312,6 @@ class World:
             self.preemptions += 1
         res = None
         kind = A.NONE
-        if self.guarded:
-            if op in _CHECKED_OPS:
-                g = obj.guard
-                if g is not None and g._writer != index:
-                    raise GuardBroken(f"task {t.name}: {a.describe()} without holding {g.name}")
-            elif op == A.TRYLOCK and obj.guards:
-                raise GuardBroken(f"task {t.name}: trylock of {obj.name}, a guard")
         if op == A.READ:
             res = obj._value
             kind = A.R
@@ -766,6 +626,7 @@ class World:
             elif t.spin is not None and outcome.op not in spinloop._QUIET:
                 t.spin = None
             if outcome.op == A.SPIN and outcome.obj.counter and self.counters:
+                from .reductions import CounterWaited
                 raise CounterWaited(f"task {t.name} waits on {outcome.obj.name}, a counter Var "
                                     f"(its additions are explored as plain writes)")
             t.pending = outcome

@@ -642,6 +642,7 @@ def test_waiting_in_atomic_context_is_sleep_in_atomic_and_a_waiter_can_deadlock(
 
 def test_only_a_program_that_declares_a_guard_looks_for_guarded_sections():
     from checker.explore import _build
+    from checker.reductions import SECTIONS, GuardedSections, wrap
     from checker.world import World
 
     def make(guarded):
@@ -655,8 +656,8 @@ def test_only_a_program_that_declares_a_guard_looks_for_guarded_sections():
                 yield g.release()
             return Program([Task(fn, "A", cpu=0), Task(fn, "B", cpu=1)], cpus=2)
         return build
-    assert World(_build(make(True)), macro=True).guarded
-    assert not World(_build(make(False)), macro=True).guarded
+    assert isinstance(wrap(World(_build(make(True))), SECTIONS), GuardedSections)
+    assert not isinstance(wrap(World(_build(make(False))), SECTIONS), GuardedSections)
     # Either way the two sections' interleavings are all found.
     for guarded in (True, False):
         r = explore(make(guarded), scheduler="dpor", properties=[])

@@ -2,7 +2,7 @@
 
 The contract (shuttle's design) is :class:`~checker.schedulers.base.Scheduler`:
 ``new_execution``, ``pick`` and ``end_execution``.  Its optional parts
-(``name``, ``seed``, ``macro``, ``guards``, ``cut``, ``incomplete_reason``,
+(``name``, ``seed``, ``reductions``, ``interrupts``, ``cut``, ``incomplete_reason``,
 ``judge``, ``reset``) have their defaults in
 :class:`~checker.schedulers.base.BaseScheduler`, which the built-in
 schedulers subclass.

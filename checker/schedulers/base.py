@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from ..reductions import SECTIONS, MacroSteps
+
 REQUIRED = ("new_execution", "pick", "end_execution")
 
 
@@ -44,11 +46,11 @@ class BaseScheduler:
     name = "custom"
     # The seed the Result reports; None: the one explore() was given.
     seed = None
-    # Whether the World runs an atomic section of a one-CPU program as one step
-    # (checker.world.World.step); the scheduler's picks must allow for it.
-    macro = False
-    # Whether the World may run guarded sections as one step (off after a broken guard).
-    guards = True
+    # The reductions that may make this scheduler's steps (checker.reductions):
+    # the first that applies to the program wraps the World, and each pick is
+    # one of its steps (an atomic section, a guarded section); none applies:
+    # every World step.  The picks must allow for it.
+    reductions = ()
     # Whether the scheduler is sound on programs with interrupt handlers
     # (checker.interrupts): one that only asks the World what is enabled is.
     interrupts = True
@@ -73,9 +75,29 @@ class BaseScheduler:
         return status
 
     def reset(self) -> None:
-        """Forget the search so far and start again with ``guards`` off (``explore``
-        after a broken guard declaration).  The default cannot."""
+        """Forget the search so far and start again (``explore`` after a broken
+        declaration, without the reduction that relied on it).  The default cannot."""
         raise NotImplementedError(f"{self.name} cannot start again")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Written to the contract before ``reductions``: its booleans name them.
+        if ("macro" in vars(cls) or "guards" in vars(cls)) and "reductions" not in vars(cls):
+            cls.reductions = property(_legacy_reductions)
+
+
+def _reductions_of(inner) -> tuple:
+    got = getattr(inner, "reductions", None)
+    return _legacy_reductions(inner) if got is None else got
+
+
+def _legacy_reductions(sched) -> tuple:
+    """The reductions a scheduler written to the contract before ``reductions``
+    asks for: ``macro`` True asked for sections as steps, and ``guards`` False
+    (after a broken guard) left guarded sections out."""
+    if not getattr(sched, "macro", False):
+        return ()
+    return SECTIONS if getattr(sched, "guards", True) else (MacroSteps,)
 
 
 class _Adapted(BaseScheduler):
@@ -96,8 +118,7 @@ class _Adapted(BaseScheduler):
 
     name = property(lambda self: getattr(self.inner, "name", type(self.inner).__name__))
     seed = property(lambda self: getattr(self.inner, "seed", None))
-    macro = property(lambda self: getattr(self.inner, "macro", False))
-    guards = property(lambda self: getattr(self.inner, "guards", True))
+    reductions = property(lambda self: _reductions_of(self.inner))
     cut = property(lambda self: getattr(self.inner, "cut", 0))
     incomplete_reason = property(lambda self: getattr(self.inner, "incomplete_reason", ""))
 

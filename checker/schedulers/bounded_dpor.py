@@ -43,6 +43,7 @@ from hashlib import blake2b
 
 from .. import actions as A
 from ..dependence import Dependences
+from ..reductions import SECTIONS, MacroSteps
 from .base import BaseScheduler
 from .dpor import DPOR
 
@@ -74,7 +75,7 @@ class BoundedDPOR(BaseScheduler):
     violation's cost becomes the bound, so the search finishes that cost)."""
 
     name = "dpor (bounded: trace states, cheapest first)"
-    macro = True
+    reductions = SECTIONS
     # Its reasoning about who may run on a CPU knows sections, not interrupts.
     interrupts = False
 
@@ -82,9 +83,10 @@ class BoundedDPOR(BaseScheduler):
         self.bound = bound
         self.initial_bound = bound
         self.auto = auto
-        # Whether the World may run guarded sections as one step: only on programs
-        # without a shared CPU, that is plain dpor's (World and DPOR decide).
+        # Whether guarded sections may be one step: only on programs without a
+        # shared CPU, that is plain dpor's (checker.reductions decides).
         self.guards = guards
+        self.reductions = SECTIONS if guards else (MacroSteps,)
         self.queue = {0: [None]}      # cost -> nodes (LIFO); a node is (parent, move) or None
         self.seen = {}                # (trace digest, context) -> fewest preemptions expanded with
         self.cut = 0                  # moves beyond the bound not shown to reach a known state

@@ -22,6 +22,7 @@ import hashlib
 from .. import actions as A
 from ..dependence import dependent, event_fp
 from ..errors import InternalError
+from ..reductions import SECTIONS, MacroSteps
 from .base import BaseScheduler
 from .replay import jsonable
 from .reversal import RaceReversal
@@ -76,7 +77,7 @@ class Node:
 class DPOR(BaseScheduler, RaceReversal):
     name = "dpor"
 
-    macro = True    # on one CPU, an atomic section is one step (World.step)
+    reductions = SECTIONS
     # Its reasoning about who may run on a CPU knows sections, not interrupts.
     interrupts = False
 
@@ -97,8 +98,8 @@ class DPOR(BaseScheduler, RaceReversal):
         self.prefix = [tuple(k) for k in prefix]
         self.fixed = len(self.prefix)   # positions below it are the prefix: never branched
         self.keys = set() if trace_keys else None
-        # Whether the World may run guarded sections as one step (World.step).
-        self.guards = guards
+        # guards: whether guarded sections may be one step (checker.reductions).
+        self.reductions = SECTIONS if guards else (MacroSteps,)
         self._stranded = {}
 
     def reset(self) -> None:
