@@ -66,20 +66,12 @@ from checker.hypothesis_constants import seed_only
 from checker.stepper import Stepper
 
 from . import stateful_program as sp
+from .stateful_policies import Approach, Moves, Race
 
 MAX_STEPS = 20_000          # per execution; a livelocked run must not hang the example
 MOVES = st.integers(1, 8)   # moves per step(): shrinks towards one
 STEPS = st.integers(1, 4)   # single steps per nudge()
 PAGES_AHEAD = st.integers(1, 3)     # approach(): the n-th page an operation is about to touch
-# A *move* is one synchronisation step (a lock operation, a change of the preempt
-# count, a sleep or a wait), or a run of memory steps (reads, writes, accesses,
-# labels) up to the next synchronisation step or up to a load included: a task
-# stops right after a release, right before an acquire and right after it read
-# something it is about to use, where the windows of the catalogue's bugs open.
-SYNC_OPS = frozenset({"acquire", "trylock", "release", "preempt_disable", "preempt_enable",
-                      "cond_resched", "might_sleep", "sleep", "spin_until", "wait_unlocked", "choose"})
-_LOADS = frozenset({"read", "access"})
-_R = 1      # checker.actions.R: the footprint of a load
 
 
 class ZsmcViolation(AssertionError):
@@ -139,7 +131,6 @@ SWITCHES = st.lists(st.integers(1, 12) | st.integers(1, 48), max_size=2)
 # window opens right after one, and an operation makes few of them, so that the n-th
 # release of a long operation is as likely a change point as the n-th move of a short one).
 UNITS = st.sampled_from(("moves", "releases"))
-_RELEASES = frozenset({"release", "preempt_enable"})
 # An index into ZsmallocMachine.page_candidates(), most recently touched first.
 PAGE = st.sampled_from((0, 0, 1)) | st.integers(0, 31)
 POOL = st.runner().flatmap(lambda machine: machine.pools())
@@ -449,7 +440,7 @@ class ZsmallocMachine(RuleBasedStateMachine):
             return multiple()
         self._version += 1
         before = dict(self.current)
-        policy = _Race(self, [self.names.index(n) for n in order if n in self.names], sorted(switches),
+        policy = Race(self, [self.names.index(n) for n in order if n in self.names], sorted(switches),
                        unit == "releases")
         self.stepper.run(policy)
         done = []
@@ -471,7 +462,7 @@ class ZsmallocMachine(RuleBasedStateMachine):
         order = self.names[k:] + self.names[:k]
         i = self.names.index(next(n for n in order if n in runnable))
         self._version += 1
-        self.stepper.run(_Approach(self, i, pages) if pages else _Moves(self, i, moves, steps))
+        self.stepper.run(Approach(self, i, pages) if pages else Moves(self, i, moves, steps))
         self.last = i
         done = self._finished(i)
         self._settle()
@@ -616,133 +607,3 @@ class ZsmallocMachine(RuleBasedStateMachine):
                 self.current.pop(i)
             return self._choice(i)
         return self._exit_policy(world, enabled)
-
-
-class _Race:
-    """The policy of :meth:`ZsmallocMachine.race` (PCT's: priorities, change points
-    counted in moves, so that they fall where a :meth:`~ZsmallocMachine.step` stops, or in
-    releases)."""
-
-    __slots__ = ("machine", "moves", "order", "releases", "seen", "switches")
-
-    def __init__(self, machine, order: list, switches: list, releases: bool = False):
-        self.machine = machine
-        self.order = order
-        self.switches = switches
-        self.releases = releases
-        self.moves = 0
-        self.seen = len(machine.stepper.world.events) if machine.stepper.world else 0
-
-    def __call__(self, world, enabled):
-        m = self.machine
-        events = world.events
-        if len(events) > self.seen and (world.events[-1].action.name in _RELEASES if self.releases
-                                        else _ends_a_move(world)):
-            self.moves += 1
-            if self.switches and self.moves >= self.switches[0] and m.last in self.order:
-                self.switches.pop(0)
-                self.order.remove(m.last)
-                self.order.append(m.last)
-        self.seen = len(events)
-        for i in self.order:
-            if i in enabled and m._in_flight(i):
-                if i in m.current and m.caller.idle.get(m.names[i], True):
-                    continue            # its operation is over (the machine notes it after)
-                m.last = i
-                return m._choice(i)
-        return None
-
-
-def _ends_a_move(world) -> bool:
-    """Whether the last step ended a move of its task (see :data:`SYNC_OPS`)."""
-    ev = world.events[-1]
-    a = ev.action
-    if a.name in SYNC_OPS or (a.name in _LOADS and a.footprint_kind == _R):
-        return True
-    pending = world.tasks[ev.task].pending
-    return pending is not None and pending.name in SYNC_OPS
-
-
-_GO_ON = object()
-
-
-def _operation_step(m, i: int, enabled):
-    """What a one-task policy does first: None to stop (task ``i`` cannot move, or its
-    operation is over or it has none), the opening step of its next operation (the
-    start of an operation is not a move), else ``_GO_ON`` (the policy decides)."""
-    if i not in enabled:
-        return None
-    if i in m.current and m.caller.idle.get(m.names[i], True):
-        return None
-    opening = m._opening_step(i)
-    if opening is not None:
-        return opening
-    if not m._in_flight(i):
-        return None
-    return _GO_ON
-
-
-class _Moves:
-    """The policy of one scheduling rule: task ``i``'s next ``moves`` moves, then ``steps``
-    single steps, stopping early when its operation is over or it cannot go on."""
-
-    __slots__ = ("i", "machine", "moves", "run", "steps")
-
-    def __init__(self, machine, i: int, moves: int, steps: int):
-        self.machine = machine
-        self.i = i
-        self.moves = moves
-        self.steps = steps
-        self.run = False        # inside a move that is a run of memory steps
-
-    def __call__(self, world, enabled):
-        i = self.i
-        first = _operation_step(self.machine, i, enabled)
-        if first is not _GO_ON:
-            return first
-        pending = world.tasks[i].pending
-        sync = pending.name in SYNC_OPS
-        if self.moves and self.run and sync:    # a run of memory steps ends before a sync step
-            self.moves -= 1
-            self.run = False
-        if self.moves:
-            if sync or (pending.name in _LOADS and pending.footprint_kind == _R):
-                self.moves -= 1                 # ... and after a load (its value is used next)
-                self.run = False
-            else:
-                self.run = True
-            return (i, None)
-        if self.steps:
-            self.steps -= 1
-            return (i, None)
-        return None
-
-
-class _Approach:
-    """The policy of :meth:`ZsmallocMachine.approach`: task ``i`` steps until its pending
-    action accesses the ``nth`` page it has not accessed since the rule began (a page's
-    descriptor counts as the page), or its operation is over or it cannot go on."""
-
-    __slots__ = ("i", "machine", "nth", "seen")
-
-    def __init__(self, machine, i: int, nth: int):
-        self.machine = machine
-        self.i = i
-        self.nth = nth
-        self.seen = set()
-
-    def __call__(self, world, enabled):
-        m = self.machine
-        i = self.i
-        first = _operation_step(m, i, enabled)
-        if first is not _GO_ON:
-            return first
-        pending = world.tasks[i].pending
-        if pending.name == "access":
-            page = getattr(pending.obj, "name", "").removesuffix(".zpdesc")
-            if page in m.caller.pages and page not in self.seen:
-                self.seen.add(page)
-                if len(self.seen) == self.nth:
-                    return None
-        return (i, None)
-
