@@ -51,6 +51,8 @@ DEFAULT_OUT = "zsmc-traces"
               help="Directory for the trace files of violations.")
 @click.option("--no-minimize", is_flag=True, help="Write traces as found, without z3 minimisation.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result line and the trace files.")
+@click.option("-x", "--exitfirst", is_flag=True,
+              help="Stop at the first violation (the scenarios not checked yet are named).")
 @click.option("--all-steps", is_flag=True,
               help="Print every step of a violation's trace, not only lock and preemption steps.")
 @click.option("--executions", type=PositiveInt(1), default=None, metavar="N",

@@ -47,6 +47,7 @@ class ScenarioRun:
     params: dict
     result: object
     traces: list = field(default_factory=list)
+    shallower: int | None = None      # found at this depth, below the check's (first bugs first)
 
 
 EXIT_INTERRUPTED = {2: 130, 15: 143}    # SIGINT, SIGTERM: 128 + the signal, the shell's convention
@@ -104,6 +105,8 @@ def scenario_text(run: ScenarioRun, quiet: bool = False, all_steps: bool = False
     extra = f", {r.deadlocks} deadlocked" if r.deadlocks else ""
     cpus = run.params.get("cpus") if isinstance(run.params, dict) else None
     where = "" if cpus is None else f" ({cpus} CPU{'' if cpus == 1 else 's'})"
+    if run.shallower is not None:
+        where += f" at depth {run.shallower}"
     lines = [(f"scenario {run.name}{where}: {r.executions} executions, {r.redundant} redundant{extra}, "
               f"{r.elapsed:.2f}s, {state}")]
     if getattr(r, "note", ""):

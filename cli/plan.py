@@ -61,6 +61,7 @@ class CheckPlan:
     output: str                       # "text" or "json"
     out: str                          # invariant: a writable directory, or creatable in one
     no_minimize: bool = False
+    exitfirst: bool = False
     quiet: bool = False
     all_steps: bool = False
     show_coverage: bool = False
@@ -70,7 +71,7 @@ class CheckPlan:
     def from_options(cls, *, depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound,
                      properties, max_executions, time_limit, seed, output, out, no_minimize, quiet,
                      all_steps, executions, pct_depth, jobs, dask, checkpoint, resume, show_coverage,
-                     max_steps, config=None) -> CheckPlan:
+                     max_steps, config=None, exitfirst=False) -> CheckPlan:
         """The plan of ``zsmc check`` with these options; UsageError names the first bad one."""
         reg = load("model.registry")
         label, variant_cls = resolve_variant(reg, variant, mutation)
@@ -115,7 +116,7 @@ class CheckPlan:
                    max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
                    max_steps=max_steps, config=config, output=output, out=out, no_minimize=no_minimize,
-                   quiet=quiet,
+                   exitfirst=exitfirst, quiet=quiet,
                    all_steps=all_steps, show_coverage=show_coverage, note=note)
 
     @property

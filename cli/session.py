@@ -54,6 +54,9 @@ class Session:
         self.params = {}                   # index in builds -> params of the program reported on
         self.reported = set()              # indices into plan.builds
         self.interrupted = None            # the signal that stopped the check
+        self.stopped = False               # -x: a violation ended the check
+        self.stop_note = None
+        self.shallower = {}                # index in builds -> the depth its violation was found at
         self.budget = None
 
     def run(self) -> int:
@@ -68,7 +71,13 @@ class Session:
                 if strategy.pooled:
                     with self._progress("all") as progress:
                         results = strategy.run_all(plan.builds, self.budget, progress)
+                if self._deepens(strategy):
+                    self._first_bugs_first(strategy, results)
                 for index, build in enumerate(plan.builds):
+                    if self.stopped:
+                        break
+                    if index in self.reported:
+                        continue
                     if index not in results:
                         with self._progress(build.name) as progress:
                             results[index], self.params[index] = strategy.run(build, self.budget, progress)
@@ -83,9 +92,35 @@ class Session:
                 self._report_interrupted(results)
         return self._finish()
 
+    def _deepens(self, strategy) -> bool:
+        """Whether the check looks for its first bugs at smaller depths first: a depth
+        over 1, scenario by scenario (not the pooled, checkpointed or Dask searches)."""
+        p = self.plan
+        return (p.depth > 1 and not strategy.pooled and not (p.checkpoint or p.resume or p.dask)
+                and p.search in ("split", "exhaustive", "bounded", "auto-bound"))
+
+    def _first_bugs_first(self, strategy, results: dict) -> None:
+        """Every scenario at depth 1, then 2, ... below the check's: a violation found
+        there is reported at once (it is an execution of the deeper check's scenario
+        too, cut short) and its scenario is done; the others go on to the full depth.
+        A bug depth 1 finds is reported in depth 1's time, whatever the depth asked."""
+        p = self.plan
+        kw = {"config": p.config} if p.config != "default" else {}
+        for depth in range(1, p.depth):
+            for index, b in enumerate(p.builds):
+                if index in self.reported or self.stopped:
+                    continue
+                shallow = type(b)(b.name, *p.reg.make_build(p.cls, b.name, depth, b.params.get("cpus"), **kw))
+                with self._progress(b.name) as progress:
+                    r, params = strategy.run(shallow, self.budget, progress)
+                if r.violations:
+                    results[index], self.params[index] = r, params
+                    self.shallower[index] = depth
+                    self._report(index, r)
+
     def _finish(self) -> int:
         plan = self.plan
-        unrun = [] if self.interrupted else self._never_ran()
+        unrun = [] if self.interrupted or self.stopped else self._never_ran()
         code = fmt.exit_code(self.runs, self.interrupted, unrun)
         if self.text:
             if plan.show_coverage:
@@ -95,9 +130,12 @@ class Session:
                 click.echo(line)
             if plan.note:
                 click.echo(plan.note)
+            if self.stop_note:
+                click.echo(self.stop_note)
         else:
-            if plan.note:
-                self.header["note"] = plan.note
+            notes = [n for n in (plan.note, self.stop_note) if n]
+            if notes:
+                self.header["note"] = "\n".join(notes)
             click.echo(fmt.check_json(self.header, self.runs, code, unrun))
         return code
 
@@ -142,7 +180,7 @@ class Session:
         name, _, params = plan.builds[index]
         params = self.params.get(index, params)
         self.reported.add(index)
-        run_ = fmt.ScenarioRun(name, params, result)
+        run_ = fmt.ScenarioRun(name, params, result, shallower=self.shallower.get(index))
         # Persist before anything is said about a violation (style.md lesson 10).
         for v in result.violations:
             budget = None if plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)
@@ -151,6 +189,13 @@ class Session:
         report = fmt.scenario_text(run_, quiet=plan.quiet, all_steps=plan.all_steps) if self.text else ""
         if report:
             click.echo(report)
+        if plan.exitfirst and result.violations and not self.stopped:
+            self.stopped = True
+            left = [f"{b.name} ({b.params.get('cpus')} CPU)" if isinstance(b.params, dict)
+                    and b.params.get("cpus") else b.name
+                    for i, b in enumerate(plan.builds) if i not in self.reported]
+            if left:
+                self.stop_note = f"note: stopped at the first violation (-x); not checked: {', '.join(left)}"
 
     def _report_interrupted(self, results: dict) -> None:
         """After Ctrl-C or SIGTERM: the scenarios not reported yet, then those never started."""

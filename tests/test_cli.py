@@ -161,6 +161,10 @@ class Toy(Monitor):
 def fake_registry(monkeypatch):
     reg = _fake_registry()
     monkeypatch.setitem(sys.modules, "model.registry", reg)
+    # As the real registry does on import: traces naming it may be loaded.
+    from checker.trace import LOADERS, register_loader
+    monkeypatch.setattr("checker.trace.LOADERS", set(LOADERS))
+    register_loader("model.registry:build_from_params")
     monkeypatch.setitem(REGISTRY, "toy", "test_cli:Toy")
     return reg
 
