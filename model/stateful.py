@@ -39,16 +39,11 @@ runs it through :func:`model.stateful_search.search`.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
-import unittest
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.control import current_build_context
-from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -58,54 +53,19 @@ from hypothesis.stateful import (
     multiple,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from checker import UsageError
-from checker.hypothesis_constants import seed_only
 from checker.stepper import Stepper
 
 from . import stateful_program as sp
+from .stateful_failure import TestCaseProperty, ZsmcViolation, failure_class, is_final_run, shrinking_limit  # noqa: F401
 from .stateful_policies import Approach, Moves, Race
 
 MAX_STEPS = 20_000          # per execution; a livelocked run must not hang the example
 MOVES = st.integers(1, 8)   # moves per step(): shrinks towards one
 STEPS = st.integers(1, 4)   # single steps per nudge()
 PAGES_AHEAD = st.integers(1, 3)     # approach(): the n-th page an operation is about to touch
-
-
-class ZsmcViolation(AssertionError):
-    """A property violated by the machine's execution (subclassed per property, so that
-    Hypothesis tells two properties' failures apart).  ``violation`` is the
-    :class:`checker.Violation` (its schedule replays on ``params``' program);
-    ``path`` the trace file written for the final failure, if any."""
-
-    def __init__(self, violation, params, path=None, text=None):
-        self.violation = violation
-        self.params = params
-        self.path = path
-        msg = text or str(violation)
-        if path:
-            msg += f"\ntrace: {path}\nreplay: zsmc replay {path}"
-        super().__init__(msg)
-
-
-_BY_PROPERTY: dict = {}
-
-
-def _failure(prop: str) -> type:
-    cls = _BY_PROPERTY.get(prop)
-    if cls is None:
-        cls = _BY_PROPERTY[prop] = type(f"ZsmcViolation[{prop}]", (ZsmcViolation,), {})
-    return cls
-
-
-def _final() -> bool:
-    """Whether this is the run Hypothesis reports (the final one, or none at all)."""
-    try:
-        return current_build_context().is_final
-    except InvalidArgument:         # driven by hand, outside a Hypothesis test
-        return True
 
 
 @functools.lru_cache(maxsize=1024)
@@ -136,50 +96,6 @@ PAGE = st.sampled_from((0, 0, 1)) | st.integers(0, 31)
 POOL = st.runner().flatmap(lambda machine: machine.pools())
 
 
-@contextlib.contextmanager
-def shrinking_limit(seconds):
-    """Hypothesis shrinks a failure for up to 5 minutes and has no setting for it; the
-    machine's examples are long, so its engine's module constant is set to ``seconds``
-    while the test runs, and put back.  (If a Hypothesis release moves it, shrinking
-    takes Hypothesis's own limit, no more.)"""
-    from hypothesis.internal.conjecture import engine
-    old = getattr(engine, "MAX_SHRINKING_SECONDS", None)
-    if seconds is None or old is None:
-        yield
-        return
-    engine.MAX_SHRINKING_SECONDS = seconds
-    try:
-        yield
-    finally:
-        engine.MAX_SHRINKING_SECONDS = old
-
-
-class _TestCaseProperty:
-    """``Machine.TestCase``, as Hypothesis's, with shrinking bounded by the machine's
-    ``shrink_seconds`` (assign ``Machine.TestCase.settings`` to change the settings)."""
-
-    def __get__(self, obj, typ=None):
-        if obj is not None:
-            typ = type(obj)
-        case = typ.__dict__.get("_zsmc_test_case")
-        if case is None:
-            class StateMachineTestCase(unittest.TestCase):
-                settings = settings(deadline=None, suppress_health_check=list(HealthCheck))
-
-                def runTest(self):
-                    with shrinking_limit(typ.shrink_seconds), seed_only():
-                        run_state_machine_as_test(typ, settings=self.settings)
-
-                runTest.is_hypothesis_test = True
-                runTest._hypothesis_state_machine_class = typ
-
-            StateMachineTestCase.__name__ = typ.__name__ + ".TestCase"
-            StateMachineTestCase.__qualname__ = typ.__qualname__ + ".TestCase"
-            type.__setattr__(typ, "_zsmc_test_case", StateMachineTestCase)
-            case = StateMachineTestCase
-        return case
-
-
 class ZsmallocMachine(RuleBasedStateMachine):
     """The zsmalloc model as a state machine (see the module docstring).
 
@@ -203,7 +119,7 @@ class ZsmallocMachine(RuleBasedStateMachine):
     properties = None
     trace_dir = ""
     shrink_seconds = 30.0      # how long TestCase lets Hypothesis shrink a failure (None: 5 min)
-    TestCase = _TestCaseProperty()
+    TestCase = TestCaseProperty()
 
     handles = Bundle("handles")
 
@@ -562,11 +478,11 @@ class ZsmallocMachine(RuleBasedStateMachine):
         self._failed = True
         v = self.stepper.violations[0]
         path = text = None
-        if self.trace_dir is not None and _final():
+        if self.trace_dir is not None and is_final_run():
             from checker.render import render_steps
             trace, path = self.write_trace(v)
             text = render_steps(trace)
-        raise _failure(v.property)(v, self.program["params"], path, text)
+        raise failure_class(v.property)(v, self.program["params"], path, text)
 
     def write_trace(self, violation, out_dir=None) -> tuple:
         """Save ``violation``'s trace under ``out_dir`` (default ``trace_dir``), without the
