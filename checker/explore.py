@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from . import config, objects
+from . import config, memory, objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
 from .errors import ModelError, UsageError
 from .monitor import select
@@ -109,6 +109,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     world = None
     dog = Watchdog(deadline)
     outer_config = config.current()
+    outer_recorder = memory.recorder()
     try:
         while True:
             if max_executions is not None and result.executions >= max_executions:
@@ -199,6 +200,10 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     finally:
         dog.cancel()
         config.activate(outer_config)
+        # A Ctrl-C can land between a step's setting of the recorder and the try that
+        # resets it: plain code after the search (a replay, the next build) must not
+        # run as if it were a task's step.
+        memory.set_recorder(outer_recorder)
     if result.races and result.complete and not result.violations:
         # Not asked to report the race, but the search is complete only for
         # programs without one: say so instead of verifying.
@@ -236,8 +241,13 @@ def _build(build) -> Program:
         counter[0] += 1
         return ("b", counter[0])
 
-    with objects.making(uid) as made:
-        program = build()
+    # build() is plain code, never a task's step, whatever an interrupted step left.
+    outer = memory.set_recorder(None)
+    try:
+        with objects.making(uid) as made:
+            program = build()
+    finally:
+        memory.set_recorder(outer)
     if not isinstance(program, Program):
         raise UsageError(f"build() must return a checker.Program, got {program!r}")
     program.build_uids = counter[0]

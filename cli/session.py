@@ -68,11 +68,12 @@ class Session:
         results = {}
         with sigterm_interrupts():
             try:
-                if strategy.pooled:
-                    with self._progress("all") as progress:
-                        results = strategy.run_all(plan.builds, self.budget, progress)
                 if self._deepens(strategy):
                     self._first_bugs_first(strategy, results)
+                remaining = [i for i in range(len(plan.builds)) if i not in self.reported]
+                if strategy.pooled and remaining and not self.stopped:
+                    got = self._pooled(strategy, [plan.builds[i] for i in remaining], remaining)
+                    results.update({remaining[k]: r for k, r in got.items()})
                 for index, build in enumerate(plan.builds):
                     if self.stopped:
                         break
@@ -96,8 +97,8 @@ class Session:
         """Whether the check looks for its first bugs at smaller depths first: a depth
         over 1, scenario by scenario (not the pooled, checkpointed or Dask searches)."""
         p = self.plan
-        return (p.depth > 1 and not strategy.pooled and not (p.checkpoint or p.resume or p.dask)
-                and p.search in ("split", "exhaustive", "bounded", "auto-bound"))
+        return (p.depth > 1 and not (p.checkpoint or p.resume or p.dask)
+                and p.search in ("split", "pooled", "exhaustive", "bounded", "auto-bound"))
 
     def _first_bugs_first(self, strategy, results: dict) -> None:
         """Every scenario at depth 1, then 2, ... below the check's: a violation found
@@ -107,16 +108,51 @@ class Session:
         p = self.plan
         kw = {"config": p.config} if p.config != "default" else {}
         for depth in range(1, p.depth):
-            for index, b in enumerate(p.builds):
-                if index in self.reported or self.stopped:
-                    continue
-                shallow = type(b)(b.name, *p.reg.make_build(p.cls, b.name, depth, b.params.get("cpus"), **kw))
-                with self._progress(b.name) as progress:
-                    r, params = strategy.run(shallow, self.budget, progress)
-                if r.violations:
-                    results[index], self.params[index] = r, params
-                    self.shallower[index] = depth
-                    self._report(index, r)
+            todo = [i for i in range(len(p.builds)) if i not in self.reported]
+            if not todo or self.stopped:
+                return
+            shallow = [type(b)(b.name, *p.reg.make_build(p.cls, b.name, depth, b.params.get("cpus"), **kw))
+                       for b in (p.builds[i] for i in todo)]
+            if strategy.pooled:
+                # As the full-depth pass runs: every scenario's subtrees on one pool.
+                got = self._pooled(strategy, shallow, todo)
+                found = {todo[k]: (r, shallow[k].params) for k, r in got.items()}
+            else:
+                found = {}
+                for index, b in zip(todo, shallow):
+                    if self.stopped:
+                        break
+                    try:
+                        with self._progress(b.name) as progress:
+                            found[index] = strategy.run(b, self.budget, progress)
+                    except KeyboardInterrupt as exc:
+                        partial = getattr(exc, "result", None)
+                        if partial is not None and not isinstance(partial, dict):
+                            exc.result = {index: partial}       # not the first index without one
+                        raise
+                    self._shallow_found(index, depth, *found[index], results)
+                continue
+            for index in todo:
+                if index in found:
+                    self._shallow_found(index, depth, *found[index], results)
+
+    def _pooled(self, strategy, builds, indices) -> dict:
+        """``run_all`` of ``builds`` (the check's ``indices``): an interrupt's partial
+        results are handed on keyed by the check's indices."""
+        try:
+            with self._progress("all") as progress:
+                return strategy.run_all(builds, self.budget, progress)
+        except KeyboardInterrupt as exc:
+            partial = getattr(exc, "result", None)
+            if isinstance(partial, dict):
+                exc.result = {indices[k]: r for k, r in partial.items() if k < len(indices)}
+            raise
+
+    def _shallow_found(self, index, depth, r, params, results) -> None:
+        if r.violations and not self.stopped:
+            results[index], self.params[index] = r, params
+            self.shallower[index] = depth
+            self._report(index, r)
 
     def _finish(self) -> int:
         plan = self.plan
