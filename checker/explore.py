@@ -204,9 +204,10 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
         # resets it: plain code after the search (a replay, the next build) must not
         # run as if it were a task's step.
         memory.set_recorder(outer_recorder)
-    if result.races and result.complete and not result.violations:
+    if result.races and result.complete:
         # Not asked to report the race, but the search is complete only for
-        # programs without one: say so instead of verifying.
+        # programs without one: say so instead of verifying (with violations found
+        # too: others may hide in the orders the race stands for).
         result.complete = False
         result.reason = (f"a data race makes the search incomplete (its plain accesses may "
                          f"interleave in ways not explored): {result.race}")

@@ -97,10 +97,11 @@ class RaceDetector:
             w = loc.w
             if w is not None and w.task != t and w.clock is not None:
                 _join(vc, w.clock)
-            if k != _R:
-                for r in loc.reads.values():
-                    if r.task != t and r.clock is not None and _conflict(k, r.kind):
-                        _join(vc, r.clock)
+            # Not only a write: a read conflicts with the additions and puts since
+            # the last write (kept with the reads: they commute with each other).
+            for r in loc.reads.values():
+                if r.task != t and r.clock is not None and _conflict(k, r.kind):
+                    _join(vc, r.clock)
         # Not ordered by their CPU: two atomic sections of one CPU are one step
         # each for the search, ordered only through what their actions touch,
         # so a race must not depend on the CPU's order either (a verdict the
@@ -158,12 +159,11 @@ class RaceDetector:
             if w is not None and w.task != t and (acc.late or w.late) and vc[w.task] < w.pos:
                 self._report(world, w, acc)
                 return
-            if kind != _R:
-                for r in loc.reads.values():
-                    if r.task != t and (acc.late or r.late) and _conflict(kind, r.kind) \
-                            and vc[r.task] < r.pos:
-                        self._report(world, r, acc)
-                        return
+            for r in loc.reads.values():
+                if r.task != t and (acc.late or r.late) and _conflict(kind, r.kind) \
+                        and vc[r.task] < r.pos:
+                    self._report(world, r, acc)
+                    return
         if kind == _W:
             loc.w = acc
             loc.reads = {}

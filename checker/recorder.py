@@ -237,9 +237,11 @@ class StepRecorder:
                 act = {}
             self.action = act
         k = act.get(base)
-        if k is None:
-            return False
-        return kind == _R or k == _W
+        # Only a read or a write of ``base`` orders what the code after it does:
+        # an addition or a put commutes with another task's (a read of a counter
+        # after one's own add, of an object's memory after one's own put, is
+        # unordered with the other task's add or put, which may free it).
+        return k == _W or (kind == _R and k == _R)
 
     def _dead(self, owner, label, kind) -> None:
         if self.dead is None:

@@ -91,9 +91,12 @@ simple = st.one_of(
     st.tuples(st.just("pwrite"), st.sampled_from(["a", "b"]), st.integers(1, 2)),
     st.tuples(st.just("dget"), st.integers(0, 1)),
     st.tuples(st.just("dset"), st.integers(0, 1), st.integers(1, 2)),
+    # A plain read of the refcount: after one's own get or put, which commutes with
+    # the other tasks', it is ordered by nothing.
+    st.tuples(st.just("peek")),
 )
 
-PLAIN = frozenset({"pread", "pwrite", "dget", "dset"})
+PLAIN = frozenset({"pread", "pwrite", "dget", "dset", "peek"})
 
 
 @shared_struct(owner="owner")
@@ -208,6 +211,8 @@ def make_build(spec, config=None):
                         setattr(mem, it[1], it[2])
                     elif kind == "dget":
                         log.append(("d", mem.d.get(it[1])))
+                    elif kind == "peek":
+                        log.append(("peek", ref.value))
                     else:
                         mem.d[it[1]] = it[2]
                     continue

@@ -284,10 +284,6 @@ def test_unchecked_it_makes_every_search_incomplete_alike(scheduler):
     assert not r.complete and r.races and "use after free" in r.race
 
 
-@pytest.mark.xfail(strict=True, reason="open (found at the stop by the dpor/dfs differential on random "
-                   "programs): with two puts and a guarded section, dpor runs one order, in which the "
-                   "reader's own put does not free, and misses the use after its own last put that dfs "
-                   "finds in the other order (docs/design.md, known gaps)")
 def test_dpor_finds_a_use_after_its_own_put_when_the_other_put_came_first():
     import sys
     sys.path.insert(0, __import__("os").path.dirname(__file__))
