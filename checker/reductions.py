@@ -186,7 +186,22 @@ class _Sections:
                 m.kind = touched[first.obj][0]
             after = w.owner[first.cpu] if first.cpu >= 0 else None
             m.xoc = m.oc = (first.own == t) != (after == t)
+            if not m.oc and self.can_stick and any(_can_wait(e.action) for e in evs[start + 1:]):
+                # A section that waited inside and went through: in another state
+                # it stays stuck, owning its CPU for good.  The shape of an event
+                # is then a matter of what it read, and only an ownership change
+                # is dependent with the CPU's other steps: a sleeping section
+                # must be one (found by bench/fuzz_dpor.py seed 52 program 95).
+                m.oc = True
         self.events.append(m)
+
+
+def _can_wait(a) -> bool:
+    """Whether action ``a`` inside a section on one CPU may wait for another task: a
+    spin, a wait, a sleeping lock.  (A spinning lock's holder owns the CPU, so a
+    section never finds one held.)"""
+    op = a.op
+    return op == A.SPIN or op == A.WAIT or (op == A.ACQUIRE and a.obj.blocking and not a.obj.spinning)
 
 
 class MacroSteps(_Sections):
