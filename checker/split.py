@@ -115,7 +115,8 @@ def _replay(build, prefix, guards=True) -> World:
     world = None
     try:
         with objects.making():      # the World numbers the objects of its steps until it is left
-            world = World(_build(build))
+            program = _build(build)
+            world = World(program, build_uids=program.build_uids)
             step = wrap(world, DPOR.reductions, guards).step
             for t, v in prefix:
                 step(t, v)

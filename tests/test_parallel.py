@@ -282,3 +282,21 @@ def test_a_serial_search_reports_progress_while_a_subtree_runs(monkeypatch):
     seen = []
     explore_split(build, jobs=1, on_progress=lambda res: seen.append((res.executions, res.reason)))
     assert any(why.startswith("0 of ") and n > 0 for n, why in seen), seen[:5]
+
+
+def test_the_planners_replay_numbers_new_objects_after_the_programs():
+    # Objects made outside any task after build() (uid ("b", n)) must not take the
+    # numbers of build()'s own objects in the planner's replay either.
+    from checker.split import _replay
+
+    def build():
+        lk = SpinLock("l")
+
+        def t():
+            yield lk.acquire()
+            yield lk.release()
+        return Program([Task(t, "t")])
+
+    world = _replay(build, [])
+    assert world.program.build_uids >= 1
+    assert world._uid() == ("b", world.program.build_uids + 1)
