@@ -83,12 +83,19 @@ class RaceDetector:
         self.lives = {}         # lifetime uid -> (task, clock, frees) of its puts, frees, allocs
         self.reported = False
 
-    def step(self, world, ev) -> None:
+    def step(self, world, ev, relaxed=()) -> None:
+        """Order step ``ev`` and check its accesses.  ``relaxed``: locks the search
+        takes this step to only need free (a guarded section found them free and
+        left them free, :class:`checker.reductions.GuardedSections`): its
+        operations on them are reads here too, so that two such sections order
+        nothing, as they order nothing for the search."""
         t = ev.task
         vc = self.vc[t]
         pos = 2 * ev.seq
         vc[t] = pos
         fp = footprint(ev)
+        if relaxed:
+            fp = tuple((o, _R if o in relaxed else k) for o, k in fp)
         locs = self.locs
         for o, k in fp:
             loc = locs.get(o)

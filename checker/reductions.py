@@ -135,8 +135,10 @@ class _Sections:
         is then part of the step's footprint)."""
         raise NotImplementedError
 
-    def _relax(self, touched: dict, locks: set) -> None:
-        """Adjust the merged footprint ``{uid: [kind, pre, post]}`` of a grouped step."""
+    def _relax(self, touched: dict, locks: set) -> set:
+        """Adjust the merged footprint ``{uid: [kind, pre, post]}`` of a grouped step;
+        returns the locks whose writes it made reads."""
+        return set()
 
     def _close(self, start: int) -> None:
         w = self.world
@@ -242,7 +244,7 @@ class GuardedSections(_Sections):
         return (world.program.declares_guards and len(world.tasks) > 1
                 and not any(world.shared_cpu))
 
-    def step(self, index: int, choice=None) -> Event:
+    def _step(self, index: int, choice=None) -> Event:
         t = self.world.tasks[index]
         a = t.pending
         op = a.op
@@ -268,12 +270,30 @@ class GuardedSections(_Sections):
             return g is not None and g._writer == t.index
         return False
 
-    def _relax(self, touched: dict, locks: set) -> None:
+    def step(self, index: int, choice=None) -> Event:
+        # The race detector orders a group's steps once the group is closed, by the
+        # footprint the search gives it (a relaxed lock orders nothing).
+        w = self.world
+        w.race_deferred = []
+        self._relaxed = set()
+        try:
+            ev = self._step(index, choice)
+        finally:
+            evs, w.race_deferred = w.race_deferred, None
+        races = w._races
+        for e in evs:
+            races.step(w, e, self._relaxed)
+        return ev
+
+    def _relax(self, touched: dict, locks: set) -> set:
         # A lock the step found free and left free: the step only needed it
         # free, like a reader (two such sections commute).
+        relaxed = self._relaxed
         for o, had in touched.items():
             if had[0] == A.W and had[1] == had[2] and o in locks:
                 had[0] = A.R
+                relaxed.add(o)
+        return relaxed
 
 
 # What dpor asks for: sections as steps wherever the program allows.

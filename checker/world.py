@@ -177,6 +177,8 @@ class World:
         config.activate(getattr(program, "config", config.DEFAULT))
         self._rec = StepRecorder()
         self._races = RaceDetector(len(self.tasks))
+        # Steps whose race check waits for the end of a grouped step (checker.reductions).
+        self.race_deferred = None
         for t in self.tasks:
             self._active = t
             try:
@@ -447,7 +449,10 @@ class World:
         if t.spin is not None:
             spinloop.after_step(t, ev, rec.cont_touched)
         rec.finish(ev)
-        self._races.step(self, ev)
+        if self.race_deferred is None:
+            self._races.step(self, ev)
+        else:
+            self.race_deferred.append(ev)
         on_step_end = self._on_step_end
         if on_step_end:
             for m in on_step_end:

@@ -208,6 +208,43 @@ def test_a_read_after_ones_own_read_is_still_ordered_by_it():
         assert r.complete and not r.violations and r.outcomes == {(0,), (1,)}
 
 
+def _around_reading_sections():
+    """t0 writes a field, then reads a guarded counter under its lock; t1 reads the
+    counter under the lock, then the field.  In the order t0's section first, the
+    lock's release and acquire order the two accesses; the search takes the two
+    read-only sections to commute (guarded sections: each found the lock free and
+    left it free), so the other order, where nothing does, is the same trace."""
+    def build():
+        cell = Cell(Obj("cell"))
+        g = SpinLock("g")
+        gv = Var("gv", 0, counter=True, guard=g)
+
+        def t0():
+            yield label("start")
+            cell.x = 1
+            yield g.acquire()
+            yield gv.read()
+            yield g.release()
+
+        def t1():
+            yield g.acquire()
+            yield gv.read()
+            yield g.release()
+            _ = cell.x
+
+        return Program([Task(t0, "t0"), Task(t1, "t1")])
+    return build
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_sections_that_commute_for_the_search_order_no_plain_access(scheduler):
+    # Found by the dpor/dfs differential: dpor ran one order and its race detector
+    # took the lock's release-acquire as an order the search itself does not keep.
+    r = explore(_around_reading_sections(), scheduler=scheduler, properties=["data-race"],
+                stop_on_violation=False)
+    assert r.violations and "data race on Cell.x" in r.violations[0].message
+
+
 # -- the zsmalloc model --------------------------------------------------------------------
 
 class FreeWithoutPageLocks(Upstream):
