@@ -78,7 +78,8 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
 
 class _PlainSearchNeeded(Exception):
     """The program has interrupt handlers and the scheduler reasons about CPUs in a way
-    that does not cover them (dpor's sections): explore restarts with dfs."""
+    that does not cover them (dpor's sections), or it runs on a memory model whose
+    choices the scheduler does not explore: explore restarts with dfs."""
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
@@ -128,6 +129,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             if program.has_interrupts and not sched.interrupts:
                 raise _PlainSearchNeeded(f"the program has interrupt handlers, which {sched.name}'s "
                                          f"reduction does not cover yet")
+            if program.memory_model.name not in sched.memory_models:
+                raise _PlainSearchNeeded(f"the program runs on memory model {program.memory_model}, "
+                                         f"whose read-from choices {sched.name} does not explore")
             if monitors is None:
                 monitors = select(properties, program)
                 reported = _reported(properties, monitors)
