@@ -18,9 +18,9 @@ one, happens before the task's load (hb: program order, locks,
 release -> acquire reads-from, fences), or when an ``smp_mb`` published it
 (a fence's view).  A relaxed or release store may take any place in mo after
 the stores it cannot precede (another branching point): that is what 2+2W
-and the relaxed S test need.  An RMW (``cmpxchg``, ``rmw``, ``add``) reads
-the last store and is placed right after it, and nothing is placed between
-them later (its atomicity).
+and the relaxed S test need.  An RMW (``cmpxchg``, ``rmw``, ``add``) may read
+any store it could load whose successor in mo is not already an RMW's, and
+is placed right after it; nothing is placed between them later (atomicity).
 
 The orderings (``order=`` on a Var's actions, :mod:`checker.atomics` for the
 kernel's names):
@@ -33,7 +33,8 @@ kernel's names):
 * ``RELEASE``: ``smp_store_release``, ``atomic_set_release``, ``_release``
   RMWs.
 * ``FULL``: the kernel's fully ordered RMWs (``atomic_cmpxchg``,
-  ``atomic_dec_return``, ``xchg``): ``smp_mb(); RMW acquire+release; smp_mb()``.
+  ``atomic_dec_return``, ``xchg``): ``smp_mb(); RMW acquire+release; smp_mb()``,
+  reading the last store.
 * ``None`` (an action with no ordering, what models wrote before ``ra``):
   read the last store, place a store last, synchronise as acquire and
   release: the model keeps its sequentially consistent meaning for every
@@ -48,8 +49,10 @@ order their operations as they always did (release -> acquire is hb).
 
 What it does not model (docs/memory-model.md): reading a store that has not
 executed yet (load buffering, LB: C11 allows it, RC11 and this model do not;
-the LKMM allows it for unordered plain accesses); an RMW reading a store
-other than the last one; the LKMM's address, data and control dependencies;
+the LKMM allows it for unordered plain accesses); a fully ordered or
+unannotated RMW reading a store other than the last one; release sequences
+of a thread's later plain stores (C++20 dropped them too: only RMW chains
+continue one); the LKMM's address, data and control dependencies;
 ``smp_wmb``/``smp_rmb`` are stronger here than in the LKMM (A-cumulative
 release/acquire fences, not store-store/load-load only).  Plain accesses
 (struct fields, ``Obj.access``) have no history: under ``ra`` two
@@ -197,20 +200,37 @@ class Machine:
         var._value = h[-1].value
         self.pending = (t, a.order, None, s, None)
 
-    def rmw(self, t: int, a, fn):
-        """Perform an RMW on the last store: ``fn(old)`` is the new value, or None
-        for a failed cmpxchg (a read only).  Returns the old value."""
+    def rmw_choices(self, t: int, a, fn) -> tuple:
+        """The stores ``t``'s RMW may read, newest first: any store it may read whose
+        mo successor is not already an RMW's (atomicity); a failed cmpxchg
+        (``fn`` gives None) is a load and may read any.  Unannotated or fully
+        ordered RMWs read the last store."""
         var = a.obj
         h = self.history(var)
-        last = h[-1]
-        new = fn(last.value)
+        last = len(h) - 1
+        if a.order is None or a.order == FULL:
+            return (last,)
+        lo = self.floor(t, h, var.uid)
+        return tuple(i for i in range(last, lo - 1, -1)
+                     if i == last or not h[i + 1].rmw or fn(h[i].value) is None)
+
+    def rmw(self, t: int, a, fn, choice=None):
+        """Perform an RMW reading store ``choice`` (None: the last): ``fn(old)`` is the
+        new value as a 1-tuple, or None for a failed cmpxchg (a read only).  Its
+        store goes right after the one it read.  Returns the old value."""
+        var = a.obj
+        h = self.history(var)
+        i = len(h) - 1 if choice is None else choice
+        read = h[i]
+        new = fn(read.value)
         s = None
         if new is not None:
-            s = Store(new[0], last.ts + 1, rmw=True)
-            h.append(s)
-            var._value = new[0]
-        self.pending = (t, a.order, last, s, None)
-        return last.value
+            ts = read.ts + 1 if i == len(h) - 1 else (read.ts + h[i + 1].ts) / 2
+            s = Store(new[0], ts, rmw=True)
+            h.insert(i + 1, s)
+            var._value = h[-1].value
+        self.pending = (t, a.order, read, s, None)
+        return read.value
 
     def fence(self, t: int, kind: str) -> None:
         self.pending = (t, None, None, None, kind)

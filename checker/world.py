@@ -57,7 +57,17 @@ from .recorder import StepRecorder
 
 # A weak memory model's operations, and those whose choices it makes.
 _WEAK_OPS = frozenset((A.READ, A.WRITE, A.RMW, A.CMPXCHG, A.SPIN, A.ADD, A.FENCE))
-_WEAK_CHOICES = frozenset((A.READ, A.SPIN, A.WRITE))
+_WEAK_CHOICES = frozenset((A.READ, A.SPIN, A.WRITE, A.RMW, A.CMPXCHG, A.ADD))
+
+
+def _rmw_fn(a):
+    """An RMW action's update: old value -> (new value,), or None (a failed cmpxchg)."""
+    op = a.op
+    if op == A.RMW:
+        return lambda old: (a.arg(old),)
+    if op == A.CMPXCHG:
+        return lambda old: (a.arg2,) if old == a.arg else None
+    return lambda old: (old + a.arg,)
 
 
 class Bug(Exception):
@@ -282,11 +292,15 @@ class World:
         """A weak model's choices for a load (the stores it may read) or a store (its
         places in mo); (None,) when the only one is what sc would do."""
         mm = self.mm
-        if a.op == A.WRITE:
+        op = a.op
+        if op == A.WRITE:
             got = mm.store_choices(index, a)
             last = len(mm.history(a.obj))
         else:
-            got = mm.load_choices(index, a)
+            if op == A.READ or op == A.SPIN:
+                got = mm.load_choices(index, a)
+            else:
+                got = mm.rmw_choices(index, a, _rmw_fn(a))
             last = len(mm.history(a.obj)) - 1
         return (None,) if got == (last,) else got
 
@@ -512,13 +526,9 @@ class World:
             mm.store(index, a, a.arg, choice)
             ev.post = obj._value
             return None, A.W
-        if op == A.RMW:
-            res = mm.rmw(index, a, lambda old: (a.arg(old),))
-        elif op == A.CMPXCHG:
-            res = mm.rmw(index, a, lambda old: (a.arg2,) if old == a.arg else None)
-        else:                                   # ADD
-            mm.rmw(index, a, lambda old: (old + a.arg,))
-            ev.pre, res = ev.pre, None
+        res = mm.rmw(index, a, _rmw_fn(a), choice)
+        if op == A.ADD:
+            res = None
         ev.post = obj._value
         kind = A.W
         if op == A.ADD:
