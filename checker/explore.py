@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from . import config, memory, objects
+from . import config, memory, memory_model, objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
 from .errors import ModelError, UsageError
 from .monitor import select
@@ -55,7 +55,7 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             try:
                 result = _explore(*args, trusted)
                 break
-            except _PlainSearchNeeded as exc:
+            except (_PlainSearchNeeded, memory_model.GlobalFence) as exc:
                 if not isinstance(scheduler, str):
                     raise UsageError(f"{exc}: explore it with scheduler='dfs' or a sampling "
                                      f"scheduler") from None
@@ -139,6 +139,10 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                     m.on_explore_start(program)
             world = World(program, monitors, program.build_uids, counters=trusted.counters,
                           reported=reported)
+            if world.mm is not None and not sched.global_fences:
+                world.mm.refuse_global = (f"the program uses smp_mb (or a fully ordered RMW) under "
+                                          f"memory model {program.memory_model}, whose global view "
+                                          f"{sched.name}'s footprints do not cover")
             steps = wrap(world, sched.reductions, trusted.guards, limits.max_steps)
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)

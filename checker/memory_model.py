@@ -55,9 +55,10 @@ of a thread's later plain stores (C++20 dropped them too: only RMW chains
 continue one); the LKMM's address, data and control dependencies;
 ``smp_wmb``/``smp_rmb`` are stronger here than in the LKMM (A-cumulative
 release/acquire fences, not store-store/load-load only).  Plain accesses
-(struct fields, ``Obj.access``) have no history: under ``ra`` two
-conflicting ones must be ordered by hb, else ``data-race`` reports them (as
-KCSAN or C11 would), and a race-free plain read sees the hb-latest write.
+(struct fields, dict keys) have no history: under ``ra`` two conflicting
+ones must be ordered by hb, else ``data-race`` reports them (as KCSAN or C11
+would; an ``Obj.access`` step orders nothing), and a race-free plain read
+sees the hb-latest write.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ def resolve(model) -> MemoryModel:
     return resolve_named(model, MemoryModel, MODELS, SC, "memory model")
 
 
+class GlobalFence(Exception):
+    """An ``smp_mb`` (or a fully ordered RMW) ran under a scheduler whose reduction does not
+    cover its global view (dpor's footprints do not): ``explore`` starts again with dfs."""
+
+
 class Store:
     """One store of a location's history: its value, its place in mo (``ts``),
     the step that made it (task, hb position; None for the initial value), the
@@ -133,6 +139,9 @@ class Machine:
         self.scv = {}                       # what smp_mb published: uid -> ts
         self.scf = [{} for _ in range(ntasks)]   # what the task's last smp_mb learnt
         self.pending = None                 # (task, order, store read, store made, fence)
+        # Set by explore for a scheduler that cannot take smp_mb's global view (dpor):
+        # the reason, raised as GlobalFence at the first smp_mb.
+        self.refuse_global = ""
 
     # -- at the action ---------------------------------------------------------
     def history(self, var) -> list:
@@ -270,6 +279,8 @@ class Machine:
 
     def _publish(self, t: int) -> None:
         """``smp_mb``: publish what ``t`` cannot miss, learn what others published."""
+        if self.refuse_global:
+            raise GlobalFence(self.refuse_global)
         scv = self.scv
         for uid, h in self.hist.items():
             ts = h[self.floor(t, h, uid)].ts

@@ -25,6 +25,12 @@ list, a variable's value), by different tasks, at least one of them a write
 and at least one a plain access standing after its action, must be ordered.
 Fields declared ``atomic`` (``atomic_long_t``) are marked: never checked.
 
+Under a weak memory model (:mod:`checker.memory_model`, ``weak``) a Var's
+actions order tasks only as their ordering says (release -> acquire
+reads-from, fences: the model's ``Machine.sync``, called here once the step's
+position is known), an ``Obj.access`` orders nothing, and every plain access
+is checked, declared or not: the races C11 and KCSAN see.
+
 Lifetimes too: a use of memory that a free of its owner could precede (a
 plain access after an action, or an action on a lock or variable that lives
 in the object, such as a page's lock) is a race with that free, reported as
@@ -120,11 +126,8 @@ class RaceDetector:
             return          # one race per execution is enough to say it
         for o, k in fp:
             if o == skip:
-                if ev.action.op == A.ACCESS:
-                    # A plain use of the object's memory, checked against the other
-                    # uses only: the object's lifetime (puts, frees) has its own rules.
-                    self._access(world, ev, ("access", o), _Access(t, pos, clock, k, ev.index,
-                                                                   ev.action.obj.name, None, False))
+                # Orders nothing under a weak model: the plain accesses that follow an
+                # Obj.access are checked field by field, the Var's by the model's sync.
                 continue
             loc = locs.get(o)
             if loc is None:

@@ -204,7 +204,8 @@ class MacroSteps(_Sections):
 
     def _continues(self, w, t) -> bool:
         return (not t.finished and t.pc > 0 and t.pending.op != A.CHOOSE
-                and w.owner[t.cpu] == t.index and w.action_enabled(t) and not w.violations)
+                and w.owner[t.cpu] == t.index and w.action_enabled(t) and not w.violations
+                and not _weak_choice(w, t))
 
     def _stuck(self, t) -> bool:
         w = self.world
@@ -250,7 +251,7 @@ class GuardedSections(_Sections):
             return a.obj.guards and a.obj._writer == t.index
         if op in _GUARDED_OPS:      # operations on a Var
             g = a.obj.guard
-            return g is not None and g._writer == t.index
+            return g is not None and g._writer == t.index and not _weak_choice(w, t)
         return False
 
     def _relax(self, touched: dict, locks: set) -> None:
@@ -259,6 +260,12 @@ class GuardedSections(_Sections):
         for o, had in touched.items():
             if had[0] == A.W and had[1] == had[2] and o in locks:
                 had[0] = A.R
+
+
+def _weak_choice(w, t) -> bool:
+    """Whether ``t``'s pending step is a weak memory model's choice (a load's store, a
+    store's place): like a ``choose``, it starts a step of its own."""
+    return w.mm is not None and len(w.choices(t.index)) > 1
 
 
 # What dpor asks for: sections as steps wherever the program allows.

@@ -574,7 +574,10 @@ class World:
             # put's footprint (a footprint must not depend on whether this put
             # was the last); its verdict counts only for the put that frees.
             self._active = t
-            old = set_recorder(self._rec)
+            # Under a weak model the check's reads are plain accesses the race detector
+            # judges by hb; only the put that frees makes them (free_pages_check).  On
+            # sc every put records them, as the search's footprints always did.
+            old = set_recorder(self._rec if frees or self.mm is None else None)
             try:
                 on_free()
             except (AssertionError, Bug) as exc:

@@ -11,9 +11,9 @@ def test_the_ordering_mutation_is_checked_under_ra_by_default_and_silent_under_s
     res = run("check", "--mutation", "relaxed-zspage-lock", "--scenario", "write-migrate",
               "--out", tmp_path)
     assert res.exit_code == 1, res.stdout
-    assert "memory model ra, scheduler dfs" in res.stdout.splitlines()[0]
+    assert "memory model ra, scheduler dpor" in res.stdout.splitlines()[0]
     assert "violation of data-race" in res.stdout
-    assert "note: memory model ra: explored by dfs" in res.stdout
+    assert "note: memory model ra: one serial dpor search" in res.stdout
     check_trace_replays(tmp_path, "memory_model", "ra", "--memory-model", "data-race")
     quiet = run("check", "--mutation", "relaxed-zspage-lock", "--scenario", "write-migrate",
                 "--memory-model", "sc", "--out", tmp_path)
@@ -29,14 +29,17 @@ def test_the_mutation_is_listed_as_one():
 
 def test_the_json_report_names_the_memory_model_only_when_weak(tmp_path):
     ra = json.loads(run("check", "--memory-model", "ra", "--scenario", "write-migrate",
-                        "--max-executions", "50", "--format", "json", "--out", tmp_path).stdout)
+                        "--format", "json", "--out", tmp_path).stdout)
     plain = json.loads(run("check", "--scenario", "smoke", "--format", "json", "--out", tmp_path).stdout)
     assert ra["memory_model"] == "ra" and "memory_model" not in plain
 
 
-def test_a_budget_under_ra_is_incomplete_never_verified(tmp_path):
+def test_v5_is_verified_under_ra_and_a_budget_is_incomplete(tmp_path):
     res = run("check", "--variant", "v5", "--memory-model", "ra", "--scenario", "write-migrate",
-              "--max-executions", "50", "--out", tmp_path)
+              "--out", tmp_path)
+    assert res.exit_code == 0 and "complete" in res.stdout, res.stdout
+    res = run("check", "--variant", "v5", "--memory-model", "ra", "--scenario", "write-migrate",
+              "--scheduler", "dfs", "--max-executions", "50", "--out", tmp_path)
     assert res.exit_code == 3, res.stdout
     assert "incomplete" in res.stdout and "VIOLATION" not in res.stdout
 
@@ -48,9 +51,9 @@ def test_bad_memory_models_are_one_line(tmp_path):
     assert res.exit_code == 2 and "read-from choices" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     res = run("check", "--memory-model", "ra", "--scenario", "write-migrate", "--jobs", "2")
-    assert res.exit_code == 2 and "explored by dfs only" in res.stderr
+    assert res.exit_code == 2 and "one serial search" in res.stderr
     res = run("check", "--memory-model", "ra", "--scenario", "write-migrate", "--preemption-bound", "auto")
-    assert res.exit_code == 2 and "explored by dfs only" in res.stderr
+    assert res.exit_code == 2 and "one serial search" in res.stderr
 
 
 def test_random_sampling_runs_under_ra(tmp_path):

@@ -25,8 +25,9 @@ from checker.atomics import ACQUIRE, FULL, RELAXED, RELEASE
 RLX, ACQ, REL = RELAXED, ACQUIRE, RELEASE
 
 
-def litmus(threads, final=(), memory_model="ra", lock=False):
-    """A build for ``threads``; ``lock``: each thread runs inside one spinlock."""
+def litmus(threads, final=(), memory_model="ra", lock=False, cpus=None):
+    """A build for ``threads``; ``lock``: each thread runs inside one spinlock; ``cpus``:
+    the Program's (None: a CPU each)."""
     def build():
         vs = {}
         got = [[] for _ in threads]
@@ -66,7 +67,7 @@ def litmus(threads, final=(), memory_model="ra", lock=False):
             return tuple(v for g in got for v in g) + tuple(vs[n].value for n in final)
 
         return Program([Task(thread(i, ops), f"t{i}") for i, ops in enumerate(threads)],
-                       observe=observe, memory_model=memory_model)
+                       observe=observe, memory_model=memory_model, cpus=cpus)
     return build
 
 
@@ -171,19 +172,40 @@ def test_litmus_outcomes_are_exactly_the_allowed_ones(name):
         assert all(_coherent(o) for o in ra)
 
 
-def test_dpor_hands_a_weak_program_to_dfs_and_says_so():
-    threads, final, allowed, _ = TABLE["MP+rel+acq"]
+@pytest.mark.parametrize("name", sorted(n for n, row in TABLE.items()
+                                         if "mb" not in n and "xchgs" not in n))
+def test_dpor_takes_the_choices_itself(name):
+    """dpor explores a weak model's choices as choose() values: the outcomes of dfs."""
+    threads, final, _, _ = TABLE[name]
+    build = litmus(threads, final, lock=name == "MP+locks")
+    got = explore(build, scheduler="dpor", properties=[])
+    assert got.scheduler == "dpor" and not got.note and got.complete
+    assert got.outcomes == explore(build, scheduler="dfs", properties=[]).outcomes
+
+
+@pytest.mark.parametrize("name", ["SB+mbs", "SB+xchgs"])
+def test_dpor_hands_smp_mb_to_dfs_and_says_so(name):
+    """smp_mb's global view reads every location, which no dpor footprint says."""
+    threads, final, allowed, _ = TABLE[name]
     res = explore(litmus(threads, final), scheduler="dpor", properties=[])
     assert res.scheduler == "dfs" and res.complete and res.outcomes == allowed
+    assert "smp_mb" in res.note and "explored by dfs" in res.note
+
+
+def test_a_bounded_search_hands_a_weak_program_to_dfs_and_says_so():
+    threads, final, allowed, _ = TABLE["MP+rel+acq"]
+    res = explore(litmus(threads, final, cpus=1), scheduler="dpor", preemption_bound=1,
+                  properties=[])
+    assert res.scheduler == "dfs" and res.complete
     assert "memory model ra" in res.note and "explored by dfs" in res.note
 
 
 def test_a_scheduler_instance_without_the_model_is_refused():
     from checker.errors import UsageError
-    from checker.schedulers.dpor import DPOR
+    from checker.schedulers.bounded_dpor import BoundedDPOR
     threads, final, _, _ = TABLE["MP"]
     with pytest.raises(UsageError, match="memory model ra"):
-        explore(litmus(threads, final), scheduler=DPOR(), properties=[])
+        explore(litmus(threads, final), scheduler=BoundedDPOR(1), properties=[])
 
 
 def test_random_sampling_reaches_a_weak_outcome():

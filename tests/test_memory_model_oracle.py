@@ -154,3 +154,17 @@ def test_the_oracle_knows_the_classics():
     assert (1, 3) in oracle(w22, LOCS)
     lb = [[("r", "x", RELAXED), ("w", "y", 1, RELAXED)], [("r", "y", RELAXED), ("w", "x", 2, RELAXED)]]
     assert (2, 1) not in oracle(lb, ())
+
+
+@settings(max_examples=120, deadline=None)
+@given(programs(), st.booleans(), st.booleans())
+def test_dpor_explores_every_ra_outcome_dfs_does(threads, one_cpu, lock):
+    """dpor takes a weak model's choices as choose() values (checker/schedulers/dpor.py):
+    the same outcomes as dfs, on a CPU each and on one shared CPU (with a spinlock
+    around each thread: atomic sections, dpor's macro steps)."""
+    build = litmus(threads, LOCS, cpus=1 if one_cpu else None, lock=lock)
+    ref = explore(build, scheduler="dfs", properties=[])
+    got = explore(build, scheduler="dpor", properties=[])
+    assert got.scheduler == "dpor" and got.complete
+    assert got.outcomes == ref.outcomes, threads
+    assert got.executions <= ref.executions

@@ -59,6 +59,9 @@ class BaseScheduler:
     # of the step (World.choices).  A scheduler that takes every choice World
     # offers supports every model; the default is the one that has none.
     memory_models = ("sc",)
+    # Whether it copes with smp_mb's global view under a weak model (a step that
+    # reads every location's history; dpor's footprints do not say so).
+    global_fences = True
     # Branches a bound removed (Result.bound_cut); read when the search ends.
     cut = 0
     # Non-empty: a search that ran out of executions is still not complete (a

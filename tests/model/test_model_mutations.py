@@ -109,12 +109,7 @@ def test_mutation_is_found_by_dfs(name):
     assert m.expected_property in [v.property for v in r.violations], name
 
 
-# A weak memory model is explored by dfs (dpor does not take read-from choices yet): its
-# base versions are checked within a budget in tests/model/test_model_memory_model.py.
-SC_ONLY = [n for n in EXPRESSIBLE if MUTATIONS[n].memory_model == "sc"]
-
-
-@pytest.mark.parametrize("name", SC_ONLY)
+@pytest.mark.parametrize("name", EXPRESSIBLE)
 def test_base_version_is_silent(name):
     m = MUTATIONS[name]
     scenario, depth = WHERE[name]
