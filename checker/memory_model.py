@@ -226,7 +226,8 @@ class Machine:
     def rmw(self, t: int, a, fn, choice=None):
         """Perform an RMW reading store ``choice`` (None: the last): ``fn(old)`` is the
         new value as a 1-tuple, or None for a failed cmpxchg (a read only).  Its
-        store goes right after the one it read.  Returns the old value."""
+        store goes right after the one it read.  Returns the old and the new value (the
+        old one when a cmpxchg failed)."""
         var = a.obj
         h = self.history(var)
         i = len(h) - 1 if choice is None else choice
@@ -239,7 +240,7 @@ class Machine:
             h.insert(i + 1, s)
             var._value = h[-1].value
         self.pending = (t, a.order, read, s, None)
-        return read.value
+        return read.value, (read.value if new is None else new[0])
 
     def fence(self, t: int, kind: str) -> None:
         self.pending = (t, None, None, None, kind)

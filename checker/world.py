@@ -515,7 +515,6 @@ class World:
             return None, A.NONE
         if choice is not None:
             ev.choice = choice
-        ev.pre = obj._value
         if op == A.READ or op == A.SPIN:
             if choice is None and op == A.SPIN:
                 choice = mm.load_choices(index, a)[0]
@@ -523,13 +522,16 @@ class World:
             ev.pre = ev.post = res
             return res, A.R
         if op == A.WRITE:
+            ev.pre = obj._value
             mm.store(index, a, a.arg, choice)
             ev.post = obj._value
             return None, A.W
-        res = mm.rmw(index, a, _rmw_fn(a), choice)
+        # The RMW's own old and new values (it may sit anywhere in mo): an ADD with
+        # frees= frees when its own value reaches 0.
+        res, ev.post = mm.rmw(index, a, _rmw_fn(a), choice)
+        ev.pre = res
         if op == A.ADD:
             res = None
-        ev.post = obj._value
         kind = A.W
         if op == A.ADD:
             kind = a.footprint_kind
