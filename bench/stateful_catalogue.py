@@ -29,11 +29,12 @@ from hypothesis.stateful import run_state_machine_as_test
 
 def expressible() -> list:
     """The mutations the machine can show: expressible, on the default kernel configuration
-    (the machine runs !PREEMPT_RT; the RT-only ones are the exhaustive search's,
-    tests/model/test_model_mutations.py)."""
+    and memory model (the machine runs !PREEMPT_RT and sc; the RT-only and weak-memory
+    ones are the exhaustive search's, tests/model/test_model_mutations.py)."""
     from model.registry import MUTATIONS
     return sorted(n for n, m in MUTATIONS.items()
-                  if m.expressible and m.cls is not None and m.config == "default")
+                  if m.expressible and m.cls is not None and m.config == "default"
+                  and m.memory_model == "sc")
 
 
 def machine_for(name: str, variant: str | None = None):

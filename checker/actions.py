@@ -28,7 +28,12 @@ ADD           ``v += delta``, result unseen (``atomic_inc``,  None
               ``get_page``); with ``frees``: ``put_page``
 WAIT          wait until a lock is free, without taking    None
               it (``folio_wait_locked``)
+FENCE         ``smp_mb``/``smp_rmb``/``smp_wmb``           None
 ============  ===========================================  ==============
+
+A Var's actions carry the kernel ordering they name (``order``, one of
+:data:`checker.memory_model.ORDERS`, or None); only a weak memory model reads
+it (:mod:`checker.memory_model`).
 
 Actions are built by the methods of the shared objects (``x.read()``,
 ``lk.acquire()``) and by the functions below; user code never instantiates
@@ -61,6 +66,7 @@ UNPIN = 19
 LABEL = 20
 ADD = 21
 WAIT = 22
+FENCE = 23
 
 OP_NAMES = {
     READ: "read", WRITE: "write", RMW: "rmw", CMPXCHG: "cmpxchg", SPIN: "spin_until",
@@ -68,7 +74,7 @@ OP_NAMES = {
     PREEMPT_DISABLE: "preempt_disable", PREEMPT_ENABLE: "preempt_enable",
     COND_RESCHED: "cond_resched", MIGHT_SLEEP: "might_sleep", SLEEP: "sleep",
     CHOOSE: "choose", ALLOC: "alloc", FREE: "free", ACCESS: "access",
-    PIN: "pin", UNPIN: "unpin", LABEL: "label", ADD: "add", WAIT: "wait_unlocked",
+    PIN: "pin", UNPIN: "unpin", LABEL: "label", ADD: "add", WAIT: "wait_unlocked", FENCE: "fence",
 }
 
 # Footprint kinds, for the dependence relation of the search.  ADDS and PUTS
@@ -103,16 +109,18 @@ class Action:
     """One operation a task is about to perform.
 
     ``op`` is one of the module constants; ``obj`` the shared object it acts on
-    (None for CPU-local actions); ``arg``/``arg2`` its operands.
+    (None for CPU-local actions); ``arg``/``arg2`` its operands; ``order`` the
+    memory ordering of a Var's action (None: unannotated).
     """
 
-    __slots__ = ("op", "obj", "arg", "arg2")
+    __slots__ = ("op", "obj", "arg", "arg2", "order")
 
-    def __init__(self, op: int, obj=None, arg=None, arg2=None):
+    def __init__(self, op: int, obj=None, arg=None, arg2=None, order=None):
         self.op = op
         self.obj = obj
         self.arg = arg
         self.arg2 = arg2
+        self.order = order
 
     @property
     def name(self) -> str:
@@ -164,20 +172,24 @@ class Action:
         n = OP_NAMES[op]
         o = self.obj
         oname = getattr(o, "name", None)
+        if self.order is not None:
+            n = f"{n}_{self.order}"
         if op == WRITE:
-            return f"write({oname}, {self.arg!r})"
+            return f"{n}({oname}, {self.arg!r})"
         if op == CMPXCHG:
-            return f"cmpxchg({oname}, {self.arg!r}, {self.arg2!r})"
+            return f"{n}({oname}, {self.arg!r}, {self.arg2!r})"
         if op in (ACQUIRE, TRYLOCK) and self.arg:
             return f"{n}({oname}, shared)"
         if op == ACCESS:
             return f"access({oname}, {'write' if self.arg else 'read'})"
         if op == ADD:
-            return f"add({oname}, {self.arg:+d})"
+            return f"{n}({oname}, {self.arg:+d})"
         if op == CHOOSE:
             return f"choose({list(self.arg)!r})"
         if op == LABEL:
             return f"label({self.arg})"
+        if op == FENCE:
+            return f"smp_{self.arg}()"
         if (op == PREEMPT_DISABLE or op == PREEMPT_ENABLE) and self.arg:
             return f"{_IRQ_NAMES[op, self.arg]}()"
         if o is not None:
@@ -281,6 +293,14 @@ def access(obj, write: bool = False) -> Action:
 def pin(obj) -> Action:
     """This task maps ``obj`` (holds it in place) until :func:`unpin`."""
     return Action(PIN, obj)
+
+
+def fence(kind: str) -> Action:
+    """``smp_mb()`` (``"mb"``), ``smp_rmb()`` (``"rmb"``) or ``smp_wmb()`` (``"wmb"``):
+    a no-op on the sequentially consistent model (:mod:`checker.memory_model`)."""
+    if kind not in ("mb", "rmb", "wmb"):
+        raise ModelError(f"fence kind must be 'mb', 'rmb' or 'wmb', got {kind!r}")
+    return Action(FENCE, arg=kind)
 
 
 def unpin(obj) -> Action:

@@ -59,13 +59,19 @@ _current = contextvars.ContextVar("zsmc_kernel_config", default=DEFAULT)
 
 def resolve(config) -> KernelConfig:
     """``config`` as a KernelConfig: one, a name from :data:`CONFIGS`, or None (default)."""
-    if config is None:
-        return DEFAULT
-    if isinstance(config, KernelConfig):
-        return config
-    if isinstance(config, str) and config in CONFIGS:
-        return CONFIGS[config]
-    raise UsageError(f"unknown kernel config {config!r}; known: {', '.join(CONFIGS)}")
+    return resolve_named(config, KernelConfig, CONFIGS, DEFAULT, "kernel config")
+
+
+def resolve_named(value, kind, table: dict, default, what: str):
+    """``value`` as a ``kind``: one, a name in ``table``, or None (``default``); else a
+    UsageError naming ``what`` and the known names (also for checker.memory_model)."""
+    if value is None:
+        return default
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and value in table:
+        return table[value]
+    raise UsageError(f"unknown {what} {value!r}; known: {', '.join(table)}")
 
 
 def current() -> KernelConfig:

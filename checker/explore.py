@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from . import config, memory, objects
+from . import config, memory, memory_model, objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
 from .errors import ModelError, UsageError
 from .monitor import select
@@ -55,7 +55,7 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             try:
                 result = _explore(*args, trusted)
                 break
-            except _PlainSearchNeeded as exc:
+            except (_PlainSearchNeeded, memory_model.GlobalFence) as exc:
                 if not isinstance(scheduler, str):
                     raise UsageError(f"{exc}: explore it with scheduler='dfs' or a sampling "
                                      f"scheduler") from None
@@ -78,7 +78,8 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
 
 class _PlainSearchNeeded(Exception):
     """The program has interrupt handlers and the scheduler reasons about CPUs in a way
-    that does not cover them (dpor's sections): explore restarts with dfs."""
+    that does not cover them (dpor's sections), or it runs on a memory model whose
+    choices the scheduler does not explore: explore restarts with dfs."""
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
@@ -128,6 +129,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             if program.has_interrupts and not sched.interrupts:
                 raise _PlainSearchNeeded(f"the program has interrupt handlers, which {sched.name}'s "
                                          f"reduction does not cover yet")
+            if program.memory_model.name not in sched.memory_models:
+                raise _PlainSearchNeeded(f"the program runs on memory model {program.memory_model}, "
+                                         f"whose read-from choices {sched.name} does not explore")
             if monitors is None:
                 monitors = select(properties, program)
                 reported = _reported(properties, monitors)
@@ -135,6 +139,10 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                     m.on_explore_start(program)
             world = World(program, monitors, program.build_uids, counters=trusted.counters,
                           reported=reported)
+            if world.mm is not None and not sched.global_fences:
+                world.mm.refuse_global = (f"the program uses smp_mb (or a fully ordered RMW) under "
+                                          f"memory model {program.memory_model}, whose global view "
+                                          f"{sched.name}'s footprints do not cover")
             steps = wrap(world, sched.reductions, trusted.guards, limits.max_steps)
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)

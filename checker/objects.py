@@ -41,6 +41,7 @@ from . import config as _config
 from . import memory as _memory
 from .errors import ModelError
 from .memory import check_shareable
+from .memory_model import ORDERS as _ORDERS
 
 _global_uids = itertools.count()
 
@@ -165,17 +166,25 @@ class Var(Shared):
         check_shareable(v, f"Var {self.name}")
         self._value = v
 
-    def read(self) -> A.Action:
-        return A.Action(A.READ, self)
+    # ``order``: the kernel's memory ordering of the access (checker.memory_model:
+    # RELAXED, ACQUIRE, RELEASE, FULL; None: unannotated), read by a weak model only.
+    def read(self, order=None) -> A.Action:
+        if order is not None:
+            _check_order(order, self.name)
+        return A.Action(A.READ, self, order=order)
 
-    def write(self, value) -> A.Action:
-        return A.Action(A.WRITE, self, value)
+    def write(self, value, order=None) -> A.Action:
+        if order is not None:
+            _check_order(order, self.name)
+        return A.Action(A.WRITE, self, value, order=order)
 
-    def rmw(self, fn) -> A.Action:
+    def rmw(self, fn, order=None) -> A.Action:
         """Atomic ``v = fn(v)``; the result is the old value."""
-        return A.Action(A.RMW, self, fn)
+        if order is not None:
+            _check_order(order, self.name)
+        return A.Action(A.RMW, self, fn, order=order)
 
-    def add(self, delta: int, frees=None, on_free=None) -> A.Action:
+    def add(self, delta: int, frees=None, on_free=None, order=None) -> A.Action:
         """Atomic ``v += delta`` whose result the task does not see: ``atomic_inc``,
         ``get_page``, ``cnt++`` under a lock.  On a ``counter`` Var, additions
         commute with each other, and puts (``frees=``) with each other
@@ -199,17 +208,24 @@ class Var(Shared):
             raise ModelError(f"add on {self.name} needs a non-zero integer, got {delta!r}")
         if frees is not None and not isinstance(frees, Obj):
             raise ModelError(f"add on {self.name}: frees= must be an Obj, got {frees!r}")
-        return A.Action(A.ADD, self, delta, (frees, on_free) if frees is not None else None)
+        if order is not None:
+            _check_order(order, self.name)
+        return A.Action(A.ADD, self, delta, (frees, on_free) if frees is not None else None,
+                        order=order)
 
-    def cmpxchg(self, old, new) -> A.Action:
+    def cmpxchg(self, old, new, order=None) -> A.Action:
         """Kernel ``cmpxchg``: store ``new`` if the value is ``old``; result: the old value."""
-        return A.Action(A.CMPXCHG, self, old, new)
+        if order is not None:
+            _check_order(order, self.name)
+        return A.Action(A.CMPXCHG, self, old, new, order=order)
 
-    def spin_until(self, pred) -> A.Action:
+    def spin_until(self, pred, order=None) -> A.Action:
         """Busy-wait, keeping the CPU, until ``pred(value)``; result: the value."""
         if not callable(pred):
             raise ModelError(f"spin_until on {self.name} needs a callable predicate, got {pred!r}")
-        return A.Action(A.SPIN, self, pred)
+        if order is not None:
+            _check_order(order, self.name)
+        return A.Action(A.SPIN, self, pred, order=order)
 
 
 class Obj(Shared):
@@ -357,6 +373,11 @@ class Lock(Shared):
 
     def holds(self, task: int) -> bool:
         return self._writer == task or task in self._readers
+
+
+def _check_order(order, name) -> None:
+    if order not in _ORDERS:
+        raise ModelError(f"{name}: unknown memory ordering {order!r}; known: {', '.join(_ORDERS)}")
 
 
 def _spins_unless_rt(lock) -> bool:

@@ -11,6 +11,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from .config import resolve as resolve_config
+from .memory_model import resolve as resolve_memory_model
 from .errors import ModelError, UsageError
 
 
@@ -47,7 +48,8 @@ class Program:
     monitors of a model want to inspect (the zsmalloc pool, say).  ``config``
     is the kernel configuration the program runs under (``"default"``, i.e.
     !PREEMPT_RT, or ``"rt"``; :mod:`checker.config`): it decides how its
-    locks behave.
+    locks behave.  ``memory_model`` is ``"sc"`` (the default) or ``"ra"``
+    (:mod:`checker.memory_model`): what a Var's loads may read.
     """
 
     tasks: list
@@ -56,6 +58,7 @@ class Program:
     context: object = None
     name: str | None = None
     config: object = None
+    memory_model: object = None
     # Filled by __post_init__:
     specs: list = field(default_factory=list, init=False)
     # Whether building it declared a guarded Var (set by the explorer's build;
@@ -67,6 +70,7 @@ class Program:
     def __post_init__(self):
         try:
             self.config = resolve_config(self.config)
+            self.memory_model = resolve_memory_model(self.memory_model)
         except UsageError as exc:
             raise ModelError(f"Program: {exc}") from None
         if not isinstance(self.tasks, (list, tuple)) or not self.tasks:

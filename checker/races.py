@@ -25,6 +25,12 @@ list, a variable's value), by different tasks, at least one of them a write
 and at least one a plain access standing after its action, must be ordered.
 Fields declared ``atomic`` (``atomic_long_t``) are marked: never checked.
 
+Under a weak memory model (:mod:`checker.memory_model`, ``weak``) a Var's
+actions order tasks only as their ordering says (release -> acquire
+reads-from, fences: the model's ``Machine.sync``, called here once the step's
+position is known), an ``Obj.access`` orders nothing, and every plain access
+is checked, declared or not: the races C11 and KCSAN see.
+
 Lifetimes too: a use of memory that a free of its owner could precede (a
 plain access after an action, or an action on a lock or variable that lives
 in the object, such as a page's lock) is a race with that free, reported as
@@ -41,6 +47,7 @@ from . import actions as A
 from .dependence import footprint
 
 _R, _W = A.R, A.W
+_WEAK_VAR_OPS = frozenset((A.READ, A.WRITE, A.RMW, A.CMPXCHG, A.SPIN, A.ADD))
 _conflict = A.conflict
 _VERB = {A.R: "reads", A.W: "writes", A.ADDS: "updates", A.PUTS: "puts"}
 _NOUN = {A.R: "read", A.W: "write"}
@@ -74,9 +81,13 @@ class _Loc:
 class RaceDetector:
     """Vector clocks over one execution's actions (one per World)."""
 
-    __slots__ = ("vc", "locs", "uses", "lives", "reported")
+    __slots__ = ("vc", "locs", "uses", "lives", "reported", "weak")
 
     def __init__(self, ntasks: int):
+        # weak: a weak memory model (checker.memory_model) runs: a Var's actions
+        # order tasks only as their ordering says (the model's sync), an
+        # Obj.access is a plain access, and every plain access is checked.
+        self.weak = False
         self.vc = [[0] * ntasks for _ in range(ntasks)]
         self.locs = {}
         self.uses = {}          # lifetime uid -> late plain accesses of its memory not yet judged
@@ -97,7 +108,12 @@ class RaceDetector:
         if relaxed:
             fp = tuple((o, _R if o in relaxed else k) for o, k in fp)
         locs = self.locs
+        skip = None
+        if self.weak:
+            skip = self._weak(world, ev, t, pos)
         for o, k in fp:
+            if o == skip:
+                continue
             loc = locs.get(o)
             if loc is None:
                 continue
@@ -117,6 +133,10 @@ class RaceDetector:
         if self.reported:
             return          # one race per execution is enough to say it
         for o, k in fp:
+            if o == skip:
+                # Orders nothing under a weak model: the plain accesses that follow an
+                # Obj.access are checked field by field, the Var's by the model's sync.
+                continue
             loc = locs.get(o)
             if loc is None:
                 loc = locs[o] = _Loc()
@@ -154,20 +174,31 @@ class RaceDetector:
         if ev.dead and not self.reported:
             self._dead_uses(world, ev, vc)
 
+    def _weak(self, world, ev, t, pos):
+        """Under a weak model: the step's synchronisation, and the uid whose conflicts
+        do not order it (a Var's, an Obj.access's), or None."""
+        world.mm.sync(t, pos)
+        a = ev.action
+        op = a.op
+        if op in _WEAK_VAR_OPS or op == A.ACCESS:
+            return a.obj.uid
+        return None
+
     def _access(self, world, ev, key, acc) -> None:
         loc = self.locs.get(key)
         if loc is None:
             loc = self.locs[key] = _Loc()
         t = acc.task
         kind = acc.kind
-        if acc.late or loc.has_late:
+        strict = self.weak or acc.late
+        if strict or loc.has_late:
             vc = self.vc[t]
             w = loc.w
-            if w is not None and w.task != t and (acc.late or w.late) and vc[w.task] < w.pos:
+            if w is not None and w.task != t and (strict or w.late) and vc[w.task] < w.pos:
                 self._report(world, w, acc)
                 return
             for r in loc.reads.values():
-                if r.task != t and (acc.late or r.late) and _conflict(kind, r.kind) \
+                if r.task != t and (strict or r.late) and _conflict(kind, r.kind) \
                         and vc[r.task] < r.pos:
                     self._report(world, r, acc)
                     return

@@ -221,7 +221,8 @@ class MacroSteps(_Sections):
 
     def _continues(self, w, t) -> bool:
         return (not t.finished and t.pc > 0 and t.pending.op != A.CHOOSE
-                and w.owner[t.cpu] == t.index and w.action_enabled(t) and not w.violations)
+                and w.owner[t.cpu] == t.index and w.action_enabled(t) and not w.violations
+                and not _weak_choice(w, t))
 
     def _stuck(self, t) -> bool:
         w = self.world
@@ -267,15 +268,19 @@ class GuardedSections(_Sections):
             return a.obj.guards and a.obj._writer == t.index
         if op in _GUARDED_OPS:      # operations on a Var
             g = a.obj.guard
-            return g is not None and g._writer == t.index
+            return g is not None and g._writer == t.index and not _weak_choice(w, t)
         return False
 
     def step(self, index: int, choice=None) -> Event:
         # The race detector orders a group's steps once the group is closed, by the
         # footprint the search gives it (a relaxed lock orders nothing).
         w = self.world
-        w.race_deferred = []
         self._relaxed = set()
+        if w.mm is not None:
+            # A weak memory model reads the detector's clocks at every step, and
+            # relaxes no lock (below): nothing to wait for.
+            return self._step(index, choice)
+        w.race_deferred = []
         try:
             ev = self._step(index, choice)
         finally:
@@ -289,11 +294,21 @@ class GuardedSections(_Sections):
         # A lock the step found free and left free: the step only needed it
         # free, like a reader (two such sections commute).
         relaxed = self._relaxed
+        if self.world.mm is not None:
+            # Under a weak model the lock's release-acquire is what orders the data
+            # the sections read: it stays a write.
+            return relaxed
         for o, had in touched.items():
             if had[0] == A.W and had[1] == had[2] and o in locks:
                 had[0] = A.R
                 relaxed.add(o)
         return relaxed
+
+
+def _weak_choice(w, t) -> bool:
+    """Whether ``t``'s pending step is a weak memory model's choice (a load's store, a
+    store's place): like a ``choose``, it starts a step of its own."""
+    return w.mm is not None and len(w.choices(t.index)) > 1
 
 
 # What dpor asks for: sections as steps wherever the program allows.

@@ -91,7 +91,7 @@ def on_pending(t, action):
     if mark is not None and mark[0] == var.uid and mark[2] is not None and mark[2][0] == var._value:
         state = snapshot(t.gen)
         if same(state, mark[1]):
-            return A.Action(A.SPIN, var, _ne(mark[2][0]))
+            return A.Action(A.SPIN, var, _ne(mark[2][0]), order=action.order)
         t.spin = (var.uid, state, None)
         return action
     t.spin = (var.uid, snapshot(t.gen), None)

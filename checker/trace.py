@@ -331,7 +331,9 @@ def _properties(prop: str, properties):
         return list(properties)
     if prop in WORLD_PROPERTIES:
         return []
-    from .monitor import REGISTRY
+    from .monitor import ENGINE_PROPERTIES, REGISTRY
+    if prop in ENGINE_PROPERTIES:
+        return [prop]       # data-race: named, so the replay reports it (it adds no monitor)
     if prop not in REGISTRY:
         raise UsageError(f"the trace's property {prop!r} is not registered here; "
                          f"known: {', '.join(sorted(REGISTRY))}")

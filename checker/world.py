@@ -47,12 +47,27 @@ task, a task waiting for a sleeping lock, or one that has just called
 from __future__ import annotations
 
 from . import actions as A
-from . import config, objects
+from . import config, memory_model, objects
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import set_recorder
 from . import spinloop
 from .races import RaceDetector
 from .recorder import StepRecorder
+
+
+# A weak memory model's operations, and those whose choices it makes.
+_WEAK_OPS = frozenset((A.READ, A.WRITE, A.RMW, A.CMPXCHG, A.SPIN, A.ADD, A.FENCE))
+_WEAK_CHOICES = frozenset((A.READ, A.SPIN, A.WRITE, A.RMW, A.CMPXCHG, A.ADD))
+
+
+def _rmw_fn(a):
+    """An RMW action's update: old value -> (new value,), or None (a failed cmpxchg)."""
+    op = a.op
+    if op == A.RMW:
+        return lambda old: (a.arg(old),)
+    if op == A.CMPXCHG:
+        return lambda old: (a.arg2,) if old == a.arg else None
+    return lambda old: (old + a.arg,)
 
 
 class Bug(Exception):
@@ -179,6 +194,11 @@ class World:
         self._races = RaceDetector(len(self.tasks))
         # Steps whose race check waits for the end of a grouped step (checker.reductions).
         self.race_deferred = None
+        # A weak memory model's store histories (checker.memory_model); None: sc.
+        self.mm = None
+        if memory_model.resolve(getattr(program, "memory_model", None)).weak:
+            self.mm = memory_model.Machine(len(self.tasks), self._races.vc)
+            self._races.weak = True
         for t in self.tasks:
             self._active = t
             try:
@@ -215,6 +235,8 @@ class World:
         if op == A.ACQUIRE or op == A.WAIT:
             return a.obj.available(t.index, a.arg)
         if op == A.SPIN:
+            if self.mm is not None:
+                return bool(self.mm.load_choices(t.index, a))
             return bool(a.arg(a.obj._value))
         return True
 
@@ -238,7 +260,8 @@ class World:
                 if not a.obj.available(t.index, a.arg):
                     continue
             elif op == A.SPIN:
-                if not a.arg(a.obj._value):
+                if not (a.arg(a.obj._value) if self.mm is None
+                        else self.mm.load_choices(t.index, a)):
                     continue
             out.append(t.index)
         return out
@@ -263,7 +286,25 @@ class World:
         a = self.tasks[index].pending
         if a.op == A.CHOOSE:
             return a.arg
+        if self.mm is not None and a.op in _WEAK_CHOICES:
+            return self._weak_choices(index, a)
         return (None,)
+
+    def _weak_choices(self, index: int, a):
+        """A weak model's choices for a load (the stores it may read) or a store (its
+        places in mo); (None,) when the only one is what sc would do."""
+        mm = self.mm
+        op = a.op
+        if op == A.WRITE:
+            got = mm.store_choices(index, a)
+            last = len(mm.history(a.obj))
+        else:
+            if op == A.READ or op == A.SPIN:
+                got = mm.load_choices(index, a)
+            else:
+                got = mm.rmw_choices(index, a, _rmw_fn(a))
+            last = len(mm.history(a.obj)) - 1
+        return (None,) if got == (last,) else got
 
     def would_change_owner(self, t: TaskState) -> bool:
         """Predicts ``Event.oc`` for ``t``'s pending action (conservative for trylocks)."""
@@ -314,7 +355,9 @@ class World:
             self.preemptions += 1
         res = None
         kind = A.NONE
-        if op == A.READ:
+        if self.mm is not None and op in _WEAK_OPS:
+            res, kind = self._weak_step(index, a, ev, choice)
+        elif op == A.READ:
             res = obj._value
             kind = A.R
             ev.pre = ev.post = res
@@ -467,6 +510,42 @@ class World:
             ev.oc = ev.oc or ev.xoc
         return ev
 
+    def _weak_step(self, index: int, a, ev, choice):
+        """A Var action or a fence under a weak memory model: ``(result, footprint kind)``."""
+        mm = self.mm
+        op = a.op
+        obj = a.obj
+        if op == A.FENCE:
+            mm.fence(index, a.arg)
+            return None, A.NONE
+        if choice is not None:
+            ev.choice = choice
+        if op == A.READ or op == A.SPIN:
+            if choice is None and op == A.SPIN:
+                choice = mm.load_choices(index, a)[0]
+            res = mm.load(index, a, choice)
+            ev.pre = ev.post = res
+            return res, A.R
+        if op == A.WRITE:
+            ev.pre = obj._value
+            mm.store(index, a, a.arg, choice)
+            ev.post = obj._value
+            return None, A.W
+        # The RMW's own old and new values (it may sit anywhere in mo): an ADD with
+        # frees= frees when its own value reaches 0.
+        res, ev.post = mm.rmw(index, a, _rmw_fn(a), choice)
+        ev.pre = res
+        if op == A.ADD:
+            res = None
+        kind = A.W
+        if op == A.ADD:
+            kind = a.footprint_kind
+            if not self.counters and kind > A.W:
+                kind = A.W
+            if a.arg2 is not None:
+                self._add_frees(self.tasks[index], ev, kind)
+        return res, kind
+
     def _enable(self, t: TaskState, what) -> None:
         """``preempt_enable``, ``local_irq_enable`` or ``local_bh_enable``: each must
         match a disable of its own kind (a handler's own context is not one)."""
@@ -502,7 +581,10 @@ class World:
             # put's footprint (a footprint must not depend on whether this put
             # was the last); its verdict counts only for the put that frees.
             self._active = t
-            old = set_recorder(self._rec)
+            # Under a weak model the check's reads are plain accesses the race detector
+            # judges by hb; only the put that frees makes them (free_pages_check).  On
+            # sc every put records them, as the search's footprints always did.
+            old = set_recorder(self._rec if frees or self.mm is None else None)
             try:
                 on_free()
             except (AssertionError, Bug) as exc:

@@ -32,6 +32,9 @@ DEFAULT_OUT = "zsmc-traces"
 @click.option("--config", type=click.Choice(["default", "rt"]), default=None,
               help="Kernel configuration: default (!PREEMPT_RT) or rt (PREEMPT_RT: spinlock_t, rwlock_t "
                    "and local_lock_t sleep).  Default: the mutation's, else default.")
+@click.option("--memory-model", "memory_model", type=click.Choice(["sc", "ra"]), default=None,
+              help="Memory model: sc (sequentially consistent) or ra (release/acquire and relaxed "
+                   "atomics: a load may read an older store).  Default: the mutation's, else sc.")
 @click.option("--cpus", type=PositiveInt(1, MAX_CPUS), default=None,
               help=f"CPUs (default: each scenario's own), at most {MAX_CPUS}.")
 @click.option("--scheduler", metavar="NAME", default="dpor", show_default=True, shell_complete=complete.schedulers,

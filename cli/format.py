@@ -80,6 +80,8 @@ def check_header(h: dict, scenarios) -> str:
     bound = "" if h["preemption_bound"] is None else f", preemption bound {h['preemption_bound']}"
     # The seed comes first thing, so an interrupted sampled run can be repeated.
     kernel = ", kernel PREEMPT_RT" if h.get("config") == "rt" else ""
+    if h.get("memory_model", "sc") != "sc":
+        kernel += f", memory model {h['memory_model']}"
     return (f"zsmc check: variant {h['variant']}, depth {h['depth']}{kernel}, scheduler {h['scheduler']}"
             f"{bound}, seed {h['seed']}\n"
             f"  scenarios: {', '.join(scenarios)}\n  properties: {props}")
@@ -245,6 +247,8 @@ def check_command(h: dict, scenario: str, params: dict) -> dict:
     cmd = ["zsmc", "check", "--depth", str(h["depth"])]
     if h.get("config", "default") != "default":
         cmd += ["--config", h["config"]]
+    if h.get("memory_model", "sc") != "sc":
+        cmd += ["--memory-model", h["memory_model"]]
     if h["mutation"]:
         cmd += ["--mutation", h["mutation"]]
     else:

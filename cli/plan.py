@@ -58,6 +58,7 @@ class CheckPlan:
     cpus: int | None
     max_steps: int | None
     config: str                       # the kernel configuration: "default" or "rt"
+    memory_model: str                 # the memory model: "sc" or "ra"
     output: str                       # "text" or "json"
     out: str                          # invariant: a writable directory, or creatable in one
     no_minimize: bool = False
@@ -71,7 +72,7 @@ class CheckPlan:
     def from_options(cls, *, depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound,
                      properties, max_executions, time_limit, seed, output, out, no_minimize, quiet,
                      all_steps, executions, pct_depth, jobs, dask, checkpoint, resume, show_coverage,
-                     max_steps, config=None, exitfirst=False) -> CheckPlan:
+                     max_steps, config=None, exitfirst=False, memory_model=None) -> CheckPlan:
         """The plan of ``zsmc check`` with these options; UsageError names the first bad one."""
         reg = load("model.registry")
         label, variant_cls = resolve_variant(reg, variant, mutation)
@@ -80,6 +81,12 @@ class CheckPlan:
         if config != "default" and scheduler == "hypothesis":
             raise UsageError("--scheduler hypothesis runs the state machine, which models a "
                              "!PREEMPT_RT kernel only; use dpor, dfs, random or pct with --config rt")
+        # Likewise the memory model a mutation needs (checker.memory_model).
+        memory_model = memory_model or (getattr(reg.MUTATIONS[mutation], "memory_model", "sc")
+                                        if mutation else "sc")
+        if memory_model != "sc" and scheduler == "hypothesis":
+            raise UsageError("--scheduler hypothesis runs the state machine, whose steps take no "
+                             "read-from choices; use dpor, dfs, random or pct with --memory-model ra")
         names = list(dict.fromkeys(scenarios)) or default_scenarios(reg)   # --scenario X twice: once
         props = check_properties(properties)
         check_search(scheduler, preemption_bound, executions, seed,
@@ -96,7 +103,7 @@ class CheckPlan:
             note = (f"note: --checkpoint/--resume checked {names[0]} on {first} CPU(s) only; "
                     f"also run --cpus {' and --cpus '.join(map(str, rest))} for the other count(s)")
             counts[names[0]] = [first]
-        kw = {"config": config} if config != "default" else {}
+        kw = _build_kw(config, memory_model)
         builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth, c, **kw))
                        for name in names for c in counts[name])
         check_files(dask, out, checkpoint, resume)
@@ -110,12 +117,21 @@ class CheckPlan:
             search, scheduler = "exhaustive", "dfs"
             note = ("note: interrupt handlers: explored by dfs, without reduction (dpor's reduction "
                     "does not cover them yet)" + (f"\n{note}" if note else ""))
+        elif search in ("split", "pooled", "bounded", "auto-bound") and memory_model != "sc":
+            # One dpor search takes the read-from choices (checker.memory_model); the split
+            # search and the bounded ones were not checked against dfs with them.
+            if search == "auto-bound" or jobs > 1 or dask or checkpoint or resume:
+                raise UsageError(f"--memory-model {memory_model} is explored by one serial search: "
+                                 f"drop --jobs/--dask/--checkpoint/--resume and --preemption-bound auto")
+            search = "exhaustive"
+            note = (f"note: memory model {memory_model}: one serial {scheduler} search (the split "
+                    f"search does not take read-from choices yet)" + (f"\n{note}" if note else ""))
         return cls(reg=reg, cls=variant_cls, label=label, mutation=mutation, depth=depth, builds=builds,
                    search=search,
                    scheduler=scheduler, preemption_bound=preemption_bound, props=props,
                    max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
-                   max_steps=max_steps, config=config, output=output, out=out, no_minimize=no_minimize,
+                   max_steps=max_steps, config=config, memory_model=memory_model, output=output, out=out, no_minimize=no_minimize,
                    exitfirst=exitfirst, quiet=quiet,
                    all_steps=all_steps, show_coverage=show_coverage, note=note)
 
@@ -132,7 +148,21 @@ class CheckPlan:
              "time_limit": self.time_limit}
         if self.config != "default":
             h["config"] = self.config           # absent on the default: reports as before
+        if self.memory_model != "sc":
+            h["memory_model"] = self.memory_model   # likewise
         return h
+
+    @property
+    def build_kw(self) -> dict:
+        """The keyword arguments of ``reg.make_build`` for this check's kernel semantics."""
+        return _build_kw(self.config, self.memory_model)
+
+
+def _build_kw(config, memory_model) -> dict:
+    kw = {"config": config} if config != "default" else {}
+    if memory_model != "sc":
+        kw["memory_model"] = memory_model
+    return kw
 
 
 def _has_interrupts(builds) -> bool:

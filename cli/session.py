@@ -106,7 +106,7 @@ class Session:
         too, cut short) and its scenario is done; the others go on to the full depth.
         A bug depth 1 finds is reported in depth 1's time, whatever the depth asked."""
         p = self.plan
-        kw = {"config": p.config} if p.config != "default" else {}
+        kw = p.build_kw
         for depth in range(1, p.depth):
             todo = [i for i in range(len(p.builds)) if i not in self.reported]
             if not todo or self.stopped:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from checker import UsageError
 from checker.config import resolve as resolve_config
+from checker.memory_model import resolve as resolve_memory_model
 from checker.trace import register_loader
 
 from . import variant_files
@@ -48,7 +49,9 @@ class Mutation:
     methods, None when not expressible), the property it must violate, its ``origin``
     (commit or review) and a one-line ``summary``; ``reason`` says why it is not
     expressible when ``expressible`` is False.  ``config`` is the kernel configuration
-    the bug shows on (:mod:`checker.config`: ``"default"`` is !PREEMPT_RT, ``"rt"``)."""
+    the bug shows on (:mod:`checker.config`: ``"default"`` is !PREEMPT_RT, ``"rt"``),
+    ``memory_model`` the memory model it needs (:mod:`checker.memory_model`: ``"sc"``,
+    ``"ra"``)."""
 
     name: str
     base: str
@@ -59,6 +62,7 @@ class Mutation:
     expressible: bool = True
     reason: str = ""
     config: str = "default"
+    memory_model: str = "sc"
 
 
 MUTATIONS: dict = {}
@@ -209,10 +213,12 @@ def cpu_counts(name, cpus: int | None = None) -> list:
     return list(getattr(find_scenario(name), "counts", None) or [None])
 
 
-def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None, config=None):
+def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None, config=None,
+               memory_model=None):
     """``(build, params)``: ``build()`` returns a fresh Program (context: the pool) for
     ``scenario`` with clients of ``depth`` operations and background tasks of ``depth``
-    rounds, on kernel configuration ``config`` (None or "default": !PREEMPT_RT; "rt");
+    rounds, on kernel configuration ``config`` (None or "default": !PREEMPT_RT; "rt")
+    and memory model ``memory_model`` (None or "sc"; "ra");
     ``params`` is a JSON-able description that :func:`build_from_params` accepts."""
     if not isinstance(variant, type) or not any(issubclass(variant, v) for v in VERSIONS.values()):
         raise UsageError(f"make_build needs a zsmalloc version class, got {variant!r}")
@@ -224,6 +230,7 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < scen.min_cpus:
         raise UsageError(f"scenario {scen.name} needs at least {scen.min_cpus} CPU(s), got {cpus!r}")
     config = resolve_config(config)
+    memory_model = resolve_memory_model(memory_model)
     spec, mutation = describe_variant(variant)
     params = {"format": PARAMS_FORMAT, "variant": spec, "mutation": mutation, "scenario": scen.name,
               "depth": depth, "cpus": cpus, "tasks": scen.task_params(variant, cpus),
@@ -233,9 +240,11 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
         params["variant_file"] = source
     if config.preempt_rt:
         params["config"] = config.name      # absent on the default: older params stay valid
+    if memory_model.weak:
+        params["memory_model"] = memory_model.name      # likewise
 
     def build():
-        return build_program(variant, scen, depth, cpus, config)
+        return build_program(variant, scen, depth, cpus, config, memory_model)
 
     build.params = params
     build.loader = LOADER          # so a test can rebuild it (pytest plugin)
@@ -268,7 +277,7 @@ def build_from_params(params: dict, trusted: bool = False):
     _trusted_variant(params, trusted)
     cls = variant_for(params["variant"], params.get("mutation"))
     build, fresh = make_build(cls, params["scenario"], params["depth"], params.get("cpus"),
-                              params.get("config"))
+                              params.get("config"), params.get("memory_model"))
     for key in ("tasks", "pool"):
         if key in params and params[key] != fresh[key]:
             raise UsageError(f"scenario {params['scenario']!r} has changed since these params were "

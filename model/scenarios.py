@@ -159,6 +159,11 @@ SCENARIOS = {s.name: s for s in (
     Scenario("read-migrate", "a client against migration of its zspage's pages", 1, 2,
              (_client(api="map"), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES)),
              cpu_counts=_BOTH),
+    Scenario("write-migrate", "a writer (zs_obj_write) against migration of a page of its "
+             "zspage on two CPUs: the zspage lock alone orders them (hazard 16, under "
+             "--memory-model ra)", 2, 2,
+             (_client(api="obj", ops=("write",)), TaskSpec("migration", "migration", 1, targets=("zs2.p0",))),
+             free_work_pending=False, default=False),
     Scenario("free-deferred", "the deferred-free worker against migration of the "
              "empty zspage's pages", 1, 2,
              (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=_ZS3_PAGES)),
@@ -195,10 +200,12 @@ SCENARIOS = {s.name: s for s in (
 )}
 
 
-def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=None) -> Program:
+def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=None,
+                  memory_model=None) -> Program:
     """A fresh Program for one execution: a new pool, one version object per task
     (of the variant with its kernel functions traced, :mod:`model.coverage`), on the
-    kernel configuration ``config`` (:mod:`checker.config`: None or "default", "rt")."""
+    kernel configuration ``config`` (:mod:`checker.config`: None or "default", "rt") and
+    memory model ``memory_model`` (:mod:`checker.memory_model`: None or "sc", "ra")."""
     variant = instrumented(variant)
     boot = variant(tag="")
     with kernel_config(config):
@@ -225,4 +232,4 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=Non
         irq = "hard" if t.name in getattr(variant, "IRQ_CLIENTS", ()) else None
         tasks.append(Task(fn, t.name, cpu, t.role, irq))
     return Program(tasks, cpus=cpus, observe=pool.snapshot, context=pool, name=scenario.name,
-                   config=config)
+                   config=config, memory_model=memory_model)

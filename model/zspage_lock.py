@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checker import LockMap, Obj, RwLock, SpinLock, Var, preempt_disable, preempt_enable, shared_struct
+from checker.atomics import ACQUIRE, RELEASE
 
 ZS_PAGE_UNLOCKED = 0
 ZS_PAGE_WRLOCKED = -1
@@ -121,7 +122,18 @@ class AtomicCountLock:
     The kernel (v5 12/18) names the writer side ``zspage_try_write_lock``; the
     model uses the 6.15 name ``zspage_write_trylock`` for every version so that
     one override changes every caller.
+
+    The orderings of v5's atomics (protocol §1 b, hazard 16), named once here;
+    they matter under a weak memory model only (``--memory-model ra``,
+    :mod:`checker.memory_model`): the reader's ``atomic_read_acquire`` and
+    ``atomic_try_cmpxchg_acquire``, its ``atomic_dec_return_release``, the
+    writer's ``atomic_try_cmpxchg_acquire`` and ``atomic_set_release``.
     """
+
+    READ_LOCK_ORDER = ACQUIRE       # atomic_read_acquire, atomic_try_cmpxchg_acquire
+    READ_UNLOCK_ORDER = RELEASE     # atomic_dec_return_release
+    WRITE_LOCK_ORDER = ACQUIRE      # atomic_try_cmpxchg_acquire
+    WRITE_UNLOCK_ORDER = RELEASE    # atomic_set_release
 
     def zspage_lock_init(self, zspage):
         """``zspage_lock_init`` (plain): counter 0 and the per-pool lockdep class."""
@@ -137,8 +149,8 @@ class AtomicCountLock:
         zl = zspage.zl
         yield zl.dep_map.acquire(shared=True)
         while True:
-            old = yield zl.cnt.spin_until(_not_wrlocked)
-            seen = yield zl.cnt.cmpxchg(old, old + 1)
+            old = yield zl.cnt.spin_until(_not_wrlocked, self.READ_LOCK_ORDER)
+            seen = yield zl.cnt.cmpxchg(old, old + 1, self.READ_LOCK_ORDER)
             if seen == old:
                 return
 
@@ -146,7 +158,7 @@ class AtomicCountLock:
         """(b) ``rwsem_release``; ``atomic_dec_return_release``."""
         zl = zspage.zl
         yield zl.dep_map.release()
-        yield zl.cnt.rmw(_dec)
+        yield zl.cnt.rmw(_dec, self.READ_UNLOCK_ORDER)
 
     def zspage_write_trylock(self, zspage):
         """(b) ``preempt_disable``; ``atomic_try_cmpxchg_acquire(0, -1)``: on success
@@ -155,7 +167,7 @@ class AtomicCountLock:
         """
         zl = zspage.zl
         yield preempt_disable()
-        seen = yield zl.cnt.cmpxchg(ZS_PAGE_UNLOCKED, ZS_PAGE_WRLOCKED)
+        seen = yield zl.cnt.cmpxchg(ZS_PAGE_UNLOCKED, ZS_PAGE_WRLOCKED, self.WRITE_LOCK_ORDER)
         if seen == ZS_PAGE_UNLOCKED:
             yield zl.dep_map.try_acquire()
             return True
@@ -166,7 +178,7 @@ class AtomicCountLock:
         """(b) ``rwsem_release``; ``atomic_set_release(0)``; ``preempt_enable``."""
         zl = zspage.zl
         yield zl.dep_map.release()
-        yield zl.cnt.write(ZS_PAGE_UNLOCKED)
+        yield zl.cnt.write(ZS_PAGE_UNLOCKED, self.WRITE_UNLOCK_ORDER)
         yield preempt_enable()
 
 

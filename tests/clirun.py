@@ -15,3 +15,15 @@ def run(*args):
     except TypeError:
         runner = CliRunner()
     return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def check_trace_replays(folder, param: str, value: str, option: str, prop: str):
+    """The one trace a check wrote under ``folder`` records ``param = value`` in its
+    program's params and ``option value`` in its command, and replays ``prop``."""
+    import json
+    [path] = folder.glob("*.json")
+    trace = json.loads(path.read_text())
+    assert trace["program"]["params"][param] == value
+    assert f"{option} {value}" in trace["meta"]["command"]
+    again = run("replay", path)
+    assert again.exit_code == 1 and f"reproduced: [{prop}]" in again.stdout

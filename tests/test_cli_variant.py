@@ -98,7 +98,7 @@ def test_diff_of_a_mutation_and_bad_input():
     res = run("variant", "diff", "free-drops-pool-lock-early")
     assert res.exit_code == 0 and "+    yield pool.lock.release()           # the bug" in res.stdout
     for spec, words in [("upstream", "is a built-in version"), ("nope.py:X", "not found"),
-                        ("relaxed-zspage-lock", "not expressible")]:
+                        ("writer-starvation", "not expressible")]:
         bad = run("variant", "diff", spec)
         assert bad.exit_code == 2 and words in bad.stderr, (spec, bad.stderr)
 

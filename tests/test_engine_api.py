@@ -63,7 +63,7 @@ def issue_build():
 
 ISSUE_NAMES = ["Program", "Task", "Var", "SpinLock", "RwLock", "Mutex", "explore",
                "preempt_disable", "preempt_enable", "cond_resched", "might_sleep", "choose"]
-OTHER_NAMES = ["RwSemaphore", "PageLock", "LockMap", "RawSpinLock", "LocalLock", "KernelConfig", "Obj", "sleep", "label", "alloc", "free",
+OTHER_NAMES = ["RwSemaphore", "PageLock", "LockMap", "RawSpinLock", "LocalLock", "KernelConfig", "MemoryModel", "atomics", "memory_model", "Obj", "sleep", "label", "alloc", "free",
                "access", "pin", "unpin", "Result", "Violation", "Monitor", "register",
                "ModelError", "UsageError"]
 

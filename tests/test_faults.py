@@ -69,7 +69,7 @@ BAD_CHECK = [
     (["--variant", "{file}:NotAGenerator"], ["zs_free must be a generator"]),
     (["--variant", "no_such_module_zsmc:X"], ["cannot import variant module"]),
     (["--mutation", "nope"], ["unknown mutation 'nope'"]),
-    (["--mutation", "relaxed-zspage-lock"], ["cannot be expressed"]),
+    (["--mutation", "writer-starvation"], ["cannot be expressed"]),
     (["--mutation", "free-drops-pool-lock-early", "--variant", "{file}:Fine"], ["built-in version"]),
     (["--scenario", "nope"], ["unknown scenario 'nope'"]),
     (["--scenario", "large:classes=x"], ["large"]),

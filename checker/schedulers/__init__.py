@@ -2,8 +2,8 @@
 
 The contract (shuttle's design) is :class:`~checker.schedulers.base.Scheduler`:
 ``new_execution``, ``pick`` and ``end_execution``.  Its optional parts
-(``name``, ``seed``, ``reductions``, ``interrupts``, ``cut``, ``incomplete_reason``,
-``judge``, ``reset``) have their defaults in
+(``name``, ``seed``, ``reductions``, ``interrupts``, ``memory_models``, ``cut``,
+``incomplete_reason``, ``judge``, ``reset``) have their defaults in
 :class:`~checker.schedulers.base.BaseScheduler`, which the built-in
 schedulers subclass.
 """

@@ -54,6 +54,14 @@ class BaseScheduler:
     # Whether the scheduler is sound on programs with interrupt handlers
     # (checker.interrupts): one that only asks the World what is enabled is.
     interrupts = True
+    # The memory models (checker.memory_model) whose branching the scheduler
+    # explores: under a weak one a load's store and a store's place are choices
+    # of the step (World.choices).  A scheduler that takes every choice World
+    # offers supports every model; the default is the one that has none.
+    memory_models = ("sc",)
+    # Whether it copes with smp_mb's global view under a weak model (a step that
+    # reads every location's history; dpor's footprints do not say so).
+    global_fences = True
     # Branches a bound removed (Result.bound_cut); read when the search ends.
     cut = 0
     # Non-empty: a search that ran out of executions is still not complete (a
@@ -120,6 +128,7 @@ class _Adapted(BaseScheduler):
     seed = property(lambda self: getattr(self.inner, "seed", None))
     reductions = property(lambda self: _reductions_of(self.inner))
     cut = property(lambda self: getattr(self.inner, "cut", 0))
+    memory_models = property(lambda self: getattr(self.inner, "memory_models", ("sc",)))
     incomplete_reason = property(lambda self: getattr(self.inner, "incomplete_reason", ""))
 
 

@@ -13,6 +13,9 @@ from .base import BaseScheduler
 
 
 class DFS(BaseScheduler):
+    # Every choice the World offers is a branch: a weak model's too.
+    memory_models = ("sc", "ra")
+
     def __init__(self, preemption_bound=None, name="dfs"):
         self.name = name
         self.bound = preemption_bound
@@ -37,12 +40,16 @@ class DFS(BaseScheduler):
             node = stack[d]
             return node[0][node[1]]
         alts = []
-        for t in enabled:
-            a = world.tasks[t].pending
-            if a.op == CHOOSE:
-                alts.extend((t, c) for c in a.arg)
-            else:
-                alts.append((t, None))
+        if world.mm is not None:
+            for t in enabled:
+                alts.extend((t, c) for c in world.choices(t))
+        else:
+            for t in enabled:
+                a = world.tasks[t].pending
+                if a.op == CHOOSE:
+                    alts.extend((t, c) for c in a.arg)
+                else:
+                    alts.append((t, None))
         if self.bound is not None:
             left = self.bound - world.preemptions
             if left <= 0:

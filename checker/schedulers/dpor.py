@@ -80,6 +80,12 @@ class DPOR(BaseScheduler, RaceReversal):
     reductions = SECTIONS
     # Its reasoning about who may run on a CPU knows sections, not interrupts.
     interrupts = False
+    # A weak model's choices are taken as choose() values are: the state decides
+    # the options, each other one a branch of the node (checked against dfs,
+    # tests/test_memory_model_oracle.py and test_engine_differential.py).
+    memory_models = ("sc", "ra")
+    # smp_mb's global view reads every location: not in any footprint.
+    global_fences = False
 
     def __init__(self, prefix=(), trace_keys=False, guards=True):
         """``prefix``: explore only the executions that start with the steps
@@ -119,7 +125,7 @@ class DPOR(BaseScheduler, RaceReversal):
         nodes = self.nodes
         if d < self.fixed:
             key = self.prefix[d]
-            if key[0] not in enabled or not self._fits(world.tasks[key[0]].pending, key):
+            if key[0] not in enabled or not self._fits(world, key):
                 raise InternalError(f"dpor: the prefix's step {d} {key} cannot be taken; "
                                     "is build() deterministic?")
             if d == len(nodes):
@@ -132,8 +138,7 @@ class DPOR(BaseScheduler, RaceReversal):
                 # The node the search backtracked to.  A branch whose step cannot
                 # be taken here (a wakeup sequence inserted for a blocking race
                 # that the state does not allow after all) is dropped.
-                while t not in enabled or node.key in node.sleep \
-                        or not self._fits(world.tasks[t].pending, node.key):
+                while t not in enabled or not self._refit(world, node) or node.key in node.sleep:
                     if not node.wakeup:
                         return None
                     child = node.wakeup.pop(0)
@@ -171,13 +176,15 @@ class DPOR(BaseScheduler, RaceReversal):
         if guide:
             for idx, child in enumerate(guide):
                 ct = child.key[0]
-                if ct in enabled and child.key not in sleep and self._fits(tasks[ct].pending, child.key):
-                    node = Node(sleep, guide[idx + 1:], child.key, child.children)
+                key = self._fitted(world, child.key) if ct in enabled else None
+                if key is not None and key not in sleep:
+                    node = Node(sleep, guide[idx + 1:], key, child.children)
                     break
         if node is None:
+            weak = world.mm is not None
             for u in enabled:
                 a = tasks[u].pending
-                for v in (a.arg if a.op == A.CHOOSE else (None,)):
+                for v in (world.choices(u) if weak else a.arg if a.op == A.CHOOSE else (None,)):
                     if (u, v) not in sleep:
                         node = Node(sleep, [], (u, v), None)
                         break
@@ -191,25 +198,53 @@ class DPOR(BaseScheduler, RaceReversal):
         return node.key
 
     @staticmethod
-    def _fits(a, key) -> bool:
-        """Whether ``key`` names a step of a task whose pending action is ``a``."""
+    def _fits(world, key) -> bool:
+        """Whether ``key`` names a step of the task's pending action."""
+        a = world.tasks[key[0]].pending
         if a.op == A.CHOOSE:
             return key[1] in a.arg
+        if world.mm is not None:
+            return key[1] in world.choices(key[0])
         return key[1] is None
+
+    @staticmethod
+    def _fitted(world, key):
+        """``key`` as a step the task can take now, or None.  A weak model's value that
+        this state does not offer (a store that a reordering removed or moved) is
+        the task's step with its first value: every value of it becomes a branch
+        of the node (:meth:`_other_values`), so the step is what the sequence needs."""
+        if DPOR._fits(world, key):
+            return key
+        if world.mm is not None and world.tasks[key[0]].pending.op != A.CHOOSE:
+            return (key[0], world.choices(key[0])[0])
+        return None
+
+    def _refit(self, world, node) -> bool:
+        key = self._fitted(world, node.key)
+        if key is None:
+            return False
+        node.key = key
+        return True
 
     @staticmethod
     def _other_values(world, node) -> None:
         """Make every other value of a choice taken at ``node`` a branch of it."""
         t, v = node.key
         a = world.tasks[t].pending
-        if a.op != A.CHOOSE:
+        if a.op == A.CHOOSE:
+            values = a.arg
+        elif world.mm is not None:
+            values = world.choices(t)
+            if len(values) < 2:
+                return
+        else:
             return
         have = {c.key for c in node.wakeup}
         c = world.tasks[t].cpu
         # Another value's footprint is unknown until it runs (the task's code
         # after the choice may touch shared memory): None, dependent on all.
         fp = (t, None, c if world.shared_cpu[c] else -1, False)
-        for w in a.arg:
+        for w in values:
             k = (t, w)
             if w != v and k not in node.sleep and k not in have:
                 node.wakeup.append(WNode(k, fp))

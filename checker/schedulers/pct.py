@@ -61,6 +61,7 @@ class PCT(BaseScheduler):
                  preemption_bound=None):
         self.depth = check_count("depth", depth, 1)
         self.name = f"pct (depth {depth})"
+        self.memory_models = ("sc", "ra")
         self.executions = check_count("executions", executions)
         self.seed = check_seed(seed)
         if preemption_bound is not None:
@@ -124,8 +125,8 @@ class PCT(BaseScheduler):
             t = enabled[0]
         self.last = t
         a = world.tasks[t].pending
-        if a.op == _CHOOSE:
-            opts = a.arg
+        if a.op == _CHOOSE or world.mm is not None:
+            opts = world.choices(t)
             return (t, opts[self.rng.randrange(len(opts))] if len(opts) > 1 else opts[0])
         return (t, None)
 

@@ -68,6 +68,7 @@ class RandomScheduler(BaseScheduler):
 
     def __init__(self, executions: int = 1000, seed: int = 0, preemption_bound=None):
         self.name = "random"
+        self.memory_models = ("sc", "ra")
         self.executions = check_count("executions", executions)
         self.seed = check_seed(seed)
         if preemption_bound is not None:
@@ -92,6 +93,10 @@ class RandomScheduler(BaseScheduler):
             enabled = [t for t in enabled if not world.would_preempt(t)]
             if not enabled:
                 return False
+        if world.mm is not None:
+            # A weak model: the store a load reads and a store's place are choices too.
+            steps = [(t, c) for t in enabled for c in world.choices(t)]
+            return steps[self.rng.randrange(len(steps))] if len(steps) > 1 else steps[0]
         tasks = world.tasks
         for t in enabled:
             if tasks[t].pending.op == _CHOOSE:

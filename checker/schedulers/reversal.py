@@ -180,7 +180,8 @@ class RaceReversal:
                 a = ts.pending
                 # A pending choice never ran, so no value of it was tried here:
                 # each is its own event.
-                for v in (a.arg if a.op == A.CHOOSE else (None,)):
+                for v in (world.choices(q) if world.mm is not None
+                          else a.arg if a.op == A.CHOOSE else (None,)):
                     e = _pending_event(world, ts, n)
                     e.choice = v
                     self._races_of(e, n, deps.direct(e), last_of_task[q], evs, hist, cpu_all, cpu_oc, hb)

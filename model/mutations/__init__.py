@@ -12,4 +12,5 @@ from __future__ import annotations
 
 # Importing a submodule registers its mutations (model.registry imports this package
 # at its end, so the registry is complete by the time anyone reads MUTATIONS).
-from . import access, compact, deferred, free, inexpressible, irq, locking, migrate, rt  # noqa: F401
+from . import (access, compact, deferred, free, inexpressible, irq, locking, migrate, ordering,  # noqa: F401
+               rt)

@@ -1,5 +1,5 @@
 """Mutations of catalogue entries the model cannot express, each with the reason (section 4:
-#5, #8, #9, #10, #16, #25).
+#5, #8, #9, #10, #25).
 
 See :mod:`model.mutations` for the conventions.
 """
@@ -30,11 +30,6 @@ _inexpressible(
     "zsmalloc: fix a race with deferred_handles storing, Nhat Pham, Jan 2023, 85b325815b56",
     "#10: zs_free overwrites the handle value before writeback reads it",
     "zsmalloc writeback (deferred_handles, zs_reclaim_page) was removed upstream and is not modelled")
-_inexpressible(
-    "relaxed-zspage-lock", "v5", "data-integrity",
-    "Yosry Ahmed's review of v4 of 'zsmalloc/zram: there be preemption', Feb 2025",
-    "#16: relaxed ordering on the read-lock acquire or read-unlock release",
-    "the engine is sequentially consistent; ordering bugs need a weak memory model")
 _inexpressible(
     "writer-starvation", "upstream", "writers-never-block",
     "protocol §4 #25 (readers never wait for writers)",

@@ -9,7 +9,7 @@ import functools
 import pytest
 
 from checker import UsageError, explore
-from checker.monitor import REGISTRY
+from checker.monitor import ENGINE_PROPERTIES, REGISTRY
 from model.registry import MUTATIONS, VERSIONS, make_build, variant_for
 
 # mutation -> (scenario, depth): the smallest scenario where the bug is reachable.
@@ -36,6 +36,7 @@ WHERE = {
     "kick-deferred-free-forgotten": ("free-migrate", 1),
     "rt-lock-in-preempt-disabled": ("malloc-free", 1),
     "irq-reader": ("irq-read-migrate", 1),
+    "relaxed-zspage-lock": ("write-migrate", 1),
 }
 
 # Mutations plain DFS also finds within a second (the others need DPOR's reduction:
@@ -53,17 +54,17 @@ def _properties(expected):
     return [] if expected == "bug" else [expected]
 
 
-def _explore(cls, scenario, depth, expected, scheduler, config="default"):
-    build, _ = make_build(cls, scenario, depth, config=config)
+def _explore(cls, scenario, depth, expected, scheduler, config="default", memory_model="sc"):
+    build, _ = make_build(cls, scenario, depth, config=config, memory_model=memory_model)
     return explore(build, scheduler=scheduler, properties=_properties(expected),
                    stop_on_violation=True, time_limit=60)
 
 
 @functools.cache
-def _baseline(base, scenario, depth, expected, scheduler, config="default"):
-    """The base version's result for one (scenario, depth, property, kernel configuration):
-    shared by mutations."""
-    r = _explore(VERSIONS[base], scenario, depth, expected, scheduler, config)
+def _baseline(base, scenario, depth, expected, scheduler, config="default", memory_model="sc"):
+    """The base version's result for one (scenario, depth, property, kernel configuration,
+    memory model): shared by mutations."""
+    r = _explore(VERSIONS[base], scenario, depth, expected, scheduler, config, memory_model)
     return r.complete, tuple(v.property for v in r.violations)
 
 
@@ -72,7 +73,7 @@ def test_every_expressible_mutation_has_a_scenario():
 
 
 def test_registered_mutations_are_well_formed():
-    props = set(REGISTRY) | {"bug", "deadlock"}
+    props = set(REGISTRY) | {"bug", "deadlock"} | set(ENGINE_PROPERTIES)
     for name, m in MUTATIONS.items():
         assert m.name == name and m.origin and m.summary, name
         assert m.expected_property in props, name
@@ -94,7 +95,8 @@ def test_inexpressible_mutation_is_a_clear_usage_error():
 def test_mutation_is_found(name):
     m = MUTATIONS[name]
     scenario, depth = WHERE[name]
-    r = _explore(variant_for(m.base, name), scenario, depth, m.expected_property, "dpor", m.config)
+    r = _explore(variant_for(m.base, name), scenario, depth, m.expected_property, "dpor", m.config,
+                 m.memory_model)
     found = [v.property for v in r.violations]
     assert m.expected_property in found, (name, found)
 
@@ -111,7 +113,8 @@ def test_mutation_is_found_by_dfs(name):
 def test_base_version_is_silent(name):
     m = MUTATIONS[name]
     scenario, depth = WHERE[name]
-    complete, found = _baseline(m.base, scenario, depth, m.expected_property, "dpor", m.config)
+    complete, found = _baseline(m.base, scenario, depth, m.expected_property, "dpor", m.config,
+                                m.memory_model)
     assert complete, (m.base, scenario, depth)
     assert m.expected_property not in found, (m.base, scenario, found)
 
