@@ -542,6 +542,11 @@ class World:
             kind = a.footprint_kind
             if not self.counters and kind > A.W:
                 kind = A.W
+            elif kind > A.W and a.order != memory_model.RELAXED:
+                # Under a weak model an ordered RMW synchronises with the store it
+                # reads: two such additions in one order or the other are two traces
+                # (the race detector's hb differs), so they no longer commute.
+                kind = A.W
             if a.arg2 is not None:
                 self._add_frees(self.tasks[index], ev, kind)
         return res, kind
