@@ -41,7 +41,10 @@ class Runs:
 
     def get(self, *args, timeout=None):
         if args not in self.done:
-            self.done[args] = self._run(args, timeout)
+            doc, wall = self.done[args] = self._run(args, timeout)
+            # A long run's figures on stderr at once: a bench stopped later keeps them.
+            what = "killed" if doc is None else f"{doc['status']}, {total(doc):,} executions"
+            print(f"{command(args)}: {what} in {wall:.1f} s", file=sys.stderr, flush=True)
         return self.done[args]
 
     def _run(self, args, timeout):
