@@ -65,8 +65,8 @@ _YIELDS = (11, 13)   # COND_RESCHED, SLEEP
 _RELEASES = (8, 10)  # RELEASE, PREEMPT_ENABLE
 UNITS = ("decisions", "unlocks")
 # Executions per run by default: the catalogue's narrowest window on the model's
-# ``large`` pool (write-second-half-after-unlock) took 166-2,928 executions over
-# seeds 0-4 (docs/sampling.md); 1,000 missed it for most seeds.
+# ``large`` pool (write-second-half-after-unlock) took 838-3,059 executions over
+# seeds 0-4 (docs/sampling.md); with 1,000 every seed missed it.
 DEFAULT_EXECUTIONS = 5000
 
 
@@ -78,8 +78,8 @@ class PCT(BaseScheduler):
     Attributes read by tests and reports: ``depth``, ``change_points`` (of the
     current or last execution, in its unit), ``unit`` (the unit of the current
     or last execution), ``k`` (the estimate those points were drawn from: the
-    previous execution's decisions, or the most unlocks of any execution so far), ``decisions`` and ``unlocks``
-    (of the current or last execution).
+    previous execution's decisions, or the most unlocks of any execution so
+    far), ``decisions`` and ``unlocks`` (of the current or last execution).
     ``units``: the units executions count change points in, in turn.
     """
 
@@ -97,7 +97,7 @@ class PCT(BaseScheduler):
         self.bound = preemption_bound
         self.rng = _random.Random(seed)
         self.runs = 0
-        self.counts = {u: 0 for u in UNITS}   # of the previous execution, per unit
+        self.counts = {u: 0 for u in UNITS}   # the previous execution's decisions; the most unlocks
         self.unit = self.units[0]
         self.k = 0                      # counts[unit] when this execution started
         self.decisions = 0              # decisions so far in this execution
