@@ -1,7 +1,11 @@
-"""The model's benchmark targets (issue 3), measured through the CLI a user runs.
+"""The model's benchmark targets (issues 3 and 14), measured through the CLI a user runs.
 
-    python -m bench.bench_model            # everything (about 3 minutes on 2 cores)
-    python -m bench.bench_model --quick    # depth 1, the mutations and dfs (seconds)
+    python -m bench.bench_model            # everything (an hour or more on 2 cores)
+    python -m bench.bench_model --quick    # depth 1, the mutations, dfs, sampling (minutes)
+    python -m bench.bench_model --only 5 --only 6    # issue 14's targets 5 and 6 only
+
+Issue 14's targets (numbered as in the issue) are in :mod:`bench.speed_targets`.
+Issue 3's targets:
 
 Targets, on the 2-core project machine:
 
@@ -21,30 +25,23 @@ status is 1 if a target failed.  Wall times include the process start.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
-import subprocess
 import sys
-import tempfile
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):     # run as a script: make the repository importable
+    sys.path.insert(0, str(ROOT))
+
+from bench import speed_targets as st
+
 VERSIONS = ("upstream", "v5", "legacy")
 DFS_SCENARIOS = ("smoke", "up-read-compact", "read-compact")
 
 
 def zsmc(*args, timeout=None):
     """Run ``zsmc check ARGS --format json``: ``(document, wall seconds)``."""
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "cli", "check", *args, "--format", "json", "--out", out]
-        t = time.perf_counter()
-        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
-        wall = time.perf_counter() - t
-    try:
-        return json.loads(p.stdout), wall
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"bench_model: {' '.join(cmd)} printed no JSON ({exc}): {p.stderr.strip()}")
+    return st.run_json(ROOT, args, timeout)
 
 
 def clean(doc) -> bool:
@@ -112,18 +109,40 @@ def dfs_ratio() -> None:
         print(f"| {scen} | {ds['executions']:,} | {ds['elapsed']:.2f} | {fx} | {fs['elapsed']:.2f} | {ratio} |")
 
 
+def issue14(verdicts, only, quick) -> None:
+    """Issue 14's targets ``only`` (all if empty), long ones skipped when ``quick``."""
+    runs = st.Runs(ROOT)
+    parts = [(1, "redundant executions", lambda: st.redundant(runs, verdicts, (1,) if quick else (1, 2))),
+             (2, "depth 2 of every version, serial and --jobs 2", lambda: st.depth2(runs, verdicts)),
+             (3, "depth 3 of upstream, --jobs 2", lambda: st.depth3(runs, verdicts)),
+             (5, "first bug first", lambda: st.first_bug(runs, verdicts)),
+             (6, "sampling on large", lambda: st.sampling(runs, verdicts))]
+    for n, title, part in parts:
+        wanted = n in only or (n == 2 and 4 in only) or not only
+        if not wanted or (quick and n in (2, 3)):
+            continue
+        print(f"## Issue 14, target {n}{' and 4' if n == 2 else ''}: {title}\n")
+        part()
+        print()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="depth 1, the mutations and dfs only")
+    ap.add_argument("--quick", action="store_true",
+                    help="skip the long runs: issue 3's depth 2, issue 14's targets 2-4 and depth 2 of 1")
+    ap.add_argument("--only", type=int, action="append", choices=range(1, 7), default=[], metavar="N",
+                    help="only issue 14's target N (repeatable; 4 comes with 2); issue 3's are skipped")
     args = ap.parse_args(argv)
     verdicts = []
     print(f"# zsmc model benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
-    depth_runs(verdicts, args.quick)
-    print()
-    mutations(verdicts)
-    print()
-    dfs_ratio()
-    print()
+    if not args.only:
+        depth_runs(verdicts, args.quick)
+        print()
+        mutations(verdicts)
+        print()
+        dfs_ratio()
+        print()
+    issue14(verdicts, set(args.only), args.quick)
     for ok, line in verdicts:
         print(("PASS  " if ok else "FAIL  ") + line)
     return 0 if all(ok for ok, _ in verdicts) else 1

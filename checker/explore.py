@@ -97,7 +97,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                                   or max_steps < 1):
         raise UsageError(f"max_steps must be a positive integer or None, got {max_steps!r}")
     sched = make_scheduler(scheduler, preemption_bound=preemption_bound, seed=seed,
-                           executions=max_executions or 1000)
+                           executions=max_executions)
     result = Result(scheduler=sched.name, preemption_bound=preemption_bound,
                     seed=seed if sched.seed is None else sched.seed)
     start = time.perf_counter()

@@ -59,7 +59,7 @@ DEFAULT_OUT = "zsmc-traces"
 @click.option("--all-steps", is_flag=True,
               help="Print every step of a violation's trace, not only lock and preemption steps.")
 @click.option("--executions", type=PositiveInt(1), default=None, metavar="N",
-              help="Executions per scenario of a sampled scheduler (random, pct: 1000; "
+              help="Executions per scenario of a sampled scheduler (random: 1000, pct: 5000; "
                    "hypothesis: examples, 200).")
 @click.option("--pct-depth", type=PositiveInt(1), default=3, show_default=True, metavar="D",
               help="The bug depth d of the pct scheduler.")

@@ -183,14 +183,14 @@ class Pooled(Split):
 
 
 class Sampled(Strategy):
-    """``random`` and ``pct``: seeded samples (1000 executions by default), never complete."""
+    """``random`` and ``pct``: seeded samples (1000 and 5000 executions by default), never complete."""
 
     def explore(self, build, limits):
         from checker import explore
         from checker.schedulers import make_scheduler
         p = self.plan
         sched = make_scheduler(p.scheduler, preemption_bound=p.preemption_bound, seed=p.seed,
-                               executions=p.executions or 1000, depth=p.pct_depth)
+                               executions=p.executions, depth=p.pct_depth)
         result = explore(build.build, scheduler=sched, seed=p.seed, max_steps=p.max_steps, **limits)
         return result, build.params
 

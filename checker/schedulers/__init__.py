@@ -24,9 +24,11 @@ SCHEDULERS = {
 }
 
 
-def make_scheduler(spec, preemption_bound=None, seed=0, executions=1000, depth=3):
+def make_scheduler(spec, preemption_bound=None, seed=0, executions=None, depth=3):
     """A scheduler from a name or an instance (a BaseScheduler is used as is, another
-    Scheduler is seen through :func:`~checker.schedulers.base.adapt`)."""
+    Scheduler is seen through :func:`~checker.schedulers.base.adapt`).  ``executions``:
+    a sampled scheduler's count (None: its own default, random 1000, pct 5000)."""
+    sampled = {} if executions is None else {"executions": executions}
     if not isinstance(spec, str):
         sched = adapt(spec)
         if sched is None:
@@ -45,10 +47,10 @@ def make_scheduler(spec, preemption_bound=None, seed=0, executions=1000, depth=3
         return DPOR()
     if spec == "random":
         from .random import RandomScheduler
-        return RandomScheduler(executions=executions, seed=seed, preemption_bound=preemption_bound)
+        return RandomScheduler(seed=seed, preemption_bound=preemption_bound, **sampled)
     if spec == "pct":
         from .pct import PCT
-        return PCT(depth=depth, executions=executions, seed=seed, preemption_bound=preemption_bound)
+        return PCT(depth=depth, seed=seed, preemption_bound=preemption_bound, **sampled)
     if spec == "replay":
         raise UsageError("the replay scheduler follows a trace: use zsmc replay FILE")
     if spec == "hypothesis":

@@ -23,6 +23,22 @@ which implement the paper the same way):
   is estimated from the previous execution, whose decision count is known;
   the first execution has no estimate and so no change points.  Change points
   are drawn from ``[1, k - 1]`` so that a decision always follows one.
+* Every other execution counts its change points in *unlocks* instead of
+  decisions: decisions right after the last task released its last lock or
+  re-enabled preemption (a ``release`` or ``preempt_enable`` that left it
+  holding nothing, preemptible), drawn among the most of them any execution
+  so far has made (they are counted at decisions only, so an execution where
+  the unlocking task ran alone has few).  A locking bug's window often opens right after the outermost
+  unlock (a reader that drops the zspage lock before its last use, a writer
+  that walks to the next page after it), and a long operation makes many
+  decisions but few such unlocks: on the zsmalloc model's ``large`` pool an
+  execution has 125-275 decisions, about 30 releases and about 10 unlocks,
+  so a change point lands on a given unlock 12-27 times more often than
+  on a given decision.  The other executions keep the paper's uniform
+  points (a window inside a critical section, or between two accesses of a
+  preemptible task, has no unlock), so the paper's bound holds for half the
+  executions; a program with fewer than 2 unlocks so far counts decisions.  ``units=("decisions",)`` is the paper's
+  scheduler.
 * A task that gives up its CPU (``sleep()``, ``cond_resched()``) while another
   task is enabled is lowered as at a change point, without using one up.  A
   trylock-and-``cond_resched()`` retry loop would otherwise run forever at the
@@ -40,11 +56,18 @@ from __future__ import annotations
 
 import random as _random
 
+from ..errors import UsageError
 from .base import BaseScheduler
 from .random import check_count, check_seed
 
 _CHOOSE = 14         # checker.actions.CHOOSE
 _YIELDS = (11, 13)   # COND_RESCHED, SLEEP
+_RELEASES = (8, 10)  # RELEASE, PREEMPT_ENABLE
+UNITS = ("decisions", "unlocks")
+# Executions per run by default: the catalogue's narrowest window on the model's
+# ``large`` pool (write-second-half-after-unlock) took 838-3,059 executions over
+# seeds 0-4 (docs/sampling.md); with 1,000 every seed missed it.
+DEFAULT_EXECUTIONS = 5000
 
 
 class PCT(BaseScheduler):
@@ -53,13 +76,19 @@ class PCT(BaseScheduler):
     ``preemption_bound``: steps that would exceed it are not offered (the
     execution is pruned when none is left), as with ``dfs``.
     Attributes read by tests and reports: ``depth``, ``change_points`` (of the
-    current or last execution, decision numbers), ``k`` (the estimate those
-    points were drawn from), ``decisions`` (of the current or last execution).
+    current or last execution, in its unit), ``unit`` (the unit of the current
+    or last execution), ``k`` (the estimate those points were drawn from: the
+    previous execution's decisions, or the most unlocks of any execution so
+    far), ``decisions`` and ``unlocks`` (of the current or last execution).
+    ``units``: the units executions count change points in, in turn.
     """
 
-    def __init__(self, depth: int = 3, executions: int = 1000, seed: int = 0,
-                 preemption_bound=None):
+    def __init__(self, depth: int = 3, executions: int = DEFAULT_EXECUTIONS, seed: int = 0,
+                 preemption_bound=None, units=UNITS):
         self.depth = check_count("depth", depth, 1)
+        if not units or not isinstance(units, (tuple, list)) or any(u not in UNITS for u in units):
+            raise UsageError(f"units must be a non-empty sequence of {', '.join(UNITS)}; got {units!r}")
+        self.units = tuple(units)
         self.name = f"pct (depth {depth})"
         self.memory_models = ("sc", "ra")
         self.executions = check_count("executions", executions)
@@ -69,8 +98,11 @@ class PCT(BaseScheduler):
         self.bound = preemption_bound
         self.rng = _random.Random(seed)
         self.runs = 0
-        self.k = 0                      # decisions of the previous execution
+        self.counts = {u: 0 for u in UNITS}   # the previous execution's decisions; the most unlocks
+        self.unit = self.units[0]
+        self.k = 0                      # counts[unit] when this execution started
         self.decisions = 0              # decisions so far in this execution
+        self.unlocks = 0                # decisions right after an outermost unlock, so far
         self.change_points = frozenset()  # invariant: len <= depth - 1, all in [1, k - 1]
         self.prio = None                # per task; smaller runs first; values distinct
         self.lowest = 0                 # next demoted priority (below every other)
@@ -83,11 +115,16 @@ class PCT(BaseScheduler):
     def new_execution(self) -> bool:
         if self.runs >= self.executions:
             return False
+        unit = self.units[self.runs % len(self.units)]
+        if unit == "unlocks" and self.counts["unlocks"] < 2:
+            unit = "decisions"          # nothing to count (a program without locks)
         self.runs += 1
-        k = self.k
+        self.unit = unit
+        self.k = k = self.counts[unit]
         points = min(self.depth - 1, max(k - 1, 0))
         self.change_points = frozenset(self.rng.sample(range(1, k), points)) if points else frozenset()
         self.decisions = 0
+        self.unlocks = 0
         self.prio = None
         self.last = None
         return True
@@ -115,9 +152,17 @@ class PCT(BaseScheduler):
                 return False
         if len(enabled) > 1:
             last = self.last
-            if last is not None and (self.decisions in self.change_points
-                                     or world.events[-1].action.op in _YIELDS):
-                self._demote(last)
+            if last is not None:
+                op = world.events[-1].action.op
+                unlocked = False
+                if op in _RELEASES:
+                    ts = world.tasks[last]
+                    if not ts.held and not ts.pc:
+                        unlocked = True
+                        self.unlocks += 1
+                if op in _YIELDS or (self.decisions in self.change_points if self.unit == "decisions"
+                                     else unlocked and self.unlocks in self.change_points):
+                    self._demote(last)
             self.decisions += 1
             prio = self.prio
             t = min(enabled, key=prio.__getitem__)
@@ -131,4 +176,6 @@ class PCT(BaseScheduler):
         return (t, None)
 
     def end_execution(self, world, status) -> None:
-        self.k = self.decisions
+        # Unlocks only count at decisions, so an execution where the unlocking
+        # task ran alone has few: the estimate is the most any execution made.
+        self.counts = {"decisions": self.decisions, "unlocks": max(self.counts["unlocks"], self.unlocks)}
