@@ -123,6 +123,11 @@ def main(argv=None) -> int:
     mutations(verdicts)
     print()
     dfs_ratio()
+    return report(verdicts)
+
+
+def report(verdicts) -> int:
+    """Print one PASS/FAIL line per target after a blank line; the exit status."""
     print()
     for ok, line in verdicts:
         print(("PASS  " if ok else "FAIL  ") + line)

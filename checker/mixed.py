@@ -1,0 +1,223 @@
+"""Sections on a CPU shared by several tasks when other CPUs have tasks too (issue 18).
+
+:class:`~checker.reductions.MacroSteps` makes an atomic section one step when
+every task shares one CPU: nobody else can run meanwhile.  With several CPUs
+the tasks of the other CPUs can, so a section stays split into steps, and
+every start and end of a section is ordered against every visible step of
+its CPU's other tasks (``Event.oc``): on four roles on two CPUs that is
+hundreds of thousands of traces where one CPU each has two thousand.
+
+:class:`MixedSections` groups a section anyway, by Lipton's reduction
+checked on the run.  A task that owns its shared CPU (atomic) continues
+its step with its next one while that step is a *mover* against the other
+CPUs' tasks:
+
+* every object the step's action touches is *protected*: each action of a
+  task of another CPU on that object, in a conflicting way, is taken while
+  holding a lock that this task holds now, one of the two exclusively (the
+  two cannot overlap, so no such action can come between the section's
+  steps); or
+* it releases a lock that no task of another CPU ever trylocks (the release
+  moves left over any step that could come between: an exclusive
+  acquisition cannot, a shared one commutes with it).
+
+The first step of a group may be anything (Lipton's one non-mover).  The
+CPU's own other tasks cannot run inside the section at all.  So every
+execution in which another CPU's steps fall between a group's steps is
+equivalent, by exchanging independent actions, to one in which they come
+after the group (docs/design.md, "Mixed sections").
+
+*Protected* is a claim about every execution, so it is learned and checked,
+as guarded sections are (Stoller 2002): :class:`Protection` keeps, per object
+and CPU, the locks held at every action of another CPU's task on it seen so
+far (nothing seen: no such action, the strongest claim) and whether such a
+task trylocks it.  Every step of the search is checked against the table.
+A step that weakens an entry some group already relied on raises
+:class:`ProtectionRefined` and ``explore`` starts again with the weaker
+table; an entry nobody relied on is weakened in place (every group formed so
+far would be formed the same way).  The final search is a reduced search
+whose every step respected the table it used.
+"""
+
+from __future__ import annotations
+
+from . import actions as A
+from .reductions import GuardBroken, _Sections
+from .world import Event
+
+
+class ProtectionRefined(GuardBroken):
+    """A step weakened a protection some group relied on: ``explore`` starts again
+    with the weaker table (the reduction stays on)."""
+
+
+class Protection:
+    """What the tasks of other CPUs hold when they act on an object (learned).
+
+    ``held[(uid, cpu, conflicting)]``: ``{lock uid: exclusively}`` held at every
+    action on ``uid`` of a task not on ``cpu`` (``conflicting``: of those that
+    do not only read, the ones a read conflicts with); missing: none seen.
+    ``tried``: ``(lock uid, cpu)`` pairs where a task not on ``cpu`` trylocked
+    the lock.  ``used``: the entries a group of this search relied on; they do
+    not change during the search: a weaker value waits in ``pending`` and the
+    search is ``stale``.  A stale search goes on observing (its steps are real
+    steps of the program) until it has run as many executions again
+    (:meth:`begin`), or to its end; then ``explore`` starts again with what it
+    learned (:meth:`refresh`), so restarts are few and the final search never
+    went stale.
+    """
+
+    def __init__(self):
+        self.held = {}
+        self.tried = set()
+        self.used = set()
+        self.pending = {}
+        self.stale_at = None        # the execution of this search that went stale
+        self.runs = 0               # executions of this search
+        self.restarts = 0
+
+    @property
+    def stale(self) -> bool:
+        return self.stale_at is not None
+
+    def begin(self) -> None:
+        """An execution starts; a search stale for long enough stops here."""
+        self.runs += 1
+        if self.stale_at is not None and self.runs > max(2 * self.stale_at, self.stale_at + 50):
+            raise ProtectionRefined("a learned lock discipline was weakened")
+
+    def refresh(self) -> None:
+        """Start a search again, with every weakened entry applied."""
+        for key, v in self.pending.items():
+            if key[0] == "tried":
+                self.tried.add(key[1:])
+            else:
+                self.held[key] = v
+        self.pending.clear()
+        self.used.clear()
+        self.stale_at = None
+        self.runs = 0
+        self.restarts += 1
+
+    def _set(self, key, value) -> None:
+        if key in self.used:
+            self.pending[key] = value
+            if self.stale_at is None:
+                self.stale_at = self.runs
+        elif key[0] == "tried":
+            self.tried.add(key[1:])
+        else:
+            self.held[key] = value
+
+    def observe(self, ev, held: dict, mine: int, cpus) -> None:
+        """Record step ``ev`` of a task on CPU ``mine`` that held ``held`` before
+        it, for every shared CPU of ``cpus`` but its own."""
+        if not ev.kind:
+            return
+        a = ev.action
+        fps = ev.fps or ((ev.obj, ev.kind, None, None),)
+        pending = self.pending
+        for c in cpus:
+            if c == mine:
+                continue
+            for o, k, _, _ in fps:
+                for conflicting in ((False, True) if k != A.R else (False,)):
+                    key = (o, c, conflicting)
+                    old = pending.get(key, self.held.get(key))
+                    new = dict(held) if old is None else \
+                        {lk: x and old[lk] for lk, x in held.items() if lk in old}
+                    if new != old:
+                        self._set(key, new)
+            if a.op == A.TRYLOCK and a.obj.blocking:
+                key = ("tried", a.obj.uid, c)
+                if key[1:] not in self.tried and key not in pending:
+                    self._set(key, True)
+
+    def kind_of(self, t, a) -> int:
+        """How task ``t``'s pending action ``a`` moves over the steps of the other
+        CPUs' tasks: BOTH (no footprint, or every object protected by a lock
+        ``t`` holds), RIGHT (an acquisition of a lock they never trylock), LEFT
+        (such a release) or NONE."""
+        kind = a.footprint_kind
+        if not kind:
+            return BOTH
+        c = t.cpu
+        used = self.used
+        op = a.op
+        if op == A.RELEASE and any(lk is a.obj and shared for lk, shared in t.held):
+            kind = A.R
+        mine = None
+        protected = True
+        for o in a.uids():
+            key = (o, c, kind == A.R)
+            used.add(key)
+            theirs = self.held.get(key)
+            if theirs is None:
+                continue
+            if mine is None:
+                mine = {lk.uid: not shared for lk, shared in t.held if lk.blocking}
+            if not any(lk in mine and (x or mine[lk]) for lk, x in theirs.items()):
+                protected = False
+                break
+        if protected:
+            return BOTH
+        if op == A.ACQUIRE or op == A.RELEASE:
+            used.add(("tried", a.obj.uid, c))
+            if (a.obj.uid, c) not in self.tried:
+                return RIGHT if op == A.ACQUIRE else LEFT
+        return NONE
+
+
+# How a step moves (Lipton): a group is RIGHT/BOTH steps, one step of any kind,
+# then LEFT/BOTH steps.
+BOTH, RIGHT, LEFT, NONE = 0, 1, 2, 3
+
+
+class MixedSections(_Sections):
+    """Several CPUs, one of them shared: a step that leaves its task atomic on a
+    shared CPU is followed by the task's next steps while they are movers
+    (:meth:`Protection.mover`), the task still owns the CPU, and the next step
+    is enabled and no choice.  A group that ends with its task waiting has
+    what it waits for in its footprint (``can_stick``)."""
+
+    can_stick = True
+    needs_declarations = True
+
+    @staticmethod
+    def applies(world) -> bool:
+        return world.program.ncpus > 1 and len(world.tasks) > 1 and any(world.shared_cpu)
+
+    def __init__(self, world, cap: int = 1 << 62, declared=None):
+        _Sections.__init__(self, world, cap)
+        self.table = declared.protection
+        self.table.begin()
+        self.shared = [c for c, s in enumerate(world.shared_cpu) if s]
+
+    def _one(self, index: int, choice) -> Event:
+        w = self.world
+        t = w.tasks[index]
+        held = {lk.uid: not shared for lk, shared in t.held if lk.blocking}
+        ev = w.step(index, choice)
+        self.table.observe(ev, held, t.cpu, self.shared)
+        return ev
+
+    def _begin(self, t) -> None:
+        # Before the group's one non-mover, or after it (then only LEFT/BOTH follow).
+        self._after = self.table.kind_of(t, t.pending) not in (BOTH, RIGHT)
+
+    def _continues(self, w, t) -> bool:
+        if not (not t.finished and t.pc > 0 and w.shared_cpu[t.cpu] and t.pending.op != A.CHOOSE
+                and w.owner[t.cpu] == t.index and w.action_enabled(t) and not w.violations):
+            return False
+        k = self.table.kind_of(t, t.pending)
+        if k == BOTH:
+            return True
+        if self._after:
+            return k == LEFT
+        self._after = k != RIGHT
+        return True
+
+    def _stuck(self, t) -> bool:
+        w = self.world
+        return (not t.finished and t.pc > 0 and w.owner[t.cpu] == t.index
+                and not w.action_enabled(t))
