@@ -83,6 +83,8 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
                         raise ModelError(f"{exc}; the scheduler cannot start again without the "
                                          f"reduction") from exc
     if trusted.protection.restarts:
+        if result.reason and result.reason.startswith("time limit of "):
+            result.reason = f"time limit of {time_limit}s reached"     # not what was left of it
         notes.append(f"mixed sections: searched again {trusted.protection.restarts} time(s) while "
                      f"learning the locks the other CPUs' tasks hold")
     if notes:
