@@ -109,39 +109,38 @@ class Protection:
         else:
             self.held[key] = value
 
-    def observe(self, ev, held: dict, mine: int, cpus) -> None:
-        """Record step ``ev`` of a task on CPU ``mine`` that held ``held`` before
-        it, for every shared CPU of ``cpus`` but its own."""
+    def observe(self, ev, held: dict, scopes) -> None:
+        """Record step ``ev``, whose task held ``held`` before it, for each of
+        ``scopes`` (the scopes whose other tasks it is one of)."""
         if not ev.kind:
             return
         a = ev.action
         fps = ev.fps or ((ev.obj, ev.kind, None, None),)
         pending = self.pending
-        for c in cpus:
-            if c == mine:
-                continue
+        tried = a.op == A.TRYLOCK and a.obj.blocking
+        for sc in scopes:
             for o, k, _, _ in fps:
                 for conflicting in ((False, True) if k != A.R else (False,)):
-                    key = (o, c, conflicting)
+                    key = (o, sc, conflicting)
                     old = pending.get(key, self.held.get(key))
                     new = dict(held) if old is None else \
                         {lk: x and old[lk] for lk, x in held.items() if lk in old}
                     if new != old:
                         self._set(key, new)
-            if a.op == A.TRYLOCK and a.obj.blocking:
-                key = ("tried", a.obj.uid, c)
+            if tried:
+                key = ("tried", a.obj.uid, sc)
                 if key[1:] not in self.tried and key not in pending:
                     self._set(key, True)
 
-    def kind_of(self, t, a) -> int:
-        """How task ``t``'s pending action ``a`` moves over the steps of the other
-        CPUs' tasks: BOTH (no footprint, or every object protected by a lock
-        ``t`` holds), RIGHT (an acquisition of a lock they never trylock), LEFT
-        (such a release) or NONE."""
+    def kind_of(self, t, a, scope) -> int:
+        """How task ``t``'s pending action ``a`` moves over the steps of the tasks
+        of ``scope`` (``("c", cpu)``: the tasks of the other CPUs; ``("t",
+        task)``: every other task): BOTH (no footprint, or every object
+        protected by a lock ``t`` holds), RIGHT (an acquisition of a lock they
+        never trylock), LEFT (such a release) or NONE."""
         kind = a.footprint_kind
         if not kind:
             return BOTH
-        c = t.cpu
         used = self.used
         op = a.op
         if op == A.RELEASE and any(lk is a.obj and shared for lk, shared in t.held):
@@ -149,7 +148,7 @@ class Protection:
         mine = None
         protected = True
         for o in a.uids():
-            key = (o, c, kind == A.R)
+            key = (o, scope, kind == A.R)
             used.add(key)
             theirs = self.held.get(key)
             if theirs is None:
@@ -162,8 +161,8 @@ class Protection:
         if protected:
             return BOTH
         if op == A.ACQUIRE or op == A.RELEASE:
-            used.add(("tried", a.obj.uid, c))
-            if (a.obj.uid, c) not in self.tried:
+            used.add(("tried", a.obj.uid, scope))
+            if (a.obj.uid, scope) not in self.tried:
                 return RIGHT if op == A.ACQUIRE else LEFT
         return NONE
 
@@ -174,11 +173,14 @@ BOTH, RIGHT, LEFT, NONE = 0, 1, 2, 3
 
 
 class MixedSections(_Sections):
-    """Several CPUs, one of them shared: a step that leaves its task atomic on a
-    shared CPU is followed by the task's next steps while they are movers
-    (:meth:`Protection.mover`), the task still owns the CPU, and the next step
-    is enabled and no choice.  A group that ends with its task waiting has
-    what it waits for in its footprint (``can_stick``)."""
+    """Several CPUs, one of them shared: a step is followed by its task's next
+    steps while they are movers (:meth:`Protection.kind_of`), enabled and no
+    choice.  A group that starts with its task owning its shared CPU is an
+    *atomic* group: it stops once the task is preemptible again, and only the
+    other CPUs' tasks could come between its steps.  Any other group is a
+    *wide* one: every other task could (the CPU's own ones too, where the
+    task is preemptible), so its steps must move over all of them.  A group
+    that ends with its task waiting has what it waits for in its footprint."""
 
     can_stick = True
     needs_declarations = True
@@ -191,33 +193,48 @@ class MixedSections(_Sections):
         _Sections.__init__(self, world, cap)
         self.table = declared.protection
         self.table.begin()
-        self.shared = [c for c, s in enumerate(world.shared_cpu) if s]
+        shared = [c for c, s in enumerate(world.shared_cpu) if s]
+        n = len(world.tasks)
+        # The scopes whose other tasks each task is one of.
+        self.scopes = [[("c", c) for c in shared if c != t.cpu] + [("t", q) for q in range(n) if q != t.index]
+                       for t in world.tasks]
+        self._scope = None
+        self._after = False
+        self._blocked = False       # the group stopped at a step it could have taken
+
+    def _atomic(self, t) -> bool:
+        w = self.world
+        return w.shared_cpu[t.cpu] and w.owner[t.cpu] == t.index and t.pc > 0
+
+    def _begin(self, t) -> None:
+        self._scope = ("c", t.cpu) if self._atomic(t) else ("t", t.index)
+        # Before the group's one non-mover, or after it (then only LEFT/BOTH follow).
+        self._after = self.table.kind_of(t, t.pending, self._scope) not in (BOTH, RIGHT)
 
     def _one(self, index: int, choice) -> Event:
         w = self.world
         t = w.tasks[index]
         held = {lk.uid: not shared for lk, shared in t.held if lk.blocking}
         ev = w.step(index, choice)
-        self.table.observe(ev, held, t.cpu, self.shared)
+        self.table.observe(ev, held, self.scopes[index])
         return ev
 
-    def _begin(self, t) -> None:
-        # Before the group's one non-mover, or after it (then only LEFT/BOTH follow).
-        self._after = self.table.kind_of(t, t.pending) not in (BOTH, RIGHT)
-
     def _continues(self, w, t) -> bool:
-        if not (not t.finished and t.pc > 0 and w.shared_cpu[t.cpu] and t.pending.op != A.CHOOSE
-                and w.owner[t.cpu] == t.index and w.action_enabled(t) and not w.violations):
+        self._blocked = False
+        if t.finished or t.pending.op == A.CHOOSE or w.violations:
             return False
-        k = self.table.kind_of(t, t.pending)
-        if k == BOTH:
-            return True
-        if self._after:
-            return k == LEFT
-        self._after = k != RIGHT
+        if self._scope[0] == "c" and not self._atomic(t):
+            return False
+        k = self.table.kind_of(t, t.pending, self._scope)
+        if k != BOTH and self._after and k != LEFT:
+            return False
+        if not w.action_enabled(t):
+            # It would have gone on: whoever frees what it waits for changes the group.
+            self._blocked = True
+            return False
+        if k != BOTH and not self._after:
+            self._after = k != RIGHT
         return True
 
     def _stuck(self, t) -> bool:
-        w = self.world
-        return (not t.finished and t.pc > 0 and w.owner[t.cpu] == t.index
-                and not w.action_enabled(t))
+        return self._blocked

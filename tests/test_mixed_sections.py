@@ -280,13 +280,13 @@ def test_the_move_kinds_follow_the_locks_held():
         steps.step(2)                       # t2: all of it (h is free)
     t0 = world.tasks[0]
     world.step(0)                           # t0 takes g
-    assert table.kind_of(t0, t0.pending) == BOTH          # v: t2 holds g too
+    assert table.kind_of(t0, t0.pending, ("c", 0)) == BOTH          # v: t2 holds g too
     world.step(0)
-    assert table.kind_of(t0, t0.pending) == NONE          # h: t2 trylocks it bare
+    assert table.kind_of(t0, t0.pending, ("c", 0)) == NONE          # h: t2 trylocks it bare
     world.step(0)
-    assert table.kind_of(t0, t0.pending) == NONE          # release of a trylocked lock
+    assert table.kind_of(t0, t0.pending, ("c", 0)) == NONE          # release of a trylocked lock
     world.step(0)
-    assert table.kind_of(t0, t0.pending) in (BOTH, LEFT)  # g: never trylocked
+    assert table.kind_of(t0, t0.pending, ("c", 0)) in (BOTH, LEFT)  # g: never trylocked
     assert RIGHT != LEFT
 
 
