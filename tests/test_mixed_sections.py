@@ -121,7 +121,6 @@ def test_protected_accesses_make_a_section_one_step():
             yield g.release()
 
         def writes():
-            yield w.write(1)
             yield w.write(2)
         return program(section, writes, section, observe=lambda: (v.value, w.value))
     r = same(build)
@@ -310,3 +309,21 @@ def test_a_lock_section_on_every_task_agrees_with_dfs(layout):
                        observe=lambda: (v.value,) + tuple(f.value for f in flags))
     r = same(build)
     assert r.outcomes == {(len(layout),) + (1,) * len(layout)}
+
+
+@pytest.mark.parametrize("spec", [
+    # bench.fuzz_dpor --mixed, seed 3, programs 12 and 9: a preemptible task's
+    # steps grouped on a shared CPU, where its CPU's other task could start a
+    # section between them and strand it (a deadlock no footprint shows).
+    {"tasks": [([("use", True), ("sleep",)], 0),
+               ([("map", True), ("dec", 0, 0), ("get", False)], 1),
+               ([("ptry", 0, "b", 3), ("spin", 0, 0), ("lock", 0, False, 3), ("plock", 0, "a", 1)], 1)],
+     "ncpu": 2, "nvars": 1, "lockkinds": ["rw"]},
+    {"tasks": [([("gsec", "spin-in")], 0),
+               ([("inc", 0, 1), ("rmw", 0, 1), ("pr", "b", 2), ("dec", 0, 0)], 1),
+               ([("put", False), ("spin", 0, 2), ("ptry", 1, "a", 1)], 0)],
+     "ncpu": 2, "nvars": 1, "lockkinds": ["spin", "rw"]},
+])
+def test_a_preemptible_task_on_a_shared_cpu_is_not_grouped(spec):
+    from bench.fuzz_dpor import mkbuild
+    same(mkbuild(spec), grouped=False)
