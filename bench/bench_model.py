@@ -143,6 +143,12 @@ def main(argv=None) -> int:
         dfs_ratio()
         print()
     issue14(verdicts, set(args.only), args.quick)
+    return report(verdicts)
+
+
+def report(verdicts) -> int:
+    """Print one PASS/FAIL line per target after a blank line; the exit status."""
+    print()
     for ok, line in verdicts:
         print(("PASS  " if ok else "FAIL  ") + line)
     return 0 if all(ok for ok, _ in verdicts) else 1

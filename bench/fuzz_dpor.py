@@ -12,6 +12,7 @@ covers the same ground with smaller budgets.
     python -m bench.fuzz_dpor --seed 0 --programs 300
     python -m bench.fuzz_dpor --seed 5 --programs 400 --no-choose
     python -m bench.fuzz_dpor --seed 0 --programs 300 --bound 1
+    python -m bench.fuzz_dpor --seed 0 --programs 300 --mixed     # several tasks per CPU, two CPUs
 
 With ``--bound K`` the comparison is under a preemption bound: dpor (trace
 states, cheapest first) against dfs, both bounded by K = 0..K: the same
@@ -73,9 +74,11 @@ def _plain(mem, op, ti, out):
     else:
         mem.d[field] = ti + 600
 
-def gen_prog(rng):
-    ntasks = rng.randint(2, 3)
-    ncpu = rng.choice([1, 2, None])
+def gen_prog(rng, mixed=False):
+    """A random program; ``mixed``: 3-4 tasks on two CPUs, each CPU with a task
+    and one with two or more (several tasks per CPU and several CPUs)."""
+    ntasks = rng.randint(3, 4) if mixed else rng.randint(2, 3)
+    ncpu = 2 if mixed else rng.choice([1, 2, None])
     nvars = rng.randint(1, 2)
     nlocks = rng.randint(1, 2)
     lockkinds = [rng.choice(["spin", "mutex", "rw"]) for _ in range(nlocks)]
@@ -107,7 +110,7 @@ def gen_prog(rng):
                             rng.choice(["a", "b"]), rng.randint(0, 3)))
             else:
                 ops.append((k,))
-        cpu = rng.randrange(ncpu) if ncpu else None
+        cpu = (t % 2 if t < 2 else rng.randrange(2)) if mixed else rng.randrange(ncpu) if ncpu else None
         tasks.append((ops, cpu))
     return {"tasks": tasks, "ncpu": ncpu, "nvars": nvars, "lockkinds": lockkinds}
 
@@ -307,6 +310,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--programs", type=int, default=300)
     ap.add_argument("--no-choose", action="store_true", help="programs without choose()")
+    ap.add_argument("--mixed", action="store_true",
+                    help="3-4 tasks on two CPUs, both used, at least one shared (checker.mixed)")
     ap.add_argument("--bound", type=int, default=None, metavar="K",
                     help="compare bounded dpor with bounded dfs at bounds 0..K")
     args = ap.parse_args(argv)
@@ -315,7 +320,7 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     bad = races = 0
     for it in range(args.programs):
-        spec = gen_prog(rng)
+        spec = gen_prog(rng, args.mixed)
         if args.bound is not None:
             bad += _bounded(it, spec, args.bound)
             continue

@@ -18,6 +18,7 @@ from .errors import ModelError, UsageError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
+from .mixed import ProtectionRefined
 from .reductions import Declarations, GuardBroken, wrap
 from .schedulers import adapt, make_scheduler
 from .world import World
@@ -47,6 +48,7 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
             time_limit, seed, on_progress, progress_every, max_steps, stop)
     trusted = Declarations()
+    began = time.perf_counter()
     notes = []
     # This exploration numbers its own objects (checker.objects.making); a caller's
     # numbering (an exploration nested in a build function) is restored after.
@@ -54,7 +56,9 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
         while True:
             try:
                 result = _explore(*args, trusted)
-                break
+                if not trusted.protection.stale:
+                    break
+                raise ProtectionRefined("a learned lock discipline was weakened")
             except (_PlainSearchNeeded, memory_model.GlobalFence) as exc:
                 if not isinstance(scheduler, str):
                     raise UsageError(f"{exc}: explore it with scheduler='dfs' or a sampling "
@@ -64,13 +68,25 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             except GuardBroken as exc:
                 # A reduction assumed a declaration the program broke (a guard not
                 # held, a counter waited on): explore again without it.
-                notes.append(trusted.withdraw(exc))
+                note = trusted.withdraw(exc)
+                if note is not None:
+                    notes.append(note)
+                elif time_limit is not None:
+                    # A learned protection was weakened: the same search again,
+                    # within what is left of the one time budget.
+                    left = time_limit - (time.perf_counter() - began)
+                    args = args[:6] + (max(left, 1e-3),) + args[7:]
                 if not isinstance(scheduler, str):
                     try:
                         scheduler.reset()
                     except NotImplementedError:
                         raise ModelError(f"{exc}; the scheduler cannot start again without the "
                                          f"reduction") from exc
+    if trusted.protection.restarts:
+        if result.reason and result.reason.startswith("time limit of "):
+            result.reason = f"time limit of {time_limit}s reached"     # not what was left of it
+        notes.append(f"mixed sections: searched again {trusted.protection.restarts} time(s) while "
+                     f"learning the locks the other CPUs' tasks hold")
     if notes:
         result.note = "; ".join(notes)
     return result
@@ -143,7 +159,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 world.mm.refuse_global = (f"the program uses smp_mb (or a fully ordered RMW) under "
                                           f"memory model {program.memory_model}, whose global view "
                                           f"{sched.name}'s footprints do not cover")
-            steps = wrap(world, sched.reductions, trusted.guards, limits.max_steps)
+            steps = wrap(world, sched.reductions, trusted.guards, limits.max_steps, trusted)
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, steps.step, sched, stop_on_violation, limits)

@@ -58,12 +58,20 @@ class Declarations:
     def __init__(self):
         self.guards = True
         self.counters = True
+        # Sections on a shared CPU among several CPUs (checker.mixed): the lock
+        # discipline the other CPUs' tasks were seen to keep.
+        from .mixed import Protection
+        self.protection = Protection()
 
-    def withdraw(self, exc: GuardBroken) -> str:
-        """Stop trusting what ``exc`` found broken; returns the note for ``Result.note``.
+    def withdraw(self, exc: GuardBroken) -> str | None:
+        """Stop trusting what ``exc`` found broken; returns the note for ``Result.note``
+        (None: nothing withdrawn, a learned protection was weakened, checker.mixed).
 
         Sound either way (Stoller 2002: the reduced search reaches the first
         broken declaration), so the search starts again without it."""
+        if type(exc).__name__ == "ProtectionRefined":
+            self.protection.refresh()
+            return None
         if isinstance(exc, CounterWaited):
             if not self.counters:
                 raise InternalError(f"a counter was waited on after commuting was off: {exc}")
@@ -75,13 +83,19 @@ class Declarations:
         return f"guarded sections not reduced: {exc}"
 
 
-def wrap(world, wanted, guards: bool = True, cap: int = 1 << 62):
+def wrap(world, wanted, guards: bool = True, cap: int = 1 << 62, declared=None):
     """The first reduction of ``wanted`` that applies to ``world``'s program, around
     it (PlainSteps if none does).  ``guards`` False leaves GuardedSections out (a
     declaration found broken); ``cap``: the steps one execution may take
     (:mod:`checker.budget`), checked inside a grouped step too, which a runaway
-    task may never end."""
+    task may never end.  ``declared``: the exploration's :class:`Declarations`,
+    which a reduction that learns what it relies on needs (without it, that
+    reduction does not apply)."""
     for r in wanted:
+        if getattr(r, "needs_declarations", False):
+            if declared is not None and r.applies(world):
+                return r(world, cap, declared)
+            continue
         if r.applies(world) and (guards or r is not GuardedSections):
             return r(world, cap)
     return PlainSteps(world, cap)
@@ -116,15 +130,23 @@ class _Sections:
         """Perform task ``index``'s pending action and those that join it; returns
         the first one's event (the summary is the last of ``sched_events``)."""
         w = self.world
-        ev = w.step(index, choice)
-        start = len(w.events) - 1
         t = w.tasks[index]
+        self._begin(t)
+        ev = self._one(index, choice)
+        start = len(w.events) - 1
         while self._continues(w, t):
             if len(w.events) >= self.cap:
                 raise StepCapExceeded(runaway_message(w, self.cap))
-            w.step(index, None)
+            self._one(index, None)
         self._close(start)
         return ev
+
+    def _begin(self, t) -> None:
+        """A grouped step of ``t`` starts (before its first World step)."""
+
+    def _one(self, index: int, choice) -> Event:
+        """One World step of the group."""
+        return self.world.step(index, choice)
 
     def _continues(self, world, t) -> bool:
         """Whether ``t``'s pending action joins the grouped step."""

@@ -134,6 +134,21 @@ _ZS3_PAGES = ("zs3.p0", "zs3.p1")
 _BOTH = (2, 1)          # a two-CPU race and its one-CPU counterpart
 _WORKER = TaskSpec("worker", "worker", 1)
 
+
+def _four_roles(name, reader, migration, compaction, freer, layout):
+    """Issue 18's four roles: a reader (``zs_obj_write`` or ``zs_obj_read_begin``/
+    ``_end`` of its handle), migration of a page of the reader's zspage,
+    compaction, and a client freeing another object; the slots put two roles
+    on each CPU at the default two CPUs (``--cpus 4``: one each; ``--cpus 1``:
+    all on one)."""
+    return Scenario(name, f"two CPUs, two roles each ({layout}): a reader of its object, migration "
+                    "of a page of its zspage, compaction, a client freeing another object", 1, 2,
+                    (_client("reader", reader, api="obj", ops=_READER),
+                     TaskSpec("migration", "migration", migration, targets=("zs2.p0",)),
+                     TaskSpec("compaction", "compaction", compaction),
+                     _client("freer", freer, owns=("x.b",), ops=("free",))),
+                    default=False)
+
 SCENARIOS = {s.name: s for s in (
     Scenario("smoke", "one CPU: a reader and compaction (fast; for tests)", 1, 1,
              (_client(ops=_READER), _COMPACT), pool=(("x.b", None), (None, "c0.a")),
@@ -197,6 +212,8 @@ SCENARIOS = {s.name: s for s in (
              (TaskSpec("migration", "migration0", 0, targets=("zs2.p0",), mode="async"),
               TaskSpec("migration", "migration1", 1, targets=_ZS2_PAGES)),
              free_work_pending=False, cpu_counts=_BOTH),
+    _four_roles("mixed-a", 0, 2, 1, 3, "reader and migration on CPU 0, compaction and freer on CPU 1"),
+    _four_roles("mixed-b", 0, 1, 2, 3, "reader and compaction on CPU 0, migration and freer on CPU 1"),
 )}
 
 

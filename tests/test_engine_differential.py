@@ -143,6 +143,18 @@ def programs(draw):
     return placement, tuple(tasks)
 
 
+@st.composite
+def mixed_programs(draw):
+    """Several tasks per CPU and several CPUs (checker.mixed's sections): 3-4
+    tasks on CPUs 0/1, the first two on different CPUs, so one CPU has two."""
+    ntasks = draw(st.integers(3, 4))
+    tasks = []
+    for i in range(ntasks):
+        cpu = i if i < 2 else draw(st.integers(0, 1))
+        tasks.append((cpu, draw(st.lists(item(), min_size=1, max_size=3 if ntasks == 3 else 2))))
+    return "pinned", tuple(tasks)
+
+
 # -- size estimate, to keep dfs cheap ------------------------------------------------------
 
 def max_events(items) -> tuple[int, int]:
@@ -379,6 +391,14 @@ def has_label(spec) -> bool:
 @SETTINGS
 @given(programs())
 def test_dpor_finds_exactly_what_dfs_finds(spec):
+    check(spec, optimal=False)
+
+
+@settings(SETTINGS, max_examples=250)
+@given(mixed_programs())
+def test_dpor_finds_exactly_what_dfs_finds_with_several_tasks_on_each_of_two_cpus(spec):
+    # Sections of a shared CPU grouped by Lipton's reduction while the other
+    # CPU's tasks run (checker.mixed), with the lock discipline learned.
     check(spec, optimal=False)
 
 

@@ -22,6 +22,7 @@ import hashlib
 from .. import actions as A
 from ..dependence import dependent, event_fp
 from ..errors import InternalError
+from ..mixed import MixedSections
 from ..reductions import SECTIONS, MacroSteps
 from .base import BaseScheduler
 from .replay import jsonable
@@ -77,7 +78,8 @@ class Node:
 class DPOR(BaseScheduler, RaceReversal):
     name = "dpor"
 
-    reductions = SECTIONS
+    # Sections as steps wherever the program allows, mixed CPUs included (checker.mixed).
+    reductions = SECTIONS + (MixedSections,)
     # Its reasoning about who may run on a CPU knows sections, not interrupts.
     interrupts = False
     # A weak model's choices are taken as choose() values are: the state decides
@@ -105,7 +107,7 @@ class DPOR(BaseScheduler, RaceReversal):
         self.fixed = len(self.prefix)   # positions below it are the prefix: never branched
         self.keys = set() if trace_keys else None
         # guards: whether guarded sections may be one step (checker.reductions).
-        self.reductions = SECTIONS if guards else (MacroSteps,)
+        self.reductions = SECTIONS + (MixedSections,) if guards else (MacroSteps, MixedSections)
         self._stranded = {}
 
     def reset(self) -> None:
