@@ -87,7 +87,7 @@ class CheckPlan:
         if memory_model != "sc" and scheduler == "hypothesis":
             raise UsageError("--scheduler hypothesis runs the state machine, whose steps take no "
                              "read-from choices; use dpor, dfs, random or pct with --memory-model ra")
-        names = list(dict.fromkeys(scenarios)) or default_scenarios(reg)   # --scenario X twice: once
+        names = list(dict.fromkeys(scenarios)) or default_scenarios(reg, variant_cls)   # twice: once
         props = check_properties(properties)
         check_search(scheduler, preemption_bound, executions, seed,
                      split=jobs > 1 or dask is not None or checkpoint is not None or resume is not None)
@@ -197,7 +197,17 @@ def resolve_variant(reg, variant, mutation):
     return f"{version}+{mutation}", reg.variant_for(version, mutation)
 
 
-def default_scenarios(reg) -> list:
+def default_scenarios(reg, variant=None) -> list:
+    """The default set; for a variant whose caller runs clients in interrupt context
+    (``IRQ_CLIENTS``), the scenarios that have such a client instead.  The default
+    set has none, so it would pass without running the variant's context at all, and
+    a program with interrupt handlers is explored by dfs (checker.interrupts), too
+    slow for the whole set: other scenarios are named with --scenario."""
+    irq = set(getattr(variant, "IRQ_CLIENTS", ()))
+    if irq:
+        names = [n for n, s in reg.SCENARIOS.items() if irq & {t.name for t in getattr(s, "tasks", ())}]
+        if names:
+            return names
     names = [n for n, s in reg.SCENARIOS.items() if getattr(s, "default", True)]
     if not names:
         raise UsageError("the model defines no default scenario; name one with --scenario "
