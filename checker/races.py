@@ -139,7 +139,8 @@ class RaceDetector:
                 # A Var's action is still an access that task code reading the Var's
                 # value plainly must be ordered with (atomics race only with plain ones).
                 if ev.action.op != A.ACCESS:
-                    self._atomic(world, o, _Access(t, pos, clock, k, ev.index, None, None, False))
+                    self._access(world, ev, o, _Access(t, pos, clock, k, ev.index, None, None, False),
+                                 atomic=True)
                 continue
             loc = locs.get(o)
             if loc is None:
@@ -188,38 +189,16 @@ class RaceDetector:
             return a.obj.uid
         return None
 
-    def _atomic(self, world, key, acc) -> None:
-        """A Var's action under a weak model: checked against the plain accesses of
-        its value only (an atomic races with a plain access, not another atomic)."""
+    def _access(self, world, ev, key, acc, atomic: bool = False) -> None:
+        """Check ``acc`` against the location's history, then record it.  ``atomic``:
+        a Var's action under a weak model, checked against the plain accesses of its
+        value only (an atomic races with a plain access, not another atomic)."""
         loc = self.locs.get(key)
         if loc is None:
             loc = self.locs[key] = _Loc()
         t = acc.task
         kind = acc.kind
-        if loc.has_late:
-            vc = self.vc[t]
-            w = loc.w
-            if w is not None and w.task != t and w.late and vc[w.task] < w.pos:
-                self._report(world, w, acc)
-                return
-            for r in loc.reads.values():
-                if r.task != t and r.late and _conflict(kind, r.kind) and vc[r.task] < r.pos:
-                    self._report(world, r, acc)
-                    return
-        if kind == _W:
-            loc.w = acc
-            loc.reads = {}
-            loc.has_late = False
-        else:
-            loc.reads[(t, kind, False)] = acc
-
-    def _access(self, world, ev, key, acc) -> None:
-        loc = self.locs.get(key)
-        if loc is None:
-            loc = self.locs[key] = _Loc()
-        t = acc.task
-        kind = acc.kind
-        strict = self.weak or acc.late
+        strict = acc.late or (self.weak and not atomic)
         if strict or loc.has_late:
             vc = self.vc[t]
             w = loc.w

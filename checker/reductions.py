@@ -69,7 +69,8 @@ class Declarations:
 
         Sound either way (Stoller 2002: the reduced search reaches the first
         broken declaration), so the search starts again without it."""
-        if type(exc).__name__ == "ProtectionRefined":
+        from .mixed import ProtectionRefined     # mixed builds on this module
+        if isinstance(exc, ProtectionRefined):
             self.protection.refresh()
             return None
         if isinstance(exc, CounterWaited):
@@ -157,10 +158,8 @@ class _Sections:
         is then part of the step's footprint)."""
         raise NotImplementedError
 
-    def _relax(self, touched: dict, locks: set) -> set:
-        """Adjust the merged footprint ``{uid: [kind, pre, post]}`` of a grouped step;
-        returns the locks whose writes it made reads."""
-        return set()
+    def _relax(self, touched: dict, locks: set) -> None:
+        """Adjust the merged footprint ``{uid: [kind, pre, post]}`` of a grouped step."""
 
     def _close(self, start: int) -> None:
         w = self.world
@@ -312,19 +311,18 @@ class GuardedSections(_Sections):
             races.step(w, e, self._relaxed)
         return ev
 
-    def _relax(self, touched: dict, locks: set) -> set:
+    def _relax(self, touched: dict, locks: set) -> None:
         # A lock the step found free and left free: the step only needed it
-        # free, like a reader (two such sections commute).
-        relaxed = self._relaxed
+        # free, like a reader (two such sections commute); the race detector is
+        # told (``step``).
         if self.world.mm is not None:
             # Under a weak model the lock's release-acquire is what orders the data
             # the sections read: it stays a write.
-            return relaxed
+            return
         for o, had in touched.items():
             if had[0] == A.W and had[1] == had[2] and o in locks:
                 had[0] = A.R
-                relaxed.add(o)
-        return relaxed
+                self._relaxed.add(o)
 
 
 def _weak_choice(w, t) -> bool:

@@ -87,7 +87,8 @@ class CheckPlan:
         if memory_model != "sc" and scheduler == "hypothesis":
             raise UsageError("--scheduler hypothesis runs the state machine, whose steps take no "
                              "read-from choices; use dpor, dfs, random or pct with --memory-model ra")
-        names = list(dict.fromkeys(scenarios)) or default_scenarios(reg, variant_cls)   # twice: once
+        # --scenario X twice: once.
+        names = list(dict.fromkeys(scenarios)) or default_scenarios(reg, variant_cls)
         props = check_properties(properties)
         check_search(scheduler, preemption_bound, executions, seed,
                      split=jobs > 1 or dask is not None or checkpoint is not None or resume is not None)
