@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -188,6 +189,19 @@ def sigterm_interrupts():
         _pending[0] = signum
         raise Interrupted(signum)
 
+    def on_unraisable(unraisable):
+        # An interrupt raised inside a finaliser (a generator closed by the
+        # garbage collector, a __del__) cannot propagate; Python would print it
+        # with a traceback. It is remembered in _pending and acted on at the
+        # next step, so there is nothing to print.
+        if isinstance(unraisable.exc_value, Interrupted) or (
+                isinstance(unraisable.exc_value, KeyboardInterrupt)
+                and _pending[0] is not None):
+            return
+        previous_hook(unraisable)
+
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = on_unraisable
     previous = signal.signal(signal.SIGTERM, on_signal)
     previous_int = signal.getsignal(signal.SIGINT)
     ours_int = previous_int is signal.default_int_handler
@@ -196,6 +210,7 @@ def sigterm_interrupts():
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)
         if ours_int:
             signal.signal(signal.SIGINT, previous_int)

@@ -613,3 +613,38 @@ def test_an_interrupt_python_drops_still_stops_the_search():
             explore(build, properties=[])
     assert caught.value.signum == signal.SIGINT and caught.value.result.executions == 0
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupt_in_a_finaliser_prints_no_traceback(monkeypatch):
+    # SIGTERM landing while the garbage collector closes a task's generator
+    # (its `finally` running) raised Interrupted where Python cannot propagate
+    # it, and Python printed "Exception ignored in <generator>" with a
+    # traceback (CI, --jobs 2 --format json). The interrupt is remembered and
+    # acted on at the next step; other unraisable errors are still reported.
+    from checker.budget import Interrupted, interrupt_pending, sigterm_interrupts
+    seen = []
+    def hook(u):
+        seen.append(type(u.exc_value))
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+
+    def task(fail):
+        try:
+            yield
+        finally:
+            if fail:
+                raise ValueError("a finaliser's own bug")
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+
+    with sigterm_interrupts():
+        g = task(False)
+        next(g)
+        del g                              # closed here, by reference counting
+        assert interrupt_pending() == signal.SIGTERM
+        g = task(True)
+        next(g)
+        del g
+        assert seen == [ValueError]
+        with pytest.raises(Interrupted):
+            from checker.budget import Limits
+            Limits().stopped()
+    assert sys.unraisablehook is hook
