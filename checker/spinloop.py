@@ -16,13 +16,19 @@ and ``deadlock`` see the wait).  No behaviour is lost: an iteration that
 reads the same value in the same state only leads to the same next state.
 
 The comparison of "the same state" covers every frame of the task's
-generator (program point and locals) and the attributes of the objects its
-frames hold as locals (a task's version object, say, one level deep): a
-retry loop that counts its attempts in a local or an attribute is not a spin
-loop and is left alone.
+generator (program point and locals), the attributes of the objects its
+frames hold as locals (a task's version object, say, one level deep, in its
+``__dict__`` or its slots) and what a frame holds across its yield outside
+its locals (a ``for`` loop's iterator, by its position): a retry loop that
+counts its attempts in a local, an attribute or an iterator is not a spin
+loop and is left alone. A module global or an object two levels down is not
+compared: model state belongs in shared variables, which the engine sees.
 """
 
 from __future__ import annotations
+
+import gc
+import types
 
 from . import actions as A
 
@@ -43,21 +49,84 @@ def _freeze(v):
     return v
 
 
+def _attributes(v):
+    """``v``'s own attributes, one level deep, or None for a value compared as is."""
+    if callable(v):
+        return None
+    d = getattr(v, "__dict__", None)
+    # The engine's own objects (the recorder a coverage wrapper holds, a
+    # shared variable) change with every step; what they share is watched.
+    slots = () if type(v).__module__.startswith(_ENGINE) else _slots(type(v))
+    if d is None and not slots:
+        return None
+    items = list(d.items()) if d is not None else []
+    items += [(name, getattr(v, name)) for name in slots if hasattr(v, name)]
+    return tuple((a, _freeze(x)) for a, x in items)
+
+
+def _slots(cls) -> tuple:
+    found = _SLOTS.get(cls)
+    if found is None:
+        names = []
+        for c in cls.__mro__:
+            s = c.__dict__.get("__slots__", ())
+            names += [s] if isinstance(s, str) else [n for n in s if n != "__dict__" and n != "__weakref__"]
+        found = _SLOTS[cls] = tuple(names)
+    return found
+
+
+_SLOTS: dict = {}
+_ENGINE = __name__.rpartition(".")[0] + "."
+
+
+def _hidden(gen, frame) -> tuple:
+    """What a frame keeps live across its yield outside its locals: a ``for``
+    loop's iterator, a ``with``'s exit, a half-evaluated expression. A ``for``
+    over equal values (``[None] * 3``, ``itertools.repeat``) binds the same
+    local each time, so only the iterator's position tells two iterations
+    apart; the garbage collector's view of the generator shows it."""
+    local = frame.f_locals
+    known = {id(v) for v in local.values()}
+    known.add(id(local))
+    out = []
+    for v in gc.get_referents(gen):
+        if id(v) in known or type(v) in _FRAME_PARTS:
+            continue
+        out.append(_value(v))
+    return tuple(out)
+
+
+def _value(v):
+    """``v`` as compared: an iterator by its position, an object with its
+    attributes one level deep, anything else as is."""
+    if hasattr(type(v), "__next__") and not isinstance(v, types.GeneratorType):
+        try:
+            return ("#iter", _freeze(v.__reduce__()))
+        except Exception:  # noqa: BLE001  (a position that cannot be read: never equal)
+            return object()
+    attrs = _attributes(v)
+    if attrs is not None:
+        return (v, attrs)
+    return _freeze(v)
+
+
+# A generator refers to these itself (its function, name, qualified name, the
+# generator it delegates to, which the walk compares frame by frame).
+# (and, once its frame was looked at, the frame, its locals and their cells).
+_FRAME_PARTS = (types.FunctionType, str, types.GeneratorType, types.CodeType,
+                types.FrameType, types.CellType)
+
+
 def snapshot(gen) -> tuple:
-    """The task's local state: each frame's code, position and locals."""
+    """The task's local state: each frame's code, position, locals and the
+    values it holds across the yield."""
     out = []
     while gen is not None and hasattr(gen, "gi_frame"):
         f = gen.gi_frame
         if f is None:
             break
-        local = []
-        for k, v in f.f_locals.items():
-            d = getattr(v, "__dict__", None)
-            if d is not None and not callable(v):
-                local.append((k, v, tuple((a, _freeze(x)) for a, x in d.items())))
-            else:
-                local.append((k, _freeze(v)))
-        out.append((f.f_code, f.f_lasti, tuple(local)))
+        local = tuple((k, _value(v)) for k, v in f.f_locals.items())
+        out.append((f.f_code, f.f_lasti, local, _hidden(gen, f)))
         gen = gen.gi_yieldfrom
     return tuple(out)
 

@@ -98,3 +98,66 @@ def test_waiting_on_a_counter_drops_the_commuting_of_its_additions(how):
     r = explore(counter_waiter(how), scheduler="dpor", properties=[])
     assert d.complete and r.complete and d.outcomes == r.outcomes
     assert "counter additions not commuted" in r.note
+
+
+class _Attempts:
+    __slots__ = ("n",)
+
+    def __init__(self):
+        self.n = 0
+
+
+def hidden_counter_program(how: str):
+    """A gives up after two reads; its attempt counter is not a plain local:
+    a ``for`` over equal values (the iterator's position, on the frame's
+    stack), an iterator in a local, an object with slots."""
+    import itertools
+
+    def build():
+        flag = Var("flag", 0)
+        seen = []
+
+        def attempt():
+            return (yield flag.read())
+
+        def a():
+            if how == "repeat":
+                for _ in itertools.repeat(None, 2):
+                    if (yield flag.read()):
+                        seen.append("through")
+                        return
+            elif how == "list":
+                for _ in [None] * 2:
+                    if (yield from attempt()):
+                        seen.append("through")
+                        return
+            elif how == "iterator":
+                tries = iter([None, None])
+                while next(tries, "done") is None:
+                    if (yield flag.read()):
+                        seen.append("through")
+                        return
+            else:
+                tries = _Attempts()
+                while tries.n < 2:
+                    tries.n += 1
+                    if (yield flag.read()):
+                        seen.append("through")
+                        return
+            seen.append("gave up")
+
+        def b():
+            yield flag.write(1)
+
+        return Program([Task(a, "A"), Task(b, "B")], observe=lambda: tuple(seen))
+    return build
+
+
+@pytest.mark.parametrize("how", ["repeat", "list", "iterator", "slots"])
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_a_retry_counted_where_locals_do_not_show_it_is_not_a_spin(how, scheduler):
+    # Each of these read the flag twice from the same point with the same
+    # visible locals; taken for a spin, the give-up path was lost (A waited
+    # for B's write instead of giving up).
+    r = explore(hidden_counter_program(how), scheduler=scheduler, properties=[])
+    assert r.complete and r.outcomes == {("through",), ("gave up",)}
