@@ -162,11 +162,15 @@ def check_footer(runs, code: int) -> str:
 def never_ran_lines(unrun) -> list:
     """One line per function a variant changes that no explored execution ran."""
     out = []
-    for fn, where in unrun:
+    for fn, where, lines in unrun:
         hint = (f"scenario {where[0]} runs it at depth {where[1]}: zsmc check --scenario {where[0]} "
                 f"--depth {where[1]}" if where else "no default scenario runs it at depth 1 or 2; "
                 "write a scenario that calls it")
-        out.append(f"  never ran: {fn} (changed by the variant); {hint}")
+        if lines is None:
+            out.append(f"  never ran: {fn} (changed by the variant); {hint}")
+            continue
+        out.append(f"  never ran: {len(lines)} changed line(s) of {fn}, which ran; {hint}")
+        out += [f"    {text}" for _, text in lines]
     return out
 
 
@@ -271,7 +275,9 @@ def check_json(h: dict, runs, code: int, unrun=()) -> str:
     doc = {"format": CHECK_FORMAT, "version": CHECK_VERSION, **h,
            "status": STATUS.get(code, "error"), "exit_code": code,
            "violations": sum(len(r.result.violations) for r in runs),
-           "never_ran": [{"function": fn, "runs_in": list(w) if w else None} for fn, w in unrun],
+           "never_ran": [{"function": fn, "runs_in": list(w) if w else None,
+                          "lines": None if lines is None else [n for n, _ in lines]}
+                         for fn, w, lines in unrun],
            "scenarios": [_run_json(r) for r in runs]}
     return json.dumps(doc, indent=2, default=repr)
 

@@ -192,8 +192,10 @@ class Session:
         return importlib.import_module("model.coverage").kernel_functions(self.plan.cls)
 
     def _never_ran(self) -> list:
-        """``[(function, where it would run)]`` for each function the variant changes
-        that no explored execution ran (exit 5 when nothing else failed)."""
+        """``[(function, where it would run, lines)]`` for each function the variant
+        changes that no explored execution ran (``lines`` None), and for each whose
+        changed statements did not all run (``lines``: ``[(line, source)]``); exit 5
+        when nothing else failed."""
         reg, cls = self.plan.reg, self.plan.cls
         base_of = getattr(reg, "base_version", None)
         if base_of is None:
@@ -203,8 +205,11 @@ class Session:
         for r in self.runs:
             for k, n in r.result.coverage.items():
                 total[k] = total.get(k, 0) + n
-        missing = cov.never_ran(cls, base_of(cls), total)
-        return [(fn, cov.where_it_runs(base_of(cls), fn, self.plan.depth, reg)) for fn in missing]
+        depth = self.plan.depth
+        missing = [(fn, cov.where_it_runs(base_of(cls), fn, depth, reg), None)
+                   for fn in cov.never_ran(cls, base_of(cls), total)]
+        return missing + [(fn, cov.where_it_runs(cls, fn, depth, reg, [n for n, _ in lines]), lines)
+                          for fn, lines in cov.lines_never_ran(cls, total)]
 
     def _current(self, results: dict) -> int:
         """The build being explored when an interrupt came (the first without a result)."""

@@ -15,8 +15,11 @@ functions, and the CLI refuses to call such a result a pass.
 from __future__ import annotations
 
 import inspect
+import os
 
 from checker import traced
+
+from . import line_coverage
 
 # The operations whose concurrent runs the default scenarios must cover, by the
 # kernel function (or role helper) that is the operation.
@@ -43,14 +46,27 @@ def kernel_functions(version: type) -> list:
 
 
 def instrumented(variant: type) -> type:
-    """A subclass of ``variant`` whose kernel functions record that they ran (cached)."""
+    """A subclass of ``variant`` whose kernel functions record that they ran, and
+    whose functions changed against its built-in version record each changed
+    statement as it runs (:mod:`model.line_coverage`; cached).
+
+    Its ``__zsmc_lines__`` maps each changed function to the line numbers of
+    its changed statements, or to why they are not recorded."""
     cls = _CACHE.get(variant)
     if cls is None:
+        from model.registry import base_version
+        base = base_version(variant)
+        changed = set(overridden(variant, base))
+        lines = {}
         ns = {"__module__": variant.__module__, "__qualname__": variant.__qualname__,
-              "__zsmc_base__": variant}
+              "__zsmc_base__": variant, "__zsmc_lines__": lines}
         for name in kernel_functions(variant):
             fn = inspect.getattr_static(variant, name)
             if inspect.isgeneratorfunction(fn):
+                if name in changed:
+                    base_fn = inspect.getattr_static(base, name, None)
+                    fn, lines[name] = line_coverage.instrument(
+                        fn, name, base_fn if inspect.isfunction(base_fn) else None)
                 ns[name] = traced(fn, name, FAMILIES.get(name))
         cls = _CACHE[variant] = type(variant.__name__, (variant,), ns)
     return cls
@@ -124,17 +140,37 @@ def never_ran(variant: type, base: type, coverage: dict) -> list:
     return [n for n in overridden(variant, base) if n not in done]
 
 
-def where_it_runs(base: type, fn: str, depth: int, registry) -> tuple | None:
-    """``(scenario, depth)``: a default scenario in which ``base`` runs ``fn``, at
-    ``depth`` or the next depth (explored briefly, only to say where to look)."""
+def lines_never_ran(variant: type, coverage: dict) -> list:
+    """``[(function, [(line, source)])]``: the statements ``variant`` changes that
+    no explored execution ran, in the functions that did run (a changed branch
+    never taken; :mod:`model.line_coverage`)."""
+    done = ran(coverage)
+    out = []
+    for name, lines in sorted(instrumented(variant).__zsmc_lines__.items()):
+        if name not in done or isinstance(lines, str):
+            continue
+        missing = sorted(set(lines) - line_coverage.ran_lines(coverage, name))
+        if missing:
+            fn = inspect.getattr_static(variant, name)
+            where = os.path.basename(fn.__code__.co_filename)
+            out.append((name, [(n, f"{where}:{n}: {line_coverage.source_line(fn, n)}")
+                               for n in missing]))
+    return out
+
+
+def where_it_runs(version: type, fn: str, depth: int, registry, lines=()) -> tuple | None:
+    """``(scenario, depth)``: a default scenario in which ``version`` runs ``fn``
+    (or, given ``lines``, one of those lines of it), at ``depth`` or the next
+    depth (explored briefly, only to say where to look)."""
     from checker import explore
+    keys = {line_coverage.key(fn, n) for n in lines}
     for d in sorted({1, depth, depth + 1}):
         for name, scen in registry.SCENARIOS.items():
             if not scen.default:
                 continue
             for cpus in scen.counts:
-                build, _ = registry.make_build(base, name, d, cpus)
+                build, _ = registry.make_build(version, name, d, cpus)
                 r = explore(build, properties=[], max_executions=300)
-                if fn in ran(r.coverage):
+                if keys & r.coverage.keys() if keys else fn in ran(r.coverage):
                     return name, d
     return None

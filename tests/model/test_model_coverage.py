@@ -103,7 +103,7 @@ def test_a_check_whose_changed_code_never_ran_is_not_a_pass(tmp_path):
                                         "--format", "json", "--no-minimize", "--out", str(tmp_path / "t")])
     doc = json.loads(res.stdout)
     assert res.exit_code == 5 and doc["status"] == "not a pass"
-    assert doc["never_ran"] == [{"function": "alloc_zspage", "runs_in": ["malloc-free", 1]}]
+    assert doc["never_ran"] == [{"function": "alloc_zspage", "runs_in": ["malloc-free", 1], "lines": None}]
     assert doc["scenarios"][0]["coverage"]["fn:zs_obj_write"] >= 1
 
 

@@ -1,0 +1,219 @@
+"""Which lines of a patch ran: the statements a variant changes, recorded as they run.
+
+A function-level check ("the changed function ran") passes a patch vacuously
+when the change is a branch the scenarios never take: the function ran, its
+changed error path did not. So a variant's changed statements are found by
+comparing its function's source with the built-in version's (``difflib``, line
+by line, after dedenting), and the function is recompiled with a call that
+records ``ln:NAME:LINE`` (:func:`checker.coverage.covered`) before each changed
+statement. The call yields nothing, so the steps, the counts and every
+interleaving stay as they were; a line keeps its number in tracebacks and
+traces. A deleted statement is marked at the statement that now follows it
+(running it means the deletion point was passed). A ``raise`` is not asked
+to run: it is a BUG_ON or an error the model reports, which a passing check
+never reaches.
+
+A function whose source cannot be read (written in a REPL), or whose code
+cannot be rebuilt (a decorator, an empty closure cell), is left as it was:
+its coverage stays at the function level, and :func:`instrument` says why.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+import textwrap
+
+from checker.coverage import covered
+
+PREFIX = "ln:"
+
+
+def key(name: str, line: int) -> str:
+    return f"{PREFIX}{name}:{line}"
+
+
+def _source(fn):
+    """``(dedented lines, first line number)`` of ``fn``, or None."""
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return None
+    text = textwrap.dedent("".join(lines))
+    return text.splitlines(), start
+
+
+def _function_node(lines):
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+    node = tree.body[0] if tree.body else None
+    return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+
+def _statements(fn_node) -> list:
+    """Every statement of the function's body, nested blocks included, in source order."""
+    out = []
+
+    def visit(body):
+        for stmt in body:
+            out.append(stmt)
+            for field in ("body", "orelse", "finalbody"):
+                visit(getattr(stmt, field, None) or [])
+            for handler in getattr(stmt, "handlers", None) or []:
+                visit(handler.body)
+            for case in getattr(stmt, "cases", None) or []:
+                visit(case.body)
+    visit(fn_node.body)
+    return out
+
+
+def _own_lines(stmt) -> range:
+    """The lines that are the statement itself (a compound one: its header)."""
+    children = [c for f in ("body", "orelse", "finalbody", "handlers", "cases")
+                for c in (getattr(stmt, f, None) or [])]
+    if children:
+        return range(stmt.lineno, min(c.lineno for c in children))
+    return range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)
+
+
+def _code_lines(lines, node) -> list:
+    """``[(line number, text)]`` of the function's code: no blank or comment-only
+    line, no docstring (rewording either changes nothing that runs)."""
+    skip = set()
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        skip.update(range(body[0].lineno, body[0].end_lineno + 1))
+    out = []
+    for n, text in enumerate(lines, 1):
+        bare = text.strip()
+        if bare and not bare.startswith("#") and n not in skip:
+            out.append((n, text.rstrip()))     # indented as it is: a moved block changed
+    return out
+
+
+def changed_statements(fn, base_fn):
+    """``(function node, [statements changed], first line)`` of ``fn`` against
+    ``base_fn`` (None: a new function, every statement changed), in the
+    dedented source's line numbers; None when ``fn``'s source cannot be read."""
+    src = _source(fn)
+    if src is None:
+        return None
+    lines, start = src
+    node = _function_node(lines)
+    if node is None:
+        return None
+    stmts = _statements(node)
+    base = _source(base_fn) if base_fn is not None else None
+    if base is None:
+        return node, [s for s in stmts if not isinstance(s, ast.Raise)], start
+    base_node = _function_node(base[0])
+    if base_node is None:
+        return node, [s for s in stmts if not isinstance(s, ast.Raise)], start
+    mine, theirs = _code_lines(lines, node), _code_lines(base[0], base_node)
+    changed, marks = set(), []
+    matcher = difflib.SequenceMatcher(None, [t for _, t in theirs], [t for _, t in mine],
+                                      autojunk=False)
+    for tag, _, _, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "insert"):
+            changed.update(n for n, _ in mine[j1:j2])
+        elif tag == "delete":           # the line now where the deleted ones were
+            marks.append(mine[j1][0] if j1 < len(mine) else len(lines) + 1)
+    # A raise is a BUG_ON or an error the model reports: on a passing check it
+    # never runs, so it is not asked to.
+    stmts = [s for s in stmts if not isinstance(s, ast.Raise)]
+    picked = [s for s in stmts if any(n in changed for n in _own_lines(s))]
+    for line in marks:
+        after = [s for s in stmts if s.lineno >= line]
+        mark = after[0] if after else (stmts[-1] if stmts else None)
+        if mark is not None and mark not in picked:
+            picked.append(mark)
+    return node, sorted(picked, key=lambda s: (s.lineno, s.col_offset)), start
+
+
+def instrument(fn, name: str, base_fn):
+    """``(function, lines)``: ``fn`` recompiled to record each changed statement
+    as it runs, and those statements' line numbers in its file; or ``(fn,
+    reason)`` when it is left as it was (``reason`` a string)."""
+    found = changed_statements(fn, base_fn)
+    if found is None:
+        return fn, "its source cannot be read"
+    node, stmts, start = found
+    if not stmts:
+        return fn, []
+    if node.decorator_list:
+        return fn, "it is decorated"
+    cells = fn.__closure__ or ()
+    try:
+        values = [c.cell_contents for c in cells]
+    except ValueError:
+        return fn, "a variable it closes over is unset"
+    lines = sorted({s.lineno + start - 1 for s in stmts})
+    chosen = {id(s) for s in stmts}
+    recorder = "__zsmc_line__"
+
+    def insert(body):
+        out = []
+        for stmt in body:
+            for field in ("body", "orelse", "finalbody"):
+                if getattr(stmt, field, None):
+                    setattr(stmt, field, insert(getattr(stmt, field)))
+            for handler in getattr(stmt, "handlers", None) or []:
+                handler.body = insert(handler.body)
+            for case in getattr(stmt, "cases", None) or []:
+                case.body = insert(case.body)
+            if id(stmt) in chosen:
+                call = ast.Expr(ast.Call(ast.Name(recorder, ast.Load()),
+                                         [ast.Constant(key(name, stmt.lineno + start - 1))], []))
+                out.append(ast.copy_location(call, stmt))
+            out.append(stmt)
+        return out
+
+    node.body = insert(node.body)
+    params = list(fn.__code__.co_freevars) + [recorder]
+    ret = ast.copy_location(ast.Return(ast.Name(node.name, ast.Load())), node)
+    maker = ast.copy_location(ast.FunctionDef(
+        "__zsmc_make__",
+        ast.arguments([], [ast.arg(p) for p in params], None, [], [], None, []),
+        [node, ret], [], None), node)
+    module = ast.Module([maker], [])
+    ast.fix_missing_locations(module)          # first: the new nodes take their statement's line
+    ast.increment_lineno(module, start - 1)
+    scope: dict = {}
+    try:
+        exec(compile(module, fn.__code__.co_filename, "exec"), fn.__globals__, scope)
+    except SyntaxError as exc:
+        return fn, f"it cannot be recompiled ({exc.msg})"
+    new = scope["__zsmc_make__"](*values, covered)
+    # Named as before in tracebacks and the engine's messages ("Bad.zs_free").
+    new.__code__ = _renamed(new.__code__, f"__zsmc_make__.<locals>.{node.name}",
+                            fn.__code__.co_qualname)
+    new.__defaults__, new.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
+    new.__qualname__, new.__module__, new.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
+    new.__dict__.update(fn.__dict__)
+    return new, lines
+
+
+def _renamed(code, old: str, new: str):
+    consts = tuple(_renamed(c, old, new) if isinstance(c, type(code)) else c
+                   for c in code.co_consts)
+    return code.replace(co_qualname=code.co_qualname.replace(old, new, 1), co_consts=consts)
+
+
+def ran_lines(coverage: dict, name: str) -> set:
+    """The changed lines of kernel function ``name`` that ran, from a ``Result.coverage``."""
+    head = key(name, 0)[:-1]
+    return {int(k[len(head):]) for k in coverage if k.startswith(head)}
+
+
+def source_line(fn, line: int) -> str:
+    """Line ``line`` of ``fn``'s file, stripped (for a report)."""
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return ""
+    i = line - start
+    return lines[i].strip() if 0 <= i < len(lines) else ""

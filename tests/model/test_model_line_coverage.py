@@ -1,0 +1,149 @@
+"""A patch's changed statements are recorded as they run, so a check whose changed
+branch never ran is not a pass even though its function ran (model.line_coverage)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from checker import explore
+from model import line_coverage
+from model.coverage import instrumented, lines_never_ran
+from model.registry import make_build
+from model.versions import Upstream
+
+# free_zspage as upstream has it, with one statement added on the path where
+# trylock_zspage fails (migration holds a page lock): only scenarios with a
+# migration take it.
+KICK_TWICE = '''
+from checker import Bug, label
+from model import Upstream
+
+
+class KickTwice(Upstream):
+    def free_zspage(self, cls, zspage):
+        yield zspage.obj.access()
+        if zspage.inuse:
+            raise Bug(f"free_zspage: VM_BUG_ON(get_zspage_inuse({zspage.name}))")
+        if zspage.list is None:
+            raise Bug(f"free_zspage: VM_BUG_ON(list_empty(&{zspage.name}->list))")
+        if not (yield from self.trylock_zspage(zspage)):
+            yield from self.kick_deferred_free()
+            yield label("patched: kick again")
+            return
+        yield from self.remove_zspage(cls, zspage)
+        yield from self._free_zspage(cls, zspage)
+'''
+
+
+def load(tmp_path, source, name="KickTwice"):
+    path = tmp_path / "patch.py"
+    path.write_text(textwrap.dedent(source))
+    return path, f"{path}:{name}"
+
+
+def check(*args):
+    res = CliRunner().invoke(cli.main, ["check", *args, "--no-minimize"])
+    return res
+
+
+def test_a_changed_branch_never_taken_is_not_a_pass(tmp_path):
+    path, spec = load(tmp_path, KICK_TWICE)
+    res = check("--variant", spec, "--scenario", "up-read-compact", "--out", str(tmp_path / "t"))
+    assert res.exit_code == 5, res.output
+    assert "result: NOT A PASS" in res.output
+    assert "never ran: 1 changed line(s) of free_zspage, which ran" in res.output
+    assert 'patch.py:15: yield label("patched: kick again")' in res.output
+    res = check("--variant", spec, "--scenario", "up-read-compact", "--format", "json",
+                "--out", str(tmp_path / "t"))
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "not a pass"
+    assert [(e["function"], e["lines"]) for e in doc["never_ran"]] == [("free_zspage", [15])]
+
+
+def test_the_same_patch_passes_where_its_branch_runs(tmp_path):
+    path, spec = load(tmp_path, KICK_TWICE)
+    res = check("--variant", spec, "--scenario", "read-migrate", "--out", str(tmp_path / "t"))
+    assert res.exit_code == 0, res.output
+    assert "result: pass" in res.output
+
+
+def test_only_the_changed_statements_are_recorded(tmp_path):
+    path, _ = load(tmp_path, KICK_TWICE)
+    from model.registry import load_variant
+    cls = load_variant(f"{path}:KickTwice")
+    assert instrumented(cls).__zsmc_lines__ == {"free_zspage": [15]}
+
+
+class Reworded(Upstream):
+    """zs_free with a removed statement (the label) and one rewritten, doing the same."""
+
+    def zs_free(self, handle):
+        pool = self.pool
+        yield pool.lock.acquire(shared=True)
+        obj = yield from self.handle_to_obj(handle)
+        if not obj:
+            raise AssertionError("no location")
+        zspage = yield from self.get_zspage(self.obj_to_zpdesc(obj))
+        cls = zspage.cls
+        yield cls.lock.acquire()
+        yield pool.lock.release()
+        yield from self.class_stat_sub(cls, 2, 1)
+        yield from self.obj_free(cls, obj)
+        fullness = yield from self.fix_fullness_group(cls, zspage)
+        if fullness == 0:
+            yield from self.free_zspage(cls, zspage)
+        yield cls.lock.release()
+        yield from self.cache_free_handle(handle)
+
+
+def test_a_deleted_statement_is_marked_at_the_one_that_follows_it():
+    node, stmts, start = line_coverage.changed_statements(Reworded.zs_free, Upstream.zs_free)
+    texts = [line_coverage.source_line(Reworded.zs_free, s.lineno + start - 1) for s in stmts]
+    # the docstring and label("zs_free") are gone; the Bug became an AssertionError;
+    # the constants are spelt as numbers
+    assert "obj = yield from self.handle_to_obj(handle)" in texts
+    assert 'raise AssertionError("no location")' not in texts      # never asked to run
+    assert "yield from self.class_stat_sub(cls, 2, 1)" in texts
+    assert "if fullness == 0:" in texts
+    assert "yield cls.lock.release()" not in texts and "yield from self.obj_free(cls, obj)" not in texts
+
+
+@pytest.mark.parametrize("scenario", ["clients", "free-migrate"])
+def test_recording_lines_changes_no_count(scenario):
+    # The recording call yields nothing: the same steps, the same executions
+    # as the uninstrumented code (its lines left out of the comparison).
+    built = make_build(Reworded, scenario, 1)[0]
+    r = explore(built, properties=[])
+    changed = instrumented(Reworded).__zsmc_lines__["zs_free"]
+    assert changed and not lines_never_ran(Reworded, r.coverage)
+    ref = explore(make_build(Upstream, scenario, 1)[0], properties=[])
+    assert (r.executions, r.redundant, r.complete) == (ref.executions, ref.redundant, ref.complete)
+
+
+def test_a_function_without_source_keeps_function_coverage():
+    scope = {"Upstream": Upstream}
+    exec("class NoSource(Upstream):\n"
+         "    def alloc_zspage(self, cls):\n"
+         "        return (yield from super().alloc_zspage(cls))\n", scope)
+    cls = scope["NoSource"]
+    assert instrumented(cls).__zsmc_lines__ == {"alloc_zspage": "its source cannot be read"}
+    r = explore(make_build(cls, "malloc-free", 1)[0], properties=[])
+    assert r.complete and r.coverage.get("fn:alloc_zspage") and not lines_never_ran(cls, r.coverage)
+
+
+def test_the_recompiled_function_keeps_its_lines_and_name(tmp_path):
+    # Tracebacks, the watchdog's "in Bad.zs_free (bad.py:7)" and traces name
+    # the user's lines: the recording calls take their statement's line.
+    path, _ = load(tmp_path, KICK_TWICE)
+    from model.registry import load_variant
+    cls = load_variant(f"{path}:KickTwice")
+    raw = cls.__dict__["free_zspage"]
+    new = instrumented(cls).__dict__["free_zspage"].__wrapped__
+    assert new is not raw and new.__code__.co_qualname == raw.__code__.co_qualname
+    lines = {n for _, _, n in new.__code__.co_lines() if n is not None}
+    assert lines == {n for _, _, n in raw.__code__.co_lines() if n is not None}
