@@ -19,25 +19,22 @@ from model.versions import Upstream
 # free_zspage as upstream has it, with one statement added on the path where
 # trylock_zspage fails (migration holds a page lock): only scenarios with a
 # migration take it.
-KICK_TWICE = '''
-from checker import Bug, label
-from model import Upstream
+_KICK = "yield from self.kick_deferred_free()"
 
 
-class KickTwice(Upstream):
-    def free_zspage(self, cls, zspage):
-        yield zspage.obj.access()
-        if zspage.inuse:
-            raise Bug(f"free_zspage: VM_BUG_ON(get_zspage_inuse({zspage.name}))")
-        if zspage.list is None:
-            raise Bug(f"free_zspage: VM_BUG_ON(list_empty(&{zspage.name}->list))")
-        if not (yield from self.trylock_zspage(zspage)):
-            yield from self.kick_deferred_free()
-            yield label("patched: kick again")
-            return
-        yield from self.remove_zspage(cls, zspage)
-        yield from self._free_zspage(cls, zspage)
-'''
+def _kick_twice():
+    import inspect
+    body = textwrap.dedent(inspect.getsource(Upstream.free_zspage))
+    assert _KICK in body
+    indent = body.split(_KICK)[0].rsplit("\n", 1)[1]
+    body = body.replace(_KICK, f"{_KICK}\n{indent}yield label(\"patched: kick again\")", 1)
+    head = "from checker import Bug, label\nfrom model import Upstream\n\n\nclass KickTwice(Upstream):\n"
+    source = head + textwrap.indent(body, "    ")
+    line = source.splitlines().index(f"    {indent}yield label(\"patched: kick again\")") + 1
+    return source, line
+
+
+KICK_TWICE, KICK_LINE = _kick_twice()
 
 
 def load(tmp_path, source, name="KickTwice"):
@@ -57,12 +54,12 @@ def test_a_changed_branch_never_taken_is_not_a_pass(tmp_path):
     assert res.exit_code == 5, res.output
     assert "result: NOT A PASS" in res.output
     assert "never ran: 1 changed line(s) of free_zspage, which ran" in res.output
-    assert 'patch.py:15: yield label("patched: kick again")' in res.output
+    assert f'patch.py:{KICK_LINE}: yield label("patched: kick again")' in res.output
     res = check("--variant", spec, "--scenario", "up-read-compact", "--format", "json",
                 "--out", str(tmp_path / "t"))
     doc = json.loads(res.stdout)
     assert doc["status"] == "not a pass"
-    assert [(e["function"], e["lines"]) for e in doc["never_ran"]] == [("free_zspage", [15])]
+    assert [(e["function"], e["lines"]) for e in doc["never_ran"]] == [("free_zspage", [KICK_LINE])]
 
 
 def test_the_same_patch_passes_where_its_branch_runs(tmp_path):
@@ -76,7 +73,7 @@ def test_only_the_changed_statements_are_recorded(tmp_path):
     path, _ = load(tmp_path, KICK_TWICE)
     from model.registry import load_variant
     cls = load_variant(f"{path}:KickTwice")
-    assert instrumented(cls).__zsmc_lines__ == {"free_zspage": [15]}
+    assert instrumented(cls).__zsmc_lines__ == {"free_zspage": [KICK_LINE]}
 
 
 class Reworded(Upstream):
