@@ -29,10 +29,27 @@ from .memory import _tls
 
 
 def covered(name: str) -> None:
-    """Record that ``name`` ran in the current execution (no-op outside task code)."""
+    """Record that ``name`` ran in the current execution; outside task code (a
+    program's build), in the execution about to start (:func:`take_built`)."""
     rec = _tls.rec
     if rec is not None:
         rec.coverage.add(name)
+    else:
+        _BUILT.add(name)
+
+
+# What ran while a program was being built: the model's set-up code (a pool's
+# zspages made by new_zspage, their locks by zspage_lock_init) runs before any
+# task, and a patch may change it too.
+_BUILT: set = set()
+
+
+def take_built() -> set:
+    """What ran outside task code since the last call (``explore`` calls it
+    before a build, to drop what ran elsewhere, and after, for the execution)."""
+    out = set(_BUILT)
+    _BUILT.clear()
+    return out
 
 
 def traced(fn, name: str | None = None, family: str | None = None):

@@ -10,11 +10,13 @@ never verified.
 
 from __future__ import annotations
 
+import os
 import time
 
 from . import config, memory, memory_model, objects
 from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
-from .errors import ModelError, UsageError
+from .coverage import take_built
+from .errors import ModelError, UsageError, ZsmcError
 from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
@@ -155,6 +157,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                     m.on_explore_start(program)
             world = World(program, monitors, program.build_uids, counters=trusted.counters,
                           reported=reported)
+            world.coverage.update(program.built_coverage)
             if world.mm is not None and not sched.global_fences:
                 world.mm.refuse_global = (f"the program uses smp_mb (or a fully ordered RMW) under "
                                           f"memory model {program.memory_model}, whose global view "
@@ -268,13 +271,20 @@ def _build(build) -> Program:
 
     # build() is plain code, never a task's step, whatever an interrupted step left.
     outer = memory.set_recorder(None)
+    take_built()
     try:
         with objects.making(uid) as made:
             program = build()
+    except ZsmcError:
+        raise
+    except Exception as exc:     # a variant's set-up code failing is the model's error, not ours
+        raise ModelError(f"the program's build() raised {type(exc).__name__}: {exc} "
+                         f"({_innermost(exc)})") from exc
     finally:
         memory.set_recorder(outer)
     if not isinstance(program, Program):
         raise UsageError(f"build() must return a checker.Program, got {program!r}")
+    program.built_coverage = take_built()
     program.build_uids = counter[0]
     program.declares_guards = made.guards > 0
     return program
@@ -334,6 +344,17 @@ def _collect(world: World, result: Result, seen: dict) -> None:
             schedule=sched, steps=steps_of(world, step), involved=tuple(involved),
             execution=result.executions, tasks=[(t.name, t.cpu, t.role) for t in world.tasks],
             runs=runs))
+
+
+def _innermost(exc) -> str:
+    """Where ``exc`` was raised: ``in FUNCTION (file:line)``."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "where unknown"
+    code = tb.tb_frame.f_code
+    return f"in {code.co_qualname} ({os.path.basename(code.co_filename)}:{tb.tb_lineno})"
 
 
 def _exit_message(world, exc) -> str:

@@ -66,6 +66,8 @@ class Program:
     declares_guards: bool = field(default=True, init=False)
     # How many objects building it numbered: the World numbers on from there.
     build_uids: int = field(default=0, init=False)
+    # What building it ran (checker.coverage.covered outside task code).
+    built_coverage: set = field(default_factory=set, init=False)
 
     def __post_init__(self):
         try:

@@ -169,7 +169,7 @@ def never_ran_lines(unrun) -> list:
         if lines is None:
             out.append(f"  never ran: {fn} (changed by the variant); {hint}")
             continue
-        out.append(f"  never ran: {len(lines)} changed line(s) of {fn}, which ran; {hint}")
+        out.append(f"  never ran: {len(lines)} changed line(s) of {fn}; {hint}")
         out += [f"    {text}" for _, text in lines]
     return out
 

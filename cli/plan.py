@@ -168,8 +168,11 @@ def _build_kw(config, memory_model) -> dict:
 
 def _has_interrupts(builds) -> bool:
     from checker.objects import making
-    with making():
-        return any(b.build().has_interrupts for b in builds)
+    try:
+        with making():
+            return any(b.build().has_interrupts for b in builds)
+    except Exception:       # noqa: BLE001  (a build that fails: the search reports it, in one line)
+        return False
 
 
 def load(module: str):

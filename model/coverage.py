@@ -56,31 +56,35 @@ def instrumented(variant: type) -> type:
     if cls is None:
         from model.registry import base_version
         base = base_version(variant)
-        changed = set(overridden(variant, base))
+        changed = set(overridden(variant, base, plain=True))
         lines = {}
         ns = {"__module__": variant.__module__, "__qualname__": variant.__qualname__,
               "__zsmc_base__": variant, "__zsmc_lines__": lines}
-        for name in kernel_functions(variant):
+        for name in sorted(set(kernel_functions(variant)) | changed):
             fn = inspect.getattr_static(variant, name)
-            if inspect.isgeneratorfunction(fn):
-                if name in changed:
-                    base_fn = inspect.getattr_static(base, name, None)
-                    fn, lines[name] = line_coverage.instrument(
-                        fn, name, base_fn if inspect.isfunction(base_fn) else None)
-                ns[name] = traced(fn, name, FAMILIES.get(name))
+            if not inspect.isfunction(fn):
+                continue
+            if name in changed:
+                base_fn = inspect.getattr_static(base, name, None)
+                fn, lines[name] = line_coverage.instrument(
+                    fn, name, base_fn if inspect.isfunction(base_fn) else None)
+            ns[name] = traced(fn, name, FAMILIES.get(name)) if inspect.isgeneratorfunction(fn) else fn
         cls = _CACHE[variant] = type(variant.__name__, (variant,), ns)
     return cls
 
 
-def overridden(variant: type, base: type) -> list:
+def overridden(variant: type, base: type, plain: bool = False) -> list:
     """The kernel functions (and new generator helpers) ``variant`` defines itself,
-    between it and the built-in version ``base``."""
+    between it and the built-in version ``base``; with ``plain``, its plain
+    functions as well (``get_fullness_group``, ``zspage_lock_init``: no step of
+    their own, but a patch may change them)."""
     names = set()
     for klass in variant.__mro__:
         if klass is base or issubclass(base, klass):
             break
         for attr, fn in vars(klass).items():
-            if inspect.isgeneratorfunction(fn) and not _same_function(fn, getattr(base, attr, None)):
+            wanted = inspect.isgeneratorfunction(fn) or (plain and inspect.isfunction(fn))
+            if wanted and not _same_function(fn, getattr(base, attr, None)):
                 names.add(attr)
     return sorted(names)
 
@@ -142,16 +146,17 @@ def never_ran(variant: type, base: type, coverage: dict) -> list:
 
 def lines_never_ran(variant: type, coverage: dict) -> list:
     """``[(function, [(line, source)])]``: the statements ``variant`` changes that
-    no explored execution ran, in the functions that did run (a changed branch
-    never taken; :mod:`model.line_coverage`)."""
+    no explored execution ran (a changed branch never taken;
+    :mod:`model.line_coverage`), in the kernel functions that did run (those
+    that did not are :func:`never_ran`'s) and in its plain functions."""
     done = ran(coverage)
     out = []
     for name, lines in sorted(instrumented(variant).__zsmc_lines__.items()):
-        if name not in done or isinstance(lines, str):
+        fn = inspect.getattr_static(variant, name)
+        if isinstance(lines, str) or (inspect.isgeneratorfunction(fn) and name not in done):
             continue
         missing = sorted(set(lines) - line_coverage.ran_lines(coverage, name))
         if missing:
-            fn = inspect.getattr_static(variant, name)
             where = os.path.basename(fn.__code__.co_filename)
             out.append((name, [(n, f"{where}:{n}: {line_coverage.source_line(fn, n)}")
                                for n in missing]))

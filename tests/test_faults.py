@@ -364,6 +364,8 @@ RUNAWAY = {
                              2, ["raised Odd(x)"], []),
     "raises an exception": ("    def zs_free(self, handle):\n        raise ValueError('oops')\n        yield label('x')\n",
                             2, ["ValueError: oops"], []),
+    "set-up raises": ("    def zspage_lock_init(self, zspage):\n        raise KeyError('lock')\n",
+                      2, ["build() raised KeyError", "Bad.zspage_lock_init (bad.py:"], []),
     "yields junk": ("    def zs_free(self, handle):\n        yield 42\n", 2, ["not an action"], []),
     "long with a small cap": ("    pass\n", 2, ["exceeded 30 steps"], ["--max-steps", "30"]),
     "never yields": ("    def zs_free(self, handle):\n        while True:\n            pass\n        yield label('x')\n",
