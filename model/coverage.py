@@ -73,6 +73,30 @@ def instrumented(variant: type) -> type:
     return cls
 
 
+def every_line(version: type) -> type:
+    """A subclass of ``version`` whose every function (kernel and plain, as the
+    version resolves them) records each of its statements as it runs: what the
+    default scenarios leave unrun of the model itself
+    (``tests/model/test_model_coverage.py``). Its ``__zsmc_every_line__`` maps
+    each function to its statements' lines (cached)."""
+    key = ("every line", version)
+    cls = _CACHE.get(key)
+    if cls is None:
+        lines = {}
+        ns = {"__module__": version.__module__, "__qualname__": version.__qualname__,
+              "__zsmc_every_line__": lines}
+        for klass in version.__mro__:
+            for name, fn in vars(klass).items():
+                if name in ns or name in lines or not inspect.isfunction(fn) \
+                        or inspect.getattr_static(version, name) is not fn:
+                    continue
+                new, found = line_coverage.instrument(fn, name, None)
+                if isinstance(found, list) and found:
+                    ns[name], lines[name] = new, found
+        cls = _CACHE[key] = type(version.__name__, (version,), ns)
+    return cls
+
+
 def overridden(variant: type, base: type, plain: bool = False) -> list:
     """The kernel functions (and new generator helpers) ``variant`` defines itself,
     between it and the built-in version ``base``; with ``plain``, its plain

@@ -54,13 +54,20 @@ def _function_node(lines):
 
 
 def _statements(fn_node) -> list:
-    """Every statement of the function's body, nested blocks included, in source order."""
+    """Every statement of the function's body that does something, nested blocks
+    included, in source order: not a docstring or other bare constant, not the
+    dead branch of ``if False:`` (``if False: yield`` makes a generator)."""
     out = []
 
     def visit(body):
         for stmt in body:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue
             out.append(stmt)
-            for field in ("body", "orelse", "finalbody"):
+            fields = ("body", "orelse", "finalbody")
+            if isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Constant):
+                fields = ("body",) if stmt.test.value else ("orelse",)
+            for field in fields:
                 visit(getattr(stmt, field, None) or [])
             for handler in getattr(stmt, "handlers", None) or []:
                 visit(handler.body)
@@ -173,6 +180,11 @@ def instrument(fn, name: str, base_fn):
         return out
 
     node.body = insert(node.body)
+    # Renamed while it is made: a def named like the method would bind that
+    # name in the maker, and the method's own use of a global of that name
+    # (get_fullness_group calls the module's get_fullness_group) would find
+    # the method instead.
+    node.name = "__zsmc_fn__"
     params = list(fn.__code__.co_freevars) + [recorder]
     ret = ast.copy_location(ast.Return(ast.Name(node.name, ast.Load())), node)
     maker = ast.copy_location(ast.FunctionDef(
@@ -190,7 +202,8 @@ def instrument(fn, name: str, base_fn):
     new = scope["__zsmc_make__"](*values, covered)
     # Named as before in tracebacks and the engine's messages ("Bad.zs_free").
     new.__code__ = _renamed(new.__code__, f"__zsmc_make__.<locals>.{node.name}",
-                            fn.__code__.co_qualname)
+                            fn.__code__.co_qualname).replace(co_name=fn.__code__.co_name)
+    new.__name__ = fn.__name__
     new.__defaults__, new.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
     new.__qualname__, new.__module__, new.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
     new.__dict__.update(fn.__dict__)
