@@ -41,6 +41,9 @@ from .pool import Geometry
 
 DEFAULT_POOL = (("x.b", None), (None, "c0.a"), (None, None))
 DEFAULT_GEOMETRY = Geometry()
+# Four objects on three pages (in-page, spanning, spanning, in-page): compaction
+# walks a source's pages and a destination can take more than one object.
+WIDE_GEOMETRY = Geometry(3, 3, 4)
 
 
 @dataclass(slots=True, frozen=True)
@@ -207,6 +210,13 @@ SCENARIOS = {s.name: s for s in (
     Scenario("compact-compact", "two compactions: one bails out on compaction_in_progress", 1, 2,
              (TaskSpec("compaction", "compaction0", 0), TaskSpec("compaction", "compaction1", 1)),
              free_work_pending=False, cpu_counts=_BOTH),
+    Scenario("compact-wide", "wider zspages (four objects on three pages): a client allocating "
+             "past a zspage's first page while compaction moves its object from a source's third "
+             "page into a destination that stays partly free (the compaction loop's "
+             "rwlock_is_contended question)", 1, 2,
+             (_client(ops=("malloc", "read")), _COMPACT),
+             pool=(("x.b", "x.c", None, None), (None, None, "c0.a", None)), free_work_pending=False,
+             geometry=WIDE_GEOMETRY, cpu_counts=_BOTH),
     Scenario("migrate-migrate", "two migrations of pages of one zspage: an asynchronous one puts "
              "its page back when the other holds its lock", 1, 2,
              (TaskSpec("migration", "migration0", 0, targets=("zs2.p0",), mode="async"),
