@@ -77,8 +77,10 @@ class ProcessBroker:
         conn = self.conn
         while conn.poll(0):
             self._take(conn.recv())
-        if self.wanted and self.work:
-            self._decline()         # it has work queued: not the one to give
+        while self.work:
+            # Sent while it was saying it waited: run it now, on top of this search
+            # (younger than it, so no wait becomes circular).
+            self._start(self.work.pop(0))
         return self.wanted
 
     def give(self, theft) -> None:

@@ -148,3 +148,24 @@ def test_stealing_workers_over_several_programs_give_each_its_serial_counts():
     a = [explore_split(b, jobs=1, properties=["bug"]) for b in builds]
     b = explore_split_many(builds, jobs=2, properties=["bug"])
     assert [counts(r) for r in a] == [counts(r) for r in b]
+
+
+def test_a_theft_the_serial_search_would_not_make_is_explored_again(monkeypatch):
+    """lastzero(4): branches given before an earlier branch's races inserted below
+    them (or changed the sleep set they were given) are explored again by their
+    giver; accepting them as they came back loses traces."""
+    from checker.schedulers import steal
+    build = P.PROGRAMS["lastzero"](4)
+    a = serial(build, properties=[])
+    checks = []
+    real = steal.StealingDPOR._as_predicted
+
+    def counted(self, node, child, got):
+        ok = real(self, node, child, got)
+        checks.append(ok)
+        return ok
+    monkeypatch.setattr(steal.StealingDPOR, "_as_predicted", counted)
+    assert counts(explore_stealing(build, properties=[])) == counts(a)
+    assert False in checks and True in checks
+    monkeypatch.setattr(steal.StealingDPOR, "_as_predicted", lambda *args: True)
+    assert explore_stealing(build, properties=[]).executions < a.executions

@@ -216,14 +216,12 @@ class StealingDPOR(DPOR):
             if got is None:
                 self._predicted[d] = child.fp
                 return child
-            tid, frozen, prot, sleep, _ = got
-            out = self.broker.join(tid)
+            out = self.broker.join(got[0])
             if out is None:             # the search was stopped meanwhile
                 self.done = True
                 self.incomplete_reason = "stopped"
                 return None
-            if out.status == "poisoned" or node.sleep != sleep or freeze(child.children) != frozen or (
-                    prot is not None and protection_state(self.trusted.protection) != prot):
+            if out.status == "poisoned" or not self._as_predicted(node, child, got):
                 self._predicted[d] = child.fp
                 return child            # explored here, as the serial search would
             if out.status == "dropped":
@@ -233,6 +231,13 @@ class StealingDPOR(DPOR):
                 self.done = True
                 return None
         return None
+
+    def _as_predicted(self, node, child, got) -> bool:
+        """Whether the serial search would explore ``child`` from what the thief got:
+        the same sleep set at its node, the same wakeup subtree, the same protection."""
+        _, frozen, prot, sleep, _ = got
+        return node.sleep == sleep and freeze(child.children) == frozen and (
+            prot is None or protection_state(self.trusted.protection) == prot)
 
     def _dropped_before(self, child) -> None:
         # The serial search explores it with the dropped branch awake: not the sleep
