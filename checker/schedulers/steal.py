@@ -2,9 +2,9 @@
 
 A split search's subtrees (checker/split.py) are rarely of one size, so a
 process that runs out of work asks a busy one for a part of its search
-(checker/stealing.py runs both sides).  The part given is the *leading*
-branch still to explore at the shallowest node of the giver's current path
-that has one: a :class:`Theft`, plain data.  The thief explores it as the
+(checker/stealing.py runs both sides).  The part given is a branch still to
+explore (the first not given yet) at the shallowest node of the giver's
+current path that has one: a :class:`Theft`, plain data.  The thief explores it as the
 serial search would when it gets there, and the giver *joins* it when its
 own search gets there, doing what the serial search does between the end of
 that branch and its next step.  What the serial search's exploration of a
