@@ -28,7 +28,8 @@ from .world import World
 
 def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             preemption_bound=None, max_executions=None, time_limit=None, seed=0,
-            on_progress=None, progress_every=1.0, max_steps=None, stop=None) -> Result:
+            on_progress=None, progress_every=1.0, max_steps=None, stop=None,
+            declarations=None) -> Result:
     """Explore the executions of the program ``build()`` returns.
 
     ``build`` is called once per execution and must return a fresh
@@ -44,12 +45,14 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     incomplete, when set.  ``on_progress(result)`` is called about every
     ``progress_every`` seconds.  Ctrl-C raises
     :class:`~checker.budget.SearchInterrupted` carrying the partial result.
+    ``declarations``: the :class:`~checker.reductions.Declarations` to trust
+    and withdraw from (a stolen subtree's search starts from its giver's).
     """
     if not isinstance(scheduler, str):
         scheduler = adapt(scheduler) or scheduler       # not a Scheduler: _explore says so
     args = (build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
             time_limit, seed, on_progress, progress_every, max_steps, stop)
-    trusted = Declarations()
+    trusted = Declarations() if declarations is None else declarations
     began = time.perf_counter()
     notes = []
     # This exploration numbers its own objects (checker.objects.making); a caller's

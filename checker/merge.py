@@ -80,7 +80,8 @@ def merge(build, plan, done, properties, cross=True, first=None, stop_on_violati
 
 def _cross_subtree_violations(build, plan, done, properties):
     """The violations only the union of the subtrees shows (``Monitor.merge``)."""
-    exported = [done[j.index][1] for j in plan if j.index in done]
+    from .stealing import flat_states
+    exported = [s for j in plan if j.index in done for s in flat_states(done[j.index][1])]
     if not any(state for states in exported for state in states.values()):
         return []
     from .explore import _build

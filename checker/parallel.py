@@ -49,11 +49,14 @@ INTERRUPT_DRAIN = 2.0
 
 
 # -- running one job ----------------------------------------------------------------------------
-def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=None, **kwargs):
+def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=None, broker=None,
+            root=(0, 0), **kwargs):
     """Explore one subtree; returns ``(result, exported monitor state, trace keys)``.
 
     ``deadline``: a ``time.time()`` value (one budget for every subtree of a
-    search, wherever it runs); other arguments go to :func:`explore`.
+    search, wherever it runs); ``broker``: where the search of a disjoint
+    subtree gives branches away (work stealing, checker/stealing.py); other
+    arguments go to :func:`explore`.
     """
     from .explore import _build
     from .monitor import select
@@ -62,6 +65,11 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=
         if left <= 0:
             return Result(scheduler="dpor", reason="time limit reached before it started"), {}, set()
         kwargs["time_limit"] = left
+    if broker is not None and job.disjoint:
+        from .stealing import run_stealing
+        result, states = run_stealing(build, job.prefix, properties, broker, stop_on_violation,
+                                      job.guards, root=root, **kwargs)
+        return result, states, set()
     monitors = select(properties, _build(build)).all
     sched = DPOR(job.prefix, trace_keys=not job.disjoint, guards=job.guards)
     try:
@@ -195,10 +203,24 @@ class _Search:
         self.counted = [0] * len(builds)            # their distinct executions
         self.interrupted = None
 
-    def _run_local(self, i, job, deadline, stop, on_progress):
+    def _run_local(self, i, job, deadline, stop, on_progress, broker=None):
         from . import workers
-        return run_job(self.builds[i], job, self.properties, deadline=deadline, stop=stop,
-                       on_progress=on_progress, progress_every=workers.PROGRESS_EVERY, **self.kwargs)
+        return run_job(self.builds[i], job, self.properties, deadline=deadline, stop=stop, broker=broker,
+                       root=(i, job.index), on_progress=on_progress, progress_every=workers.PROGRESS_EVERY, **self.kwargs)
+
+    def _steal_local(self, theft, deadline, stop, broker):
+        """Explore a branch another worker's search gave away (checker/stealing.py)."""
+        from .stealing import run_theft
+        kwargs = dict(self.kwargs)
+        if deadline is not None:
+            left = deadline - time.time()
+            if left <= 0:
+                from .schedulers.steal import Outcome
+                return Outcome("poisoned")
+            kwargs["time_limit"] = left
+        stop_on_violation = kwargs.pop("stop_on_violation")
+        return run_theft(self.builds[theft.root[0]], theft, self.properties, broker, stop_on_violation,
+                         stop=stop, **kwargs)
 
     def run(self, dask, programs) -> None:
         from .workers import DaskRunner, LocalRunner
@@ -209,10 +231,12 @@ class _Search:
                                  "'params': ...} to rebuild it on the workers")
             remote = _DaskJob(programs, self.properties, self.kwargs)
             runner = DaskRunner(dask, remote, self.deadline)
-        elif self.jobs == 1 or len(todo) <= 1:
+        elif self.jobs == 1 or not todo:
             runner = _InlineRunner(self._run_local, self.deadline, self._partial)
         else:
-            runner = LocalRunner(min(self.jobs, len(todo)), self._run_local, self.deadline, self._partial)
+            steal = self._steal_local if all(j.disjoint for p in self.plans for j in p) else None
+            runner = LocalRunner(self.jobs if steal else min(self.jobs, len(todo)), self._run_local,
+                                 self.deadline, self._partial, steal)
         try:
             for i, index, out in runner.results(todo):
                 self._finished(runner, i, index, out)

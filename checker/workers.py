@@ -11,22 +11,22 @@ Both runners have one interface, driven by :mod:`checker.parallel`:
 * ``close()``: no process or future outlives the search.
 
 Local workers are forked (the programs' builds are closures that need not
-pickle), run one job at a time, ignore SIGINT and SIGTERM (the coordinator
+pickle), run one subtree at a time and, once none is left to start, the
+branches the others' searches give away (work stealing,
+checker/worker_process.py), ignore SIGINT and SIGTERM (the coordinator
 handles them and asks the workers to stop, so a terminal's Ctrl-C prints no
-traceback of theirs),
-stop when the coordinator dies, and send progress every half second, so a
-split search reports live from its first second.
+traceback of theirs), stop when the coordinator dies, and send progress
+every half second, so a split search reports live from its first second.
 """
 
 from __future__ import annotations
 
-import contextvars
 import os
-import signal
 import time
 from multiprocessing.connection import wait
 
-from .errors import InternalError, ModelError, UsageError, ZsmcError
+from .errors import InternalError, UsageError, ZsmcError
+from .worker_process import rebuild
 
 PROGRESS_EVERY = 0.5
 # After the deadline: how long the workers may take to return what they found
@@ -36,121 +36,115 @@ STOP_GRACE = 1.0
 KILL_GRACE = 4.0
 
 
-class _Stop:
-    """What a worker's search polls: the coordinator's stop flag, or the coordinator gone."""
+class _W:
+    """A worker as the coordinator sees it."""
 
-    def __init__(self, event, parent: int):
-        self.event = event
-        self.parent = parent
+    __slots__ = ("p", "conn", "item", "idle", "asked", "load", "dry")
 
-    def is_set(self) -> bool:
-        return self.event.is_set() or os.getppid() != self.parent
-
-
-def _portable(exc: BaseException):
-    """An exception as plain data (it must cross a pipe whatever it holds)."""
-    kind = "model" if isinstance(exc, ModelError) else "usage" if isinstance(exc, UsageError) \
-        else "internal" if isinstance(exc, ZsmcError) else "bug"
-    return kind, f"{type(exc).__name__}: {exc}" if kind == "bug" else str(exc)
-
-
-def _rebuild(err):
-    kind, message = err
-    if kind == "model":
-        return ModelError(message)
-    if kind == "usage":
-        return UsageError(message)
-    if kind == "internal":
-        return InternalError(message.removeprefix("[zsmc internal bug] "))
-    return InternalError(f"a worker process failed: {message}")
-
-
-def _worker(conn, run, stop_event, parent, others):
-    # Ctrl-C and SIGTERM reach the whole process group; the coordinator handles
-    # them and asks the workers for what they found (it kills them with SIGKILL).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for c in others:        # the other workers' pipes, inherited by the fork
-        c.close()
-    stop = _Stop(stop_event, parent)
-    while True:
-        try:
-            while not conn.poll(0.5):
-                if os.getppid() != parent:
-                    return          # the coordinator is gone
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        i, job, deadline = msg
-        try:
-            def progress(r, i=i, index=job.index):
-                conn.send(("progress", i, index, (r.executions, r.redundant, len(r.violations))))
-            # A fresh context: the job numbers its objects as a search of its own.
-            out = contextvars.Context().run(run, i, job, deadline, stop, progress)
-            conn.send(("done", i, job.index, out))
-        except BaseException as exc:  # noqa: BLE001 - everything goes back to the coordinator
-            try:
-                conn.send(("error", i, job.index, _portable(exc)))
-            except (OSError, ValueError):
-                return
+    def __init__(self, p, conn):
+        self.p, self.conn = p, conn
+        self.item = None            # the subtree (i, job) it runs, or None
+        self.idle = True            # it said it waits for work (at a join, or with none)
+        self.asked = False          # a steal request it has not answered
+        self.load = 0               # thefts it runs
+        self.dry = 0.0              # when it last had nothing to give
 
 
 class LocalRunner:
-    """Jobs on up to ``nproc`` forked processes.
+    """Jobs on up to ``nproc`` forked processes, which steal branches from each
+    other's searches once no subtree is left to start (``steal``, checker/stealing.py).
 
-    ``run(i, job, deadline, stop, on_progress)`` explores one job (it runs in
-    the worker); ``deadline`` is a ``time.time()`` value or None;
+    ``run(i, job, deadline, stop, on_progress, broker)`` explores one job and
+    ``steal(theft, deadline, stop, broker)`` one theft (both run in the
+    worker); ``deadline`` is a ``time.time()`` value or None;
     ``on_progress(partial)`` gets ``{(i, job index): (executions, redundant,
     violations)}`` of the running jobs about twice a second.
     """
 
-    def __init__(self, nproc: int, run, deadline=None, on_progress=None):
+    def __init__(self, nproc: int, run, deadline=None, on_progress=None, steal=None):
         import multiprocessing
         self.ctx = multiprocessing.get_context("fork")
         self.nproc = nproc
         self.run = run
+        self.steal = steal
         self.deadline = deadline
         self.on_progress = on_progress
         self.stop_event = self.ctx.Event()
-        self.workers = []           # [process, connection, (i, job) or None]
+        self.workers = []
         self.queue = []
         self.partial = {}
         self.killed = []            # (i, job) ended without an answer
+        self.thefts = {}            # theft id -> [giver, thief or None]
+        self.gifts = []             # thefts given, not yet sent to a thief
 
     # -- workers -----------------------------------------------------------------
     def _spawn(self):
+        from .worker_process import worker
         mine, theirs = self.ctx.Pipe()
-        others = [w[1] for w in self.workers]
-        p = self.ctx.Process(target=_worker, args=(theirs, self.run, self.stop_event, os.getpid(), others),
-                             daemon=True)
+        others = [w.conn for w in self.workers]
+        p = self.ctx.Process(target=worker, args=(theirs, self.run, self.steal, self.stop_event,
+                                                   os.getpid(), others), daemon=True)
         p.start()
         theirs.close()
-        w = [p, mine, None]
+        w = _W(p, mine)
         self.workers.append(w)
         return w
 
     def _assign(self):
         for w in self.workers:
-            if w[2] is None and self.queue:
+            if self.queue and w.item is None and w.load == 0 and w.idle:
                 self._send(w, self.queue.pop(0))
         while self.queue and len(self.workers) < self.nproc:
             self._send(self._spawn(), self.queue.pop(0))
+        while self.steal is not None and len(self.workers) < self.nproc:
+            self._spawn()           # idle: it steals
 
     def _send(self, w, item):
         i, job = item
-        w[2] = item
-        w[1].send((i, job, self.deadline))
+        w.item = item
+        w.idle = False
+        w.conn.send(("job", i, job, self.deadline))
+
+    def _balance(self):
+        """Idle workers get the branches given, or ask a busy worker for one."""
+        if self.steal is None or self.queue or self.stop_event.is_set():
+            return
+        now = time.monotonic()
+        idle = [w for w in self.workers if w.idle]
+        for w in idle:
+            if not self.gifts:
+                break
+            theft = self.gifts.pop(0)
+            entry = self.thefts.get(theft.id)
+            if entry is None:
+                continue
+            entry[1] = w
+            w.idle = False
+            w.load += 1
+            w.conn.send(("theft", theft, self.deadline))
+        wanted = sum(1 for w in self.workers if w.idle) - sum(1 for w in self.workers if w.asked)
+        for w in self.workers:
+            if wanted <= 0:
+                break
+            if not w.idle and not w.asked and (w.item is not None or w.load) and now - w.dry > 0.05:
+                w.asked = True
+                w.conn.send(("steal",))
+                wanted -= 1
 
     def _kill(self, w):
-        p, conn, _ = w
-        if p.is_alive():
-            p.kill()
-        p.join(1.0)
-        conn.close()
+        if w.p.is_alive():
+            w.p.kill()
+        w.p.join(1.0)
+        w.conn.close()
         if w in self.workers:
             self.workers.remove(w)
+        from .schedulers.steal import Outcome
+        for tid, (giver, thief) in list(self.thefts.items()):
+            if thief is w and giver in self.workers:
+                giver.conn.send(("outcome", tid, Outcome("poisoned")))     # it explores it itself
+            if thief is w or giver is w:
+                del self.thefts[tid]
+        self.gifts = [t for t in self.gifts if t.id in self.thefts]
 
     # -- the interface ------------------------------------------------------------
     def results(self, todo):
@@ -158,13 +152,13 @@ class LocalRunner:
         last = time.monotonic()
         while True:
             self._assign()
-            busy = [w for w in self.workers if w[2] is not None]
-            if not busy:
+            self._balance()
+            if not self.queue and not any(w.item is not None for w in self.workers):
                 return
-            by_conn = {w[1]: w for w in busy}
-            for conn in wait(list(by_conn), timeout=0.25):
+            by_conn = {w.conn: w for w in self.workers}
+            for conn in wait(list(by_conn), timeout=0.05 if self.gifts else 0.25):
                 w = by_conn[conn]
-                if w not in self.workers or w[2] is None:
+                if w not in self.workers:
                     continue            # cancelled while an earlier answer was handled
                 out = self._receive(w)
                 if out is not None:
@@ -176,21 +170,41 @@ class LocalRunner:
 
     def _receive(self, w):
         try:
-            msg = w[1].recv()
+            msg = w.conn.recv()
         except (EOFError, OSError):
-            item = w[2]
-            code = w[0].exitcode
+            item = w.item
+            code = w.p.exitcode
             self._kill(w)
-            raise InternalError(f"worker process died (exit code {code}) exploring subtree "
-                                f"{item[1].index}") from None
-        kind, i, index, payload = msg
+            where = f"exploring subtree {item[1].index}" if item is not None else "stealing"
+            raise InternalError(f"worker process died (exit code {code}) {where}") from None
+        kind = msg[0]
+        if kind in ("idle", "busy"):
+            w.idle = kind == "idle"
+            return None
+        if kind == "gift":
+            w.asked = False
+            theft = msg[1]
+            if theft is None:
+                w.dry = time.monotonic()
+            else:
+                self.thefts[theft.id] = [w, None]
+                self.gifts.append(theft)
+            return None
+        if kind == "stolen":
+            _, tid, out, err = msg
+            w.load -= 1
+            entry = self.thefts.pop(tid, None)
+            if entry is not None and entry[0] in self.workers:
+                entry[0].conn.send(("outcome", tid, out if err is None else ("error", err)))
+            return None
+        _, i, index, payload = msg
         if kind == "progress":
             self.partial[(i, index)] = payload
             return None
-        w[2] = None
+        w.item = None
         self.partial.pop((i, index), None)
         if kind == "error":
-            raise _rebuild(payload)
+            raise rebuild(payload)
         return i, index, payload
 
     def _overtime(self):
@@ -204,17 +218,17 @@ class LocalRunner:
         self.queue.clear()
         if late < STOP_GRACE + KILL_GRACE:
             return
-        for w in [w for w in self.workers if w[2] is not None]:
-            self.killed.append(w[2])        # no outcome: the coordinator counts it unexplored
+        for w in [w for w in self.workers if w.item is not None]:
+            self.killed.append(w.item)      # no outcome: the coordinator counts it unexplored
             self._kill(w)
 
     def cancel(self, pred) -> list:
         """Drop the jobs ``pred(i, job)`` selects; returns them."""
         dropped = [item for item in self.queue if pred(*item)]
         self.queue = [item for item in self.queue if not pred(*item)]
-        for w in [w for w in self.workers if w[2] is not None and pred(*w[2])]:
-            dropped.append(w[2])
-            self.partial.pop((w[2][0], w[2][1].index), None)
+        for w in [w for w in self.workers if w.item is not None and pred(*w.item)]:
+            dropped.append(w.item)
+            self.partial.pop((w.item[0], w.item[1].index), None)
             self._kill(w)
         return dropped
 
@@ -226,15 +240,16 @@ class LocalRunner:
         """After :meth:`stop`: what the running jobs found, for at most ``seconds``."""
         end = time.monotonic() + seconds
         while True:
-            busy = {w[1]: w for w in self.workers if w[2] is not None}
+            busy = {w.conn: w for w in self.workers if w.item is not None}
             left = end - time.monotonic()
             if not busy or left <= 0:
                 return
-            for conn in wait(list(busy), timeout=left):
-                if busy[conn] not in self.workers:
+            for conn in wait([w.conn for w in self.workers], timeout=left):
+                w = next((w for w in self.workers if w.conn is conn), None)
+                if w is None:
                     continue
                 try:
-                    out = self._receive(busy[conn])
+                    out = self._receive(w)
                 except ZsmcError:
                     continue
                 if out is not None:
@@ -243,13 +258,13 @@ class LocalRunner:
     def close(self) -> None:
         self.stop_event.set()
         for w in list(self.workers):
-            if w[2] is None:
+            if w.item is None and not w.load:
                 try:
-                    w[1].send(None)
+                    w.conn.send(None)
                 except OSError:
                     pass
         for w in list(self.workers):
-            w[0].join(0.2 if w[2] is None else 0)
+            w.p.join(0.2 if w.item is None and not w.load else 0)
             self._kill(w)
 
 

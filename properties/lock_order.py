@@ -120,6 +120,8 @@ class LockOrder(Monitor):
         merged = LockGraph()
         for state in states:
             for prev, nxt, kind, edge in _dependencies(state):
+                if (prev, nxt, kind) in merged:
+                    continue        # adds nothing (LockGraph.add): no copy of the graph
                 before = merged.copy()
                 if merged.add(prev, nxt, kind, edge) is not None:
                     yield LockOrder(seed=before), edge.schedule

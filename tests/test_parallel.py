@@ -65,10 +65,9 @@ def test_subtrees_cover_the_tree_without_reorderings_of_a_prefix():
     assert ((1, None), (2, None)) in prefixes and ((2, None), (1, None)) not in prefixes
 
 
-def test_a_lock_order_cycle_split_across_subtrees_is_reported():
+def lock_order_by_choice(other=False):
     """A task takes A then B in one execution and B then A in another (a
-    choice): lockdep's cycle needs edges of two executions, which a split at
-    the choice puts in two subtrees."""
+    choice); ``other``: a second task, on CPU 1, takes A."""
     def build():
         locks = {"A": SpinLock("A"), "B": SpinLock("B")}
 
@@ -79,7 +78,19 @@ def test_a_lock_order_cycle_split_across_subtrees_is_reported():
             yield second.acquire()
             yield second.release()
             yield first.release()
-        return Program([Task(task, name="t", cpu=0)], cpus=1)
+
+        def take_a():
+            yield locks["A"].acquire()
+            yield locks["A"].release()
+        tasks = [Task(task, name="t", cpu=0)] + ([Task(take_a, name="o", cpu=1)] if other else [])
+        return Program(tasks, cpus=len(tasks))
+    return build
+
+
+def test_a_lock_order_cycle_split_across_subtrees_is_reported():
+    """lockdep's cycle needs edges of two executions, which a split at the
+    choice puts in two subtrees."""
+    build = lock_order_by_choice()
     a = serial(build, properties=["lock-order"])
     b = explore_split(build, jobs=1, split_depth=1, properties=["lock-order"])
     assert any(v.property == "lock-order" for v in a.violations)

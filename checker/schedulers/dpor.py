@@ -105,6 +105,9 @@ class DPOR(BaseScheduler, RaceReversal):
         self.done = False
         self.prefix = [tuple(k) for k in prefix]
         self.fixed = len(self.prefix)   # positions below it are the prefix: never branched
+        # Races whose earlier step lies below ``base`` are the splitter's (other
+        # subtrees); a stolen subtree's search (steal.py) has its root above it.
+        self.base = self.fixed
         self.keys = set() if trace_keys else None
         # guards: whether guarded sections may be one step (checker.reductions).
         self.reductions = SECTIONS + (MixedSections,) if guards else (MacroSteps, MixedSections)
@@ -144,6 +147,7 @@ class DPOR(BaseScheduler, RaceReversal):
                     if not node.wakeup:
                         return None
                     child = node.wakeup.pop(0)
+                    self._dropped_before(child)
                     node.key = child.key
                     node.sub = child.children
                     node.fp = None
@@ -155,7 +159,7 @@ class DPOR(BaseScheduler, RaceReversal):
                     f"dpor: replaying step {d}, task {world.tasks[t].name} is not enabled; "
                     "is build() deterministic?")
             return node.key
-        if d == self.fixed:
+        if d == 0:
             sleep = {}
         else:
             parent = nodes[d - 1]
@@ -264,12 +268,22 @@ class DPOR(BaseScheduler, RaceReversal):
         while len(nodes) > self.fixed:
             node = nodes[-1]
             node.sleep[node.key] = node.fp
-            if node.wakeup:
-                child = node.wakeup.pop(0)
+            child = self._next_child(len(nodes) - 1, node)
+            if child is not None:
                 node.key = child.key
                 node.sub = child.children
                 node.fp = None
                 self.new_from = len(nodes) - 1
                 return
+            if self.done:
+                return
             nodes.pop()
         self.done = True
+
+    def _dropped_before(self, child) -> None:
+        """``child`` is explored next because the branch before it could not be taken."""
+
+    def _next_child(self, d, node):
+        """The branch of node ``d`` to explore next (None: none left).  A work-stealing
+        search (steal.py) joins here the branches it gave away."""
+        return node.wakeup.pop(0) if node.wakeup else None

@@ -124,7 +124,8 @@ def event_key(ev):
 
 class RaceReversal:
     """The race analysis of :class:`~checker.schedulers.dpor.DPOR` (its base class):
-    reads ``self.nodes``, ``self.fixed`` and ``self.new_from``."""
+    reads ``self.nodes``, ``self.base`` and ``self.new_from``; a sequence goes into
+    node ``k``'s wakeup tree through ``self._add(k, v)``."""
 
     def _reverse_races(self, world) -> list:
         """Reverse the races of the execution's new part; returns its vector clocks."""
@@ -201,7 +202,7 @@ class RaceReversal:
                       if evs[i].task == o and evs[i].xoc), None)
             if s is None:
                 continue
-            for k in range(max(self.fixed, 0), s):
+            for k in range(max(self.base, 0), s):
                 ek = evs[k]
                 if ek.task == o or world.tasks[ek.task].cpu != c or step_cpu(ek) >= 0 or hb(k, s):
                     continue
@@ -209,7 +210,7 @@ class RaceReversal:
                 v.append((event_key(evs[s]), event_fp(evs[s])))
                 node = self.nodes[k]
                 if not any(in_weak_initials(sk, sf, v) for sk, sf in node.sleep.items()):
-                    insert(node.wakeup, v)
+                    self._add(k, v)
 
     def _races_of(self, e, j, preds, prev, evs, hist, cpu_all, cpu_oc, hb) -> None:
         """Reverse every race of step ``e`` (at position ``j``; direct dependences
@@ -347,7 +348,7 @@ class RaceReversal:
         return owner is None or owner == e.task
 
     def _insert(self, k, ej, j, evs, hb, cpu_oc, tail=None) -> None:
-        if k < self.fixed:
+        if k < self.base:
             return
         node = self.nodes[k]
         v = []
@@ -387,7 +388,12 @@ class RaceReversal:
                 continue
             if in_weak_initials(sk, sf, v):
                 return
-        insert(node.wakeup, v)
+        self._add(k, v)
+
+    def _add(self, k, v) -> None:
+        """Insert sequence ``v`` into node ``k``'s wakeup tree (a stolen subtree's
+        search, checker/schedulers/steal.py, hands those above its root back)."""
+        insert(self.nodes[k].wakeup, v)
 
     def _all_values_sleep(self, node, task, k, evs, v) -> bool:
         """Whether every value of ``task``'s pending choice at node ``k`` is asleep
