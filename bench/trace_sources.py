@@ -148,6 +148,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", required=True)
     ap.add_argument("--cpus", type=int, default=None, help="default: the scenario's own")
     a = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)     # a long run stopped early keeps its rows
     build, params = make_build(variant_for(a.version, None), a.scenario, a.depth, a.cpus)
     sched = Described()
     r = explore(build, scheduler=sched, properties=[])
