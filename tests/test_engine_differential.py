@@ -425,6 +425,37 @@ def test_dpor_is_optimal_without_cpu_sharing(spec):
     check(spec, optimal=True)
 
 
+@st.composite
+def leading_choice_programs(draw):
+    """2-3 tasks on CPUs of their own, each starting with a ``choose`` whose two
+    bodies hold no further choice, then plain items: the shape of the model's
+    clients and migrations at depth 1."""
+    tasks = []
+    for _ in range(draw(st.integers(2, 3))):
+        body = st.lists(simple, min_size=0, max_size=2)
+        rest = draw(st.lists(simple, min_size=0, max_size=2))
+        tasks.append((None, [("choose", draw(body), draw(body))] + rest))
+    return "own", tuple(tasks)
+
+
+@settings(SETTINGS, max_examples=100)
+@given(leading_choice_programs())
+def test_dpor_is_optimal_when_every_choice_comes_first(spec):
+    # dpor takes a pending choose() before any other unguided step, so a task's
+    # first choice runs at a node whose sleep set is empty: no other value of
+    # it can end sleep-set blocked (docs/design.md, "Choice values are events").
+    check(spec, optimal=True)
+    build = make_build(spec)
+    dpor = explore(build, scheduler="dpor", properties=[], stop_on_violation=False)
+    if not has_race(dpor):
+        assert dpor.redundant == 0
+        traces, _ = count_traces(build)
+        if "'guarded'" in repr(spec):
+            assert dpor.executions <= traces     # two free-leaving sections commute
+        else:
+            assert dpor.executions == traces
+
+
 def test_the_interpreter_runs_every_kind_of_item():
     # A fixed program using every item kind, so a broken interpreter cannot pass vacuously.
     spec = ("pinned", (

@@ -95,9 +95,17 @@ def test_inexpressible_mutation_is_a_clear_usage_error():
 def test_mutation_is_found(name):
     m = MUTATIONS[name]
     scenario, depth = WHERE[name]
-    r = _explore(variant_for(m.base, name), scenario, depth, m.expected_property, "dpor", m.config,
-                 m.memory_model)
+    cls = variant_for(m.base, name)
+    r = _explore(cls, scenario, depth, m.expected_property, "dpor", m.config, m.memory_model)
     found = [v.property for v in r.violations]
+    if found and m.expected_property not in found:
+        # Another symptom of the same bug came first (a model BUG_ON: which one
+        # the search meets first is a matter of its order, e.g. where dpor takes
+        # a choice): the whole search must still find the expected one.
+        build, _ = make_build(cls, scenario, depth, config=m.config, memory_model=m.memory_model)
+        r = explore(build, scheduler="dpor", properties=_properties(m.expected_property),
+                    stop_on_violation=False, time_limit=60)
+        found = [v.property for v in r.violations]
     assert m.expected_property in found, (name, found)
 
 
