@@ -154,15 +154,18 @@ class Dependences:
         task_of = self.task_of
         return [i for i in dl if task_of[i] != q]
 
-    def add(self, e, objs=None, c=None) -> list:
+    def add(self, e, objs=None, c=None, extra=()) -> list:
         """Append step ``e`` (the next of the execution); returns its vector clock.
 
         ``objs``, ``c``: ``footprint(e)`` and ``step_cpu(e, invisible)``, if the
-        caller has them already (dpor's race analysis does)."""
+        caller has them already (dpor's race analysis does).  ``extra``: earlier
+        steps of other tasks ``e`` depends on besides (checker.schedulers.contiguity)."""
         if objs is None:
             objs = footprint(e)
             c = step_cpu(e, self.invisible)
         dl = self._direct(e, objs, c)
+        if extra:
+            dl.extend(i for i in extra if i not in dl)
         j = len(self.clocks)
         q = e.task
         p = self.last_of_task[q]

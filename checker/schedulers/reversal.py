@@ -35,6 +35,8 @@ from ..actions import R, W, conflict
 from ..dependence import Dependences, dependent, event_fp, footprint, step_cpu
 from ..errors import InternalError
 from ..objects import Lock
+from .contiguity import NotRunnable as _NotRunnable
+from .contiguity import before_section, coarse_relation, cpu_ok, owners_at, runnable
 from .wakeup import in_weak_initials, insert
 
 
@@ -127,8 +129,27 @@ class RaceReversal:
     reads ``self.nodes``, ``self.base`` and ``self.new_from``; a sequence goes into
     node ``k``'s wakeup tree through ``self._add(k, v)``."""
 
+    # Order a section on a CPU shared among several CPUs against the CPU's other
+    # tasks by what it touches (checker.schedulers.contiguity), not by its
+    # ownership changes.
+    contiguous_sections = True
+    # Executions whose reversal with that relation found no runnable order and
+    # went back to the fine relation (counted for the benchmarks).
+    fine_fallbacks = 0
+
     def _reverse_races(self, world) -> list:
         """Reverse the races of the execution's new part; returns its vector clocks."""
+        try:
+            return self._reverse(world, self.contiguous_sections)
+        except _NotRunnable:
+            # A reversal that no CPU can run from the node it belongs to (a step it
+            # needs is held off by a section open there): this execution's races
+            # are reversed by the fine relation, which orders every ownership
+            # change (a finer relation only explores more).
+            self.fine_fallbacks += 1
+            return self._reverse(world, False)
+
+    def _reverse(self, world, contiguous) -> list:
         evs = world.sched_events
         n = len(evs)
         deps = Dependences(len(world.tasks))
@@ -150,10 +171,16 @@ class RaceReversal:
                 if e.xoc:
                     cpu_oc.setdefault(c, []).append(j)
                 cpu_all.setdefault(c, []).append(j)
+        self._spans = None
+        if contiguous:
+            got = coarse_relation(world, evs)
+            if got is not None:
+                deps, self._spans = got
         clocks = deps.clocks
-        preds = deps.preds
-        prev = deps.prev
+        preds = self._preds = deps.preds
+        prev = self._prev = deps.prev
         last_of_task = deps.last_of_task
+        self._hist = hist
 
         def hb(i, m):
             return clocks[m][evs[i].task] >= evs[i].seq
@@ -220,11 +247,16 @@ class RaceReversal:
         cond_obj = op == A.SPIN or op == A.WAIT or (op == A.ACQUIRE and e.action.obj.blocking)
         cond_cpu = e.cpu >= 0
 
+        sp = self._spans
+
         def enabled_at(k):
             if cond_obj and not self._obj_ok(e, k, j, hist, evs, hb):
                 return False
-            if cond_cpu and not self._cpu_ok(e, k, j, cpu_oc, evs, hb):
-                return False
+            if cond_cpu:
+                if sp is not None:
+                    return cpu_ok(e, j, k, sp, hb)
+                if not self._cpu_ok(e, k, j, cpu_oc, evs, hb):
+                    return False
             return True
 
         # A predecessor e_j could not have preceded (its release, the write that
@@ -253,8 +285,15 @@ class RaceReversal:
             if k is not None and k not in reversible and immediate(k) and enabled_at(k):
                 found.append(k)
         if cond_cpu:
-            seq = cpu_all.get(e.cpu, ()) if e.oc else cpu_oc.get(e.cpu, ())
+            if sp is None:
+                seq = cpu_all.get(e.cpu, ()) if e.oc else cpu_oc.get(e.cpu, ())
+            else:
+                seq = cpu_oc.get(e.cpu, ())
             k = self._walk_back(seq, j, q, evs, lambda k: evs[k].own is None or evs[k].own == q)
+            if sp is not None and k is not None and not (k in sp.end and hb(sp.end[k], j)):
+                # The section that kept e_j off its CPU touches nothing e_j depends
+                # on: the two orders are one trace.
+                k = None
             if k is not None and k not in reversible and k not in found and immediate(k) \
                     and enabled_at(k):
                 found.append(k)
@@ -351,6 +390,19 @@ class RaceReversal:
         if k < self.base:
             return
         node = self.nodes[k]
+        sp = self._spans
+        if sp is not None:
+            order = runnable([m for m in range(k + 1, len(evs)) if m != j and not hb(k, m)] + [j],
+                             evs, hb, owners_at(k, sp), sp.end)
+            if order is None:
+                # e_j needs a step a section open at e_k keeps off its CPU.
+                k, order = before_section(k, j, evs, hb, sp, self.fixed)
+                if order is None:
+                    raise _NotRunnable
+                node = self.nodes[k]
+            v = [(event_key(evs[m]), event_fp(evs[m])) for m in order]
+            self._insert_v(node, k, v)
+            return
         v = []
         owner = None
         for m in range(k + 1, len(evs)):
@@ -371,12 +423,16 @@ class RaceReversal:
                     owner[c] = None if em.own == em.task else em.task
             v.append((event_key(em), event_fp(em)))
         v.append((event_key(ej), event_fp(ej)))
-        stranded = self._stranded
         if tail is not None:
             v = [x for x in v if x[0][0] != tail.task] + [(event_key(tail), event_fp(tail))]
             if tail.index < k or any(evs[m].task == tail.task and not hb(k, m) and m != tail.index
                                      for m in range(k + 1, len(evs))):
                 return      # the section's task has other steps here: not this shape
+        self._insert_v(node, k, v)
+
+    def _insert_v(self, node, k, v) -> None:
+        evs = self._world.sched_events
+        stranded = self._stranded
         for sk, sf in node.sleep.items():
             if stranded.get(sk[0], k) < k:
                 continue

@@ -53,9 +53,18 @@ def test_a_writer_preempted_on_its_readers_cpu_deadlocks_only_when_they_share_it
     # preemptible-writer (hazard 14): the reader spins on a zspage writer
     # preempted on its own CPU.  All four on one CPU, it deadlocks; one CPU
     # each, nobody is preempted under a spinner.  (Two by two, where the
-    # reader shares its CPU with a writer, the search does not reach it
-    # within 60 s: docs/benchmarks.md, "Four roles by CPU count".)
+    # reader shares its CPU with a writer: below for mixed-a; mixed-b's search
+    # does not reach it within 60 s, docs/benchmarks.md, "Four roles by CPU
+    # count".)
     r = _first("preemptible-writer", scenario, ["deadlock"], cpus=1)
     assert "deadlock" in [v.property for v in r.violations]
     r4 = _first("preemptible-writer", scenario, ["deadlock"], cpus=4)
     assert r4.complete and not r4.violations
+
+
+def test_a_writer_preempted_on_its_readers_cpu_deadlocks_two_by_two():
+    # mixed-a: the reader shares CPU 0 with migration, a zspage writer; with
+    # sections ordered by their footprint (checker/schedulers/contiguity.py)
+    # the search reaches hazard 14 in this layout too.
+    r = _first("preemptible-writer", "mixed-a", ["deadlock"], cpus=2)
+    assert "deadlock" in [v.property for v in r.violations]
