@@ -327,3 +327,40 @@ def test_a_lock_section_on_every_task_agrees_with_dfs(layout):
 def test_a_preemptible_task_on_a_shared_cpu_is_not_grouped(spec):
     from bench.fuzz_dpor import mkbuild
     same(mkbuild(spec), grouped=False)
+
+
+class _Reversed(DPOR):
+    """dpor starting each unguided node with the last enabled task instead of the
+    first: optimal DPOR may start one with any enabled step not asleep, so the
+    outcomes must not change."""
+
+    def pick(self, world, enabled):
+        return super().pick(world, list(reversed(enabled)))
+
+
+class _ReversedUnreduced(_Reversed, _Unreduced):
+    pass
+
+
+def _order_dependent_program():
+    from bench import fuzz_dpor
+    # bench/fuzz_dpor.py --mixed --seed 4, program 19 (found with choices first)
+    return fuzz_dpor.mkbuild({
+        "tasks": [([("gsec", "sub"), ("r", 0, 0)], 0), ([("choose", 0), ("gsec", "write")], 1),
+                  ([("choose", 0)], 0)], "ncpu": 2, "nvars": 1, "lockkinds": ["mutex"]})
+
+
+def test_without_the_mixed_sections_the_unguided_order_does_not_matter():
+    build = _order_dependent_program()
+    every = explore(build, scheduler="dfs", properties=[], stop_on_violation=False).outcomes
+    for sched in (_Unreduced(), _ReversedUnreduced()):
+        assert explore(build, scheduler=sched, properties=[], stop_on_violation=False).outcomes == every
+
+
+@pytest.mark.xfail(strict=True, reason="known (issue 18): with the mixed sections, dpor's outcomes "
+                   "depend on which enabled step starts an unguided node; one outcome is lost when "
+                   "the last is taken first (the lock discipline's restart is involved)")
+def test_with_the_mixed_sections_the_unguided_order_does_not_matter():
+    build = _order_dependent_program()
+    every = explore(build, scheduler="dfs", properties=[], stop_on_violation=False).outcomes
+    assert explore(build, scheduler=_Reversed(), properties=[], stop_on_violation=False).outcomes == every
