@@ -151,9 +151,7 @@ class Watchdog:
         while frame is not None and frame.f_globals.get("__name__") == _RECORDING:
             frame = frame.f_back        # a changed line's recording call: its caller ran on
         if frame is not None:
-            code = frame.f_code
-            where = (f"{getattr(code, 'co_qualname', code.co_name)} "
-                     f"({os.path.basename(code.co_filename)}:{frame.f_lineno})")
+            where = code_location(frame.f_code, frame.f_lineno)
         raise Expired(f"in {where}, which ran on without yielding")
 
     def cancel(self) -> None:
@@ -165,6 +163,11 @@ class Watchdog:
 
 
 _RECORDING = "checker.coverage"
+
+
+def code_location(code, line) -> str:
+    """``FUNCTION (file:line)``, as a message names where model code was."""
+    return f"{getattr(code, 'co_qualname', code.co_name)} ({os.path.basename(code.co_filename)}:{line})"
 
 # The signal of an interrupt not yet acted on (see Limits.stopped).
 _pending = [None]

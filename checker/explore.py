@@ -10,11 +10,11 @@ never verified.
 
 from __future__ import annotations
 
-import os
 import time
 
 from . import config, memory, memory_model, objects
-from .budget import CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, signal_of
+from .budget import (CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, code_location,
+                     signal_of)
 from .coverage import take_built
 from .errors import ModelError, UsageError, ZsmcError
 from .monitor import select
@@ -359,8 +359,7 @@ def _innermost(exc) -> str:
         tb = tb.tb_next
     if tb is None:
         return "where unknown"
-    code = tb.tb_frame.f_code
-    return f"in {code.co_qualname} ({os.path.basename(code.co_filename)}:{tb.tb_lineno})"
+    return f"in {code_location(tb.tb_frame.f_code, tb.tb_lineno)}"
 
 
 def _exit_message(world, exc) -> str:

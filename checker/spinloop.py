@@ -79,13 +79,14 @@ _SLOTS: dict = {}
 _ENGINE = __name__.rpartition(".")[0] + "."
 
 
-def _hidden(gen, frame) -> tuple:
+def _hidden(gen, local: dict) -> tuple:
     """What a frame keeps live across its yield outside its locals: a ``for``
     loop's iterator, a ``with``'s exit, a half-evaluated expression. A ``for``
     over equal values (``[None] * 3``, ``itertools.repeat``) binds the same
     local each time, so only the iterator's position tells two iterations
-    apart; the garbage collector's view of the generator shows it."""
-    local = frame.f_locals
+    apart; the garbage collector's view of the generator shows it (``local``:
+    the frame's locals, read once by the caller: each read of ``f_locals``
+    copies them)."""
     known = {id(v) for v in local.values()}
     known.add(id(local))
     out = []
@@ -125,8 +126,9 @@ def snapshot(gen) -> tuple:
         f = gen.gi_frame
         if f is None:
             break
-        local = tuple((k, _value(v)) for k, v in f.f_locals.items())
-        out.append((f.f_code, f.f_lasti, local, _hidden(gen, f)))
+        local = f.f_locals
+        out.append((f.f_code, f.f_lasti, tuple((k, _value(v)) for k, v in local.items()),
+                    _hidden(gen, local)))
         gen = gen.gi_yieldfrom
     return tuple(out)
 

@@ -53,6 +53,16 @@ def _function_node(lines):
     return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
 
 
+def _blocks(stmt):
+    """``(holder, field)`` for each list of statements ``stmt`` holds directly:
+    its body, else and finally blocks, its handlers' and its cases' bodies."""
+    for field in ("body", "orelse", "finalbody"):
+        if getattr(stmt, field, None):
+            yield stmt, field
+    for holder in (getattr(stmt, "handlers", None) or []) + (getattr(stmt, "cases", None) or []):
+        yield holder, "body"
+
+
 def _statements(fn_node) -> list:
     """Every statement of the function's body that does something, nested blocks
     included, in source order: not a docstring or other bare constant, not the
@@ -64,25 +74,21 @@ def _statements(fn_node) -> list:
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue
             out.append(stmt)
-            fields = ("body", "orelse", "finalbody")
+            dead = None
             if isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Constant):
-                fields = ("body",) if stmt.test.value else ("orelse",)
-            for field in fields:
-                visit(getattr(stmt, field, None) or [])
-            for handler in getattr(stmt, "handlers", None) or []:
-                visit(handler.body)
-            for case in getattr(stmt, "cases", None) or []:
-                visit(case.body)
+                dead = "orelse" if stmt.test.value else "body"
+            for holder, field in _blocks(stmt):
+                if not (holder is stmt and field == dead):
+                    visit(getattr(holder, field))
     visit(fn_node.body)
     return out
 
 
 def _own_lines(stmt) -> range:
     """The lines that are the statement itself (a compound one: its header)."""
-    children = [c for f in ("body", "orelse", "finalbody", "handlers", "cases")
-                for c in (getattr(stmt, f, None) or [])]
-    if children:
-        return range(stmt.lineno, min(c.lineno for c in children))
+    firsts = [getattr(holder, field)[0].lineno for holder, field in _blocks(stmt)]
+    if firsts:
+        return range(stmt.lineno, min(firsts))
     return range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)
 
 
@@ -113,13 +119,13 @@ def changed_statements(fn, base_fn):
     node = _function_node(lines)
     if node is None:
         return None
-    stmts = _statements(node)
+    # A raise is a BUG_ON or an error the model reports: on a passing check it
+    # never runs, so it is not asked to.
+    stmts = [s for s in _statements(node) if not isinstance(s, ast.Raise)]
     base = _source(base_fn) if base_fn is not None else None
-    if base is None:
-        return node, [s for s in stmts if not isinstance(s, ast.Raise)], start
-    base_node = _function_node(base[0])
+    base_node = _function_node(base[0]) if base is not None else None
     if base_node is None:
-        return node, [s for s in stmts if not isinstance(s, ast.Raise)], start
+        return node, stmts, start
     mine, theirs = _code_lines(lines, node), _code_lines(base[0], base_node)
     changed, marks = set(), []
     matcher = difflib.SequenceMatcher(None, [t for _, t in theirs], [t for _, t in mine],
@@ -129,9 +135,6 @@ def changed_statements(fn, base_fn):
             changed.update(n for n, _ in mine[j1:j2])
         elif tag == "delete":           # the line now where the deleted ones were
             marks.append(mine[j1][0] if j1 < len(mine) else len(lines) + 1)
-    # A raise is a BUG_ON or an error the model reports: on a passing check it
-    # never runs, so it is not asked to.
-    stmts = [s for s in stmts if not isinstance(s, ast.Raise)]
     picked = [s for s in stmts if any(n in changed for n in _own_lines(s))]
     for line in marks:
         after = [s for s in stmts if s.lineno >= line]
@@ -165,13 +168,8 @@ def instrument(fn, name: str, base_fn):
     def insert(body):
         out = []
         for stmt in body:
-            for field in ("body", "orelse", "finalbody"):
-                if getattr(stmt, field, None):
-                    setattr(stmt, field, insert(getattr(stmt, field)))
-            for handler in getattr(stmt, "handlers", None) or []:
-                handler.body = insert(handler.body)
-            for case in getattr(stmt, "cases", None) or []:
-                case.body = insert(case.body)
+            for holder, field in list(_blocks(stmt)):
+                setattr(holder, field, insert(getattr(holder, field)))
             if id(stmt) in chosen:
                 call = ast.Expr(ast.Call(ast.Name(recorder, ast.Load()),
                                          [ast.Constant(key(name, stmt.lineno + start - 1))], []))
