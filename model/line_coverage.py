@@ -63,10 +63,15 @@ def _blocks(stmt):
         yield holder, "body"
 
 
+_TERMINATORS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+
+
 def _statements(fn_node) -> list:
-    """Every statement of the function's body that does something, nested blocks
+    """Every statement of the function's body that can run, nested blocks
     included, in source order: not a docstring or other bare constant, not the
-    dead branch of ``if False:`` (``if False: yield`` makes a generator)."""
+    dead branch of ``if False:`` (``if False: yield`` makes a generator), not a
+    statement after a ``return``, ``raise``, ``break`` or ``continue`` of its
+    block (``return`` then ``yield`` is the other way to make one)."""
     out = []
 
     def visit(body):
@@ -74,6 +79,8 @@ def _statements(fn_node) -> list:
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue
             out.append(stmt)
+            if isinstance(stmt, _TERMINATORS):
+                return
             dead = None
             if isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Constant):
                 dead = "orelse" if stmt.test.value else "body"

@@ -52,8 +52,10 @@ def test_each_version_passes_completely_at_depth_1(version):
 def test_a_mutation_is_found_written_and_replayed(tmp_path):
     """`zsmc check --mutation NAME` exits 1, writes a trace per violation, and each replays.
 
-    The first mutations of the catalogue are tried at depth 1 (seconds each); the
-    catalogue's own tests find every mutation at the depth it needs.
+    The first mutations of the catalogue are tried at depth 1 on two reader-against-
+    compaction scenarios (three runs; each violation is minimised and replayed, about
+    a second each); the catalogue's own tests find every mutation at the depth and in
+    the scenarios it needs.
     """
     import checker.trace  # noqa: F401  (a missing module is a failure)
     tried = expressible_mutations()[:3]
@@ -61,6 +63,7 @@ def test_a_mutation_is_found_written_and_replayed(tmp_path):
     for m in tried:
         out = tmp_path / m.name
         res = run("check", "--mutation", m.name, "--depth", "1", "--time-limit", "60",
+                  "--scenario", "up-read-compact", "--scenario", "read-compact",
                   "--out", str(out), "--format", "json")
         assert res.exit_code in (0, 1, 3), res.output
         if res.exit_code == 1:

@@ -200,3 +200,52 @@ def test_a_method_calling_a_global_of_its_own_name_still_calls_the_global():
     r = explore(make_build(cls, "read-compact", 1)[0], properties=[])
     ref = explore(make_build(Upstream, "read-compact", 1)[0], properties=[])
     assert r.complete and (r.executions, r.outcomes) == (ref.executions, ref.outcomes)
+
+
+class Unreachable(Upstream):
+    """Statements after a return, raise, break or continue of their block cannot
+    run: ``return`` then ``yield`` is how a generator method becomes a no-op."""
+
+    def zspage_read_lock(self, zspage):
+        return
+        yield
+
+    def zs_free(self, handle):
+        for _ in range(2):
+            if handle:
+                break
+                yield "after break"
+            continue
+            yield "after continue"
+        yield "runs"
+
+
+def test_a_statement_after_a_return_break_or_continue_is_not_asked_to_run():
+    def texts(fn, base):
+        node, stmts, start = line_coverage.changed_statements(fn, base)
+        return [line_coverage.source_line(fn, s.lineno + start - 1) for s in stmts]
+    assert texts(Unreachable.zspage_read_lock, Upstream.zspage_read_lock) == ["return"]
+    changed = texts(Unreachable.zs_free, Upstream.zs_free)
+    assert "break" in changed and "continue" in changed and 'yield "runs"' in changed
+    assert not [t for t in changed if "after" in t]
+
+
+def test_a_no_op_generator_is_not_reported_as_never_run(tmp_path):
+    # The empty-generator idiom in a buggy patch: the violation is the report; a
+    # `yield` no one can reach is not "never ran" (and no search for a scenario
+    # that runs it follows).
+    path, spec = load(tmp_path, '''
+        from model import Upstream
+
+        class NoReadLock(Upstream):
+            def zspage_read_lock(self, zspage):
+                return
+                yield
+
+            def zspage_read_unlock(self, zspage):
+                if False:
+                    yield
+        ''', "NoReadLock")
+    res = check("--variant", spec, "--scenario", "smoke", "--out", str(tmp_path / "t"))
+    assert res.exit_code == 1, res.output
+    assert "violation of no-free-while-mapped" in res.output and "never ran" not in res.output
