@@ -27,6 +27,7 @@ compared: model state belongs in shared variables, which the engine sees.
 
 from __future__ import annotations
 
+import dis
 import gc
 import types
 
@@ -133,6 +134,89 @@ def snapshot(gen) -> tuple:
     return tuple(out)
 
 
+def state(gen):
+    """:func:`snapshot`, or :data:`_ONCE` when no later state of the task can
+    equal this one, found from the frames' positions instead of their locals.
+
+    Two equal snapshots need every frame at the same position twice. The
+    deepest frame that stayed the same object (``t.gen`` does) then passed
+    its position twice, so it went round a loop of its own code that
+    encloses that position: a backward jump whose range covers it. If every
+    such jump is a ``for`` loop's (it goes to ``FOR_ITER``) and the frame's
+    iterators are of the kinds compared by a position that only moves on
+    (:data:`_MONOTONE`), the outermost loop taken kept its iterator and
+    advanced it, which the snapshot compares: the state cannot recur.
+    """
+    g = gen
+    while True:
+        f = getattr(g, "gi_frame", None)
+        if f is None:
+            return snapshot(gen)    # not a plain generator chain: compare in full
+        loops = _enclosing(f.f_code, f.f_lasti)
+        if loops is _WHILE or (loops is _FOR and not _monotone(g)):
+            return snapshot(gen)
+        g = g.gi_yieldfrom
+        if g is None:
+            return _ONCE
+
+
+# A state no later state equals (``same`` against it is False).
+_ONCE = object()
+_WHILE = "while"    # some loop enclosing the position may come round unchanged
+_FOR = "for"        # only ``for`` loops enclose it
+
+
+def _monotone(g) -> bool:
+    """Whether every iterator ``g``'s frame holds (but its delegate) moves on."""
+    inner = g.gi_yieldfrom
+    for v in gc.get_referents(g):
+        if v is not inner and hasattr(type(v), "__next__") and type(v) not in _MONOTONE:
+            return False
+    return True
+
+
+# Iterators whose ``__reduce__`` (what ``_value`` compares) changes at every
+# step: an index that grows, or the list of what is left, which shrinks.
+_MONOTONE = frozenset(type(iter(x)) for x in (
+    range(0), range(1 << 70), [], (), {}, {}.values(), {}.items(), set(), "", b""))
+
+
+def _enclosing(code, lasti):
+    """None, :data:`_FOR` or :data:`_WHILE`: the loops around ``lasti``."""
+    key = (code, lasti)
+    found = _ENCLOSING.get(key, _ENCLOSING)
+    if found is _ENCLOSING:
+        found = None
+        for lo, hi, kind in _loops(code):
+            if lo <= lasti <= hi and found is not _WHILE:
+                found = kind
+        _ENCLOSING[key] = found
+    return found
+
+
+def _loops(code) -> tuple:
+    """``code``'s backward jumps as (target, source, kind) offset ranges, but
+    the one each ``yield from`` makes to resume its delegate (it stays in the
+    same delegation, never reaching its position anew)."""
+    found = _LOOPS.get(code)
+    if found is None:
+        ins = list(dis.get_instructions(code))
+        name_at = {}
+        for i in reversed(ins):     # a jump to an EXTENDED_ARG lands on what it extends
+            name_at[i.offset] = name_at[i.offset + 2] if i.opname == "EXTENDED_ARG" else i.opname
+        found = _LOOPS[code] = tuple(
+            (i.argval, i.offset, _FOR if name_at.get(i.argval) == "FOR_ITER" else _WHILE)
+            for i in ins
+            if i.opcode in _JUMPS and isinstance(i.argval, int) and i.argval <= i.offset
+            and not (i.opname == "JUMP_BACKWARD_NO_INTERRUPT" and name_at.get(i.argval) == "SEND"))
+    return found
+
+
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_LOOPS: dict = {}
+_ENCLOSING: dict = {}
+
+
 def same(a, b) -> bool:
     try:
         return a == b
@@ -160,10 +244,10 @@ def on_pending(t, action):
     var = action.obj
     mark = t.spin
     if mark is not None and mark[0] == var.uid and mark[2] is not None and mark[2][0] == var._value:
-        state = snapshot(t.gen)
-        if same(state, mark[1]):
+        now = state(t.gen)
+        if now is not _ONCE and same(now, mark[1]):
             return A.Action(A.SPIN, var, _ne(mark[2][0]), order=action.order)
-        t.spin = (var.uid, state, None)
+        t.spin = (var.uid, now, None)
         return action
-    t.spin = (var.uid, snapshot(t.gen), None)
+    t.spin = (var.uid, state(t.gen), None)
     return action

@@ -8,6 +8,11 @@ import pytest
 from checker import Program, SpinLock, Task, Var, explore, label
 
 
+def _forever():
+    while True:
+        yield None
+
+
 def waiter_program(loop: str):
     """A waits for B's flag with a re-read loop; B sets it after some work."""
     def build():
@@ -18,6 +23,16 @@ def waiter_program(loop: str):
             if loop == "retry":
                 while (yield flag.read()) == 0:
                     yield label("cpu_relax")
+                seen.append("through")
+            elif loop == "while-in-for":
+                for _ in range(2):
+                    while (yield flag.read()) == 0:
+                        yield label("cpu_relax")
+                seen.append("through")
+            elif loop == "for-over-generator":     # endless: its position is not compared
+                for _ in _forever():
+                    if (yield flag.read()):
+                        break
                 seen.append("through")
             else:       # a bounded retry: three attempts, then give up
                 for _ in range(3):
@@ -161,3 +176,49 @@ def test_a_retry_counted_where_locals_do_not_show_it_is_not_a_spin(how, schedule
     # for B's write instead of giving up).
     r = explore(hidden_counter_program(how), scheduler=scheduler, properties=[])
     assert r.complete and r.outcomes == {("through",), ("gave up",)}
+
+
+@pytest.mark.parametrize("how", ["while-in-for", "for-over-generator"])
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_a_spin_inside_or_as_a_for_loop_is_still_a_wait(how, scheduler):
+    r = explore(waiter_program(how), scheduler=scheduler, properties=[])
+    assert r.complete and r.outcomes == {("through",)}
+    assert r.executions < 50        # without the wait: unbounded
+
+
+def test_the_snapshot_is_skipped_only_where_the_state_cannot_recur():
+    # checker.spinloop.state: a position no loop encloses, or only for loops
+    # over iterators whose position moves on, cannot come round unchanged.
+    from checker import spinloop
+
+    def straight():
+        yield 1
+        yield 2
+
+    def counted():
+        for _ in range(3):
+            yield 1
+
+    def waiting():
+        while True:
+            yield 1
+
+    def over_generator():
+        for _ in _forever():
+            yield 1
+
+    def outer(inner):
+        for _ in [1, 2]:
+            yield from inner()
+
+    def started(fn, *args):
+        g = fn(*args)
+        next(g)
+        return g
+
+    assert spinloop.state(started(straight)) is spinloop._ONCE
+    assert spinloop.state(started(counted)) is spinloop._ONCE
+    assert spinloop.state(started(outer, straight)) is spinloop._ONCE
+    for g in (started(waiting), started(over_generator), started(outer, waiting)):
+        state = spinloop.state(g)
+        assert state is not spinloop._ONCE and spinloop.same(state, spinloop.snapshot(g))

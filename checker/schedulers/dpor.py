@@ -112,6 +112,8 @@ class DPOR(BaseScheduler, RaceReversal):
         # guards: whether guarded sections may be one step (checker.reductions).
         self.reductions = SECTIONS + (MixedSections,) if guards else (MacroSteps, MixedSections)
         self._stranded = {}
+        # The last analysed execution's relation, cut back to the next one's prefix.
+        self._prefix_relation = None
 
     def reset(self) -> None:
         """Forget the search so far (``explore`` starts again without a reduction)."""

@@ -31,12 +31,13 @@ changed object ``o`` (writes, additions), ``self._ops[o]`` every step on it;
 from __future__ import annotations
 
 from .. import actions as A
-from ..actions import R, W, conflict
-from ..dependence import Dependences, dependent, event_fp, footprint, step_cpu
+from ..actions import W, conflict
+from ..dependence import dependent, event_fp, step_cpu
 from ..errors import InternalError
 from ..objects import Lock
 from .contiguity import NotRunnable as _NotRunnable
 from .contiguity import before_section, coarse_relation, cpu_ok, owners_at, runnable
+from .prefix import PrefixRelation
 from .wakeup import in_weak_initials, insert
 
 
@@ -152,25 +153,14 @@ class RaceReversal:
     def _reverse(self, world, contiguous) -> list:
         evs = world.sched_events
         n = len(evs)
-        deps = Dependences(len(world.tasks))
-        add = deps.add
-        hist = {}
-        self._ops = ops = {}
-        cpu_oc = {}
-        cpu_all = {}
-        for j in range(n):
-            e = evs[j]
-            objs = footprint(e)
-            c = step_cpu(e)
-            add(e, objs, c)
-            for o, kind in objs:
-                ops.setdefault(o, []).append(j)
-                if kind != R:       # a write or an addition: it changes the object
-                    hist.setdefault(o, []).append(j)
-            if c >= 0:
-                if e.xoc:
-                    cpu_oc.setdefault(c, []).append(j)
-                cpu_all.setdefault(c, []).append(j)
+        rel = getattr(self, "_prefix_relation", None)
+        if rel is None or rel.ntask != len(world.tasks):
+            rel = self._prefix_relation = PrefixRelation(len(world.tasks))
+        deps = rel.update(evs)
+        hist = rel.hist
+        self._ops = rel.ops
+        cpu_oc = rel.cpu_oc
+        cpu_all = rel.cpu_all
         self._spans = None
         if contiguous:
             got = coarse_relation(world, evs)
