@@ -345,12 +345,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--programs", type=int, default=300)
+    ap.add_argument("--start", type=int, default=0, metavar="N",
+                    help="skip the programs before N (generated all the same: N is the number a run prints)")
     ap.add_argument("--no-choose", action="store_true", help="programs without choose()")
     ap.add_argument("--mixed", action="store_true",
                     help="3-4 tasks on two CPUs, both used, at least one shared (checker.mixed)")
     ap.add_argument("--order", choices=ORDERS + ("all",), default="dpor",
                     help="how dpor takes the enabled steps of an unguided node (OrderedDPOR)")
-    ap.add_argument("--progress", action="store_true", help="a line per program")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no line per program (by default each program's counts are printed as it ends, "
+                         "so a run stopped by a timeout still shows how far it got)")
     ap.add_argument("--bound", type=int, default=None, metavar="K",
                     help="compare bounded dpor with bounded dfs at bounds 0..K")
     args = ap.parse_args(argv)
@@ -361,6 +365,8 @@ def main(argv=None) -> int:
     bad = races = 0
     for it in range(args.programs):
         spec = gen_prog(rng, args.mixed)
+        if it < args.start:
+            continue
         if args.bound is not None:
             bad += _bounded(it, spec, args.bound)
             continue
@@ -373,7 +379,7 @@ def main(argv=None) -> int:
             print("INTERNAL", it, ex, spec)
             bad += 1
             continue
-        if args.progress:
+        if not args.quiet:
             print(f"program {it}: dfs {a.executions}, dpor " +
                   ", ".join(f"{o} {d.executions}" for o, d in ds) + f"; {bad} mismatch(es) so far", flush=True)
         if not a.complete and not _raced(a):
@@ -381,7 +387,7 @@ def main(argv=None) -> int:
         for o, d in ds:
             bad += _compare(it, spec, a, d, o)
             races += o == ds[0][0] and _raced(a) and _raced(d)
-    print(f"{args.programs} programs, {bad} mismatch(es), {races} with a data race (both found it)")
+    print(f"{args.programs - args.start} programs, {bad} mismatch(es), {races} with a data race (both found it)")
     return 1 if bad else 0
 
 
