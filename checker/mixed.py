@@ -21,7 +21,9 @@ CPUs' tasks:
   moves left over any step that could come between: an exclusive
   acquisition cannot, a shared one commutes with it).
 
-The first step of a group may be anything (Lipton's one non-mover).  The
+The first step of a group may be anything (Lipton's one non-mover) but a
+choice, which is a step of its own (its values must touch nothing: dpor's
+sleep sets and wakeup trees treat them as events of one node).  The
 CPU's own other tasks cannot run inside the section at all.  So every
 execution in which another CPU's steps fall between a group's steps is
 equivalent, by exchanging independent actions, to one in which they come
@@ -42,7 +44,7 @@ whose every step respected the table it used.
 from __future__ import annotations
 
 from . import actions as A
-from .reductions import GuardBroken, _Sections
+from .reductions import GuardBroken, _Sections, _weak_choice
 from .world import Event
 
 
@@ -210,6 +212,16 @@ class MixedSections(_Sections):
     def _begin(self, t) -> None:
         w = self.world
         a = t.pending
+        if a.op == A.CHOOSE or _weak_choice(w, t):
+            # A choice is a step of its own.  Its values are events of one node;
+            # one asleep there covers only the traces it starts, so it must commute
+            # with every step (a choose touches nothing) or the traces in which it
+            # comes after a step its group conflicts with are lost: the value taken
+            # instead never meets that step (docs/design.md, "Choices in mixed
+            # sections").
+            self._scope = None
+            self._after = True
+            return
         if self._atomic(t) or (w.shared_cpu[t.cpu] and (
                 a.op == A.PREEMPT_DISABLE or ((a.op == A.ACQUIRE or a.op == A.TRYLOCK)
                                               and a.obj.spinning))):
@@ -238,7 +250,8 @@ class MixedSections(_Sections):
 
     def _continues(self, w, t) -> bool:
         self._blocked = False
-        if t.finished or t.pending.op == A.CHOOSE or w.violations or self._scope is None:
+        if (t.finished or t.pending.op == A.CHOOSE or w.violations or self._scope is None
+                or _weak_choice(w, t)):
             return False
         if self._scope[0] == "c" and not self._atomic(t):
             return False

@@ -190,19 +190,7 @@ class DPOR(BaseScheduler, RaceReversal):
                     break
         if node is None:
             weak = world.mm is not None
-            # A pending choose() first: it touches nothing, so where it runs
-            # is free (any enabled step not asleep may start an unguided
-            # node), and taken at once its other values are branches of a
-            # node whose sleep set holds no step explored after its task's
-            # previous one (docs/design.md, "Choice values are events").
-            # Not where a CPU is shared among several (checker.mixed): taking
-            # choices first there lost an outcome (bench/fuzz_dpor.py --mixed
-            # --seed 4, program 19), not yet understood.
-            if world.program.ncpus > 1 and any(world.shared_cpu):
-                order = enabled
-            else:
-                order = sorted(enabled, key=lambda u: tasks[u].pending.op != A.CHOOSE)
-            for u in order:
+            for u in self._unguided(world, enabled):
                 a = tasks[u].pending
                 for v in (world.choices(u) if weak else a.arg if a.op == A.CHOOSE else (None,)):
                     if (u, v) not in sleep:
@@ -216,6 +204,19 @@ class DPOR(BaseScheduler, RaceReversal):
         self.guide = node.sub
         nodes.append(node)
         return node.key
+
+    @staticmethod
+    def _unguided(world, enabled):
+        """The order in which a node no wakeup sequence guides tries the enabled
+        steps.  Optimal DPOR may take any that is not asleep (Abdulla et al.,
+        POPL 2014, Algorithm 2), so this order changes the cost, never what is
+        found (``bench.fuzz_dpor --order``).  A pending choose() first: it
+        touches nothing, so where it runs is free, and taken at once its other
+        values are branches of a node whose sleep set holds no step explored
+        after its task's previous one (docs/design.md, "Choice values are
+        events")."""
+        tasks = world.tasks
+        return sorted(enabled, key=lambda u: tasks[u].pending.op != A.CHOOSE)
 
     @staticmethod
     def _fits(world, key) -> bool:
