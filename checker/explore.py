@@ -100,7 +100,8 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
 class _PlainSearchNeeded(Exception):
     """The program has interrupt handlers and the scheduler reasons about CPUs in a way
     that does not cover them (dpor's sections), or it runs on a memory model whose
-    choices the scheduler does not explore: explore restarts with dfs."""
+    choices the scheduler does not explore, or its code reads or sets an atomic field
+    that no footprint orders: explore restarts with dfs."""
 
 
 def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, max_executions,
@@ -169,6 +170,11 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, steps.step, sched, stop_on_violation, limits)
+            loose = world.loose_atomic
+            if loose is not None and not sched.plain_atomics:
+                raise _PlainSearchNeeded(f"task code accesses atomic field {loose[0]} in {loose[1]} "
+                                         f"other than by an add after its step's action, which "
+                                         f"{sched.name}'s footprints do not order")
             status = sched.judge(world, status)
             result.steps += len(world.events)
             if world.unreported:

@@ -59,6 +59,10 @@ class BaseScheduler:
     # of the step (World.choices).  A scheduler that takes every choice World
     # offers supports every model; the default is the one that has none.
     memory_models = ("sc",)
+    # Whether it is sound when task code reads or sets an atomic field of a
+    # shared_struct other than by an add (no footprint holds that access): one
+    # that does not reason about footprints is.
+    plain_atomics = True
     # Whether it copes with smp_mb's global view under a weak model (a step that
     # reads every location's history; dpor's footprints do not say so).
     global_fences = True
