@@ -144,11 +144,17 @@ class Compaction:
 
     def zs_object_copy(self, cls, dst_obj, src_obj):
         """``zs_object_copy``: copy the object's bytes, following each chain where it spans.
+
+        The kernel copies ``class->size`` bytes from the object's start, so the
+        handle header that starts the object is copied too: it overwrites the
+        header ``obj_malloc`` just wrote in dst (the same ``handle | TAG`` while
+        src still holds the object; a free-list link if src was freed first).
         (protocol §2.4 d)"""
         parts = []
         page, idx = self.obj_to_location(src_obj)
         spans = cls.geometry.location(idx)[2]
         yield page.obj.access()
+        header = page.mem.get(("hdr", idx))
         parts.append(page.mem.get(("data", idx)))
         if spans:
             nxt = yield from self.get_next_zpdesc(page)
@@ -160,6 +166,7 @@ class Compaction:
         page, idx = self.obj_to_location(dst_obj)
         spans = cls.geometry.location(idx)[2]
         yield page.obj.access(write=True)
+        page.mem[("hdr", idx)] = header
         page.mem[("data", idx)] = value
         if spans:
             nxt = yield from self.get_next_zpdesc(page)

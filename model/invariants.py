@@ -24,6 +24,7 @@ from .pool import (
     ZSPAGE_MAGIC,
     get_fullness_group,
 )
+from .zspage_lock import zspage_lock_left
 
 
 def consistency_problems(pool) -> list:
@@ -78,16 +79,45 @@ def consistency_problems(pool) -> list:
 
 
 def end_problems(pool) -> list:
-    """Invariant I7 (zsmalloc-protocol.md section 4), checked when every task is done:
-    an empty zspage left on a 0% list awaits the deferred free, so the free work
-    must be pending (``kick_deferred_free``), or nothing would ever free it.  A
-    zspage the scenario itself starts empty without pending work is its choice."""
+    """What must hold when every task is done (zsmalloc-protocol.md section 4).
+
+    * I7: an empty zspage left on a 0% list awaits the deferred free, so the
+      free work must be pending (``kick_deferred_free``), or nothing would ever
+      free it.  A zspage the scenario itself starts empty without pending work
+      is its choice.
+    * I7 too: a zspage the free worker took off the 0% list (spliced onto its
+      private list, or unlinked to be locked and freed) is on no class list, so
+      once the worker is done nothing can reach it again: it must have been
+      freed (a worker that skips one leaks it).
+    * Every page of a live zspage is movable: ``SetZsPageMovable`` marked each
+      one before the zspage's class lock was dropped, and migration marks the
+      page it installs (``replace_sub_page``).  A page left unmarked is never
+      migrated or compacted again.
+    * I2: with no task left, no zspage lock may still count readers or a
+      writer (a lost or doubled update of the counter leaves the zspage
+      unmovable forever, or lets a writer in under a reader later):
+      :func:`model.zspage_lock.zspage_lock_left`.
+    """
+    out = []
+    for cls in pool.size_class:
+        for z in cls.ghost_zspages:
+            if z.list == DEFERRED or z.list == FREEING:
+                out.append(f"{z.name} was taken off class[{cls.index}]'s 0% list by the free "
+                           f"worker but never freed (leaked; I7)")
+            left = zspage_lock_left(z)
+            if left:
+                out.append(left)
+            stuck = [p.name for p in z.pages() if not p.movable]
+            if stuck:
+                out.append(f"page(s) {', '.join(stuck)} of {z.name} are not movable: the mm can "
+                           f"never migrate or compact them (SetZsPageMovable or replace_sub_page "
+                           f"missed them)")
     if pool.free_work.value:
-        return []
+        return out
     start = pool.ghost_initially_empty if not pool.free_work.initial else ()
-    return [f"{z.name} is empty on class[{cls.index}]'s 0% list but no free work is pending (I7)"
-            for cls in pool.size_class for z in cls.fullness_list[ZS_INUSE_RATIO_0]
-            if z.name not in start]
+    return out + [f"{z.name} is empty on class[{cls.index}]'s 0% list but no free work is pending (I7)"
+                  for cls in pool.size_class for z in cls.fullness_list[ZS_INUSE_RATIO_0]
+                  if z.name not in start]
 
 
 def _location(pool, obj):

@@ -66,6 +66,23 @@ class AtomicZspageLock:
     owner: Obj = None   # the zspage it is embedded in
 
 
+def zspage_lock_left(zspage):
+    """What a zspage lock that no task holds still records, or None when it is idle.
+
+    For the end-of-execution check (invariant I2, :func:`model.invariants.end_problems`):
+    the counter of (b) and (c) must be back at ``ZS_PAGE_UNLOCKED``.  The
+    spinning locks themselves (``zsl->lock``, (a)'s rwlock) are engine locks
+    that the lock-balance property already follows to their holder.  Plain
+    (a check, not a kernel path).
+    """
+    cnt = getattr(zspage.zl, "cnt", None)
+    if cnt is None or cnt.value == ZS_PAGE_UNLOCKED:
+        return None
+    what = "write-locked" if cnt.value == ZS_PAGE_WRLOCKED else f"counting {cnt.value} reader(s)"
+    return (f"{zspage.name}'s zspage lock is left {what} (count {cnt.value}) though no task "
+            f"holds it (I2)")
+
+
 class SpinCountLock:
     """(c) zspage_read_lock / zspage_read_unlock / zspage_write_trylock / zspage_write_unlock."""
 

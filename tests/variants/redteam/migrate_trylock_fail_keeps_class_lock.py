@@ -1,0 +1,29 @@
+"""zs_page_migrate: the -EINVAL path (added with the trylock) unlocks only pool->lock; the
+class->lock unlock was forgotten (§2.5 step 4)."""
+from checker import label
+from model import Upstream
+from model.migrate import EINVAL, MIGRATEPAGE_SUCCESS
+
+
+class MigrateTrylockFailKeepsClassLock(Upstream):
+    def zs_page_migrate(self, newpage, page):
+        zspage = yield from self.get_zspage(page)
+        pool = self.pool
+        yield pool.lock.acquire()
+        yield label("zs_page_migrate")
+        cls = zspage.cls
+        yield cls.lock.acquire()
+        if not (yield from self.zspage_write_trylock(zspage)):
+            yield pool.lock.release()
+            return -EINVAL
+        yield newpage.desc.access(write=True)
+        newpage.zsmalloc = True
+        yield from self.copy_page_and_rewrite_handles(newpage, page)
+        yield from self.replace_sub_page(cls, zspage, newpage, page)
+        yield pool.lock.release()
+        yield cls.lock.release()
+        yield from self.zspage_write_unlock(zspage)
+        yield from self.zpdesc_get(newpage)
+        yield from self.reset_zpdesc(page)
+        yield from self.zpdesc_put(page)
+        return MIGRATEPAGE_SUCCESS
