@@ -68,8 +68,8 @@ def prelearn(build, trusted, scheduler, executions=None, seed=0, time_limit=None
     or the search does not use the mixed sections)."""
     from .explore import _build, _explore     # explore calls this module
     n = WARM_UP if executions is None else executions
-    if not n or not applies(scheduler):
-        return 0
+    if not n or not callable(build) or not applies(scheduler):
+        return 0        # (a bad build is the search's to report)
     program = _build(build)
     cpus = [t.cpu for t in program.specs]
     if program.has_interrupts or program.ncpus < 2 or not any(cpus.count(c) > 1 for c in set(cpus)):
