@@ -66,7 +66,8 @@ def prelearn(build, trusted, scheduler, executions=None, seed=0, time_limit=None
     """Run ``executions`` (default :data:`WARM_UP`) random executions of ``build``
     feeding ``trusted.protection``; returns how many ran (0: not a mixed layout,
     or the search does not use the mixed sections)."""
-    from .explore import _build, _explore     # explore calls this module
+    from .explore import _build, _explore, _PlainSearchNeeded     # explore calls this module
+    from .memory_model import GlobalFence
     n = WARM_UP if executions is None else executions
     if not n or not callable(build) or not applies(scheduler):
         return 0        # (a bad build is the search's to report)
@@ -79,7 +80,7 @@ def prelearn(build, trusted, scheduler, executions=None, seed=0, time_limit=None
     try:
         _explore(build, obs, [], False, None, None, time_limit, seed, None, 1e9, None, None,
                  trusted)
-    except GuardBroken:
-        pass        # a declaration the search itself will find broken: its business
+    except (GuardBroken, _PlainSearchNeeded, GlobalFence):
+        pass        # what the search itself will meet and handle: its business
     settle(table)
     return obs.runs
