@@ -13,6 +13,14 @@ mixed run for issue 18's targets: complete and clean within 60 s, and
 executions within 10x of the four-CPU count.  Wall times include the process
 start; the machine may be shared, so counts are the exact part.
 
+``--in-process`` runs each search in this process instead (``explore``, the
+properties of the CLI's default), where two switches size the reductions:
+``--no-contiguity`` orders a split section by its ownership changes again
+(``RaceReversal.contiguous_sections = False``, docs/design.md "A split
+section against its CPU's other tasks") and ``--warm-up N`` sets how many
+random executions teach the lock discipline first (:mod:`checker.mixed_warmup`;
+0 turns it off).
+
 ``--three`` measures instead, in process, the mixed sections' gain where the
 search finishes: each mixed scenario without one of the roles of CPU 1 (so
 two tasks share CPU 0 and one has CPU 1), with ``dpor`` as it is and
@@ -38,6 +46,41 @@ def row(version, scenario, cpus, limit):
     done = s["complete"]
     return {"executions": s["executions"], "redundant": s.get("redundant", 0), "wall": wall,
             "complete": done, "status": doc["status"]}
+
+
+def row_in_process(version, scenario, cpus, limit, contiguous=True, warm_up=None):
+    import time
+
+    from checker import explore, mixed_warmup
+    from model.registry import VERSIONS as KNOWN
+    from model.registry import make_build
+
+    build, _ = make_build(KNOWN[version], scenario, 1, cpus)
+    keep = mixed_warmup.WARM_UP
+    if warm_up is not None:
+        mixed_warmup.WARM_UP = warm_up
+    began = time.perf_counter()
+    try:
+        r = explore(build, scheduler=_Fresh(contiguous), time_limit=limit)
+    finally:
+        mixed_warmup.WARM_UP = keep
+    status = "fail" if r.violations else "pass"
+    return {"executions": r.executions, "redundant": r.redundant, "wall": time.perf_counter() - began,
+            "complete": r.complete, "status": status, "note": r.note or ""}
+
+
+def _Fresh(contiguous):
+    """dpor with the contiguity relation on or off, started again as explore's
+    string "dpor" is (a new search with its guards) when the discipline is weakened."""
+    from checker.schedulers.dpor import DPOR
+
+    class Fresh(DPOR):
+        contiguous_sections = contiguous
+
+        def reset(self):
+            DPOR.__init__(self)
+
+    return Fresh()
 
 
 def three_roles(versions, limit) -> None:
@@ -83,6 +126,15 @@ def main(argv=None) -> int:
                     help="a version to measure (repeatable; default: all three)")
     ap.add_argument("--time-limit", type=int, default=600, metavar="S",
                     help="budget per run (default 600 s)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run each search in this process (explore) rather than through the CLI")
+    ap.add_argument("--no-contiguity", action="store_true",
+                    help="with --in-process: order split sections by their ownership changes")
+    ap.add_argument("--warm-up", type=int, default=None, metavar="N",
+                    help="with --in-process: random executions that teach the lock discipline "
+                         "first (default: checker.mixed_warmup.WARM_UP; 0: none)")
+    ap.add_argument("--layout", action="append", choices=("1", "4", "mixed-a", "mixed-b"),
+                    help="only these rows (repeatable; default: all four)")
     ap.add_argument("--three", action="store_true",
                     help="three roles (two on CPU 0), before and with the mixed sections")
     args = ap.parse_args(argv)
@@ -97,14 +149,20 @@ def main(argv=None) -> int:
     for v in versions:
         four = None
         for scen, cpus in LAYOUTS:
-            r = row(v, scen, cpus, args.time_limit)
+            if args.layout and (scen if cpus == 2 else str(cpus)) not in args.layout:
+                continue
+            if args.in_process:
+                r = row_in_process(v, scen, cpus, args.time_limit, not args.no_contiguity,
+                                   args.warm_up)
+            else:
+                r = row(v, scen, cpus, args.time_limit)
             layout = {1: "all on CPU 0", 4: "one each"}.get(cpus, scen)
             state = r["status"] if r["complete"] else f"incomplete ({r['status']})"
             print(f"| {v} | {cpus} | {layout} | {r['executions']:,} | {r['redundant']:,} | "
                   f"{r['wall']:.1f} | {state} |", flush=True)
             if cpus == 4:
                 four = r["executions"]
-            if cpus == 2:
+            if cpus == 2 and four is not None:
                 ok = (r["complete"] and r["status"] == "pass" and r["wall"] <= 60
                       and r["executions"] <= 10 * four)
                 verdicts.append((ok, f"{v} {scen}: {r['executions']:,} executions "

@@ -21,6 +21,7 @@ from .monitor import select
 from .program import Program
 from .result import Result, Step, Violation
 from .mixed import ProtectionRefined
+from .mixed_warmup import prelearn
 from .reductions import Declarations, GuardBroken, wrap
 from .schedulers import adapt, make_scheduler
 from .world import World
@@ -58,6 +59,10 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     # This exploration numbers its own objects (checker.objects.making); a caller's
     # numbering (an exploration nested in a build function) is restored after.
     with objects.making():
+        if declarations is None:
+            warmed = prelearn(build, trusted, scheduler, seed=seed, time_limit=time_limit)
+            if warmed and time_limit is not None:
+                args = args[:6] + (max(time_limit - (time.perf_counter() - began), 1e-3),) + args[7:]
         while True:
             try:
                 result = _explore(*args, trusted)

@@ -420,6 +420,19 @@ def test_dpor_finds_exactly_what_dfs_finds_with_several_tasks_on_each_of_two_cpu
     check(spec, optimal=False)
 
 
+@settings(SETTINGS, max_examples=60)
+@given(mixed_programs())
+def test_dpor_finds_exactly_what_dfs_finds_with_a_cold_lock_discipline(spec):
+    # As above without the warm-up (checker.mixed_warmup): the discipline is
+    # learned by the search alone, which starts again when it weakens.
+    from checker import mixed_warmup
+    keep, mixed_warmup.WARM_UP = mixed_warmup.WARM_UP, 0
+    try:
+        check(spec, optimal=False)
+    finally:
+        mixed_warmup.WARM_UP = keep
+
+
 @settings(SETTINGS, max_examples=150)
 @given(programs().filter(shares_a_cpu))
 def test_dpor_finds_exactly_what_dfs_finds_on_preempt_rt(spec):

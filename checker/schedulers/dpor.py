@@ -25,6 +25,7 @@ from ..errors import InternalError
 from ..mixed import MixedSections
 from ..reductions import SECTIONS, MacroSteps
 from .base import BaseScheduler
+from .contiguous_sleep import sleep_dependent
 from .replay import jsonable
 from .reversal import RaceReversal
 from .wakeup import WNode
@@ -87,6 +88,10 @@ class DPOR(BaseScheduler, RaceReversal):
     # the options, each other one a branch of the node (checked against dfs,
     # tests/test_memory_model_oracle.py and test_engine_differential.py).
     memory_models = ("sc", "ra")
+    # With several CPUs and a shared one, a sleeping step that is no ownership
+    # change stays asleep across its CPU's section starts and ends that touch
+    # nothing of it (checker/schedulers/contiguous_sleep.py).
+    contiguous_sleep = True
     # smp_mb's global view reads every location: not in any footprint.
     global_fences = False
 
@@ -169,7 +174,11 @@ class DPOR(BaseScheduler, RaceReversal):
             if parent.fp is None:
                 parent.fp = event_fp(world.sched_events[d - 1])
             pfp = parent.fp
-            sleep = {k: f for k, f in parent.sleep.items() if not dependent(f, pfp)}
+            if self.contiguous_sleep and self.contiguous_sections and world.program.ncpus > 1 \
+                    and any(world.shared_cpu):
+                sleep = {k: f for k, f in parent.sleep.items() if not sleep_dependent(f, pfp)}
+            else:
+                sleep = {k: f for k, f in parent.sleep.items() if not dependent(f, pfp)}
             if pfp[2] < 0 and sleep:
                 # An invisible step is independent of a section start of its CPU
                 # unless the section never ends: then the start strands it, so
