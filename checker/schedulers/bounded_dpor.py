@@ -101,8 +101,9 @@ class BoundedDPOR(BaseScheduler):
         self._new_run(None, 0)
 
     def reset(self) -> None:
-        """Start again without the guarded-sections reduction (``explore`` on a broken guard)."""
-        self.__init__(self.initial_bound, self.auto, guards=False)
+        """Start again (``explore``), with the same reductions: a broken guard is
+        withdrawn by the exploration's declarations (see ``DPOR.reset``)."""
+        self.__init__(self.initial_bound, self.auto, guards=self.guards)
 
     # -- the scheduler protocol ---------------------------------------------
     def new_execution(self) -> bool:

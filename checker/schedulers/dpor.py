@@ -23,7 +23,7 @@ from .. import actions as A
 from ..dependence import dependent, event_fp
 from ..errors import InternalError
 from ..mixed import MixedSections
-from ..reductions import SECTIONS, MacroSteps
+from ..reductions import SECTIONS, GuardedSections, MacroSteps
 from .base import BaseScheduler
 from .contiguous_sleep import sleep_dependent
 from .replay import jsonable
@@ -122,8 +122,13 @@ class DPOR(BaseScheduler, RaceReversal):
         self._prefix_relation = None
 
     def reset(self) -> None:
-        """Forget the search so far (``explore`` starts again without a reduction)."""
-        self.__init__(self.prefix, trace_keys=self.keys is not None, guards=False)
+        """Forget the search so far (``explore`` starts again). The reductions
+        stay: a declaration found broken is withdrawn by the exploration's
+        ``Declarations`` (``wrap`` leaves guarded sections out), and a weakened
+        lock discipline (checker/mixed.py) is not one, so a scheduler passed as
+        an object searches again as ``scheduler="dpor"`` would."""
+        self.__init__(self.prefix, trace_keys=self.keys is not None,
+                      guards=GuardedSections in self.reductions)
 
     # -- the scheduler protocol ---------------------------------------------
     def new_execution(self) -> bool:

@@ -40,6 +40,7 @@ import itertools
 import os
 from dataclasses import dataclass, field
 
+from ..reductions import GuardedSections
 from .dpor import DPOR, Node
 from .wakeup import WNode, insert
 
@@ -133,7 +134,8 @@ class StealingDPOR(DPOR):
         if self.broker is not None:
             self.broker.cancel([g[0] for g in self.given.values()])
         root = self.root
-        self.__init__(self.prefix, guards=False, broker=self.broker, trusted=self.trusted)
+        self.__init__(self.prefix, guards=GuardedSections in self.reductions, broker=self.broker,
+                      trusted=self.trusted)
         self.root = root
 
     # -- the thief -------------------------------------------------------------
