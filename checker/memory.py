@@ -218,10 +218,10 @@ def shared_struct(owner: str, const=(), ghost=(), owners=None, atomic=()):
     ``ghost`` list fields of those kinds; every other field is tracked.
     ``atomic`` fields are tracked but updated only atomically in the kernel
     (an ``atomic_long_t``: ``x += n`` in one step is ``atomic_long_add``), so
-    they are exempt from the data-race check.  Adds after a step's action
-    commute and keep dpor's reduction; any other access (a read, a set) is in
-    no footprint, so dpor explores such a program by dfs and says so
-    (checker/recorder.py, ``loose_atomic``).  Use it below ``@dataclass``::
+    they are exempt from the data-race check.  They are still ordered as
+    plain accesses are (adds after a step's action, which commute, aside): an
+    unordered pair makes the search incomplete, since no footprint holds them
+    (checker/races.py).  Use it below ``@dataclass``::
 
         @shared_struct(owner="obj", const=("name", "obj", "cls"))
         @dataclass(slots=True, eq=False)

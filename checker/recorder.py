@@ -34,6 +34,16 @@ _PREFIX, _ACTION, _CONT = 0, 1, 2
 _R, _W = A.R, A.W
 _merge = A.merge
 
+
+def _marked(e):
+    """What checker.races needs of an access to an atomic field (``e``: a plain
+    entry): ``"add"`` for ``x += n`` after the action (read, then written, in one
+    step: ``atomic_long_add``), which commutes with another add; True for any
+    other access to one; False for a plain field."""
+    if not e[5]:
+        return False
+    return "add" if e[1] and e[6] == _R and e[0] == _W else True
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ENGINE_FILES = frozenset(os.path.join(_HERE, f) for f in ("memory.py", "objects.py", "recorder.py"))
 
@@ -59,8 +69,7 @@ class StepRecorder:
     """Collects what the running step touched (one per World)."""
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "dead", "fresh",
-                 "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners",
-                 "loose_atomic")
+                 "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners")
 
     def __init__(self):
         self.phase = _ACTION
@@ -79,10 +88,6 @@ class StepRecorder:
         self.coverage = set()       # what ran this execution (checker.coverage)
         self.ops = {}               # task -> families of the operations it is inside
         self.gens = None            # traced generators made by this step, with their call sites
-        # (label, function) of the first atomic field task code read or wrote one
-        # way (not an atomic add, read and written in one step) after its step's
-        # action, this execution: nothing orders that access (module docstring).
-        self.loose_atomic = None
 
     # -- phases (called by the World) ------------------------------------------------
     def begin(self, t, ev, prefix: bool = False) -> None:
@@ -110,9 +115,7 @@ class StepRecorder:
             self._check_generators()
         plain = self.plain
         if plain or self.owners:
-            if plain and self.loose_atomic is None:
-                self._loose_atomic(plain)
-            out = [(k, e[0], e[1], e[2], e[3], e[4], e[5]) for k, e in plain.items()] if plain else []
+            out = [(k, e[0], e[1], e[2], e[3], e[4], _marked(e)) for k, e in plain.items()] if plain else []
             if self.owners:
                 # The action's use of an object living in another: a use of that
                 # one's lifetime, which checker.races orders against its free.
@@ -211,22 +214,6 @@ class StepRecorder:
         self._note(uid, kind, obj.name, owner, uid)
 
     # -- helpers -----------------------------------------------------------------------
-    def _loose_atomic(self, plain) -> None:
-        """An atomic field is exempt from the race check, and an access after the
-        action is in no footprint: a reduction that orders steps by their
-        footprints would take a read of it (``atomic_read``, a flag test) as
-        independent of another task's write and miss an order. Atomic adds
-        after the action (``x += n``: read, then written, in one step) commute
-        with each other and are what ``atomic=`` promises; any other access,
-        even one the action declared (it is not ordered against the adds), is
-        one-way, and the search needs a plain one (checker/explore.py)."""
-        for e in plain.values():
-            # after the action, read first and written after: an add; anything
-            # else (a read the action declared included) is one-way
-            if e[5] and not (e[1] and e[6] == _R and e[0] == _W):
-                self.loose_atomic = (str(e[2]), e[4] or "?")
-                return
-
     def _note(self, key, kind, label, owner, base) -> None:
         late = self.phase == _CONT and not self._covered(base, kind)
         plain = self.plain

@@ -218,13 +218,6 @@ class World:
         """What ran in this execution (:mod:`checker.coverage`)."""
         return self._rec.coverage
 
-    @property
-    def loose_atomic(self):
-        """``(field, function)``: an atomic field task code accessed other than by
-        an add after its step's action, this execution (or None); no footprint
-        orders such an access (checker/recorder.py)."""
-        return self._rec.loose_atomic
-
     # -- uids ---------------------------------------------------------------
     def _uid(self):
         t = self._active

@@ -59,10 +59,10 @@ class BaseScheduler:
     # of the step (World.choices).  A scheduler that takes every choice World
     # offers supports every model; the default is the one that has none.
     memory_models = ("sc",)
-    # Whether it is sound when task code reads or sets an atomic field of a
-    # shared_struct other than by an add (no footprint holds that access): one
-    # that does not reason about footprints is.
-    plain_atomics = True
+    # Whether it orders steps by their footprints (a reduction): then an unordered
+    # pair of atomic-field accesses, in no footprint, makes its search incomplete
+    # (checker/races.py). A search of every order of the steps (dfs) does not.
+    footprints = True
     # Whether it copes with smp_mb's global view under a weak model (a step that
     # reads every location's history; dpor's footprints do not say so).
     global_fences = True
@@ -134,6 +134,7 @@ class _Adapted(BaseScheduler):
     cut = property(lambda self: getattr(self.inner, "cut", 0))
     memory_models = property(lambda self: getattr(self.inner, "memory_models", ("sc",)))
     incomplete_reason = property(lambda self: getattr(self.inner, "incomplete_reason", ""))
+    footprints = property(lambda self: getattr(self.inner, "footprints", True))
 
 
 def adapt(scheduler) -> BaseScheduler:

@@ -78,7 +78,6 @@ class BoundedDPOR(BaseScheduler):
     reductions = SECTIONS
     # Its reasoning about who may run on a CPU knows sections, not interrupts.
     interrupts = False
-    plain_atomics = False
 
     def __init__(self, bound=None, auto=False, guards=True):
         self.bound = bound

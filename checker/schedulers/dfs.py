@@ -15,6 +15,7 @@ from .base import BaseScheduler
 class DFS(BaseScheduler):
     # Every choice the World offers is a branch: a weak model's too.
     memory_models = ("sc", "ra")
+    footprints = False      # every order of the steps
 
     def __init__(self, preemption_bound=None, name="dfs"):
         self.name = name

@@ -83,7 +83,6 @@ class DPOR(BaseScheduler, RaceReversal):
     reductions = SECTIONS + (MixedSections,)
     # Its reasoning about who may run on a CPU knows sections, not interrupts.
     interrupts = False
-    plain_atomics = False
     # A weak model's choices are taken as choose() values are: the state decides
     # the options, each other one a branch of the node (checked against dfs,
     # tests/test_memory_model_oracle.py and test_engine_differential.py).
