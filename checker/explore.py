@@ -102,6 +102,11 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
     return result
 
 
+# Why a finding kept out of the violations makes a search incomplete, by its tag.
+_INCOMPLETE_BY = {"atomic-order": "an unordered pair of atomic accesses makes the search "
+                                  "incomplete (their two orders are not both explored)"}
+
+
 class _PlainSearchNeeded(Exception):
     """The program has interrupt handlers and the scheduler reasons about CPUs in a way
     that does not cover them (dpor's sections), or it runs on a memory model whose
@@ -132,6 +137,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     monitors = None
     seen = {}
     stopped = False
+    race_tag = None     # the property tag of the first finding kept in result.race
     limits = Limits(max_steps, deadline, stop)
     world = None
     dog = Watchdog(deadline)
@@ -184,7 +190,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             if unreported:
                 result.races += 1
                 if not result.race:
-                    result.race = unreported[0][1]
+                    race_tag, result.race = unreported[0]
             ran = world.coverage
             if ran:
                 cov = result.coverage
@@ -249,12 +255,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
         # programs without one: say so instead of verifying (with violations found
         # too: others may hide in the orders the race stands for).
         result.complete = False
-        if result.race.startswith("atomic field "):      # checker/races.py
-            result.reason = (f"an unordered pair of atomic accesses makes the search incomplete "
-                             f"(their two orders are not both explored): {result.race}")
-        else:
-            result.reason = (f"a data race makes the search incomplete (its plain accesses may "
-                             f"interleave in ways not explored): {result.race}")
+        why = _INCOMPLETE_BY.get(race_tag, "a data race makes the search incomplete (its plain "
+                                           "accesses may interleave in ways not explored)")
+        result.reason = f"{why}: {result.race}"
     if result.complete and sched.incomplete_reason:
         result.complete = False
         result.reason = sched.incomplete_reason

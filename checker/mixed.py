@@ -190,7 +190,7 @@ class MixedSections(_Sections):
 
     @staticmethod
     def applies(world) -> bool:
-        return world.program.ncpus > 1 and len(world.tasks) > 1 and any(world.shared_cpu)
+        return world.mixed_layout
 
     def __init__(self, world, cap: int = 1 << 62, declared=None):
         _Sections.__init__(self, world, cap)

@@ -169,6 +169,9 @@ class World:
         for s in specs:
             count[s.cpu] += 1
         self.shared_cpu = [c > 1 for c in count]
+        # Several CPUs, one shared by several tasks: where the mixed sections, the
+        # contiguity relation and its sleep rule apply (checker/mixed.py).
+        self.mixed_layout = ncpu > 1 and any(self.shared_cpu)
         self.owner = [None] * ncpu
         self.current = [None] * ncpu
         self.events = []

@@ -42,7 +42,7 @@ def coarse_relation(world, evs):
     """``(Dependences, Spans)`` of the execution ``evs`` of ``world`` by this
     module's relation, or None where it does not apply: one CPU, no shared CPU,
     a deadlock, or a section that never ends."""
-    if world.deadlocked or world.program.ncpus < 2 or not any(world.shared_cpu):
+    if world.deadlocked or not world.mixed_layout:
         return None
     sp = spans_of(evs)
     if sp is None:

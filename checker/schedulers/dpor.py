@@ -178,8 +178,7 @@ class DPOR(BaseScheduler, RaceReversal):
             if parent.fp is None:
                 parent.fp = event_fp(world.sched_events[d - 1])
             pfp = parent.fp
-            if self.contiguous_sleep and self.contiguous_sections and world.program.ncpus > 1 \
-                    and any(world.shared_cpu):
+            if self.contiguous_sleep and self.contiguous_sections and world.mixed_layout:
                 sleep = {k: f for k, f in parent.sleep.items() if not sleep_dependent(f, pfp)}
             else:
                 sleep = {k: f for k, f in parent.sleep.items() if not dependent(f, pfp)}
