@@ -28,7 +28,12 @@ DEFAULT_OUT = "zsmc-traces"
 @click.option("--mutation", metavar="NAME", default=None, help="Seeded bug to check (zsmc list mutations).",
               shell_complete=complete.mutations)
 @click.option("--scenario", "scenarios", metavar="NAME", multiple=True, shell_complete=complete.scenarios,
-              help="Scenario to explore (repeatable; default: the default scenario set).")
+              help="Scenario to explore (repeatable; default: the default scenario set, and for a "
+                   "patch (a variant from a file or module) the review scenarios too, at depth 1).")
+@click.option("--review/--quick", "review", default=None,
+              help="With no --scenario: add the review scenarios (zsmc list scenarios: four roles, "
+                   "two per CPU; tens of seconds each) at depth 1 to the default set, or leave them "
+                   "out.  Default: a patch's check adds them, a version's or a mutation's does not.")
 @click.option("--config", type=click.Choice(["default", "rt"]), default=None,
               help="Kernel configuration: default (!PREEMPT_RT) or rt (PREEMPT_RT: spinlock_t, rwlock_t "
                    "and local_lock_t sleep).  Default: the mutation's, else default.")

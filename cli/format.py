@@ -47,7 +47,8 @@ class ScenarioRun:
     params: dict
     result: object
     traces: list = field(default_factory=list)
-    shallower: int | None = None      # found at this depth, below the check's (first bugs first)
+    shallower: int | None = None      # explored at this depth, below the check's: a bug found first
+                                      # there (first bugs first), or a review scenario
 
 
 EXIT_INTERRUPTED = {2: 130, 15: 143}    # SIGINT, SIGTERM: 128 + the signal, the shell's convention
@@ -84,7 +85,10 @@ def check_header(h: dict, scenarios) -> str:
         kernel += f", memory model {h['memory_model']}"
     return (f"zsmc check: variant {h['variant']}, depth {h['depth']}{kernel}, scheduler {h['scheduler']}"
             f"{bound}, seed {h['seed']}\n"
-            f"  scenarios: {', '.join(scenarios)}\n  properties: {props}")
+            f"  scenarios: {', '.join(scenarios)}\n"
+            + (f"  review scenarios, at depth 1 (--quick leaves them out): "
+               f"{', '.join(h['review'])}\n" if h.get("review") else "")
+            + f"  properties: {props}")
 
 
 def scenario_text(run: ScenarioRun, quiet: bool = False, all_steps: bool = False) -> str:
@@ -164,7 +168,7 @@ def never_ran_lines(unrun) -> list:
     out = []
     for fn, where, lines in unrun:
         hint = (f"scenario {where[0]} runs it at depth {where[1]}: zsmc check --scenario {where[0]} "
-                f"--depth {where[1]}" if where else "no default scenario runs it at depth 1 or 2; "
+                f"--depth {where[1]}" if where else "no default scenario runs it at depth 1 or 2, nor a review scenario at depth 1; "
                 "write a scenario that calls it")
         if lines is None:
             out.append(f"  never ran: {fn} (changed by the variant); {hint}")
@@ -248,7 +252,10 @@ def replay_text(path: str, expect: str, outcome) -> str:
 
 def check_command(h: dict, scenario: str, params: dict) -> dict:
     """A trace's ``meta``: the check's settings and the command that finds it again."""
-    cmd = ["zsmc", "check", "--depth", str(h["depth"])]
+    depth = h["depth"]
+    if scenario in h.get("review", ()) and isinstance(params, dict):
+        depth = params.get("depth", depth)        # a review scenario ran at depth 1 only
+    cmd = ["zsmc", "check", "--depth", str(depth)]
     if h.get("config", "default") != "default":
         cmd += ["--config", h["config"]]
     if h.get("memory_model", "sc") != "sc":
@@ -402,7 +409,7 @@ def mutation_rows(reg):
 def scenario_rows(reg):
     rows = []
     for name, s in reg.SCENARIOS.items():
-        default = "default" if getattr(s, "default", True) else ""
+        default = "default" if getattr(s, "default", True) else "review" if getattr(s, "review", False) else ""
         rows.append((name, f"cpus {s.default_cpus} (min {s.min_cpus})", default, s.description))
     return rows
 

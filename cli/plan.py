@@ -63,6 +63,7 @@ class CheckPlan:
     out: str                          # invariant: a writable directory, or creatable in one
     no_minimize: bool = False
     exitfirst: bool = False
+    review: bool = False              # the review scenarios were added to the default set
     quiet: bool = False
     all_steps: bool = False
     show_coverage: bool = False
@@ -72,7 +73,8 @@ class CheckPlan:
     def from_options(cls, *, depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound,
                      properties, max_executions, time_limit, seed, output, out, no_minimize, quiet,
                      all_steps, executions, pct_depth, jobs, dask, checkpoint, resume, show_coverage,
-                     max_steps, config=None, exitfirst=False, memory_model=None) -> CheckPlan:
+                     max_steps, config=None, exitfirst=False, memory_model=None,
+                     review=None) -> CheckPlan:
         """The plan of ``zsmc check`` with these options; UsageError names the first bad one."""
         reg = load("model.registry")
         label, variant_cls = resolve_variant(reg, variant, mutation)
@@ -89,6 +91,7 @@ class CheckPlan:
                              "read-from choices; use dpor, dfs, random or pct with --memory-model ra")
         # --scenario X twice: once.
         names = list(dict.fromkeys(scenarios)) or default_scenarios(reg, variant_cls)
+        extra = review_added(reg, variant_cls, label, mutation, scenarios, review)
         props = check_properties(properties)
         check_search(scheduler, preemption_bound, executions, seed,
                      split=jobs > 1 or dask is not None or checkpoint is not None or resume is not None)
@@ -96,7 +99,7 @@ class CheckPlan:
         # each of its CPU counts (a two-CPU race and its one-CPU counterpart).
         if (checkpoint or resume) and len(names) != 1:
             raise UsageError("--checkpoint and --resume need exactly one --scenario")
-        counts = {name: cpu_counts(reg, name, cpus) for name in names}
+        counts = {name: cpu_counts(reg, name, cpus) for name in names + extra}
         note = None
         if (checkpoint or resume) and len(counts[names[0]]) > 1:
             # A checkpoint holds one search: the scenario at its first CPU count.
@@ -105,8 +108,8 @@ class CheckPlan:
                     f"also run --cpus {' and --cpus '.join(map(str, rest))} for the other count(s)")
             counts[names[0]] = [first]
         kw = _build_kw(config, memory_model)
-        builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth, c, **kw))
-                       for name in names for c in counts[name])
+        builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth if name in names else 1, c, **kw))
+                       for name in names + extra for c in counts[name])
         check_files(dask, out, checkpoint, resume)
         search = search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds))
         if search in ("split", "pooled", "bounded", "auto-bound") and _has_interrupts(builds):
@@ -133,7 +136,7 @@ class CheckPlan:
                    max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
                    max_steps=max_steps, config=config, memory_model=memory_model, output=output, out=out, no_minimize=no_minimize,
-                   exitfirst=exitfirst, quiet=quiet,
+                   exitfirst=exitfirst, review=bool(extra), quiet=quiet,
                    all_steps=all_steps, show_coverage=show_coverage, note=note)
 
     @property
@@ -151,7 +154,16 @@ class CheckPlan:
             h["config"] = self.config           # absent on the default: reports as before
         if self.memory_model != "sc":
             h["memory_model"] = self.memory_model   # likewise
+        if self.review:
+            h["review"] = self.review_names         # likewise: only a check that added them
         return h
+
+    @property
+    def review_names(self) -> list:
+        """The review scenarios this check added to the default set (run at depth 1)."""
+        if not self.review:
+            return []
+        return [n for n in self.scenario_names if n in review_scenarios(self.reg)]
 
     @property
     def build_kw(self) -> dict:
@@ -217,6 +229,32 @@ def default_scenarios(reg, variant=None) -> list:
         raise UsageError("the model defines no default scenario; name one with --scenario "
                          "(zsmc list scenarios)")
     return names
+
+
+def review_added(reg, variant_cls, label, mutation, scenarios, review) -> list:
+    """The review scenarios a check adds to the default set (they run at depth 1, after it):
+    with ``--review``, or by default for a patch's check; none with ``--quick``, with
+    ``--scenario`` (the user chose), or for a variant whose clients run in interrupt
+    context (its set is the scenarios that have such a client)."""
+    if review and scenarios:
+        raise UsageError("--review adds the review scenarios to the default set; with --scenario, "
+                         f"name them too ({', '.join(review_scenarios(reg)) or 'none defined'})")
+    if scenarios or review is False or getattr(variant_cls, "IRQ_CLIENTS", ()):
+        return []
+    if review is None and not _is_patch(reg, label, mutation):
+        return []
+    return review_scenarios(reg)
+
+
+def review_scenarios(reg) -> list:
+    """The review set: scenarios a patch's check runs at depth 1 after the default set."""
+    return [n for n, s in reg.SCENARIOS.items() if getattr(s, "review", False)]
+
+
+def _is_patch(reg, label, mutation) -> bool:
+    """A variant from a file or module (not a built-in version or a catalogue mutation,
+    whose checks the tests pin on the default set)."""
+    return mutation is None and label not in getattr(reg, "VERSIONS", {label: None})
 
 
 def check_properties(names):

@@ -62,7 +62,8 @@ class Session:
     def run(self) -> int:
         plan = self.plan
         if self.text and not plan.quiet:
-            click.echo(fmt.check_header(self.header, plan.scenario_names))
+            click.echo(fmt.check_header(self.header, [n for n in plan.scenario_names
+                                                      if n not in plan.review_names]))
         self.budget = Budget.start(plan.time_limit, plan.max_executions)
         strategy = STRATEGIES[plan.search](plan)
         results = {}
@@ -108,7 +109,9 @@ class Session:
         p = self.plan
         kw = p.build_kw
         for depth in range(1, p.depth):
-            todo = [i for i in range(len(p.builds)) if i not in self.reported]
+            # A review scenario runs at depth 1 only: its full pass is this one.
+            todo = [i for i in range(len(p.builds)) if i not in self.reported
+                    and p.builds[i].params.get("depth", p.depth) > depth]
             if not todo or self.stopped:
                 return
             shallow = [type(b)(b.name, *p.reg.make_build(p.cls, b.name, depth, b.params.get("cpus"), **kw))
@@ -222,6 +225,8 @@ class Session:
         params = self.params.get(index, params)
         self.reported.add(index)
         run_ = fmt.ScenarioRun(name, params, result, shallower=self.shallower.get(index))
+        if index not in self.shallower and isinstance(params, dict) and params.get("depth", plan.depth) < plan.depth:
+            run_.shallower = params["depth"]        # a review scenario: depth 1 only
         # Persist before anything is said about a violation (style.md lesson 10).
         for v in result.violations:
             budget = None if plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)

@@ -190,12 +190,13 @@ def lines_never_ran(variant: type, coverage: dict) -> list:
 def where_it_runs(version: type, fn: str, depth: int, registry, lines=()) -> tuple | None:
     """``(scenario, depth)``: a default scenario in which ``version`` runs ``fn``
     (or, given ``lines``, one of those lines of it), at ``depth`` or the next
-    depth (explored briefly, only to say where to look)."""
+    depth, or a review scenario that runs it at depth 1 (explored briefly, only
+    to say where to look)."""
     from checker import explore
     keys = {line_coverage.key(fn, n) for n in lines}
     for d in sorted({1, depth, depth + 1}):
         for name, scen in registry.SCENARIOS.items():
-            if not scen.default:
+            if not (scen.default or (d == 1 and getattr(scen, "review", False))):
                 continue
             for cpus in scen.counts:
                 build, _ = registry.make_build(version, name, d, cpus)

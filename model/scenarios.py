@@ -70,9 +70,13 @@ class TaskSpec:
 class Scenario:
     """A named scenario: ``tasks`` over the initial ``pool`` (slot lists, see
     :meth:`model.versions.Zsmalloc.populate`).  ``default``: run by ``zsmc check``
-    when no scenario is named.  ``cpu_counts``: the CPU counts a check explores
-    when ``--cpus`` is not given (default: ``default_cpus`` only); the first
-    is the scenario's CPU count for the API (``make_build(cpus=None)``)."""
+    when no scenario is named.  ``review``: run as well, at depth 1, by the check
+    of a patch (a variant from a file or module) when no scenario is named, and by
+    ``zsmc check --review`` (tens of seconds each: too slow for every check, too
+    rich in combined roles to leave to a reviewer's memory).  ``cpu_counts``: the
+    CPU counts a check explores when ``--cpus`` is not given (default:
+    ``default_cpus`` only); the first is the scenario's CPU count for the API
+    (``make_build(cpus=None)``)."""
 
     name: str
     description: str
@@ -84,6 +88,7 @@ class Scenario:
     geometry: Geometry = DEFAULT_GEOMETRY
     default: bool = True
     cpu_counts: tuple = ()
+    review: bool = False
 
     @property
     def counts(self) -> tuple:
@@ -150,7 +155,7 @@ def _four_roles(name, reader, migration, compaction, freer, layout):
                      TaskSpec("migration", "migration", migration, targets=("zs2.p0",)),
                      TaskSpec("compaction", "compaction", compaction),
                      _client("freer", freer, owns=("x.b",), ops=("free",))),
-                    default=False)
+                    default=False, review=True)
 
 SCENARIOS = {s.name: s for s in (
     Scenario("smoke", "one CPU: a reader and compaction (fast; for tests)", 1, 1,
