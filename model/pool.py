@@ -242,6 +242,10 @@ class Pool:
     decode: object = None          # the version's obj_to_location, for the checks
     pages_allocated: int = 0
     deferred: SharedList = field(default_factory=SharedList)
+    # State a patch adds (a static variable, a new field: keyed by name, and by the
+    # zspage's name for a per-zspage one): shared memory the engine sees, where a
+    # module global or a class attribute would be refused (model/hidden_state.py).
+    extra: SharedDict = field(default_factory=SharedDict)
     consistency_locks: frozenset = frozenset({"class->lock"})
     writer_trylock_locks: frozenset = frozenset()
     writer_context_locks: frozenset = frozenset()

@@ -29,7 +29,7 @@ from checker.config import resolve as resolve_config
 from checker.memory_model import resolve as resolve_memory_model
 from checker.trace import register_loader
 
-from . import variant_files
+from . import hidden_state, variant_files
 from .large import LARGE, draws_pool, is_large, large_scenario
 from .scenarios import SCENARIOS, Scenario, build_program
 from .versions import VERSIONS
@@ -147,6 +147,7 @@ def _check_variant(cls, spec: str) -> None:
                 raise UsageError(f"variant {spec!r}: {klass.__name__}.{attr} is not a function of "
                                  f"{base.NAME} and would never be called; did you mean "
                                  f"{' or '.join(close)}?")
+    hidden_state.check_code(cls, spec)
 
 
 def base_version(cls: type) -> type:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from checker import Program, Task
 from checker.config import kernel_config
 
-from . import roles
+from . import hidden_state, roles
 from .coverage import instrumented
 from .pool import Geometry
 
@@ -238,6 +238,8 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=Non
     (of the variant with its kernel functions traced, :mod:`model.coverage`), on the
     kernel configuration ``config`` (:mod:`checker.config`: None or "default", "rt") and
     memory model ``memory_model`` (:mod:`checker.memory_model`: None or "sc", "ra")."""
+    hidden_state.check_code(variant)
+    hidden_state.fingerprint(variant).check()
     variant = instrumented(variant)
     boot = variant(tag="")
     with kernel_config(config):
