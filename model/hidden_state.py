@@ -31,6 +31,8 @@ for a per-zspage one) is shared memory there, seen and race-checked.
 
 from __future__ import annotations
 
+import array
+import collections
 import dis
 import inspect
 import os
@@ -40,7 +42,7 @@ import types
 from checker.errors import ModelError, UsageError
 
 _MODEL_DIR = os.path.dirname(os.path.abspath(__file__))
-_MUTABLE = (list, dict, set, bytearray)
+_MUTABLE = (list, dict, set, bytearray, collections.deque, array.array)
 _MUTATING = frozenset({"append", "extend", "insert", "pop", "popitem", "remove", "clear", "update",
                        "setdefault", "add", "discard", "sort", "reverse", "__setitem__",
                        "__delitem__", "difference_update", "intersection_update",
