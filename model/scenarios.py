@@ -14,6 +14,10 @@ heads the 50% list, so it is the destination and ``zs2`` the source, and the
 client's object is the one that moves (its reader holds the zspage lock the
 compactor trylocks).  The empty zspage is what the deferred-free worker frees
 (and what ``zs_malloc`` may reuse).
+``malloc-migrate`` adds two free page frames (``Scenario.frames``, a
+:class:`model.pool.Zone`) that ``alloc_zspage`` takes, and aims migration at
+the first: the scanner meets a page ``zs_malloc`` is building (section 2.1
+steps 6-7, section 2.5).
 Tasks on one CPU interleave only where they are preemptible, so the one-CPU
 scenarios reach the preemption hazards (a reader spinning on a writer that
 was preempted on its own CPU, hazard 14 of section 4); the two-CPU ones
