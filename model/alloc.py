@@ -7,7 +7,7 @@ allocations (handle and zspage), both outside every lock.
 
 from __future__ import annotations
 
-from checker import Bug, Obj, label, might_sleep
+from checker import Bug, ModelError, Obj, label, might_sleep
 
 from .pool import ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE, Zspage, new_handle, new_page
 
@@ -87,15 +87,41 @@ class Allocation:
 
     def alloc_zspage(self, cls):
         """``alloc_zspage``: a new zspage with its chain and in-page free list (may sleep).
-        (protocol §2.1 step 6)"""
+        (protocol §2.1 step 6)  With a :class:`~model.pool.Zone` its pages are frames
+        other tasks can already see (``alloc_zpdesc``), else fresh pages nobody else can."""
         yield might_sleep()
-        return self.new_zspage(cls)
+        pages = None
+        zone = self.pool.zone
+        if zone is not None:
+            pages = []
+            for _ in range(cls.pages_per_zspage):
+                pages.append((yield from self.alloc_zpdesc(zone)))
+        return self.new_zspage(cls, pages)
 
-    def new_zspage(self, cls) -> Zspage:
+    def alloc_zpdesc(self, zone):
+        """``alloc_zpdesc`` (``alloc_pages_node``; protocol §2.1 step 6): take a free frame
+        under ``zone->lock`` (a declared write of the free list), then
+        ``set_page_refcounted`` (its own step: ``folio_try_get`` of a scanner fails
+        before it, succeeds after), then ``__zpdesc_set_zsmalloc`` (the page type, a
+        declared write: a scanner's ``folio_put`` may test it).  A scenario gives as many
+        frames as its zs_malloc calls can take (no -ENOMEM path is modelled)."""
+        yield zone.obj.access(write=True)
+        if not zone.free:
+            raise ModelError("alloc_zpdesc: the zone has no free frame left; give the scenario "
+                             "more frames (Scenario.frames)")
+        page = zone.free.pop(0)
+        yield page.ref.write(1)
+        yield page.desc.access(write=True)
+        page.zsmalloc = True
+        return page
+
+    def new_zspage(self, cls, frames=None) -> Zspage:
         """The plain part of ``alloc_zspage``: magic, class, zspage lock, chain, free list.
 
         No yields: the zspage is private to its creator until ``insert_zspage``.
         Names are per task (``self.tag``) so they do not depend on the interleaving.
+        ``frames``: the pages to build it of (taken from the zone; other tasks may
+        test them, but none is movable before ``SetZsPageMovable``), else fresh ones.
         """
         self.made += 1
         name = f"{self.tag}zs{self.made}"
@@ -103,8 +129,11 @@ class Allocation:
         g = cls.geometry
         pages = []
         for i in range(g.pages_per_zspage):
-            page = new_page(f"{name}.p{i}")
-            page.zsmalloc = True
+            if frames:
+                page = frames[i]        # alloc_zpdesc set its type
+            else:
+                page = new_page(f"{name}.p{i}")
+                page.zsmalloc = True
             page.first_objs = g.first_objs(i)
             pages.append(page)
         self.create_page_chain_plain(zspage, pages)

@@ -116,13 +116,23 @@ class Migration:
 
     # -- the migration core (mm/migrate.c) --------------------------------------
     def isolate_movable_page(self, page):
-        """mm/migrate.c ``isolate_movable_page`` (protocol §2.5): take a reference unless the page is free,
-        trylock it, check it is movable and not isolated, ``zs_page_isolate``, set
-        PG_isolated, unlock.  True: isolated, and the reference is kept.  The movable
-        bit is read under the page lock (its writers hold it): no declared access."""
+        """mm/migrate.c ``isolate_movable_page`` (protocol §2.5): take a reference unless the
+        page is free; test ``__PageMovable`` *before* the page lock ("page's owner assumes
+        anybody doesn't touch PG_lock of newly allocated page": ``SetZsPageMovable`` trylocks
+        the pages of a zspage it is creating and WARNs on failure, §2.1 step 7); trylock it;
+        check again that it is movable and not isolated, ``zs_page_isolate``, set
+        PG_isolated, unlock.  True: isolated, and the reference is kept.
+
+        The first test is racy by design (the kernel re-checks under the lock): it is a
+        step of its own, a declared read of the descriptor, so the search orders it
+        against every declared write of ``movable`` (``SetZsPageMovable``,
+        ``reset_zpdesc``'s ``__ClearPageMovable``, ``replace_sub_page``) and explores
+        both outcomes; it is no data race, since every writer declares its write too
+        (checker/races.py reports it against an undeclared one).  The second test is under
+        the page lock its writers hold."""
         if not (yield from self.get_page_unless_zero(page)):
             return False
-        if (yield from self.zpdesc_trylock(page)):
+        if (yield from self._folio_test_movable(page)) and (yield from self.zpdesc_trylock(page)):
             if page.movable and not page.isolated and (yield from self.zs_page_isolate(page)):
                 page.isolated = True        # PG_isolated: under the page lock
                 yield from self.zpdesc_unlock(page)
@@ -130,6 +140,13 @@ class Migration:
             yield from self.zpdesc_unlock(page)
         yield from self.zpdesc_put(page)
         return False
+
+    def _folio_test_movable(self, page):
+        """``__folio_test_movable`` (``__PageMovable`` before folios; protocol §2.5): the
+        movable bit of the mapping pointer, tested without the page lock.  A declared read
+        of the descriptor: it races only with a write of ``movable`` that is undeclared."""
+        yield page.desc.access()
+        return page.movable
 
     def alloc_migration_target(self):
         """The core's ``get_new_folio``: a fresh page (refcount 1), not yet zsmalloc's (plain)."""

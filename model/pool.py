@@ -215,9 +215,23 @@ class MapArea:
     lock: object = None
 
 
+@shared_struct(owner="obj", const=("obj", "free"))
+@dataclass(slots=True, eq=False)
+class Zone:
+    """The page allocator's free frames (``zone->free_area``), for a scenario whose
+    migration scans page frames before ``alloc_zspage`` takes them (protocol §2.1
+    step 6, §2.5): ``free`` holds free :class:`Page` s (refcount 0, not zsmalloc's,
+    not movable).  ``obj`` stands for ``zone->lock``'s memory: taking a frame is a
+    declared write of it.  Frames are taken, never given back (a freed zspage's
+    pages stay freed): enough for one ``zs_malloc`` racing with the scanner."""
+
+    obj: Obj
+    free: SharedList = field(default_factory=SharedList)
+
+
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
                                    "map_area", "consistency_locks", "writer_trylock_locks",
-                                   "writer_context_locks", "decode"),
+                                   "writer_context_locks", "decode", "zone"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
@@ -229,7 +243,8 @@ class Pool:
     worker's private ``free_pages`` list, ``pages_allocated`` the
     ``atomic_long_t`` page count.  ``map_area`` is indexed by CPU.
     ``consistency_locks`` and ``writer_trylock_locks`` are lock class names
-    for the properties.
+    for the properties.  ``zone``: the page allocator's free frames when the
+    scenario has any (:class:`Zone`), else None (``alloc_zspage`` makes fresh pages).
     """
 
     name: str
@@ -249,6 +264,7 @@ class Pool:
     consistency_locks: frozenset = frozenset({"class->lock"})
     writer_trylock_locks: frozenset = frozenset()
     writer_context_locks: frozenset = frozenset()
+    zone: Zone | None = None
     ghost_handles: dict = field(default_factory=dict)   # key -> Handle, live per the clients
     ghost_values: dict = field(default_factory=dict)    # key -> last value stored
     # zspages the scenario starts empty: I7 judges what an execution leaves, not

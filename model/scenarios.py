@@ -14,6 +14,10 @@ heads the 50% list, so it is the destination and ``zs2`` the source, and the
 client's object is the one that moves (its reader holds the zspage lock the
 compactor trylocks).  The empty zspage is what the deferred-free worker frees
 (and what ``zs_malloc`` may reuse).
+``malloc-migrate`` adds two free page frames (``Scenario.frames``, a
+:class:`model.pool.Zone`) that ``alloc_zspage`` takes, and aims migration at
+the first: the scanner meets a page ``zs_malloc`` is building (section 2.1
+steps 6-7, section 2.5).
 Tasks on one CPU interleave only where they are preemptible, so the one-CPU
 scenarios reach the preemption hazards (a reader spinning on a writer that
 was preempted on its own CPU, hazard 14 of section 4); the two-CPU ones
@@ -89,6 +93,7 @@ class Scenario:
     default: bool = True
     cpu_counts: tuple = ()
     review: bool = False
+    frames: int = 0         # free page frames alloc_zspage takes (model.pool.Zone)
 
     @property
     def counts(self) -> tuple:
@@ -115,14 +120,20 @@ class Scenario:
 
     def make_pool(self, boot, cpus: int):
         """``(pool, {key: Handle})``: the initial pool, built by ``boot`` (plain code)."""
-        pool = boot.zs_create_pool(geometries=(self.geometry,), ncpus=cpus)
+        # frames only where there are some: a patch's zs_create_pool of the old signature
+        # still builds every other scenario
+        more = {"frames": self.frames} if self.frames else {}
+        pool = boot.zs_create_pool(geometries=(self.geometry,), ncpus=cpus, **more)
         handles = boot.populate([list(z) for z in self.pool])
         pool.free_work.value = pool.free_work.initial = self.free_work_pending
         return pool, handles
 
     def pool_params(self) -> dict:
-        return {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
-                "free_work_pending": self.free_work_pending}
+        out = {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
+               "free_work_pending": self.free_work_pending}
+        if self.frames:         # absent when 0: older params stay valid
+            out["frames"] = self.frames
+        return out
 
 
 def client_api(version, preferred):
@@ -139,6 +150,7 @@ _READER = roles.READER_OPS
 _READ_ONLY = ("read",)
 _ZS2_PAGES = ("zs2.p0", "zs2.p1")
 _ZS3_PAGES = ("zs3.p0", "zs3.p1")
+_FRAMES = ("frame0",)     # the page frame alloc_zspage takes first (Scenario.frames)
 _BOTH = (2, 1)          # a two-CPU race and its one-CPU counterpart
 _WORKER = TaskSpec("worker", "worker", 1)
 
@@ -204,6 +216,11 @@ SCENARIOS = {s.name: s for s in (
              (_client(ops=("malloc", "free")),
               _client("client1", 1, owns=("c1.b",), ops=("malloc", "free"))),
              pool=(("c1.b", "c0.a"),), free_work_pending=False, cpu_counts=_BOTH),
+    Scenario("malloc-migrate", "zs_malloc building a zspage from free page frames while "
+             "migration scans the first: isolate_movable_page finds it free, not yet movable, then "
+             "movable (SetZsPageMovable's window, section 2.1 step 7)", 1, 2,
+             (_client(ops=("malloc",)), TaskSpec("migration", "migration", 1, targets=_FRAMES)),
+             pool=(("x.b", "c0.a"),), free_work_pending=False, frames=2, cpu_counts=_BOTH),
     Scenario("clients-worker", "a client against the deferred-free worker freeing the empty "
              "zspage that zs_malloc may reuse", 1, 2, (_client(), _WORKER), cpu_counts=_BOTH),
     Scenario("compact-migrate", "compaction moving an object out of a zspage while migration "
@@ -245,6 +262,8 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=Non
     with kernel_config(config):
         pool, handles = scenario.make_pool(boot, cpus)
     pages = {p.name: p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}
+    if pool.zone is not None:
+        pages.update((p.name, p) for p in pool.zone.free)
     tasks = []
     for t in scenario.tasks:
         cpu = t.slot % cpus

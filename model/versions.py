@@ -20,7 +20,7 @@ to (``this_cpu_ptr``), ``self.page_locks`` the page locks it holds and
 
 from __future__ import annotations
 
-from checker import Bug, LocalLock, Obj, RwLock, SpinLock, Var, cond_resched, label
+from checker import Bug, LocalLock, Obj, RwLock, SharedList, SpinLock, Var, cond_resched, label
 
 from .access import MapAccess, ObjAccess
 from .alloc import Allocation
@@ -38,8 +38,10 @@ from .pool import (
     MapArea,
     Pool,
     SizeClass,
+    Zone,
     get_fullness_group,
     new_handle,
+    new_page,
 )
 from .zspage_lock import ZSPAGE_LOCK_CLASS, AtomicCountLock, MigrateRwLock, SpinCountLock
 
@@ -70,9 +72,12 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
         self.mapped = {}
 
     # -- building a pool (plain code, no yields) ---------------------------------
-    def zs_create_pool(self, name: str = "zram0", geometries=None, ncpus: int = 1) -> Pool:
+    def zs_create_pool(self, name: str = "zram0", geometries=None, ncpus: int = 1,
+                       frames: int = 0) -> Pool:
         """``zs_create_pool``: the pool, its lock, one class per geometry (default: one
-        :class:`~model.pool.Geometry`), the per-CPU areas."""
+        :class:`~model.pool.Geometry`), the per-CPU areas; ``frames`` > 0: a
+        :class:`~model.pool.Zone` of that many free page frames (``frame0``, ...) from
+        which ``alloc_zspage`` takes its pages."""
         geometries = geometries or (Geometry(),)
         classes = []
         for i, g in enumerate(geometries):
@@ -89,7 +94,10 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                     Obj(name, permanent=True), areas, decode=self.obj_to_location,
                     writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS),
                     writer_context_locks=frozenset({self.POOL_LOCK} if self.WRITER_TRYLOCK_LOCKS
-                                                   else ()))
+                                                   else ()),
+                    zone=Zone(Obj("zone", permanent=True),
+                              SharedList(new_page(f"frame{i}", ref=0) for i in range(frames)))
+                    if frames else None)
         self.pool = pool
         return pool
 

@@ -44,7 +44,7 @@ FOUND = {
     "free-without-pool-lock": (0, 41),
     "kick-deferred-free-forgotten": (2, 45),
     "lock-zspage-caches-first-page": (4, 34),
-    "lock-zspage-resumes-from-failed-page": (0, 20),
+    "lock-zspage-resumes-from-failed-page": (2, 72),
     "lock-zspage-sleeps-under-read-lock": (0, 27),
     "lock-zspage-unlocked-walk": (0, 20),
     "map-area-without-local-lock": (21, 56),

@@ -109,9 +109,9 @@ class SleepingClassLock(Upstream):
     Must violate: ``sleep-in-atomic``, found in scenario ``smoke`` at depth 1.
     """
 
-    def zs_create_pool(self, name="zram0", geometries=None, ncpus=1):
+    def zs_create_pool(self, name="zram0", geometries=None, ncpus=1, frames=0):
         """``zs_create_pool`` with ``mutex_init(&class->lock)``."""
-        pool = super().zs_create_pool(name, geometries, ncpus)
+        pool = super().zs_create_pool(name, geometries, ncpus, frames)
         for cls in pool.size_class:
             cls.lock = Mutex(f"class[{cls.index}]->lock", "class->lock")
         return pool

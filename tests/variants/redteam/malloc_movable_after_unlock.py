@@ -4,11 +4,11 @@ of other tasks can reach it, and once a page is marked the migration scanner can
 SetZsPageMovable walks to the next page, migration replaces and resets the page it just left, so
 the walk stops early (or, in the kernel, follows a freed page's stale next) (§2.1 step 7).
 
-A scenario gap: no default scenario aims migration at the pages of a zspage being created.
-Modelled (a scenario whose migration targets a free frame that alloc_zspage later takes) it is
-found at the end of the execution (page p1 never movable), but only once the migration core
-checks movable before its trylock as the kernel's isolate_movable_page does -- and that change
-made dpor lose executions that exist (see the report of the red-team branch)."""
+Was a scenario gap: no default scenario aimed migration at the pages of a zspage being
+created.  Scenario malloc-migrate does (its migration targets a free frame that alloc_zspage
+takes first), and the migration core tests movable before its trylock as the kernel's
+isolate_movable_page does (a declared read the search orders against SetZsPageMovable): found
+at the end of the execution (page frame1 never movable), on one CPU and on two."""
 from checker import label
 from model import Upstream
 from model.pool import ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE
