@@ -69,7 +69,8 @@ class StepRecorder:
     """Collects what the running step touched (one per World)."""
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "dead", "fresh",
-                 "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners")
+                 "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners",
+                 "collect")
 
     def __init__(self):
         self.phase = _ACTION
@@ -81,6 +82,7 @@ class StepRecorder:
         self.action = None          # {uid: kind} of the action (for "declared")
         self.dead = None
         self.owners = None          # lifetimes the action itself read (a lock in a page)
+        self.collect = None         # base -> kind of what a put's free check touches (World)
         self.cont_touched = False   # task code after the action touched shared memory
         self.fresh = set()
         self.conversions = []       # (plain container, its copy when stored, where), this execution
@@ -215,6 +217,8 @@ class StepRecorder:
 
     # -- helpers -----------------------------------------------------------------------
     def _note(self, key, kind, label, owner, base) -> None:
+        if self.collect is not None:
+            self.collect[base] = _merge(self.collect.get(base, kind), kind)
         late = self.phase == _CONT and not self._covered(base, kind)
         plain = self.plain
         if plain is None:

@@ -593,6 +593,8 @@ class World:
             # judges by hb; only the put that frees makes them (free_pages_check).  On
             # sc every put records them, as the search's footprints always did.
             old = set_recorder(self._rec if frees or self.mm is None else None)
+            if self.mm is None:
+                self._rec.collect = touched = {}
             try:
                 on_free()
             except (AssertionError, Bug) as exc:
@@ -601,6 +603,7 @@ class World:
             finally:
                 set_recorder(old)
                 self._active = None
+                self._rec.collect = None
         if frees:
             obj.alive = False
         elif ev.post < 0 and ev.pre >= 0:
@@ -608,6 +611,14 @@ class World:
         var_uid, obj_uid, pins = ev.action.uids()
         ev.fps = ((var_uid, kind, ev.pre, ev.post), (obj_uid, kind, alive, obj.alive),
                   (pins, kind, None, None))
+        if on_free is not None and self.mm is None and touched:
+            # What the check read is in every put's footprint (it runs on every put, and
+            # its reads stand at the action): a declared write of it by another task is
+            # ordered against the put, whichever put frees.  (Only the freeing put's, a
+            # footprint that depends on the counter's value, lost executions: a put asleep
+            # while it would not free is not woken by the write its free conflicts with.)
+            own = (var_uid, obj_uid, pins)
+            ev.fps += tuple((b, k, None, None) for b, k in touched.items() if b not in own)
 
     def would_preempt(self, index: int) -> bool:
         """Whether stepping task ``index`` now would preempt its CPU's current task."""

@@ -1,21 +1,16 @@
 """A put's free check (``Var.add(-1, frees=..., on_free=...)``, the model's free_pages_prepare:
-"Bad page state" when a page is freed still movable) reads fields of another object, and those
-reads are in no footprint: they stand at the put's action, so the race detector does not check
-them against a declared write of the field (``yield desc.access(write=True)`` then the write),
-and dpor takes the put and that write as independent.  dfs runs both orders and finds the Bug.
-
-Found while modelling isolate_movable_page's unlocked test (the model's own writers of those
-fields always put the page after their own write, in program order, so no default scenario
-meets it).  Held as a strict xfail: the fix is to put the check's reads (by owner, whatever
-branch it takes) into every put's footprint, as World._add_frees's comment already says they
-are, which changes the counts of every scenario with a page put.
+"Bad page state" when a page is freed still movable) reads fields of another object.  Those
+reads stand at the put's action, so the race detector does not check them against a declared
+write of the field (``yield desc.access(write=True)`` then the write): they must be in the
+put's footprint, or dpor takes the put and that write as independent while dfs runs both
+orders and finds the Bug.  They were in no footprint until World._add_frees put them there
+(found while modelling isolate_movable_page's unlocked test; the model's own writers of those
+fields put the page after their own write, in program order, so no scenario met it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pytest
 
 from checker import Bug, Obj, Program, Task, Var, explore, shared_struct
 
@@ -50,7 +45,6 @@ def test_dfs_finds_the_bad_page_state():
     assert [v.property for v in r.violations] == ["bug"]
 
 
-@pytest.mark.xfail(strict=True, reason="a free check's reads are in no footprint (module docstring)")
 def test_dpor_finds_the_bad_page_state_or_says_it_is_incomplete():
     r = explore(_build, scheduler="dpor")
     assert [v.property for v in r.violations] == ["bug"] or not r.complete
