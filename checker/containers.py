@@ -9,6 +9,18 @@ from __future__ import annotations
 from .errors import ModelError
 from .memory import R, W, _tls, check_shareable, share
 
+# checker.objects, which imports this module: looked up once, at the first container
+# made (an import statement in _init cost a look-up per container of every build).
+_objects = None
+
+
+def _load_objects():
+    global _objects
+    from . import objects
+    _objects = objects
+    return objects
+
+
 # -- containers -----------------------------------------------------------------------
 class _Container:
     """What SharedList and SharedDict share: an owner, a uid, a label."""
@@ -17,11 +29,11 @@ class _Container:
     __zsmc_shared__ = True
 
     def _init(self, owner, label):
-        from .objects import _new_uid, Obj
-        if owner is not None and not isinstance(owner, Obj):
+        objects = _objects or _load_objects()
+        if owner is not None and not isinstance(owner, objects.Obj):
             raise ModelError(f"{type(self).__name__}: owner must be a checker.Obj, got {owner!r}")
         self._owner = owner
-        self._uid = _new_uid()
+        self._uid = objects._new_uid()
         self._label = label or type(self).__name__
 
     def _adopt(self, owner, label):

@@ -83,11 +83,20 @@ def traced(fn, name: str | None = None, family: str | None = None):
 
     @functools.wraps(fn)
     def kernel_function(*args, **kwargs):
-        gen = body(args, kwargs)
         rec = _tls.rec
-        if rec is not None:
-            f = sys._getframe(1)
-            rec.made_generator(gen, name, f.f_code, f.f_lineno)
+        if rec is None:
+            return body(args, kwargs)
+        if family is None:
+            # Made in task code, so started in this step (the recorder says so
+            # at its end, below) and under this recorder: what ``body`` would
+            # record at its start is recorded now, and the task runs ``fn``'s
+            # generator itself, one frame less to resume at every step below it.
+            rec.coverage.add(key)
+            gen = fn(*args, **kwargs)
+        else:
+            gen = body(args, kwargs)
+        f = sys._getframe(1)
+        rec.made_generator(gen, name, f.f_code, f.f_lineno)
         return gen
 
     kernel_function.__zsmc_traced__ = name

@@ -19,6 +19,7 @@ from .coverage import take_built
 from .errors import ModelError, UsageError, ZsmcError
 from .monitor import select
 from .program import Program
+from .races import RaceDetector
 from .result import Result, Step, Violation
 from .mixed import ProtectionRefined
 from .mixed_warmup import prelearn
@@ -140,6 +141,8 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     race_tag = None     # the property tag of the first finding kept in result.race
     limits = Limits(max_steps, deadline, stop)
     world = None
+    races = None        # the race detector the next execution may go on from
+    replay = None       # the last execution's events, if it found nothing (World, replay)
     dog = Watchdog(deadline)
     outer_config = config.current()
     outer_recorder = memory.recorder()
@@ -169,8 +172,11 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 reported = _reported(properties, monitors)
                 for m in monitors.on_explore_start:
                     m.on_explore_start(program)
+            # The race detector goes on from the last execution's, where it can
+            # (checker/race_prefix.py: the steps they share are not judged again).
             world = World(program, monitors, program.build_uids, counters=trusted.counters,
-                          reported=reported)
+                          reported=reported, races=RaceDetector.kept(races, len(program.specs)),
+                          replay=replay)
             world.coverage.update(program.built_coverage)
             if world.mm is not None and not sched.global_fences:
                 world.mm.refuse_global = (f"the program uses smp_mb (or a fully ordered RMW) under "
@@ -180,6 +186,10 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             for m in monitors.on_execution_start:
                 m.on_execution_start(world)
             status = _run(world, steps.step, sched, stop_on_violation, limits)
+            # Before judge: a scheduler may drop what a run found (a probe beyond a
+            # preemption bound), which the next run's replay must not take for silence.
+            races = world._races if world._races.reusable(world) else None
+            replay = world.events if not world.violations else None
             status = sched.judge(world, status)
             result.steps += len(world.events)
             unreported = world.unreported

@@ -32,6 +32,15 @@ which explores subtrees apart and must still report what their union shows:
 ``export_state()`` at the end of each subtree, then ``merge(states)`` once,
 with every subtree's state.  The defaults keep no state and merge nothing.
 
+A monitor may declare ``replay_pure = True``: its ``on_pending``, ``on_event``
+and ``on_step_end`` keep no state within an execution and judge nothing but
+the World's state then (the model's data included).  ``explore`` then skips
+those hooks while an execution repeats the steps of the one before it, which
+found nothing: each verdict there is the one already reached, silence
+(checker/world.py, ``replay``; issue 14's cost per execution).  A monitor
+with state across steps, or whose verdict depends on earlier executions
+(lock-order), must not declare it.
+
 ``on_pending`` and ``on_task_finish`` also run while a World is being built
 (each task runs to its first yield), that is before ``on_execution_start``:
 a monitor that keeps per-execution state should key it on the World.
@@ -80,6 +89,8 @@ class Monitor:
 
     name = ""
     description = ""
+    # Its per-step hooks are functions of the World's state alone (module docstring).
+    replay_pure = False
 
     def applies(self, program) -> bool:
         return True
@@ -138,6 +149,9 @@ class Monitors:
         self.all = list(monitors)
         for hook in HOOKS:
             setattr(self, hook, [m for m in self.all if _overrides(m, hook)])
+        # The per-step hooks to run while an execution repeats the last one's steps.
+        self.replaying = {hook: [m for m in getattr(self, hook) if not m.replay_pure]
+                          for hook in ("on_pending", "on_event", "on_step_end")}
 
     @property
     def names(self):

@@ -48,12 +48,12 @@ does not could have come after the free in another order.
 from __future__ import annotations
 
 from . import actions as A
-from .dependence import footprint
 from .memory import MarkedLabel
 
 _R, _W, _ADDS = A.R, A.W, A.ADDS
 _WEAK_VAR_OPS = frozenset((A.READ, A.WRITE, A.RMW, A.CMPXCHG, A.SPIN, A.ADD))
 _conflict = A.conflict
+_LIFETIME_OPS = frozenset((A.FREE, A.ALLOC, A.ADD))     # may end or start a lifetime
 _VERB = {A.R: "reads", A.W: "writes", A.ADDS: "updates", A.PUTS: "puts"}
 _NOUN = {A.R: "read", A.W: "write"}
 
@@ -84,11 +84,18 @@ class _Loc:
 
 
 class RaceDetector:
-    """Vector clocks over one execution's actions (one per World)."""
+    """Vector clocks over one execution's actions (one per World).
 
-    __slots__ = ("vc", "locs", "uses", "lives", "reported", "weak")
+    A detector made with ``kept=True`` (``explore``'s) logs how to undo each
+    step, so that the next execution can start from it (:meth:`kept`): the
+    steps it shares with this one are skipped, the rest undone
+    (checker/race_prefix.py says why that is the detector a fresh run gives).
+    """
 
-    def __init__(self, ntasks: int):
+    __slots__ = ("vc", "locs", "uses", "lives", "reported", "weak", "_keys", "_undo", "_log",
+                 "_at")
+
+    def __init__(self, ntasks: int, kept: bool = False):
         # weak: a weak memory model (checker.memory_model) runs: a Var's actions
         # order tasks only as their ordering says (the model's sync), an
         # Obj.access is a plain access, and every plain access is checked.
@@ -98,6 +105,29 @@ class RaceDetector:
         self.uses = {}          # lifetime uid -> late plain accesses of its memory not yet judged
         self.lives = {}         # lifetime uid -> (task, clock, frees) of its puts, frees, allocs
         self.reported = False
+        # Kept across executions: each step's key (task, choice, relaxed locks) and
+        # undo record (checker/race_prefix.py); ``_log``: the running step's record;
+        # ``_at``: the steps of this execution matched so far, -1 once one differs.
+        self._keys = [] if kept else None
+        self._undo = [] if kept else None
+        self._log = None
+        self._at = -1
+
+    @classmethod
+    def kept(cls, last, ntasks: int):
+        """The detector for an execution of ``explore``: ``last`` (the one of the
+        execution before, if :meth:`reusable`) started again, or a new one."""
+        if last is None or len(last.vc) != ntasks:
+            return cls(ntasks, kept=True)
+        last._at = 0
+        return last
+
+    def reusable(self, world) -> bool:
+        """Whether the next execution may start from this detector: it logged its
+        steps and the execution found nothing (a finding leaves state behind that
+        the log does not undo, and its monitors may group steps otherwise)."""
+        return (self._keys is not None and not self.weak and not self.reported
+                and not world.violations and not world.unreported)
 
     def step(self, world, ev, relaxed=()) -> None:
         """Order step ``ev`` and check its accesses.  ``relaxed``: locks the search
@@ -105,11 +135,38 @@ class RaceDetector:
         left them free, :class:`checker.reductions.GuardedSections`): its
         operations on them are reads here too, so that two such sections order
         nothing, as they order nothing for the search."""
+        keys = self._keys
+        if keys is not None:
+            i = self._at
+            if i >= 0:
+                if i < len(keys) and not world.violations:
+                    k = keys[i]
+                    if k[0] == ev.task and k[1] == ev.choice and k[2] == (relaxed or None):
+                        self._at = i + 1        # the same step from the same state: done
+                        return
+                rewind(self, i)
+                self._at = -1
+            keys.append((ev.task, ev.choice, frozenset(relaxed) if relaxed else None))
+            self._log = log = [ev.task, self.vc[ev.task][:]]
+            self._undo.append(log)
         t = ev.task
         vc = self.vc[t]
         pos = 2 * ev.seq
         vc[t] = pos
-        fp = footprint(ev)
+        fps = ev.fps
+        if fps is None:
+            if not ev.kind:
+                if ev.plain is None and ev.dead is None and not self.weak \
+                        and ev.action.op not in _LIFETIME_OPS:
+                    # Touches nothing (a label, a preemption toggle, a choice): it
+                    # orders nothing and is checked against nothing; its position
+                    # in program order is all (vc[t] above).
+                    return
+                fp = ()
+            else:
+                fp = ((ev.obj, ev.kind),)
+        else:
+            fp = tuple((o, k) for o, k, _, _ in fps)
         if relaxed:
             fp = tuple((o, _R if o in relaxed else k) for o, k in fp)
         locs = self.locs
@@ -148,18 +205,27 @@ class RaceDetector:
                                  atomic=True)
                 continue
             loc = locs.get(o)
+            log = self._log
             if loc is None:
                 loc = locs[o] = _Loc()
+                if log is not None:
+                    log.append((_NEW, o, None))
             elif loc.has_late:
                 self._access(world, ev, o, _Access(t, pos, clock, k, ev.index, None, None, False))
                 continue
             # No plain access after an action here yet: only the ordering matters.
             acc = _Access(t, pos, clock, k, ev.index, None, None, False)
             if k == _W:
+                if log is not None:
+                    log.append((loc, loc.w, loc.reads, loc.has_late, None, None))
                 loc.w = acc
                 loc.reads = {}
             else:
-                loc.reads[(t, k, False)] = acc
+                reads = loc.reads
+                rk = (t, k, False)
+                if log is not None:
+                    log.append((loc, loc.w, reads, loc.has_late, rk, reads.get(rk, _ABSENT)))
+                reads[rk] = acc
         plain = ev.plain
         if plain:
             for key, kind, late, label, life, fn, marked in plain:
@@ -175,6 +241,8 @@ class RaceDetector:
                     # lock living in a page): judged when the object is freed.
                     if key is None:
                         acc.fn = world.events[ev.index].action.describe()
+                    if self._log is not None:
+                        self._log.append((_USES, life, life in self.uses))
                     self.uses.setdefault(life, []).append(acc)
         a = ev.action
         op = a.op
@@ -199,8 +267,11 @@ class RaceDetector:
         a Var's action under a weak model, checked against the plain accesses of its
         value only (an atomic races with a plain access, not another atomic)."""
         loc = self.locs.get(key)
+        log = self._log
         if loc is None:
             loc = self.locs[key] = _Loc()
+            if log is not None:
+                log.append((_NEW, key, None))
         t = acc.task
         kind = acc.kind
         strict = acc.late or (self.weak and not atomic)
@@ -216,20 +287,31 @@ class RaceDetector:
                     self._report(world, r, acc)
                     return
         if kind == _W:
+            if log is not None:
+                log.append((loc, loc.w, loc.reads, loc.has_late, None, None))
             loc.w = acc
             loc.reads = {}
             loc.has_late = acc.late
         else:
-            loc.reads[(t, kind, acc.late)] = acc
+            reads = loc.reads
+            rk = (t, kind, acc.late)
+            if log is not None:
+                log.append((loc, loc.w, reads, loc.has_late, rk, reads.get(rk, _ABSENT)))
+            reads[rk] = acc
             if acc.late:
                 loc.has_late = True
 
     def _lifetime(self, world, ev, obj, clock, frees: bool) -> None:
         """A put, free or allocation of ``obj``: when it frees, judge the plain uses."""
         life = obj.pin_uid
+        log = self._log
+        if log is not None:
+            log.append((_LIVES, life, life in self.lives))
         self.lives.setdefault(life, []).append((ev.task, clock, frees))
         if obj.alive:
             return
+        if log is not None and life in self.uses:
+            log.append((_POPPED, life, self.uses[life]))
         uses = self.uses.pop(life, ())
         lives = self.lives[life]
         for u in uses:
@@ -295,6 +377,9 @@ class RaceDetector:
             f"yield an access of the object before it",
             task=second.task, steps=tuple(sorted({first.step, second.step})))
         self.reported = True
+
+
+from .race_prefix import _ABSENT, _LIVES, _NEW, _POPPED, _USES, rewind  # noqa: E402
 
 
 def _report(world, prop, message, task=None, steps=()) -> None:

@@ -117,7 +117,8 @@ class StepRecorder:
             self._check_generators()
         plain = self.plain
         if plain or self.owners:
-            out = [(k, e[0], e[1], e[2], e[3], e[4], _marked(e)) for k, e in plain.items()] if plain else []
+            out = [(k, e[0], e[1], e[2], e[3], e[4], _marked(e) if e[5] else False)
+                   for k, e in plain.items()] if plain else []
             if self.owners:
                 # The action's use of an object living in another: a use of that
                 # one's lifetime, which checker.races orders against its free.

@@ -49,7 +49,7 @@ from __future__ import annotations
 from . import actions as A
 from . import config, memory_model, objects
 from .errors import InternalError, ModelError, ZsmcError
-from .memory import set_recorder
+from .memory import _tls, set_recorder
 from . import spinloop
 from .races import RaceDetector
 from .recorder import StepRecorder
@@ -152,10 +152,18 @@ class TaskState:
 class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
 
-    def __init__(self, program, monitors=None, build_uids=0, counters=True, reported=None):
+    def __init__(self, program, monitors=None, build_uids=0, counters=True, reported=None,
+                 races=None, replay=None):
         """``counters``: record additions to counter Vars with a commuting
         footprint, as their declaration allows while nobody waits on them (a
-        wait raises :class:`~checker.reductions.CounterWaited`)."""
+        wait raises :class:`~checker.reductions.CounterWaited`).  ``races``: the
+        race detector to run (``explore`` keeps one across executions,
+        :meth:`RaceDetector.kept`); None: a new one.  A weak memory model always
+        gets a new one.  ``replay``: the events of the last execution of this
+        program with these monitors, which found nothing (no violation): while
+        this one takes the same steps, from the same state, the monitors that
+        declare ``replay_pure`` are not run (checker/monitor.py: their verdict
+        at each of those steps is that execution's, silence)."""
         self.program = program
         self.counters = counters
         # The properties violations are reported under (None: all); the race
@@ -186,20 +194,22 @@ class World:
         self._uid_build = build_uids
         self.deadlocked = False
         self.ended_by_violation = False
-        on_event = monitors.on_event if monitors is not None else ()
-        self._on_event = on_event
-        self._on_pending = monitors.on_pending if monitors is not None else ()
-        self._on_step_end = monitors.on_step_end if monitors is not None else ()
+        self._replay = None
+        self._hooks(False)
+        if replay is not None and monitors is not None:
+            self._replay = replay
+            self._hooks(True)
         objects.made_by_world(self._uid)
         # The program's code runs (and its locks behave) under its configuration.
         config.activate(getattr(program, "config", config.DEFAULT))
         self._rec = StepRecorder()
-        self._races = RaceDetector(len(self.tasks))
         # Steps whose race check waits for the end of a grouped step (checker.reductions).
         self.race_deferred = None
         # A weak memory model's store histories (checker.memory_model); None: sc.
         self.mm = None
-        if memory_model.resolve(getattr(program, "memory_model", None)).weak:
+        weak = memory_model.resolve(getattr(program, "memory_model", None)).weak
+        self._races = races if races is not None and not weak else RaceDetector(len(self.tasks))
+        if weak:
             self.mm = memory_model.Machine(len(self.tasks), self._races.vc)
             self._races.weak = True
         for t in self.tasks:
@@ -215,6 +225,20 @@ class World:
             self._rec.begin(t, None, prefix=True)
             self._after_resume(t, self._resume(t, None, first=True))
         self._active = None
+
+    def _hooks(self, replaying: bool) -> None:
+        """The per-step monitor lists: all, or those to run during a replay."""
+        m = self.monitors
+        if m is None:
+            self._on_event = self._on_pending = self._on_step_end = ()
+            return
+        if replaying:
+            r = m.replaying
+            self._on_event, self._on_pending, self._on_step_end = (
+                r["on_event"], r["on_pending"], r["on_step_end"])
+        else:
+            self._on_event, self._on_pending, self._on_step_end = (
+                m.on_event, m.on_pending, m.on_step_end)
 
     @property
     def coverage(self) -> set:
@@ -485,6 +509,14 @@ class World:
             ev.cpu = -1
             ev.own = None
             ev.oc = ev.xoc = False
+        replay = self._replay
+        if replay is not None:
+            # Still the last execution's steps?  (A step is named by its task and the
+            # value it took, from the same state: build() is deterministic.)
+            n = len(self.events)
+            if n >= len(replay) or replay[n].task != index or replay[n].choice != ev.choice:
+                self._replay = None
+                self._hooks(False)
         self.events.append(ev)
         on_event = self._on_event
         if on_event:
@@ -701,7 +733,9 @@ class World:
         hits is reported after what the step itself broke).
         """
         self._active = t
-        old = set_recorder(self._rec)
+        tls = _tls          # checker.memory.set_recorder, without two calls per step
+        old = tls.rec
+        tls.rec = self._rec
         try:
             nxt = next(t.gen) if first else t.gen.send(value)
         except StopIteration as exc:
@@ -717,7 +751,7 @@ class World:
             self.culprit = t        # SystemExit and the like: explore names the task
             raise
         finally:
-            set_recorder(old)
+            tls.rec = old
             self._active = None
         if type(nxt) is not A.Action:
             raise ModelError(

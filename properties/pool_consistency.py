@@ -35,6 +35,8 @@ from checker import actions as A
 class PoolConsistency(Monitor):
     name = "pool-consistency"
     description = "fullness lists and class counters agree with the zspages when no class lock is held"
+    # A function of the World's state at each step, no state kept (checker/monitor.py).
+    replay_pure = True
 
     def __init__(self):
         self._classes = frozenset()

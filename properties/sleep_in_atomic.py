@@ -37,6 +37,8 @@ _MAY_SLEEP = frozenset({_ACQUIRE, _WAIT, *_SLEEPS})
 class SleepInAtomic(Monitor):
     name = "sleep-in-atomic"
     description = "no sleeping (schedule, might_sleep, cond_resched, a sleeping lock) in atomic context"
+    # A function of the World's state at each step, no state kept (checker/monitor.py).
+    replay_pure = True
 
     def on_pending(self, world, t, a):
         op = a.op

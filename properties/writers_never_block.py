@@ -56,6 +56,8 @@ _WAITS = frozenset({_ACQUIRE, _SPIN, A.WAIT, *_SLEEPS})      # the actions that 
 class WritersNeverBlock(Monitor):
     name = "writers-never-block"
     description = "zspage lock writers only trylock, and never sleep, wait or get preempted while holding"
+    # A function of the World's state at each step, no state kept (checker/monitor.py).
+    replay_pure = True
 
     def __init__(self):
         self._classes = frozenset()
@@ -94,9 +96,12 @@ class WritersNeverBlock(Monitor):
                 wl = lk
                 break
         if wl is None:
-            ctx = next((lk for lk, shared in held if not shared and lk.cls in self._context), None)
-            if ctx is not None:
-                self._context_wait(world, t, a, ctx)
+            context = self._context
+            if context:
+                for lk, shared in held:
+                    if not shared and lk.cls in context:
+                        self._context_wait(world, t, a, lk)
+                        break
             return
         what = None
         if op in _SLEEPS:
