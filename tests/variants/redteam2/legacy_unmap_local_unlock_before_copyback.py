@@ -1,0 +1,25 @@
+"""legacy zs_unmap_object: local_unlock() moved above the copy-back of a spanning object
+("the per-CPU lock only protects the mapping; the copy is just a memcpy").  Between the
+unlock and __zs_unmap_object the task is preemptible while it still reads the per-CPU
+vm_buf: another mapper on the same CPU overwrites vm_buf and the first unmap copies the
+wrong bytes back into the pages.  A real bug: hazard 13 (per-CPU area used while
+preemptible), protocol §2.3 a step 6."""
+from checker import label
+from model import Legacy
+
+
+class LegacyUnmapLocalUnlockBeforeCopyback(Legacy):
+    def zs_unmap_object(self, handle):
+        yield label("zs_unmap_object")
+        obj = yield from self.handle_to_obj(handle)
+        page, idx = self.obj_to_location(obj)
+        zspage = yield from self.get_zspage(page)
+        _, _, spans = zspage.cls.geometry.location(idx)
+        area = self.pool.map_area[self.cpu]
+        yield from self.local_unlock()
+        if spans:
+            nxt = yield from self.get_next_zpdesc(page)
+            yield from self._zs_unmap_object(area, (page, nxt), idx)
+        for o in reversed(self.mapped.pop(handle.key, ())):
+            yield o.unpin()
+        yield from self.zspage_read_unlock(zspage)
