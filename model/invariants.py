@@ -104,8 +104,13 @@ def end_problems(pool) -> list:
       :func:`model.zspage_lock.zspage_lock_left`.
     * Page references (§2.5 steps 4 and 10, hazard 17: a failed migration
       leaves no trace): :func:`page_reference_problems`.
+    * ``compaction_in_progress`` is clear (§2.4: ``zs_compact`` clears it on
+      every exit; left set, every later compaction returns at once).
     """
     out = page_reference_problems(pool)
+    if pool.compaction_in_progress.value:
+        out.append("pool->compaction_in_progress is left set with no compaction running: "
+                   "every later zs_compact returns without compacting")
     for cls in pool.size_class:
         for z in cls.ghost_zspages:
             if z.list == DEFERRED or z.list == FREEING:
