@@ -84,6 +84,9 @@ class Scenario:
     geometry: Geometry = DEFAULT_GEOMETRY
     default: bool = True
     cpu_counts: tuple = ()
+    # Size classes after the clients' one, larger, as ``((Geometry, zspage slot lists), ...)``
+    # (``pool.size_class[]`` ascends): a pool with several classes, each with its own lock.
+    more_classes: tuple = ()
 
     @property
     def counts(self) -> tuple:
@@ -110,14 +113,21 @@ class Scenario:
 
     def make_pool(self, boot, cpus: int):
         """``(pool, {key: Handle})``: the initial pool, built by ``boot`` (plain code)."""
-        pool = boot.zs_create_pool(geometries=(self.geometry,), ncpus=cpus)
+        more = tuple(g for g, _ in self.more_classes)
+        pool = boot.zs_create_pool(geometries=(self.geometry,) + more, ncpus=cpus)
         handles = boot.populate([list(z) for z in self.pool])
+        for i, (_, zspages) in enumerate(self.more_classes, 1):
+            handles.update(boot.populate([list(z) for z in zspages], class_index=i))
         pool.free_work.value = pool.free_work.initial = self.free_work_pending
         return pool, handles
 
     def pool_params(self) -> dict:
-        return {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
-                "free_work_pending": self.free_work_pending}
+        params = {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
+                  "free_work_pending": self.free_work_pending}
+        if self.more_classes:
+            params["more_classes"] = [{"geometry": g.to_json(), "zspages": [list(z) for z in zs]}
+                                      for g, zs in self.more_classes]
+        return params
 
 
 def client_api(version, preferred):
@@ -202,6 +212,11 @@ SCENARIOS = {s.name: s for s in (
     Scenario("clients-worker", "a client against the deferred-free worker freeing a backlog of "
              "two empty zspages (the whole 0% list is spliced at once)", 1, 2,
              (_client(), _WORKER), pool=DEFAULT_POOL + ((None, None),), cpu_counts=_BOTH),
+    Scenario("two-classes", "the deferred-free worker against a client freeing an object of a "
+             "second, larger size class: each class's lists change under its own class->lock only "
+             "(section 2.6 step 1 splices class by class)", 1, 2,
+             (_client(ops=("free",)), _WORKER), pool=((None, None),),
+             more_classes=((WIDE_GEOMETRY, (("c0.a", None, None, None),)),), cpu_counts=_BOTH),
     Scenario("compact-migrate", "compaction moving an object out of a zspage while migration "
              "(MIGRATE_ASYNC: it puts the page back when its trylock fails) moves its pages", 1, 2,
              (TaskSpec("migration", "migration", 0, targets=_ZS2_PAGES, mode="async"), _COMPACT),

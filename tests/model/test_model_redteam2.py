@@ -5,7 +5,7 @@ the compaction loop, page migration, interrupt readers, lockdep annotations and 
 
 Each real bug must be found, with the property named, on a fast scenario; the base version
 must stay silent on the same scenario and CPU count.  Not-bugs must pass on the scenarios that
-run the code they change.  Four real bugs passed before the model was fixed (tests below name
+run the code they change.  Five real bugs passed before the model was fixed (tests below name
 the mechanism each exposed):
 
 * migrate_get_newpage_before_trylock: no end check for page references -- a page nothing
@@ -16,6 +16,9 @@ the mechanism each exposed):
   zs_compact exit that skips clearing it silences compaction for ever; end_problems checks it.
 * async_free_one_per_class: a scenario gap -- no default scenario ever had two empty zspages on
   a 0% list when the worker ran; clients-worker now starts with a backlog of two.
+* async_free_one_class_lock: a scenario gap -- every default scenario had one size class, so
+  a class's lists changed under another class's lock went unseen (only the samplers on the
+  large family found it); the default scenario two-classes adds a second class.
 
 legacy_unmap_local_unlock_before_copyback is not a bug on !PREEMPT_RT (the zspage rwlock keeps
 the mapper atomic past local_unlock) and is one on PREEMPT_RT, where it is found.
@@ -39,6 +42,7 @@ HERE = pathlib.Path(__file__).parent.parent / "variants" / "redteam2"
 # file -> (scenario, cpus, property the violation must include)
 FOUND = {
     "async_free_batch_under_class_lock": ("free-deferred", 1, "sleep-in-atomic"),
+    "async_free_one_class_lock": ("two-classes", 2, "bug"),
     "async_free_one_per_class": ("clients-worker", 1, "pool-consistency"),
     "compact_flag_left_set_on_early_return": ("compact-compact", 1, "pool-consistency"),
     "compact_keeps_dst_after_resched": ("compact-compact", 2, "pool-consistency"),
@@ -91,13 +95,12 @@ NOT_A_BUG = {
     "v5_read_lock_annotate_after": ("up-read-migrate", "up-read-compact"),
     "v5_write_trylock_preempt_after_cmpxchg": ("up-read-migrate", "up-read-compact"),
 }
-# Real bugs no default (exhaustive) scenario reaches, found by a sampler on the large family:
-# file -> (scenario, scheduler, executions, property).  async_free_one_class_lock needs two
-# size classes, and every default scenario has one (GAP: the default set has no two-class pool).
+# Found by a sampler on the large family too (before the two-classes scenario, the only way):
+# file -> (scenario, scheduler, executions, property).
 SAMPLED = {
     "async_free_one_class_lock": ("large", "random", 100, "bug"),
 }
-GAP = ("async_free_one_class_lock",)
+GAP = ()
 
 
 def variant(name):
@@ -128,7 +131,7 @@ def test_every_variant_file_is_classified():
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLED))
-def test_redteam2_gap_variant_is_found_by_sampling_the_large_pool(name):
+def test_redteam2_variant_is_found_by_sampling_the_large_pool(name):
     from model.registry import make_build
     scenario, scheduler, executions, prop = SAMPLED[name]
     cls = variant(name)
@@ -221,3 +224,16 @@ def test_compaction_in_progress_left_set_is_reported(version):
     pool.compaction_in_progress.value = 1
     [problem] = pool.end_problems()
     assert "compaction_in_progress" in problem
+
+
+def test_two_classes_has_a_client_object_alone_in_a_second_class():
+    # async_free_one_class_lock: the worker's splice of class 1 must meet a zs_free that
+    # empties a class-1 zspage (both change class 1's 0% list) under class 1's own lock.
+    from model.scenarios import build_program as build
+    s = SCENARIOS["two-classes"]
+    assert s.default and 2 in s.counts
+    pool = build(VERSIONS["upstream"], s, 1, 2).context
+    c0, c1 = pool.size_class
+    assert c0.lock is not c1.lock and c0.size <= c1.size
+    [z] = c1.ghost_zspages
+    assert z.inuse == 1 and "c0.a" in pool.ghost_handles
