@@ -1,9 +1,10 @@
-"""legacy zs_unmap_object: local_unlock() moved above the copy-back of a spanning object
-("the per-CPU lock only protects the mapping; the copy is just a memcpy").  Between the
-unlock and __zs_unmap_object the task is preemptible while it still reads the per-CPU
+"""v5 zs_unmap_object: local_unlock() moved above the copy-back of a spanning object
+("the per-CPU lock only protects the mapping; the copy is just a memcpy").  In (b) the
+zspage read lock is an atomic counter that does not disable preemption, so between the
+unlock and __zs_unmap_object the mapper is preemptible while it still reads the per-CPU
 vm_buf: another mapper on the same CPU overwrites vm_buf and the first unmap copies the
 wrong bytes back into the pages.  A real bug: hazard 13 (per-CPU area used while
-preemptible), protocol §2.3 a step 6."""
+preemptible), §1 b ("the local_lock still does [keep] this API [atomic]"), §2.3 a step 6."""
 from checker import label
 from model import V5
 
