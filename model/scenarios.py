@@ -209,13 +209,13 @@ SCENARIOS = {s.name: s for s in (
              (_client(ops=("malloc", "free")),
               _client("client1", 1, owns=("c1.b",), ops=("malloc", "free"))),
              pool=(("c1.b", "c0.a"),), free_work_pending=False, cpu_counts=_BOTH),
-    Scenario("clients-worker", "a client against the deferred-free worker freeing a backlog of "
-             "two empty zspages (the whole 0% list is spliced at once)", 1, 2,
-             (_client(), _WORKER), pool=DEFAULT_POOL + ((None, None),), cpu_counts=_BOTH),
-    Scenario("two-classes", "the deferred-free worker against a client freeing an object of a "
-             "second, larger size class: each class's lists change under its own class->lock only "
+    Scenario("clients-worker", "a client against the deferred-free worker freeing the empty "
+             "zspage that zs_malloc may reuse", 1, 2, (_client(), _WORKER), cpu_counts=_BOTH),
+    Scenario("two-classes", "the deferred-free worker, facing a backlog of two empty zspages "
+             "(it splices the whole 0% list), against a client freeing an object of a second, "
+             "larger size class: each class's lists change under its own class->lock only "
              "(section 2.6 step 1 splices class by class)", 1, 2,
-             (_client(ops=("free",)), _WORKER), pool=((None, None),),
+             (_client(ops=("free",)), _WORKER), pool=((None, None), (None, None)),
              more_classes=((WIDE_GEOMETRY, (("c0.a", None, None, None),)),), cpu_counts=_BOTH),
     Scenario("compact-migrate", "compaction moving an object out of a zspage while migration "
              "(MIGRATE_ASYNC: it puts the page back when its trylock fails) moves its pages", 1, 2,

@@ -15,10 +15,12 @@ the mechanism each exposed):
 * compact_flag_left_set_on_early_return: no end check for ``compaction_in_progress`` -- a
   zs_compact exit that skips clearing it silences compaction for ever; end_problems checks it.
 * async_free_one_per_class: a scenario gap -- no default scenario ever had two empty zspages on
-  a 0% list when the worker ran; clients-worker now starts with a backlog of two.
+  a 0% list when the worker ran.
 * async_free_one_class_lock: a scenario gap -- every default scenario had one size class, so
   a class's lists changed under another class's lock went unseen (only the samplers on the
-  large family found it); the default scenario two-classes adds a second class.
+  large family found it).
+  The new default scenario two-classes closes both: the worker faces a backlog of two empty
+  zspages in the clients' class and a zs_free that empties a zspage of a second class.
 
 legacy_unmap_local_unlock_before_copyback is not a bug on !PREEMPT_RT (the zspage rwlock keeps
 the mapper atomic past local_unlock) and is one on PREEMPT_RT, where it is found.
@@ -43,7 +45,7 @@ HERE = pathlib.Path(__file__).parent.parent / "variants" / "redteam2"
 FOUND = {
     "async_free_batch_under_class_lock": ("free-deferred", 1, "sleep-in-atomic"),
     "async_free_one_class_lock": ("two-classes", 2, "bug"),
-    "async_free_one_per_class": ("clients-worker", 1, "pool-consistency"),
+    "async_free_one_per_class": ("two-classes", 1, "pool-consistency"),
     "compact_flag_left_set_on_early_return": ("compact-compact", 1, "pool-consistency"),
     "compact_keeps_dst_after_resched": ("compact-compact", 2, "pool-consistency"),
     "compact_trylock_fail_tries_next": ("up-read-compact", 1, "pool-consistency"),
@@ -211,9 +213,9 @@ def test_pages_allocated_must_match_the_live_zspages(version, drift):
     assert "pages_allocated" in problem and str(6 + drift) in problem
 
 
-def test_clients_worker_gives_the_worker_a_backlog():
+def test_two_classes_gives_the_worker_a_backlog():
     # async_free_one_per_class: a worker must face two empty zspages on one 0% list at once.
-    s = SCENARIOS["clients-worker"]
+    s = SCENARIOS["two-classes"]
     assert s.free_work_pending and sum(all(k is None for k in z) for z in s.pool) >= 2
 
 
