@@ -136,6 +136,8 @@ class Allocation:
                 page.zsmalloc = True
             page.first_objs = g.first_objs(i)
             pages.append(page)
+            if self.pool is not None:
+                self.pool.ghost_pages.append(page)
         self.create_page_chain_plain(zspage, pages)
         objs = g.objs_per_zspage
         for idx in range(objs):        # init_zspage: link every object into the free list

@@ -1,8 +1,8 @@
 """The pool's checks, for the pool-consistency and data-integrity properties.
 
 * :func:`consistency_problems` (invariants I5, I6 of zsmalloc-protocol.md
-  section 4, "Suggested invariants"): run by the monitor when no task holds a
-  ``class->lock``.
+  section 4, "Suggested invariants", I6 extended to ``pool->pages_allocated``):
+  run by the monitor when no task holds a ``class->lock``.
 * :func:`integrity_problems`: at the end of an execution, every live handle's
   object exists exactly once and holds the value last stored.
 * :func:`snapshot`: a canonical, hashable final state (``Program.observe``):
@@ -71,6 +71,11 @@ def consistency_problems(pool) -> list:
         if cls.stats[ZS_OBJS_ALLOCATED] != allocated:
             out.append(f"{c} OBJS_ALLOCATED is {cls.stats[ZS_OBJS_ALLOCATED]}, "
                        f"{len(ghosts)} zspage(s) hold {allocated}")
+    pages = sum(len(cls.ghost_zspages) * cls.pages_per_zspage for cls in pool.size_class)
+    if pool.pages_allocated != pages:
+        # I6 for the pool: zs_get_total_pages() is what zram reports and limits by
+        out.append(f"pool->pages_allocated is {pool.pages_allocated}, the live zspages have {pages} "
+                   f"page(s)")
     for h in pool.ghost_handles.values():
         problem = _handle_problem(h, pool)
         if problem:
@@ -97,8 +102,15 @@ def end_problems(pool) -> list:
       writer (a lost or doubled update of the counter leaves the zspage
       unmovable forever, or lets a writer in under a reader later):
       :func:`model.zspage_lock.zspage_lock_left`.
+    * Page references (§2.5 steps 4 and 10, hazard 17: a failed migration
+      leaves no trace): :func:`page_reference_problems`.
+    * ``compaction_in_progress`` is clear (§2.4: ``zs_compact`` clears it on
+      every exit; left set, every later compaction returns at once).
     """
-    out = []
+    out = page_reference_problems(pool)
+    if pool.compaction_in_progress.value:
+        out.append("pool->compaction_in_progress is left set with no compaction running: "
+                   "every later zs_compact returns without compacting")
     for cls in pool.size_class:
         for z in cls.ghost_zspages:
             if z.list == DEFERRED or z.list == FREEING:
@@ -118,6 +130,28 @@ def end_problems(pool) -> list:
     return out + [f"{z.name} is empty on class[{cls.index}]'s 0% list but no free work is pending (I7)"
                   for cls in pool.size_class for z in cls.fullness_list[ZS_INUSE_RATIO_0]
                   if z.name not in start]
+
+
+def page_reference_problems(pool) -> list:
+    """Every page made for the pool, once every task is done: a page of a live zspage
+    holds exactly the zspage's reference (``alloc_zspage``'s, or the one
+    ``zs_page_migrate`` takes on newpage); any other page -- a migrated-away old page,
+    a migration target that was not installed, a page of a freed zspage -- has
+    dropped every reference and been freed.  A reference taken on a path that then
+    fails (a get before a trylock commit point) leaks the page; one dropped twice
+    frees a page still in a chain.  Plain (a check, not a kernel path)."""
+    live = {id(p) for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}
+    out = []
+    for page in pool.ghost_pages:
+        ref = page.ref.value
+        if id(page) in live:
+            if ref != 1 or not page.obj.alive:
+                out.append(f"page {page.name} of a live zspage has refcount {ref}"
+                           f"{'' if page.obj.alive else ' and was freed'} (the zspage holds 1)")
+        elif ref:
+            out.append(f"page {page.name} belongs to no zspage but keeps {ref} reference(s): "
+                       f"leaked, never freed")
+    return out
 
 
 def _location(pool, obj):

@@ -149,9 +149,12 @@ class Migration:
         return page.movable
 
     def alloc_migration_target(self):
-        """The core's ``get_new_folio``: a fresh page (refcount 1), not yet zsmalloc's (plain)."""
+        """The core's ``get_new_folio``: a fresh page (refcount 1), not yet zsmalloc's (plain).
+        The pool's ghost list records it for the page-leak end check."""
         self.made += 1
-        return new_page(f"{self.tag}new{self.made}")
+        page = new_page(f"{self.tag}new{self.made}")
+        self.pool.ghost_pages.append(page)
+        return page
 
     def migrate_pages(self, page, mode="sync"):
         """mm/migrate.c ``migrate_pages`` for one isolated movable page (protocol §2.5).

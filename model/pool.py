@@ -232,7 +232,7 @@ class Zone:
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
                                    "map_area", "consistency_locks", "writer_trylock_locks",
                                    "writer_context_locks", "decode", "zone"),
-               ghost=("ghost_handles", "ghost_values", "ghost_initially_empty"),
+               ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
 class Pool:
@@ -270,6 +270,9 @@ class Pool:
     # zspages the scenario starts empty: I7 judges what an execution leaves, not
     # the initial pool a scenario (or a single-operation test) chose
     ghost_initially_empty: set = field(default_factory=set)
+    # every page made for the pool (a zspage's chain or a migration target), so that
+    # the end check finds one that nothing references but that was never freed
+    ghost_pages: list = field(default_factory=list)
 
     def class_for(self, size: int) -> SizeClass:
         """``get_size_class_index``: the smallest class that fits ``size`` units."""

@@ -94,6 +94,9 @@ class Scenario:
     cpu_counts: tuple = ()
     review: bool = False
     frames: int = 0         # free page frames alloc_zspage takes (model.pool.Zone)
+    # Size classes after the clients' one, larger, as ``((Geometry, zspage slot lists), ...)``
+    # (``pool.size_class[]`` ascends): a pool with several classes, each with its own lock.
+    more_classes: tuple = ()
 
     @property
     def counts(self) -> tuple:
@@ -122,18 +125,24 @@ class Scenario:
         """``(pool, {key: Handle})``: the initial pool, built by ``boot`` (plain code)."""
         # frames only where there are some: a patch's zs_create_pool of the old signature
         # still builds every other scenario
-        more = {"frames": self.frames} if self.frames else {}
-        pool = boot.zs_create_pool(geometries=(self.geometry,), ncpus=cpus, **more)
+        frames = {"frames": self.frames} if self.frames else {}
+        more = tuple(g for g, _ in self.more_classes)
+        pool = boot.zs_create_pool(geometries=(self.geometry,) + more, ncpus=cpus, **frames)
         handles = boot.populate([list(z) for z in self.pool])
+        for i, (_, zspages) in enumerate(self.more_classes, 1):
+            handles.update(boot.populate([list(z) for z in zspages], class_index=i))
         pool.free_work.value = pool.free_work.initial = self.free_work_pending
         return pool, handles
 
     def pool_params(self) -> dict:
-        out = {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
-               "free_work_pending": self.free_work_pending}
+        params = {"geometry": self.geometry.to_json(), "zspages": [list(z) for z in self.pool],
+                  "free_work_pending": self.free_work_pending}
         if self.frames:         # absent when 0: older params stay valid
-            out["frames"] = self.frames
-        return out
+            params["frames"] = self.frames
+        if self.more_classes:
+            params["more_classes"] = [{"geometry": g.to_json(), "zspages": [list(z) for z in zs]}
+                                      for g, zs in self.more_classes]
+        return params
 
 
 def client_api(version, preferred):
@@ -223,6 +232,12 @@ SCENARIOS = {s.name: s for s in (
              pool=(("x.b", "c0.a"),), free_work_pending=False, frames=2, cpu_counts=_BOTH),
     Scenario("clients-worker", "a client against the deferred-free worker freeing the empty "
              "zspage that zs_malloc may reuse", 1, 2, (_client(), _WORKER), cpu_counts=_BOTH),
+    Scenario("two-classes", "the deferred-free worker, facing a backlog of two empty zspages "
+             "(it splices the whole 0% list), against a client freeing an object of a second, "
+             "larger size class: each class's lists change under its own class->lock only "
+             "(section 2.6 step 1 splices class by class)", 1, 2,
+             (_client(ops=("free",)), _WORKER), pool=((None, None), (None, None)),
+             more_classes=((WIDE_GEOMETRY, (("c0.a", None, None, None),)),), cpu_counts=_BOTH),
     Scenario("compact-migrate", "compaction moving an object out of a zspage while migration "
              "(MIGRATE_ASYNC: it puts the page back when its trylock fails) moves its pages", 1, 2,
              (TaskSpec("migration", "migration", 0, targets=_ZS2_PAGES, mode="async"), _COMPACT),
