@@ -76,7 +76,8 @@ def _seen(cls):
 
 def scanner_against_malloc(cls, cpus, migrate):
     """zs_malloc's slow path against one pass of the migration core over the frame it takes
-    first: ``isolate_movable_page``, then (``migrate``) ``migrate_pages``."""
+    first: ``isolate_movable_page``, then ``migrate_pages`` (``migrate``) or
+    ``putback_movable_pages`` (the end check counts the page's references)."""
     version = _seen(cls)
 
     def build():
@@ -91,8 +92,11 @@ def scanner_against_malloc(cls, cpus, migrate):
             yield from client.zs_malloc(3, "client0.h1")
 
         def scan():
-            if (yield from scanner.isolate_movable_page(frame0)) and migrate:
-                yield from scanner.migrate_pages(frame0)
+            if (yield from scanner.isolate_movable_page(frame0)):
+                if migrate:
+                    yield from scanner.migrate_pages(frame0)
+                else:       # the core gives up: the page goes back with its reference
+                    yield from scanner.putback_movable_pages(frame0)
 
         def observe():
             movable = tuple(p.movable for z in pool.size_class[0].ghost_zspages for p in z.pages())
