@@ -163,6 +163,21 @@ def _overrides(monitor, hook: str) -> bool:
     return fn is not None and fn is not getattr(Monitor, hook, None)
 
 
+def with_engine(properties, monitors) -> list:
+    """``monitors`` (selected for ``properties``) and the engine's own properties the
+    same ``properties`` ask for (None: both), as a list ``explore(properties=...)``
+    reports under exactly as it would under ``properties`` itself.  A split search
+    hands its subtrees monitor objects (their state is exported): given those
+    alone, a data race in a subtree was unreported (the search "incomplete", no
+    violation) where the serial search reports it."""
+    if properties is None:
+        wanted = list(ENGINE_PROPERTIES)
+    else:
+        asked = [properties] if isinstance(properties, (str, Monitor)) else list(properties)
+        wanted = [p for p in asked if isinstance(p, str) and p in ENGINE_PROPERTIES]
+    return list(monitors) + wanted
+
+
 def select(properties, program):
     """The monitors for ``explore(properties=...)``.
 

@@ -59,7 +59,7 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=
     arguments go to :func:`explore`.
     """
     from .explore import _build
-    from .monitor import select
+    from .monitor import select, with_engine
     if deadline is not None:
         left = deadline - time.time()
         if left <= 0:
@@ -73,7 +73,7 @@ def run_job(build, job: Job, properties=None, stop_on_violation=False, deadline=
     monitors = select(properties, _build(build)).all
     sched = DPOR(job.prefix, trace_keys=not job.disjoint, guards=job.guards)
     try:
-        result = explore(build, scheduler=sched, properties=monitors,
+        result = explore(build, scheduler=sched, properties=with_engine(properties, monitors),
                          stop_on_violation=stop_on_violation, **kwargs)
     except SearchInterrupted as exc:
         exc.result = (exc.result, _export(monitors), sched.keys or set())

@@ -25,7 +25,7 @@ import contextvars
 import copy
 
 from .explore import _build, explore
-from .monitor import select
+from .monitor import select, with_engine
 from .reductions import Declarations
 from .result import Result
 from .schedulers.steal import Dropped, Outcome, Poisoned, StealingDPOR, protection_state
@@ -45,7 +45,7 @@ def run_stealing(build, prefix, properties, broker, stop_on_violation=False, gua
     sched = StealingDPOR(prefix, guards=guards, broker=broker, trusted=trusted)
     sched.root = root
     try:
-        result = explore(build, scheduler=sched, properties=monitors,
+        result = explore(build, scheduler=sched, properties=with_engine(properties, monitors),
                          stop_on_violation=stop_on_violation, declarations=trusted, **kwargs)
     except SearchInterrupted as exc:
         _forget(sched)
@@ -69,7 +69,7 @@ def run_theft(build, theft, properties, broker, stop_on_violation=False, **kwarg
     sched = StealingDPOR(guards=guards, broker=broker, theft=theft, trusted=trusted)
     sched.root = theft.root
     try:
-        result = explore(build, scheduler=sched, properties=monitors,
+        result = explore(build, scheduler=sched, properties=with_engine(properties, monitors),
                          stop_on_violation=stop_on_violation, declarations=trusted, **kwargs)
     except Dropped:
         _forget(sched)
