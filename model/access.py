@@ -150,7 +150,9 @@ class MapAccess(HandleLookup):
         """``zs_map_object`` (2.3 a): ``R(pool)``, lookup, ``ZR``, drop ``R(pool)``,
         ``local_lock``, record the mode; an in-page object is mapped in place, a
         spanning one is copied into the area's ``vm_buf`` unless write-only.
-        (``BUG_ON(in_interrupt())``: the model has no interrupt context.)
+        (``BUG_ON(in_interrupt())`` is not modelled: a map from a hard interrupt
+        handler, a scenario's ``irq`` client (hazard 20), is reported by
+        ``irq-lock-state`` through the locks it takes instead.)
         """
         zspage, page, idx, pins = yield from self._lookup_and_read_lock(handle, "zs_map_object")
         _, _, spans = zspage.cls.geometry.location(idx)
