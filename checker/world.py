@@ -616,6 +616,7 @@ class World:
         var = ev.action.obj
         alive = obj.alive
         frees = ev.post == 0 and ev.pre != 0
+        touched = None          # what the free check read, by base (sc only)
         if on_free is not None:
             # The check runs on every put, so that what it reads is in every
             # put's footprint (a footprint must not depend on whether this put
@@ -643,7 +644,7 @@ class World:
         var_uid, obj_uid, pins = ev.action.uids()
         ev.fps = ((var_uid, kind, ev.pre, ev.post), (obj_uid, kind, alive, obj.alive),
                   (pins, kind, None, None))
-        if on_free is not None and self.mm is None and touched:
+        if touched:
             # What the check read is in every put's footprint (it runs on every put, and
             # its reads stand at the action): a declared write of it by another task is
             # ordered against the put, whichever put frees.  (Only the freeing put's, a

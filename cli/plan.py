@@ -63,7 +63,7 @@ class CheckPlan:
     out: str                          # invariant: a writable directory, or creatable in one
     no_minimize: bool = False
     exitfirst: bool = False
-    review: bool = False              # the review scenarios were added to the default set
+    review: tuple = ()                # the review scenarios added to the default set (at depth 1)
     quiet: bool = False
     all_steps: bool = False
     show_coverage: bool = False
@@ -136,7 +136,7 @@ class CheckPlan:
                    max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
                    max_steps=max_steps, config=config, memory_model=memory_model, output=output, out=out, no_minimize=no_minimize,
-                   exitfirst=exitfirst, review=bool(extra), quiet=quiet,
+                   exitfirst=exitfirst, review=tuple(extra), quiet=quiet,
                    all_steps=all_steps, show_coverage=show_coverage, note=note)
 
     @property
@@ -155,15 +155,8 @@ class CheckPlan:
         if self.memory_model != "sc":
             h["memory_model"] = self.memory_model   # likewise
         if self.review:
-            h["review"] = self.review_names         # likewise: only a check that added them
+            h["review"] = list(self.review)         # likewise: only a check that added them
         return h
-
-    @property
-    def review_names(self) -> list:
-        """The review scenarios this check added to the default set (run at depth 1)."""
-        if not self.review:
-            return []
-        return [n for n in self.scenario_names if n in review_scenarios(self.reg)]
 
     @property
     def build_kw(self) -> dict:

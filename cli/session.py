@@ -63,7 +63,7 @@ class Session:
         plan = self.plan
         if self.text and not plan.quiet:
             click.echo(fmt.check_header(self.header, [n for n in plan.scenario_names
-                                                      if n not in plan.review_names]))
+                                                      if n not in plan.review]))
         self.budget = Budget.start(plan.time_limit, plan.max_executions)
         strategy = STRATEGIES[plan.search](plan)
         results = {}

@@ -53,6 +53,7 @@ _HOW = ("state outside the pool is invisible to the engine (no task's access to 
         "a shared dict the engine sees")
 _CHECKED: dict = {}
 _PRINTS: dict = {}
+_REACHED: dict = {}
 
 
 def own_classes(variant: type) -> list:
@@ -110,7 +111,6 @@ class _Reach:
             if i.opname != "LOAD_GLOBAL" or i.argval not in ns:
                 continue
             value = ns[i.argval]
-            where = os.path.basename(ns.get("__file__") or ns.get("__name__") or "?")
             if isinstance(value, types.ModuleType):
                 if not _is_user_code(value):
                     continue
@@ -124,11 +124,21 @@ class _Reach:
             if isinstance(value, types.FunctionType):
                 out.append((value.__name__, value))
             elif not isinstance(value, type):
+                where = os.path.basename(ns.get("__file__") or ns.get("__name__") or "?")
                 self.globals[f"module global {i.argval} of {where}"] = (ns, i.argval)
         for c in code.co_consts:
             if isinstance(c, types.CodeType):
                 out.extend(self._follow(c, ns))
         return out
+
+
+def _reach(variant: type) -> _Reach:
+    """What ``variant``'s own code reaches (cached: the code check and the fingerprint
+    read the same)."""
+    r = _REACHED.get(variant)
+    if r is None:
+        r = _REACHED[variant] = _Reach(own_classes(variant))
+    return r
 
 
 def _unwrap(attr):
@@ -151,7 +161,7 @@ def check_code(variant: type, spec: str | None = None) -> None:
     """Refuse (UsageError, one line) a variant whose own code keeps state outside the pool."""
     if variant in _CHECKED:
         return
-    for where, fn in _Reach(own_classes(variant)).functions:
+    for where, fn in _reach(variant).functions:
         problem = _first_problem(fn.__code__, fn.__globals__)
         if problem is not None:
             line, what = problem
@@ -228,6 +238,12 @@ def _attribute_owner(ins, k):
     return None
 
 
+def check_build(variant: type) -> None:
+    """Before each build of ``variant``'s program: its code once, its fingerprint each time."""
+    check_code(variant)
+    fingerprint(variant).check()
+
+
 def fingerprint(variant: type) -> Fingerprint:
     """The :class:`Fingerprint` of ``variant``, taken at its first build in this process."""
     fp = _PRINTS.get(variant)
@@ -245,7 +261,7 @@ class Fingerprint:
 
     def __init__(self, variant: type):
         self.classes = own_classes(variant)
-        self.globals = _Reach(self.classes).globals
+        self.globals = _reach(variant).globals
         self.first = self._take()
 
     def _take(self) -> dict:

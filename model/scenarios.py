@@ -270,8 +270,7 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=Non
     (of the variant with its kernel functions traced, :mod:`model.coverage`), on the
     kernel configuration ``config`` (:mod:`checker.config`: None or "default", "rt") and
     memory model ``memory_model`` (:mod:`checker.memory_model`: None or "sc", "ra")."""
-    hidden_state.check_code(variant)
-    hidden_state.fingerprint(variant).check()
+    hidden_state.check_build(variant)
     variant = instrumented(variant)
     boot = variant(tag="")
     with kernel_config(config):
