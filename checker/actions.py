@@ -164,6 +164,8 @@ class Action:
         if op == ADD and self.arg2 is not None:
             f = self.arg2[0]
             return (o.uid, f.uid, f.pin_uid)
+        if op == ACCESS and self.arg2:
+            return (o.uid,) + tuple(x.uid for x in self.arg2)
         return (o.uid,)
 
     def describe(self) -> str:
@@ -181,7 +183,10 @@ class Action:
         if op in (ACQUIRE, TRYLOCK) and self.arg:
             return f"{n}({oname}, shared)"
         if op == ACCESS:
-            return f"access({oname}, {'write' if self.arg else 'read'})"
+            # An Obj's parts are the Obj (a step declaring the whole reads as written).
+            parts = getattr(o, "parts", ())
+            also = "".join(f" + {x.name}" for x in self.arg2 or () if x not in parts)
+            return f"access({oname}{also}, {'write' if self.arg else 'read'})"
         if op == ADD:
             return f"{n}({oname}, {self.arg:+d})"
         if op == CHOOSE:
@@ -285,9 +290,13 @@ def free(obj) -> Action:
     return Action(FREE, obj)
 
 
-def access(obj, write: bool = False) -> Action:
-    """A use of ``obj``'s memory; racing accesses are ordered by the search."""
-    return Action(ACCESS, obj, bool(write))
+def access(obj, write: bool = False, also=()) -> Action:
+    """A use of ``obj``'s memory; racing accesses are ordered by the search.
+
+    ``also``: more objects the same step uses the same way, in its footprint
+    with ``obj`` (``Obj.access`` passes the object's ``parts``)."""
+    also = tuple(also)
+    return Action(ACCESS, obj, bool(write), also or None)
 
 
 def pin(obj) -> Action:

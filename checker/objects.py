@@ -239,13 +239,27 @@ class Obj(Shared):
     lock) reads the lifetime too (:mod:`checker.memory`).
     """
 
-    __slots__ = ("alive", "pins", "data", "pin_uid", "permanent", "locks")
+    __slots__ = ("alive", "pins", "data", "pin_uid", "permanent", "locks", "parts")
 
-    def __init__(self, name: str, alive: bool = True, data=None, permanent: bool = False):
+    def __init__(self, name: str, alive: bool = True, data=None, permanent: bool = False,
+                 parts=()):
         """``permanent``: never freed (a ``struct page`` descriptor, a size class):
-        uses of its memory need not read its lifetime."""
+        uses of its memory need not read its lifetime.
+
+        ``parts``: Objs holding some of this one's fields in footprints of their
+        own, so that a step declaring only a part (``create_page_chain``
+        rewriting a page's chain words) is independent of one that reads the
+        rest.  Declaring the whole (``access()`` on this Obj) declares every
+        part too: code written against the whole stays covered."""
         super().__init__(name, None)
         self.permanent = bool(permanent)
+        self.parts = tuple(parts)
+        for p in self.parts:
+            # A part's memory is freed with the whole's; only never-freed ones are
+            # modelled (a part with a lifetime of its own would need the whole's).
+            if not isinstance(p, Obj) or p.parts or not (p.permanent and self.permanent):
+                raise ModelError(f"{name}: parts= takes permanent Objs without parts of their "
+                                 f"own, of a permanent Obj; got {p!r}")
         self.locks = ()         # the locks that live in it (Lock(owner=...))
         self.alive = alive
         self.pins = {}
@@ -259,7 +273,7 @@ class Obj(Shared):
         return A.free(self)
 
     def access(self, write: bool = False) -> A.Action:
-        return A.access(self, write)
+        return A.access(self, write, self.parts)
 
     def pin(self) -> A.Action:
         return A.pin(self)

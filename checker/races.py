@@ -170,11 +170,11 @@ class RaceDetector:
         if relaxed:
             fp = tuple((o, _R if o in relaxed else k) for o, k in fp)
         locs = self.locs
-        skip = None
+        skip = ()
         if self.weak:
             skip = self._weak(world, ev, t, pos)
         for o, k in fp:
-            if o == skip:
+            if o in skip:
                 continue
             loc = locs.get(o)
             if loc is None:
@@ -195,7 +195,7 @@ class RaceDetector:
         if self.reported:
             return          # one race per execution is enough to say it
         for o, k in fp:
-            if o == skip:
+            if o in skip:
                 # Orders nothing under a weak model: the plain accesses that follow an
                 # Obj.access are checked field by field, the Var's by the model's sync.
                 # A Var's action is still an access that task code reading the Var's
@@ -253,14 +253,14 @@ class RaceDetector:
             self._dead_uses(world, ev, vc)
 
     def _weak(self, world, ev, t, pos):
-        """Under a weak model: the step's synchronisation, and the uid whose conflicts
-        do not order it (a Var's, an Obj.access's), or None."""
+        """Under a weak model: the step's synchronisation, and the uids whose conflicts
+        do not order it (a Var's, an Obj.access's objects), or ()."""
         world.mm.sync(t, pos)
         a = ev.action
         op = a.op
         if op in _WEAK_VAR_OPS or op == A.ACCESS:
-            return a.obj.uid
-        return None
+            return a.uids() if op == A.ACCESS else (a.obj.uid,)
+        return ()
 
     def _access(self, world, ev, key, acc, atomic: bool = False) -> None:
         """Check ``acc`` against the location's history, then record it.  ``atomic``:

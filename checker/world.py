@@ -468,6 +468,11 @@ class World:
             ev.fps = ((uid, A.W, ev.pre, obj.alive), (pins, A.W, None, None))
         elif op == A.ACCESS:
             kind = A.W if a.arg else A.R
+            if a.arg2:
+                for x in a.arg2:
+                    if x.owner is not None:
+                        rec.touch_owner(x.owner, x.name)
+                ev.fps = tuple((u, kind, None, None) for u in a.uids())
         elif op == A.PIN:
             obj.pins[index] = obj.pins.get(index, 0) + 1
             kind = A.R

@@ -88,7 +88,7 @@ class Freeing:
             raise Bug(f"__free_zspage: VM_BUG_ON({zspage.name}->fullness != ZS_INUSE_RATIO_0)")
         page = zspage.first
         while page is not None:
-            yield page.desc.access()
+            yield page.chain.access()
             if page.lock.writer is None:
                 raise Bug(f"__free_zspage: VM_BUG_ON_PAGE(!zpdesc_is_locked({page.name}))")
             nxt = page.next

@@ -50,7 +50,7 @@ class Memory:
     def get_zspage(self, page):
         """``get_zspage``: ``zpdesc->zspage`` with ``BUG_ON(zspage->magic != ZSPAGE_MAGIC)``.
         (protocol §2.2 step 3)"""
-        yield page.desc.access()
+        yield page.chain.access()
         zspage = page.zspage
         if zspage is None:
             raise Bug(f"get_zspage: {page.name} belongs to no zspage (NULL dereference)")
@@ -67,7 +67,7 @@ class Memory:
     def get_next_zpdesc(self, page):
         """``get_next_zpdesc``: the next page of the chain, None after the last.
         (protocol §2.6, §4 hazard 24)"""
-        yield page.desc.access()
+        yield page.chain.access()
         return page.next
 
     def reset_zpdesc(self, page):

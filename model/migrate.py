@@ -107,7 +107,7 @@ class Migration:
         """``create_page_chain`` (protocol §2.5 step 8): rewrite every page's zspage/next/first fields and
         ``zspage->first_zpdesc``."""
         for i, page in enumerate(pages):
-            yield page.desc.access(write=True)
+            yield page.chain.access(write=True)
             page.zspage = zspage
             page.next = pages[i + 1] if i + 1 < len(pages) else None
             page.first = i == 0

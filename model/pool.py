@@ -94,7 +94,8 @@ class Handle:
         return self.key
 
 
-@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"), owners={"mem": "obj"})
+@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"),
+               owners={"mem": "obj", "zspage": "chain", "next": "chain", "first": "chain"})
 @dataclass(slots=True, eq=False)
 class Page:
     """A physical page and its descriptor (``struct zpdesc`` over ``struct page``).
@@ -105,8 +106,13 @@ class Page:
     fields (``zspage``, ``next``, ``first_objs``, ``movable``, the page type):
     a separate footprint, so that a reader of object bytes is independent of
     a migration core that only touches the descriptor; like ``struct page``
-    it is never freed.  ``lock`` lives in the page: locking a freed page is a
-    use after free.
+    it is never freed.  ``chain`` is a part of it (``Obj.parts``) holding the
+    chain words (``zspage``, ``next``, ``first``): ``create_page_chain`` and
+    ``get_next_zpdesc`` declare only that part, so a put, whose footprint holds
+    what ``free_pages_prepare`` reads (``movable``, the page type), is
+    independent of a chain rewrite; ``desc.access()`` declares both, as it
+    always did.  ``lock`` lives in the page: locking a freed page is a use
+    after free.
 
     ``mem`` maps ``("hdr", idx)`` to the header word of an object starting in
     this page (``("alloc", Handle)`` or ``("free", next_free_idx)``) and
@@ -118,6 +124,7 @@ class Page:
     obj: Obj
     desc: Obj
     ref: Var
+    chain: Obj
     zspage: object = None         # zpdesc->zspage; None once reset
     next: object = None           # zpdesc->next, the chain link
     first: bool = False           # is_first_zpdesc
@@ -314,9 +321,12 @@ def new_page(name: str, ref: int = 1) -> Page:
     The lock and the memory live in the page frame (``obj``, freed at refcount
     0); the refcount does not (``folio_try_get`` may look at a free page)."""
     frame = Obj(name)
+    # The part has the descriptor's name: a step declaring it reads as the kernel's
+    # line does (zpdesc->next), and a trace saved before the split replays.
+    chain = Obj(name + ".zpdesc", permanent=True)
     return Page(name, PageLock(name + ".lock", "page lock", owner=frame), frame,
-                Obj(name + ".zpdesc", permanent=True),
-                Var(name + ".ref", ref, counter=True))
+                Obj(name + ".zpdesc", permanent=True, parts=(chain,)),
+                Var(name + ".ref", ref, counter=True), chain)
 
 
 def new_handle(key: str) -> Handle:

@@ -75,10 +75,11 @@ class NoFreeWhileMapped(Monitor):
         if op < _ALLOC or op > _PIN:
             return
         if op == _ACCESS or op == _PIN:
-            o = a.obj
-            if not o.alive:
-                self._use_after_free(world, ev, o, "maps" if op == _PIN else
-                                     ("writes" if a.arg else "reads"))
+            for o in (a.obj,) + (a.arg2 or ()) if op == _ACCESS else (a.obj,):
+                if not o.alive:
+                    self._use_after_free(world, ev, o, "maps" if op == _PIN else
+                                         ("writes" if a.arg else "reads"))
+                    break
         elif op == _FREE:
             o = a.obj
             pre = ev.pre

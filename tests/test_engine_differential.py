@@ -17,6 +17,11 @@ Hypothesis draws programs of 2-3 tasks, each a short list of items:
   of a key of a shared dict: plain accesses, no yield, so they belong to the
   step before them (checker.memory: the footprint comes from the accesses);
   the struct lives in the refcounted object, so they may read freed memory;
+* ``duse``/``cuse``: a declared access of a permanent descriptor (fields
+  ``w`` and ``c``) or of its part (``Obj.parts``: field ``c`` only), the
+  page descriptor and its chain words; a put's free check reads ``w``
+  (``free_pages_prepare``), so it conflicts with ``duse`` writes, not with
+  ``cuse`` ones;
 
 placed on one CPU per task, on one shared CPU, or pinned to CPUs 0/1.
 
@@ -96,8 +101,11 @@ simple = st.one_of(
     st.tuples(st.just("guarded"), st.sampled_from(["add", "sub", "read", "write"])),
     st.tuples(st.just("unguarded")),
     # Plain accesses (no yield) to shared memory: a struct's fields, a dict's keys.
-    st.tuples(st.just("pread"), st.sampled_from(["a", "b"])),
-    st.tuples(st.just("pwrite"), st.sampled_from(["a", "b"]), st.integers(1, 2)),
+    st.tuples(st.just("pread"), st.sampled_from(["a", "b", "w", "c"])),
+    st.tuples(st.just("pwrite"), st.sampled_from(["a", "b", "w", "c"]), st.integers(1, 2)),
+    # A declared access of the descriptor (both its Objs) or of its part alone.
+    st.tuples(st.just("duse"), st.booleans()),
+    st.tuples(st.just("cuse"), st.booleans()),
     st.tuples(st.just("dget"), st.integers(0, 1)),
     st.tuples(st.just("dset"), st.integers(0, 1), st.integers(1, 2)),
     # A plain read of the refcount: after one's own get or put, which commutes with
@@ -117,6 +125,17 @@ class Shared:
     a: int = 0
     b: int = 0
     d: SharedDict = None
+
+
+@shared_struct(owner="desc", owners={"c": "part"})
+@dataclass(slots=True, eq=False)
+class Desc:
+    """A never-freed descriptor whose field ``c`` lives in a part of its own."""
+
+    desc: Obj
+    part: Obj
+    w: int = 0
+    c: int = 0
 
 
 def block(depth):
@@ -241,6 +260,8 @@ def make_build(spec, config=None, memory_model=None):
         # Enough references that the puts (one per task) never underflow.
         ref, obj = Var("ref", len(tasks), counter=True), Obj("obj")
         mem = Shared(obj, d=SharedDict({0: 0}))
+        part = Obj("part", permanent=True)
+        dsc = Desc(Obj("desc", permanent=True, parts=(part,)), part)
         put_done = set()
         g = SpinLock("g")
         gv = Var("gv", 0, counter=True, guard=g)
@@ -252,9 +273,9 @@ def make_build(spec, config=None, memory_model=None):
                 kind = it[0]
                 if kind in PLAIN:
                     if kind == "pread":
-                        log.append((it[1], getattr(mem, it[1])))
+                        log.append((it[1], getattr(mem if it[1] in "ab" else dsc, it[1])))
                     elif kind == "pwrite":
-                        setattr(mem, it[1], it[2])
+                        setattr(mem if it[1] in "ab" else dsc, it[1], it[2])
                     elif kind == "dget":
                         log.append(("d", mem.d.get(it[1])))
                     elif kind == "peek":
@@ -281,7 +302,7 @@ def make_build(spec, config=None, memory_model=None):
                     if id(log) in put_done:
                         continue
                     put_done.add(id(log))
-                    yield ref.add(-1, frees=obj)
+                    yield ref.add(-1, frees=obj, on_free=lambda: log.append(("check", dsc.w)))
                     if it[1]:
                         log.append(("ref", (yield ref.read())))
                 elif kind == "guarded":
@@ -307,6 +328,8 @@ def make_build(spec, config=None, memory_model=None):
                     at_pin = obj.alive
                     yield obj.unpin()
                     log.append(("mapped", at_pin, obj.alive))
+                elif kind == "duse" or kind == "cuse":
+                    yield (dsc.desc if kind == "duse" else part).access(write=it[1])
                 elif kind == "use" or kind == "wuse":
                     yield obj.access(write=kind == "wuse")
                     log.append(("alive", obj.alive))
