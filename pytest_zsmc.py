@@ -12,11 +12,16 @@ the tool beside ``cli/``, not part of ``checker``: the engine knows no model.
   rootdir) is where failing checks write their traces.
 * ``@pytest.mark.zsmc(**options)`` overrides them for one test (any of
   ``depth, scheduler, seed, time_limit, properties, preemption_bound,
-  max_executions, expect, program``).
+  max_executions, expect, program, allow_incomplete``).
 * The fixture ``zsmc_check(build, **options)`` runs :func:`checker.explore`
   on ``build`` and fails the test with the rendered trace on a violation
   (``expect="pass"``, the default) or when none is found
-  (``expect="violation"``).  It returns the :class:`checker.Result`.
+  (``expect="violation"``).  A pass must be a complete search: an
+  exhaustive check (``dpor``, ``dfs``) that a budget stopped, or that
+  met a data race while ``properties=`` left that property out, fails as
+  "incomplete, not verified", as ``zsmc check`` exits 3, unless the test
+  says ``allow_incomplete=True``; a sampled one (``random``, ``pct``) is
+  never complete and is not held to it.  It returns the :class:`checker.Result`.
   ``zsmc_check(variant="patch.py:Class", scenario="read-compact")`` (or
   ``mutation=``, ``cpus=``; no scenario: each default scenario) checks a
   variant of the zsmalloc model.  The depth applies to every model build
@@ -46,7 +51,8 @@ import pytest
 _DEFAULT_TRACES = ["tests/counterexamples/*.json"]
 _DEFAULT_TRACE_DIR = "zsmc-traces"
 _OPTIONS = ("depth", "scheduler", "seed", "time_limit", "properties", "preemption_bound",
-            "max_executions", "expect", "program")
+            "max_executions", "expect", "program", "allow_incomplete")
+_SAMPLED = ("random", "pct", "hypothesis")
 _PATHS = pytest.StashKey[frozenset]()
 
 
@@ -154,6 +160,7 @@ class ZsmcCheck:
                 total = result
             else:
                 total.absorb(result)
+                total.complete = total.complete and result.complete
         return total
 
     def _check(self, build, program, o, name):
@@ -182,7 +189,18 @@ class ZsmcCheck:
                 lines += ["", f"trace saved: {path}", f"replay: zsmc replay {path}",
                           f"show:   zsmc show {path}"]
             pytest.fail("\n".join(lines), pytrace=False)
+        if not result.complete and not o["allow_incomplete"] and not _sampled(o["scheduler"]):
+            pytest.fail(f"zsmc: incomplete, not verified{where}: {result.reason or 'no reason given'}; "
+                        f"no violation in what was explored [{result.summary()}]. Raise the budget "
+                        f"(time_limit, max_executions), lower the depth, or say allow_incomplete=True",
+                        pytrace=False)
         return result
+
+
+def _sampled(scheduler) -> bool:
+    """Whether ``scheduler`` (a name or an instance) samples: never complete, by design."""
+    name = scheduler if isinstance(scheduler, str) else getattr(scheduler, "name", "")
+    return str(name).split(" ")[0] in _SAMPLED
 
 
 def _with_depth(build, depth):
@@ -245,7 +263,7 @@ def zsmc_check(request):
     options = {"depth": cfg.getoption("zsmc_depth"), "scheduler": cfg.getoption("zsmc_scheduler"),
                "seed": cfg.getoption("zsmc_seed"), "time_limit": cfg.getoption("zsmc_time_limit"),
                "properties": None, "preemption_bound": None, "max_executions": None,
-               "expect": "pass", "program": None}
+               "expect": "pass", "program": None, "allow_incomplete": False}
     marker = request.node.get_closest_marker("zsmc")
     if marker is not None:
         unknown = set(marker.kwargs) - set(_OPTIONS)

@@ -233,3 +233,69 @@ def test_the_plugin_module_is_import_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(pathlib.Path(checker.__file__).parent.parent))
     assert out.stdout.strip() == "[] []", out.stdout + out.stderr
+
+
+_INCOMPLETE = '''
+from dataclasses import dataclass
+
+import pytest
+
+from checker import Obj, Program, Task, label, shared_struct
+
+tp = __import__({module!r}, fromlist=["load"])
+
+
+@shared_struct(owner="obj")
+@dataclass(slots=True, eq=False)
+class Box:
+    obj: Obj
+    n: int = 0
+
+
+def racy():
+    box = Box(Obj("box"))
+
+    def bump():
+        yield label("bump")
+        box.n += 1          # a plain write, no lock: a data race with the other task's
+
+    return Program([Task(bump, "A", 0), Task(bump, "B", 1)])
+
+
+def test_a_budget_that_stops_the_search_fails(zsmc_check):
+    zsmc_check(tp.load({{"program": "bank", "locked": True}}), max_executions=1)
+
+
+def test_the_test_may_accept_an_incomplete_search(zsmc_check):
+    res = zsmc_check(tp.load({{"program": "bank", "locked": True}}), max_executions=1,
+                     allow_incomplete=True)
+    assert not res.complete and res.executions == 1
+
+
+def test_a_race_left_out_of_the_properties_fails(zsmc_check):
+    zsmc_check(racy, properties=["deadlock"])
+
+
+def test_a_sampled_check_is_not_held_to_completeness(zsmc_check):
+    res = zsmc_check(tp.load({{"program": "bank", "locked": True}}), scheduler="random",
+                     max_executions=5)
+    assert not res.complete and res.ok
+'''
+
+
+def test_a_pass_is_a_complete_search(pytester):
+    """An exhaustive check stopped by its budget, or by a data race the test's properties
+    leave out, is "incomplete, not verified" (``zsmc check`` exits 3): the test fails."""
+    pytester.makepyfile(test_incomplete=_INCOMPLETE.format(module=tp.__name__))
+    res = _run(pytester, "-v")
+    res.assert_outcomes(passed=2, failed=2)
+    out = res.stdout.str()
+    res.stdout.fnmatch_lines([
+        "*test_a_budget_that_stops_the_search_fails FAILED*",
+        "*test_the_test_may_accept_an_incomplete_search PASSED*",
+        "*test_a_race_left_out_of_the_properties_fails FAILED*",
+        "*test_a_sampled_check_is_not_held_to_completeness PASSED*",
+    ])
+    assert out.count("zsmc: incomplete, not verified: ") == 2
+    assert "execution budget" in out and "data race" in out
+    assert "or say allow_incomplete=True" in out

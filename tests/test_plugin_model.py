@@ -59,8 +59,12 @@ def test_the_recipe_passes_a_good_patch(pytester):
         pytester.path.joinpath(path).write_text(text)
     pytester.path.joinpath("patches").mkdir()
     pytester.path.joinpath("patches", "my_patch.py").write_text(CLEAN)
-    res = _run(pytester, "--zsmc-depth", "1", "-q", "tests")
+    # The review scenarios take a minute: their collection, below.
+    res = _run(pytester, "--zsmc-depth", "1", "-q", "tests", "-k", "not roles_combined")
     res.assert_outcomes(passed=len([s for s in SCENARIOS.values() if s.default]) + 1)   # and the machine
+    res = _run(pytester, "--collect-only", "-q", "tests", "-k", "roles_combined")
+    review = sorted(n for n, s in SCENARIOS.items() if s.review)
+    assert review and all(f"test_the_roles_combined[{n}]" in res.stdout.str() for n in review)
 
 
 def test_the_recipe_fails_a_buggy_patch_with_a_trace_that_stays(pytester):
