@@ -14,6 +14,7 @@ covers the same ground with smaller budgets.
     python -m bench.fuzz_dpor --seed 0 --programs 300 --bound 1
     python -m bench.fuzz_dpor --seed 0 --programs 300 --mixed     # several tasks per CPU, two CPUs
     python -m bench.fuzz_dpor --seed 0 --programs 300 --mixed --order all
+    python -m bench.fuzz_dpor --seed 0 --programs 300 --parts      # Obj.parts, a put's free check
 
 With ``--order first``, ``last``, ``random`` or ``all`` (those and dpor's own,
 a pending choice first), dpor starts each node no wakeup sequence guides with
@@ -85,6 +86,21 @@ class OrderedDPOR(DPOR):
 KINDS = ["r", "w", "rmw", "cas", "spin", "lock", "try", "pd", "sleep", "choose", "inc", "dec", "get",
          "put", "use", "wait", "gsec", "gsec", "gbad", "map", "pr", "pw", "plock", "ptry", "pif"]
 PLAIN = ("pr", "pw")
+# --parts: a declared access of a permanent descriptor (fields w, c) or of its part
+# (field c, Obj.parts), then maybe a plain access of either field; puts run a free
+# check that reads w (the model's page descriptor, its chain words, free_pages_prepare).
+PARTS = ["duse", "cuse", "duse", "cuse"]
+
+
+@shared_struct(owner="desc", owners={"c": "part"})
+@dataclass(slots=True, eq=False)
+class Desc:
+    """A never-freed descriptor whose field ``c`` lives in a part of its own."""
+
+    desc: Obj
+    part: Obj
+    w: int = 0
+    c: int = 0
 
 
 @shared_struct(owner="owner")
@@ -110,9 +126,11 @@ def _plain(mem, op, ti, out):
     else:
         mem.d[field] = ti + 600
 
-def gen_prog(rng, mixed=False):
+def gen_prog(rng, mixed=False, parts=False):
     """A random program; ``mixed``: 3-4 tasks on two CPUs, each CPU with a task
-    and one with two or more (several tasks per CPU and several CPUs)."""
+    and one with two or more (several tasks per CPU and several CPUs); ``parts``:
+    with the descriptor and its part (:data:`PARTS`)."""
+    kinds = KINDS + PARTS if parts else KINDS
     ntasks = rng.randint(3, 4) if mixed else rng.randint(2, 3)
     ncpu = 2 if mixed else rng.choice([1, 2, None])
     nvars = rng.randint(1, 2)
@@ -122,7 +140,7 @@ def gen_prog(rng, mixed=False):
     for t in range(ntasks):
         ops = []
         for _ in range(rng.randint(1, 4)):
-            k = rng.choice(KINDS)
+            k = rng.choice(kinds)
             if k in ("r", "w", "rmw", "cas", "spin", "inc", "dec"):
                 ops.append((k, rng.randrange(nvars), rng.randint(0, 2)))
             elif k in ("lock", "try"):
@@ -139,6 +157,8 @@ def gen_prog(rng, mixed=False):
                 ops.append((k, rng.randint(0, 3)))
             elif k in PLAIN:
                 ops.append((k, rng.choice(["a", "b"]), rng.choice([0, 2]) if k == "pr" else rng.choice([1, 3])))
+            elif k in ("duse", "cuse"):
+                ops.append((k, rng.choice([False, True]), rng.choice(["", "", "w", "c"])))
             elif k == "plock":
                 ops.append((k, rng.randrange(nlocks), rng.choice(["a", "b"]), rng.randint(0, 3)))
             elif k in ("ptry", "pif"):
@@ -148,7 +168,7 @@ def gen_prog(rng, mixed=False):
                 ops.append((k,))
         cpu = (t % 2 if t < 2 else rng.randrange(2)) if mixed else rng.randrange(ncpu) if ncpu else None
         tasks.append((ops, cpu))
-    return {"tasks": tasks, "ncpu": ncpu, "nvars": nvars, "lockkinds": lockkinds}
+    return {"tasks": tasks, "ncpu": ncpu, "nvars": nvars, "lockkinds": lockkinds, "parts": parts}
 
 def mkbuild(spec):
     def build():
@@ -156,6 +176,8 @@ def mkbuild(spec):
         # A refcounted object (put_page): 2 references, freed by the last put.
         ref, page = Var("ref", 2, counter=True), Obj("page")
         mem = Mem(page, d=SharedDict({"a": 0}))
+        part = Obj("part", permanent=True)
+        dsc = Desc(Obj("desc", permanent=True, parts=(part,)), part)
         # A lock and the counter it guards (the guarded-sections reduction).
         g = SpinLock("g")
         gv = Var("gv", 0, counter=True, guard=g)
@@ -232,8 +254,17 @@ def mkbuild(spec):
                         yield ref.add(1)
                         if op[1]:
                             yield vs[0].add(1)      # a plain (non-counter) addition
+                    elif k in ("duse", "cuse"):
+                        yield (dsc.desc if k == "duse" else part).access(write=op[1])
+                        if op[2] and op[1]:
+                            setattr(dsc, op[2], ti + 700)   # "cuse" then w: not declared
+                        elif op[2]:
+                            out.append((op[2], getattr(dsc, op[2])))
                     elif k == "put":
-                        yield ref.add(-1, frees=page)
+                        if spec.get("parts"):
+                            yield ref.add(-1, frees=page, on_free=lambda: out.append(("check", dsc.w)))
+                        else:
+                            yield ref.add(-1, frees=page)
                         if op[1]:
                             out.append((yield ref.read()))
                     elif k == "use":
@@ -288,7 +319,7 @@ def mkbuild(spec):
                 yield from body(ops, out)
             return t
         tasks = [Task(mk(ops, i), name=f"T{i}", cpu=cpu) for i, (ops, cpu) in enumerate(spec["tasks"])]
-        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), ref.value, page.alive, gv.value, tuple(sorted((a, tuple(b)) for a, b in locals_)), mem.a, mem.b, tuple(sorted(mem.d.items()))))
+        return Program(tasks, cpus=spec["ncpu"], observe=lambda: (tuple(v.value for v in vs), ref.value, page.alive, gv.value, tuple(sorted((a, tuple(b)) for a, b in locals_)), mem.a, mem.b, tuple(sorted(mem.d.items())), dsc.w, dsc.c))
     return build
 
 def _raced(r) -> bool:
@@ -350,6 +381,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-choose", action="store_true", help="programs without choose()")
     ap.add_argument("--mixed", action="store_true",
                     help="3-4 tasks on two CPUs, both used, at least one shared (checker.mixed)")
+    ap.add_argument("--parts", action="store_true",
+                    help="with a descriptor and its part (Obj.parts) and a put's free check reading it")
     ap.add_argument("--order", choices=ORDERS + ("all",), default="dpor",
                     help="how dpor takes the enabled steps of an unguided node (OrderedDPOR)")
     ap.add_argument("--quiet", action="store_true",
@@ -364,7 +397,7 @@ def main(argv=None) -> int:
     orders = ORDERS if args.order == "all" else (args.order,)
     bad = races = 0
     for it in range(args.programs):
-        spec = gen_prog(rng, args.mixed)
+        spec = gen_prog(rng, args.mixed, args.parts)
         if it < args.start:
             continue
         if args.bound is not None:

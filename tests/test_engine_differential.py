@@ -747,3 +747,18 @@ def test_a_section_that_never_ends_strands_an_invisible_step_of_its_cpu(first):
     dpor = explore(make_build(spec), scheduler="dpor", properties=[], stop_on_violation=False)
     assert dfs.complete and dpor.complete
     assert dpor.outcomes == dfs.outcomes and len(dfs.outcomes) == 2
+
+
+# Found by bench/fuzz_dpor.py --parts seed 50 (program 41, shrunk): a choice that touches
+# nothing, made before its CPU mate's section that ends and the one that never does.  Its
+# CPU edge to the first section is no race (the two orders are one trace), and through it
+# the never-ending one looked ordered after the choice: no order ran the sections first,
+# so the outcome where the chooser never ran (stranded before its choice) was missed.
+def test_a_section_that_never_ends_strands_a_choice_made_before_another_section():
+    from bench.fuzz_dpor import mkbuild
+    spec = {"tasks": [([("lock", 0, True, 3), ("pd", 3)], 0), ([("choose", 1)], 0), ([("choose", 0)], 1)],
+            "ncpu": 2, "nvars": 2, "lockkinds": ["spin"]}
+    dfs = explore(mkbuild(spec), scheduler="dfs", properties=[], stop_on_violation=False)
+    dpor = explore(mkbuild(spec), scheduler="dpor", properties=[], stop_on_violation=False)
+    assert dfs.complete and dpor.complete
+    assert dpor.outcomes == dfs.outcomes

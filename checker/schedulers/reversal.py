@@ -211,7 +211,13 @@ class RaceReversal:
         another task of that CPU that ran before the section started is *not*
         independent of the start: started first, the section keeps that step
         (and the rest of its task) from ever running, a different outcome.
-        Each such step gets the sequence that starts the section before it."""
+        Each such step gets the sequence that starts the section before it.
+        So does a ``choose()`` that touches nothing: it depends on its CPU's
+        ownership changes, but a section between it and the start that touches
+        nothing it depends on makes the two orders one trace for the race
+        reversal (``coarse_relation``), and the task's choice, made or not, is
+        what the outcome differs by (``bench.fuzz_dpor --parts --seed 50``,
+        program 41)."""
         for c, o in enumerate(world.owner):
             if o is None or not world.shared_cpu[c] or world.tasks[o].finished:
                 continue
@@ -221,9 +227,17 @@ class RaceReversal:
                 continue
             for k in range(max(self.base, 0), s):
                 ek = evs[k]
-                if ek.task == o or world.tasks[ek.task].cpu != c or step_cpu(ek) >= 0 or hb(k, s):
+                q = ek.task
+                if q == o or world.tasks[q].cpu != c or (step_cpu(ek) >= 0 and not _quiet_choice(ek)):
                     continue
-                v = [(event_key(evs[m]), event_fp(evs[m])) for m in range(k + 1, s) if not hb(k, m)]
+                # The step touches nothing: what comes after it only through its CPU
+                # (a choice's ownership edges) may come before it.  What needs its
+                # task's next step may not, nor may the section if it does.
+                p = next((m for m in range(k + 1, s) if evs[m].task == q), None)
+                if p is not None and hb(p, s):
+                    continue
+                v = [(event_key(evs[m]), event_fp(evs[m])) for m in range(k + 1, s)
+                     if evs[m].task != q and not (p is not None and m > p and hb(p, m))]
                 v.append((event_key(evs[s]), event_fp(evs[s])))
                 node = self.nodes[k]
                 if not any(in_weak_initials(sk, sf, v) for sk, sf in node.sleep.items()):
@@ -468,3 +482,8 @@ class RaceReversal:
                 o = None if ep.own == ep.task else ep.task
             out[c] = o
         return out
+
+
+def _quiet_choice(ev) -> bool:
+    """A ``choose()`` step: no footprint, no change of its CPU's owner."""
+    return ev.action.op == A.CHOOSE and not ev.kind and not ev.fps and not ev.oc
