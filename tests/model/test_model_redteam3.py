@@ -12,6 +12,9 @@ run the code they change.  What the round exposed (tests below name each mechani
 * migrate_zspage_ignores_dst_full: a scenario gap -- no default scenario had a compaction
   source with more objects than its destination had room for, so migrate_zspage's "dst full"
   exit never decided alone; the new default scenario compact-partial has one.
+* migrate_zspage_hoists_used_obj: a scenario gap -- no default scenario moved two objects in
+  one migrate_zspage call (nor compacted more than one size class); compact-partial's second,
+  larger class does both.
 * migrate_rewrites_first_object_only: a scenario gap -- no default scenario migrated a page in
   which two allocated objects start, so the handle-rewrite loop never rewrote a second handle;
   the new default scenario migrate-full does.
@@ -54,6 +57,7 @@ FOUND = {
     "malloc_new_zspage_no_relock": ("malloc-migrate", 1, "pool-consistency"),
     "migrate_rewrites_first_object_only": ("migrate-full", 2, "pool-consistency"),
     "migrate_trylock_before_class_lock": ("compact-migrate", 2, "lock-order"),
+    "migrate_zspage_hoists_used_obj": ("compact-partial", 1, "bug"),
     "migrate_zspage_ignores_dst_full": ("compact-partial", 2, "bug"),
     "obj_read_end_unlock_before_kunmap": ("up-read-compact", 1, "no-free-while-mapped"),
     "obj_read_from_irq": ("irq-read-migrate", 1, "sleep-in-atomic"),
@@ -185,11 +189,15 @@ def test_compact_partial_has_a_source_larger_than_its_destinations_room():
     # emptiest; the bug needs src.inuse > objs - dst.inuse with zs_can_compact still true.
     s = SCENARIOS["compact-partial"]
     assert s.default and set(s.counts) == {1, 2}
-    [cls] = _pool("compact-partial").size_class
-    inuse = sorted(z.inuse for z in cls.ghost_zspages)
+    small, large = _pool("compact-partial").size_class
+    inuse = sorted(z.inuse for z in small.ghost_zspages)
     dst, src = inuse[-1], inuse[0]
-    assert src > cls.objs_per_zspage - dst
-    assert (len(inuse) * cls.objs_per_zspage - sum(inuse)) // cls.objs_per_zspage >= 1
+    assert src > small.objs_per_zspage - dst
+    assert (len(inuse) * small.objs_per_zspage - sum(inuse)) // small.objs_per_zspage >= 1
+    # migrate_zspage_hoists_used_obj: in the larger class (compacted first) one call moves
+    # two objects: the source's objects all fit the destination.
+    dst, src = (z.inuse for z in large.ghost_zspages)
+    assert src >= 2 and src <= large.objs_per_zspage - dst
 
 
 def test_migrate_full_migrates_a_page_starting_two_allocated_objects():
