@@ -254,6 +254,21 @@ SCENARIOS = {s.name: s for s in (
              (_client(ops=("malloc", "read")), _COMPACT),
              pool=(("x.b", "x.c", None, None), (None, None, "c0.a", None)), free_work_pending=False,
              geometry=WIDE_GEOMETRY, cpu_counts=_BOTH),
+    Scenario("compact-partial", "compaction of two size classes against a reader: in the "
+             "larger, one migrate_zspage moves two objects (across the source's pages); in "
+             "the reader's, the source holds more objects than its destination has room for, "
+             "so migrate_zspage stops on a full dst with src not empty, both are put back "
+             "across the resched block and a second round empties src (section 2.4 d, f-h)", 1, 2,
+             (_client(ops=("read",)), _COMPACT),
+             pool=(("x.a", "x.b", "x.c", None), ("x.d", "x.e", "x.f", None), ("x.g", "c0.a", None, None)),
+             more_classes=((Geometry(4, 4, 4), (("y.a", "y.b", None, None), ("y.c", "y.d", None, None))),),
+             free_work_pending=False, geometry=WIDE_GEOMETRY, cpu_counts=_BOTH),
+    Scenario("migrate-full", "migration of a page in which two allocated objects start, "
+             "against a reader of the second (which spans into the next page): every handle "
+             "of the page is rewritten (section 2.5 step 7)", 1, 2,
+             (_client(ops=("read",)), TaskSpec("migration", "migration", 1, targets=("zs2.p0",))),
+             pool=(("x.b", None), ("x.c", "c0.a"), (None, None)), free_work_pending=False,
+             cpu_counts=_BOTH),
     Scenario("migrate-migrate", "two migrations of pages of one zspage: an asynchronous one puts "
              "its page back when the other holds its lock", 1, 2,
              (TaskSpec("migration", "migration0", 0, targets=("zs2.p0",), mode="async"),

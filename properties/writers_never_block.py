@@ -9,7 +9,7 @@ The rules of the zspage lock (zsmalloc-protocol.md section 3, "Rules of the
   sleeps);
 * rule 2, *writers are always atomic*: while a task holds the write side it
   must not sleep (``schedule()``), call ``cond_resched()``/``might_sleep()``,
-  start a blocking acquisition of any lock or a ``spin_until`` wait, and it
+  start a blocking acquisition of a sleeping lock or a ``spin_until`` wait, and it
   must not be preemptible (hazard 14: readers spin on a writer, so a
   preempted writer makes them spin for ever).
 
@@ -106,10 +106,9 @@ class WritersNeverBlock(Monitor):
         what = None
         if op in _SLEEPS:
             what = _SLEEPS[op]
-        elif op == _ACQUIRE and a.obj.blocking:
+        elif op == _ACQUIRE and a.obj.blocking and _may_sleep_for(a.obj):
             lk = a.obj
-            how = "spin" if lk.spinning else "sleep"
-            what = f"may {how} waiting for {lock_name(lk)}{' (read)' if a.arg else ''}"
+            what = f"may sleep waiting for {lock_name(lk)}{' (read)' if a.arg else ''}"
         elif op == A.WAIT:
             lk = a.obj
             what = f"may {'spin' if lk.spinning else 'sleep'} waiting for {lock_name(lk)} to be released"
@@ -133,9 +132,7 @@ class WritersNeverBlock(Monitor):
             what = f"spins waiting on {a.obj.name}"
         elif op == A.WAIT:
             what = f"waits for {lock_name(a.obj)} to be released"
-        elif op == _ACQUIRE and a.obj.blocking and not a.obj.spinning and not a.obj.sleeps_on_rt:
-            # (A spinlock that sleeps on PREEMPT_RT is still a spinlock here: its
-            # holder never sleeps of its own accord, and the wait inherits priority.)
+        elif op == _ACQUIRE and a.obj.blocking and _may_sleep_for(a.obj):
             what = f"may sleep waiting for {lock_name(a.obj)}"
         elif op in _SLEEPS:
             what = _SLEEPS[op]
@@ -151,6 +148,17 @@ class WritersNeverBlock(Monitor):
         if last is not None and last not in steps:
             steps.append(last)
         world.report(self.name, message, task=t.index, steps=sorted(steps))
+
+
+def _may_sleep_for(lk) -> bool:
+    """Whether waiting for ``lk`` may last as long as its holder likes: a sleeping lock
+    (mutex, rwsem, page lock).  A spinning lock's holders are atomic and leave it soon, so
+    a writer spinning for one is still atomic and bounded (rule 2 holds); if a holder
+    waits for the writer in turn, that cycle is the ``deadlock`` / ``lock-order``
+    property's to report.  A spinlock that sleeps on PREEMPT_RT is still a spinlock
+    here: its holder never sleeps of its own accord, and the wait inherits priority
+    (taking one inside an explicit ``preempt_disable()`` is ``sleep-in-atomic``'s)."""
+    return not lk.spinning and not lk.sleeps_on_rt
 
 
 def _readers_block(t, wl) -> bool:

@@ -79,9 +79,8 @@ UNRUN = {
     "upstream": {**_GEOMETRY,
                  # built only for a version with the map API
                  "zs_create_pool": ['areas = tuple(MapArea(cpu, Var(f"zs_map_area[{cpu}].vm_mm", 0),']},
-    "v5": {**_GEOMETRY,
-           # an in-page object read through the obj API: the default reader maps
-           "zs_obj_read_begin": ['mem = Mem("page", page, idx)']},
+    # (v5's in-page object read through the obj API runs in `compact-partial`.)
+    "v5": {**_GEOMETRY},
     "legacy": {**_GEOMETRY,
                # a source with objects left after the move (wider zspages)
                "_zs_compact": ["yield from self.putback_zspage(cls, src)"],
