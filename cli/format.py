@@ -49,6 +49,7 @@ class ScenarioRun:
     traces: list = field(default_factory=list)
     shallower: int | None = None      # explored at this depth, below the check's: a bug found first
                                       # there (first bugs first), or a review scenario
+    kernel: str | None = None         # "PREEMPT_RT" for a run of a !RT check's RT pass
 
 
 EXIT_INTERRUPTED = {2: 130, 15: 143}    # SIGINT, SIGTERM: 128 + the signal, the shell's convention
@@ -86,6 +87,8 @@ def check_header(h: dict, scenarios) -> str:
     return (f"zsmc check: variant {h['variant']}, depth {h['depth']}{kernel}, scheduler {h['scheduler']}"
             f"{bound}, seed {h['seed']}\n"
             f"  scenarios: {', '.join(scenarios)}\n"
+            + (f"  and on PREEMPT_RT, at depth 1 (--quick leaves it out): the scenarios above\n"
+               if h.get("rt_pass") else "")
             + (f"  review scenarios, at depth 1 (--quick leaves them out): "
                f"{', '.join(h['review'])}\n" if h.get("review") else "")
             + f"  properties: {props}")
@@ -111,6 +114,8 @@ def scenario_text(run: ScenarioRun, quiet: bool = False, all_steps: bool = False
     extra = f", {r.deadlocks} deadlocked" if r.deadlocks else ""
     cpus = run.params.get("cpus") if isinstance(run.params, dict) else None
     where = "" if cpus is None else f" ({cpus} CPU{'' if cpus == 1 else 's'})"
+    if run.kernel is not None:
+        where += f" on {run.kernel}"
     if run.shallower is not None:
         where += f" at depth {run.shallower}"
     lines = [(f"scenario {run.name}{where}: {r.executions} executions, {r.redundant} redundant{extra}, "
@@ -253,11 +258,15 @@ def replay_text(path: str, expect: str, outcome) -> str:
 def check_command(h: dict, scenario: str, params: dict) -> dict:
     """A trace's ``meta``: the check's settings and the command that finds it again."""
     depth = h["depth"]
-    if scenario in h.get("review", ()) and isinstance(params, dict):
-        depth = params.get("depth", depth)        # a review scenario ran at depth 1 only
+    config = h.get("config", "default")
+    rt_pass = bool(h.get("rt_pass")) and isinstance(params, dict) and params.get("config") == "rt"
+    if (scenario in h.get("review", ()) or rt_pass) and isinstance(params, dict):
+        depth = params.get("depth", depth)        # a review scenario, the RT pass: depth 1 only
+    if rt_pass:
+        config = "rt"
     cmd = ["zsmc", "check", "--depth", str(depth)]
-    if h.get("config", "default") != "default":
-        cmd += ["--config", h["config"]]
+    if config != "default":
+        cmd += ["--config", config]
     if h.get("memory_model", "sc") != "sc":
         cmd += ["--memory-model", h["memory_model"]]
     if h["mutation"]:

@@ -64,6 +64,7 @@ class CheckPlan:
     no_minimize: bool = False
     exitfirst: bool = False
     review: tuple = ()                # the review scenarios added to the default set (at depth 1)
+    rt_pass: tuple = ()               # the default scenarios run again on PREEMPT_RT (at depth 1)
     quiet: bool = False
     all_steps: bool = False
     show_coverage: bool = False
@@ -92,6 +93,7 @@ class CheckPlan:
         # --scenario X twice: once.
         names = list(dict.fromkeys(scenarios)) or default_scenarios(reg, variant_cls)
         extra = review_added(reg, variant_cls, label, mutation, scenarios, review)
+        rt = rt_pass_added(names, extra, config, memory_model, scheduler)
         props = check_properties(properties)
         check_search(scheduler, preemption_bound, executions, seed,
                      split=jobs > 1 or dask is not None or checkpoint is not None or resume is not None)
@@ -108,8 +110,13 @@ class CheckPlan:
                     f"also run --cpus {' and --cpus '.join(map(str, rest))} for the other count(s)")
             counts[names[0]] = [first]
         kw = _build_kw(config, memory_model)
-        builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth if name in names else 1, c, **kw))
-                       for name in names + extra for c in counts[name])
+        builds = tuple(Build(name, *reg.make_build(variant_cls, name, depth, c, **kw))
+                       for name in names for c in counts[name])
+        # The cheaper extra pass first (a few seconds against a minute of review scenarios).
+        builds += tuple(Build(name, *reg.make_build(variant_cls, name, 1, c, **_build_kw("rt", memory_model)))
+                        for name in rt for c in counts[name])
+        builds += tuple(Build(name, *reg.make_build(variant_cls, name, 1, c, **kw))
+                        for name in extra for c in counts[name])
         check_files(dask, out, checkpoint, resume)
         search = search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds))
         if search in ("split", "pooled", "bounded", "auto-bound") and _has_interrupts(builds):
@@ -136,7 +143,7 @@ class CheckPlan:
                    max_executions=max_executions, time_limit=time_limit, seed=seed, executions=executions,
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
                    max_steps=max_steps, config=config, memory_model=memory_model, output=output, out=out, no_minimize=no_minimize,
-                   exitfirst=exitfirst, review=tuple(extra), quiet=quiet,
+                   exitfirst=exitfirst, review=tuple(extra), rt_pass=tuple(rt), quiet=quiet,
                    all_steps=all_steps, show_coverage=show_coverage, note=note)
 
     @property
@@ -156,12 +163,19 @@ class CheckPlan:
             h["memory_model"] = self.memory_model   # likewise
         if self.review:
             h["review"] = list(self.review)         # likewise: only a check that added them
+        if self.rt_pass:
+            h["rt_pass"] = list(self.rt_pass)       # likewise
         return h
 
     @property
     def build_kw(self) -> dict:
         """The keyword arguments of ``reg.make_build`` for this check's kernel semantics."""
         return _build_kw(self.config, self.memory_model)
+
+    def kw_of(self, params) -> dict:
+        """Those of one build, by its params (the PREEMPT_RT pass's builds are on RT)."""
+        config = params.get("config", self.config) if isinstance(params, dict) else self.config
+        return _build_kw(config, self.memory_model)
 
 
 def _build_kw(config, memory_model) -> dict:
@@ -237,6 +251,19 @@ def review_added(reg, variant_cls, label, mutation, scenarios, review) -> list:
     if review is None and not _is_patch(reg, label, mutation):
         return []
     return review_scenarios(reg)
+
+
+def rt_pass_added(names, review, config, memory_model, scheduler) -> list:
+    """The default scenarios a check runs again on a PREEMPT_RT kernel, at depth 1, after
+    the default set: whenever it adds the review scenarios (a patch's check, or
+    ``--review``), on a !PREEMPT_RT check of the sequentially consistent model.  A patch
+    ships to both kernels, and some bugs are bugs on one only (a spinlock_t taken inside
+    preempt_disable() sleeps in atomic context on RT: red team round 3's
+    free_preempt_disabled passed a patch's check that ran !RT alone).  Not for the
+    state machine (``--scheduler hypothesis``), which models !RT only."""
+    if not review or config != "default" or memory_model != "sc" or scheduler == "hypothesis":
+        return []
+    return list(names)
 
 
 def review_scenarios(reg) -> list:

@@ -107,14 +107,14 @@ class Session:
         too, cut short) and its scenario is done; the others go on to the full depth.
         A bug depth 1 finds is reported in depth 1's time, whatever the depth asked."""
         p = self.plan
-        kw = p.build_kw
         for depth in range(1, p.depth):
             # A review scenario runs at depth 1 only: its full pass is this one.
             todo = [i for i in range(len(p.builds)) if i not in self.reported
                     and p.builds[i].params.get("depth", p.depth) > depth]
             if not todo or self.stopped:
                 return
-            shallow = [type(b)(b.name, *p.reg.make_build(p.cls, b.name, depth, b.params.get("cpus"), **kw))
+            shallow = [type(b)(b.name, *p.reg.make_build(p.cls, b.name, depth, b.params.get("cpus"),
+                                                         **p.kw_of(b.params)))
                        for b in (p.builds[i] for i in todo)]
             if strategy.pooled:
                 # As the full-depth pass runs: every scenario's subtrees on one pool.
@@ -226,7 +226,9 @@ class Session:
         self.reported.add(index)
         run_ = fmt.ScenarioRun(name, params, result, shallower=self.shallower.get(index))
         if index not in self.shallower and isinstance(params, dict) and params.get("depth", plan.depth) < plan.depth:
-            run_.shallower = params["depth"]        # a review scenario: depth 1 only
+            run_.shallower = params["depth"]        # a review scenario or the RT pass: depth 1 only
+        if plan.rt_pass and isinstance(params, dict) and params.get("config") == "rt":
+            run_.kernel = "PREEMPT_RT"
         # Persist before anything is said about a violation (style.md lesson 10).
         for v in result.violations:
             budget = None if plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)
@@ -237,8 +239,10 @@ class Session:
             click.echo(report)
         if plan.exitfirst and result.violations and not self.stopped:
             self.stopped = True
-            left = [f"{b.name} ({b.params.get('cpus')} CPU)" if isinstance(b.params, dict)
-                    and b.params.get("cpus") else b.name
+            left = [(f"{b.name} ({b.params.get('cpus')} CPU)" if isinstance(b.params, dict)
+                     and b.params.get("cpus") else b.name)
+                    + (" on PREEMPT_RT" if plan.rt_pass and isinstance(b.params, dict)
+                       and b.params.get("config") == "rt" else "")
                     for i, b in enumerate(plan.builds) if i not in self.reported]
             if left:
                 self.stop_note = f"note: stopped at the first violation (-x); not checked: {', '.join(left)}"

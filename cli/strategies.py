@@ -164,8 +164,7 @@ class Pooled(Split):
         p = self.plan
         weights = []
         for b in builds:
-            kw = p.build_kw
-            small, _ = p.reg.make_build(p.cls, b.name, 1, b.params.get("cpus", p.cpus), **kw)
+            small, _ = p.reg.make_build(p.cls, b.name, 1, b.params.get("cpus", p.cpus), **p.kw_of(b.params))
             weights.append(explore(small, scheduler="dpor", properties=[], max_executions=10_000).executions)
         indices = list(range(len(builds)))
         try:

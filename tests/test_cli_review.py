@@ -55,7 +55,7 @@ def test_a_patch_check_adds_the_review_scenarios_at_depth_1_after_the_default_se
     assert list(dict.fromkeys(names)) == DEFAULT + REVIEW
     assert doc["review"] == REVIEW
     for s in doc["scenarios"]:
-        want = 1 if s["name"] in REVIEW else int(depth)
+        want = 1 if s["name"] in REVIEW or s["params"].get("config") == "rt" else int(depth)
         assert s["params"]["depth"] == want, s["name"]
     # Run once each: the first-bugs-first pass at depth 1 is their only pass.
     assert names.count("mixed-a") == len(SCENARIOS["mixed-a"].counts) == 1
@@ -111,3 +111,44 @@ def test_where_it_runs_looks_in_a_review_scenario_at_depth_1():
     plain = types.SimpleNamespace(SCENARIOS={"mixed-a": dataclasses.replace(SCENARIOS["mixed-a"], review=False)},
                                   make_build=registry.make_build)
     assert cov.where_it_runs(Upstream, "zs_obj_write", 2, plain) is None
+
+
+# -- the PREEMPT_RT pass ----------------------------------------------------------------
+
+def test_a_patch_check_runs_the_default_set_again_on_preempt_rt_at_depth_1(patch, tmp_path):
+    """A patch ships to both kernels: some bugs are bugs on PREEMPT_RT only (a spinlock_t
+    taken inside preempt_disable() sleeps in atomic context there)."""
+    doc = checked("--variant", patch, "--depth", "2", out=tmp_path)
+    assert doc["rt_pass"] == DEFAULT and "config" not in doc
+    runs = [(s["name"], s["params"].get("config"), s["params"]["depth"]) for s in doc["scenarios"]]
+    rt = [(n, d) for n, c, d in runs if c == "rt"]
+    assert list(dict.fromkeys(n for n, _ in rt)) == DEFAULT and {d for _, d in rt} == {1}
+    # After the default set, before the review scenarios (the cheaper pass first).
+    kinds = ["rt" if c == "rt" else "review" if n in REVIEW else "default" for n, c, _ in runs]
+    assert kinds == sorted(kinds, key=["default", "rt", "review"].index)
+
+
+def test_quick_a_version_a_named_scenario_or_an_rt_check_has_no_rt_pass(patch, tmp_path):
+    assert "rt_pass" not in checked("--variant", patch, "--quick", out=tmp_path)
+    assert "rt_pass" not in checked(out=tmp_path)
+    assert "rt_pass" not in checked("--variant", patch, "--scenario", "smoke", out=tmp_path)
+    doc = checked("--variant", patch, "--config", "rt", out=tmp_path)
+    assert "rt_pass" not in doc and doc["config"] == "rt"
+    assert checked("--variant", "v5", "--review", out=tmp_path)["rt_pass"] == DEFAULT
+
+
+def test_an_rt_only_bug_is_found_by_a_patchs_default_check(tmp_path):
+    """Red team round 3's free_preempt_disabled passed every !RT scenario; the RT pass finds
+    it, says where, and its trace's command and program are on RT."""
+    variant = "tests/variants/redteam3/free_preempt_disabled.py:FreePreemptDisabled"
+    res = run("check", "--variant", variant, "-x", "--no-minimize", "--out", tmp_path)
+    assert res.exit_code == 1, res.stdout
+    out = res.stdout
+    assert "  and on PREEMPT_RT, at depth 1 (--quick leaves it out): the scenarios above" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("scenario ") and "incomplete" in ln)
+    assert " on PREEMPT_RT" in line and "violation" not in line.split(":")[0]
+    assert "on PREEMPT_RT" in out.split("not checked: ", 1)[1]
+    path = next(ln.split("trace: ", 1)[1] for ln in out.splitlines() if ln.startswith("trace: "))
+    trace = json.loads(open(path).read())
+    assert "--config rt" in trace["meta"]["command"] and trace["program"]["params"]["config"] == "rt"
+    assert trace["violation"]["property"] == "sleep-in-atomic"
