@@ -23,8 +23,8 @@ the tool beside ``cli/``, not part of ``checker``: the engine knows no model.
   says ``allow_incomplete=True``; a sampled one (``random``, ``pct``) is
   never complete and is not held to it.  It returns the :class:`checker.Result`.
   ``zsmc_check(variant="patch.py:Class", scenario="read-compact")`` (or
-  ``mutation=``, ``cpus=``; no scenario: each default scenario) checks a
-  variant of the zsmalloc model.  The depth applies to every model build
+  ``mutation=``, ``cpus=``, ``config="rt"``; no scenario: each default
+  scenario) checks a variant of the zsmalloc model.  The depth applies to every model build
   (a build carrying ``loader`` and ``params``, as ``model.registry.make_build``
   returns it, is rebuilt with it; one whose program has no depth refuses
   it) and to a build function taking ``depth=``.  A violation's trace is
@@ -130,7 +130,8 @@ class ZsmcCheck:
         except KeyError:
             raise AttributeError(name) from None
 
-    def __call__(self, build=None, *, variant=None, mutation=None, scenario=None, cpus=None, **overrides):
+    def __call__(self, build=None, *, variant=None, mutation=None, scenario=None, cpus=None, config=None,
+                 **overrides):
         import checker
 
         unknown = set(overrides) - set(_OPTIONS)
@@ -146,7 +147,10 @@ class ZsmcCheck:
             if variant is not None or mutation is not None or scenario is not None:
                 if build is not None:
                     raise checker.UsageError("zsmc_check takes a build or variant=/mutation=/scenario=, not both")
-                builds = _model_builds(variant, mutation, scenario, cpus, o["depth"])
+                builds = _model_builds(variant, mutation, scenario, cpus, o["depth"], config)
+            elif config is not None:
+                raise checker.UsageError("zsmc_check: config= applies to the model (variant=, mutation=, "
+                                         "scenario=); a build function sets its program's config itself")
             elif build is None:
                 raise checker.UsageError("zsmc_check needs a build function, or variant= (and scenario=)")
             else:
@@ -223,8 +227,9 @@ def _with_depth(build, depth):
     return None, build, None
 
 
-def _model_builds(variant, mutation, scenario, cpus, depth) -> list:
-    """``[(scenario, build, program)]`` of the zsmalloc model for the variant and scenarios."""
+def _model_builds(variant, mutation, scenario, cpus, depth, config=None) -> list:
+    """``[(scenario, build, program)]`` of the zsmalloc model for the variant and scenarios,
+    on kernel configuration ``config`` (None: !PREEMPT_RT; ``"rt"``)."""
     reg = importlib.import_module("model.registry")
     if mutation is not None:
         m = reg.MUTATIONS.get(mutation)
@@ -238,8 +243,10 @@ def _model_builds(variant, mutation, scenario, cpus, depth) -> list:
         # Without cpus=, each CPU count the scenario runs at, as ``zsmc check`` does.
         counts = reg.cpu_counts(name, cpus)
         for c in counts:
-            build, params = reg.make_build(cls, name, depth or 1, c)
+            build, params = reg.make_build(cls, name, depth or 1, c, config=config)
             label = name if len(counts) == 1 else f"{name} on {params['cpus']} CPU(s)"
+            if params.get("config") == "rt":
+                label += " on PREEMPT_RT"
             out.append((label, build, {"loader": build.loader, "params": params}))
     return out
 

@@ -61,7 +61,7 @@ def test_the_recipe_passes_a_good_patch(pytester):
     pytester.path.joinpath("patches", "my_patch.py").write_text(CLEAN)
     # The review scenarios take a minute: their collection, below.
     res = _run(pytester, "--zsmc-depth", "1", "-q", "tests", "-k", "not roles_combined")
-    res.assert_outcomes(passed=len([s for s in SCENARIOS.values() if s.default]) + 1)   # and the machine
+    res.assert_outcomes(passed=2 * len([s for s in SCENARIOS.values() if s.default]) + 1)   # !RT, RT, machine
     res = _run(pytester, "--collect-only", "-q", "tests", "-k", "roles_combined")
     review = sorted(n for n, s in SCENARIOS.items() if s.review)
     assert review and all(f"test_the_roles_combined[{n}]" in res.stdout.str() for n in review)
@@ -76,14 +76,14 @@ def test_the_recipe_fails_a_buggy_patch_with_a_trace_that_stays(pytester):
     # A subprocess: --hypothesis-seed sets a process-wide seed, which must not leak here.
     res = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:cacheprovider", "--zsmc-depth", "1", "-q",
                                         "tests", "-k", "read-compact or LargePool", "--hypothesis-seed", "0")
-    res.assert_outcomes(failed=3)          # read-compact, up-read-compact, the state machine
+    res.assert_outcomes(failed=5)          # read-compact, up-read-compact (!RT and RT), the state machine
     out = res.stdout.str()
     res.stdout.fnmatch_lines(["*test_every_interleaving?read-compact?*",
                               "zsmc: [[]bug[]] task compaction hit BUG: __free_zspage: *in scenario read-compact*",
                               "violation of bug at step *",
                               "*steps shown: lock and preemption steps*"])
     saved = sorted(set(re.findall(r"trace(?: saved)?: (\S+\.json)", out)))
-    assert len(saved) == 3, out
+    assert len(saved) == 5, out
     for path in saved:
         assert Path(path).parent == pytester.path / "zsmc-traces", path
         assert Path(path).exists()          # not in a temporary directory pytest deletes
@@ -155,3 +155,33 @@ def test_options_apply_to_model_builds_or_are_refused(pytester):
     without = _run(pytester, "-v", "-k", "model_build")
     without.assert_outcomes(failed=1)           # depth 1 explored: fewer executions than depth 2
     json.dumps(out)
+
+
+RT_ONLY = str(Path(__file__).parent / "variants" / "redteam3" / "free_preempt_disabled.py") + ":FreePreemptDisabled"
+
+
+def test_config_rt_checks_the_model_on_preempt_rt(pytester):
+    """A bug on PREEMPT_RT only: silent on !RT, found with config="rt"; config= is the
+    model's, a build function refuses it in one line."""
+    pytester.makepyfile(test_rt=f'''
+import pytest
+
+V = {RT_ONLY!r}
+
+
+def test_silent_on_the_default_kernel(zsmc_check):
+    zsmc_check(variant=V, scenario="read-compact", cpus=2)
+
+
+@pytest.mark.zsmc(expect="violation")
+def test_found_on_rt(zsmc_check):
+    res = zsmc_check(variant=V, scenario="read-compact", cpus=2, config="rt")
+    assert res.violations[0].property == "sleep-in-atomic"
+
+
+def test_a_build_function_takes_no_config(zsmc_check):
+    zsmc_check(lambda: None, config="rt")
+''')
+    res = _run(pytester, "-v")
+    res.assert_outcomes(passed=2, failed=1)
+    res.stdout.fnmatch_lines(["*zsmc: zsmc_check: config= applies to the model*"])
