@@ -167,13 +167,9 @@ class CheckPlan:
             h["rt_pass"] = list(self.rt_pass)       # likewise
         return h
 
-    @property
-    def build_kw(self) -> dict:
-        """The keyword arguments of ``reg.make_build`` for this check's kernel semantics."""
-        return _build_kw(self.config, self.memory_model)
-
     def kw_of(self, params) -> dict:
-        """Those of one build, by its params (the PREEMPT_RT pass's builds are on RT)."""
+        """The keyword arguments of ``reg.make_build`` for one build's kernel semantics, by
+        its params (the check's, but the PREEMPT_RT pass's builds are on RT)."""
         config = params.get("config", self.config) if isinstance(params, dict) else self.config
         return _build_kw(config, self.memory_model)
 
