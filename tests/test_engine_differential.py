@@ -762,3 +762,24 @@ def test_a_section_that_never_ends_strands_a_choice_made_before_another_section(
     dpor = explore(mkbuild(spec), scheduler="dpor", properties=[], stop_on_violation=False)
     assert dfs.complete and dpor.complete
     assert dpor.outcomes == dfs.outcomes
+
+
+# Found by bench/fuzz_dpor.py --mixed --parts --order all, seed 71 (program 4), not fixed yet:
+# with the unguided steps taken in reverse order ("last"), dpor misses one of dfs's 107
+# outcomes on this four-task program (two CPUs, each shared; a trylock of an rwlock, spins,
+# plain accesses decided by a read).  Its own order ("dpor") and "first" find them all, but
+# optimal DPOR may take any step not asleep, so the outcomes must not depend on the order:
+# a latent bug in the mixed sections' reasoning.  Strict: it fails the suite once fixed.
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="dpor misses an outcome under the 'last' unguided order (seed 71)")
+def test_the_unguided_order_does_not_change_the_outcomes_of_a_mixed_program():
+    from bench.fuzz_dpor import OrderedDPOR, mkbuild
+    spec = {"tasks": [([("w", 0, 2), ("ptry", 0, "a", 1)], 0), ([("try", 0, True, 2), ("spin", 0, 1)], 1),
+                      ([("spin", 0, 2), ("pif", 0, "b", 0)], 0), ([("dec", 1, 0)], 1)],
+            "ncpu": 2, "nvars": 2, "lockkinds": ["rw"], "parts": True}
+    dfs = explore(mkbuild(spec), scheduler="dfs", properties=[], stop_on_violation=False)
+    assert dfs.complete
+    for order in ("dpor", "first", "last"):
+        sched = "dpor" if order == "dpor" else OrderedDPOR(order, 0)
+        got = explore(mkbuild(spec), scheduler=sched, properties=[], stop_on_violation=False)
+        assert got.outcomes == dfs.outcomes, order
