@@ -293,7 +293,7 @@ def free(obj) -> Action:
 def access(obj, write: bool = False, also=()) -> Action:
     """A use of ``obj``'s memory; racing accesses are ordered by the search.
 
-    ``also``: more objects the same step uses the same way, in its footprint
+    ``also``: more Objs the same step uses the same way, in its footprint
     with ``obj`` (``Obj.access`` passes the object's ``parts``)."""
     also = tuple(also)
     return Action(ACCESS, obj, bool(write), also or None)

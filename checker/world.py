@@ -469,9 +469,6 @@ class World:
         elif op == A.ACCESS:
             kind = A.W if a.arg else A.R
             if a.arg2:
-                for x in a.arg2:
-                    if x.owner is not None:
-                        rec.touch_owner(x.owner, x.name)
                 ev.fps = tuple((u, kind, None, None) for u in a.uids())
         elif op == A.PIN:
             obj.pins[index] = obj.pins.get(index, 0) + 1

@@ -255,11 +255,16 @@ def replay_text(path: str, expect: str, outcome) -> str:
     return "\n".join(lines)
 
 
+def on_rt_pass(h: dict, params) -> bool:
+    """Whether the run of ``params`` is the PREEMPT_RT pass of a !RT check (header ``h``)."""
+    return bool(h.get("rt_pass")) and isinstance(params, dict) and params.get("config") == "rt"
+
+
 def check_command(h: dict, scenario: str, params: dict) -> dict:
     """A trace's ``meta``: the check's settings and the command that finds it again."""
     depth = h["depth"]
     config = h.get("config", "default")
-    rt_pass = bool(h.get("rt_pass")) and isinstance(params, dict) and params.get("config") == "rt"
+    rt_pass = on_rt_pass(h, params)
     if (scenario in h.get("review", ()) or rt_pass) and isinstance(params, dict):
         depth = params.get("depth", depth)        # a review scenario, the RT pass: depth 1 only
     if rt_pass:

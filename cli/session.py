@@ -227,7 +227,7 @@ class Session:
         run_ = fmt.ScenarioRun(name, params, result, shallower=self.shallower.get(index))
         if index not in self.shallower and isinstance(params, dict) and params.get("depth", plan.depth) < plan.depth:
             run_.shallower = params["depth"]        # a review scenario or the RT pass: depth 1 only
-        if plan.rt_pass and isinstance(params, dict) and params.get("config") == "rt":
+        if fmt.on_rt_pass(self.header, params):
             run_.kernel = "PREEMPT_RT"
         # Persist before anything is said about a violation (style.md lesson 10).
         for v in result.violations:
@@ -241,8 +241,7 @@ class Session:
             self.stopped = True
             left = [(f"{b.name} ({b.params.get('cpus')} CPU)" if isinstance(b.params, dict)
                      and b.params.get("cpus") else b.name)
-                    + (" on PREEMPT_RT" if plan.rt_pass and isinstance(b.params, dict)
-                       and b.params.get("config") == "rt" else "")
+                    + (" on PREEMPT_RT" if fmt.on_rt_pass(self.header, b.params) else "")
                     for i, b in enumerate(plan.builds) if i not in self.reported]
             if left:
                 self.stop_note = f"note: stopped at the first violation (-x); not checked: {', '.join(left)}"

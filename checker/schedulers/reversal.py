@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from .. import actions as A
 from ..actions import W, conflict
-from ..dependence import dependent, event_fp, step_cpu
+from ..dependence import dependent, event_fp
 from ..errors import InternalError
 from ..objects import Lock
 from .contiguity import NotRunnable as _NotRunnable
@@ -228,7 +228,9 @@ class RaceReversal:
             for k in range(max(self.base, 0), s):
                 ek = evs[k]
                 q = ek.task
-                if q == o or world.tasks[q].cpu != c or (step_cpu(ek) >= 0 and not _quiet_choice(ek)):
+                # Only a step that touches nothing and leaves its CPU's owner alone (an
+                # invisible one, or a choice) can be stranded without a race showing it.
+                if q == o or world.tasks[q].cpu != c or ek.kind or ek.fps or ek.oc:
                     continue
                 # The step touches nothing: what comes after it only through its CPU
                 # (a choice's ownership edges) may come before it.  What needs its
@@ -482,8 +484,3 @@ class RaceReversal:
                 o = None if ep.own == ep.task else ep.task
             out[c] = o
         return out
-
-
-def _quiet_choice(ev) -> bool:
-    """A ``choose()`` step: no footprint, no change of its CPU's owner."""
-    return ev.action.op == A.CHOOSE and not ev.kind and not ev.fps and not ev.oc
