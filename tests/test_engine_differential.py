@@ -764,14 +764,13 @@ def test_a_section_that_never_ends_strands_a_choice_made_before_another_section(
     assert dpor.outcomes == dfs.outcomes
 
 
-# Found by bench/fuzz_dpor.py --mixed --parts --order all, seed 71 (program 4), not fixed yet:
-# with the unguided steps taken in reverse order ("last"), dpor misses one of dfs's 107
-# outcomes on this four-task program (two CPUs, each shared; a trylock of an rwlock, spins,
-# plain accesses decided by a read).  Its own order ("dpor") and "first" find them all, but
-# optimal DPOR may take any step not asleep, so the outcomes must not depend on the order:
-# a latent bug in the mixed sections' reasoning.  Strict: it fails the suite once fixed.
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="dpor misses an outcome under the 'last' unguided order (seed 71)")
+# Found by bench/fuzz_dpor.py --mixed --parts --order all, seed 71 (program 4): with the
+# unguided steps taken in reverse order ("last"), dpor missed one of dfs's 107 outcomes (T1's
+# trylock before T0's, T3's decrement after T1's write, T2 stranded).  A branch inserted for a
+# race by CPU ownership (T3's step and T1's failed trylock, same CPU) ran into T3's sleeping
+# step: a sleep-set blocked run, whose races were not reversed, and the one that put T1's
+# trylock first in that subtree was among them.  Optimal DPOR may take any step not asleep, so
+# the outcomes must not depend on the order.
 def test_the_unguided_order_does_not_change_the_outcomes_of_a_mixed_program():
     from bench.fuzz_dpor import OrderedDPOR, mkbuild
     spec = {"tasks": [([("w", 0, 2), ("ptry", 0, "a", 1)], 0), ([("try", 0, True, 2), ("spin", 0, 1)], 1),

@@ -293,6 +293,11 @@ class DPOR(BaseScheduler, RaceReversal):
             clocks = self._reverse_races(world)
             if self.keys is not None:
                 self.keys.add((trace_key(evs, clocks), world.deadlocked))
+        elif status == "redundant":
+            # Sleep-set blocked: the run is a trace explored before, but its prefix's
+            # races are this subtree's to reverse, as source-DPOR reverses every
+            # explored prefix's (docs/design.md, "Blocked runs' races").
+            self._reverse_races(world)
         while len(nodes) > self.fixed:
             node = nodes[-1]
             node.sleep[node.key] = node.fp
