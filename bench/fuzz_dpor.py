@@ -90,6 +90,10 @@ PLAIN = ("pr", "pw")
 # (field c, Obj.parts), then maybe a plain access of either field; puts run a free
 # check that reads w (the model's page descriptor, its chain words, free_pages_prepare).
 PARTS = ["duse", "cuse", "duse", "cuse"]
+# --retry: retry loops whose rounds give back what they take (checker.retryloop): a
+# trylock retried, a lock/read/unlock round, a failed cmpxchg under preempt_disable; and
+# a plain re-read (checker.spinloop).
+RETRY = ["retry", "retry"]
 
 
 @shared_struct(owner="desc", owners={"c": "part"})
@@ -126,11 +130,13 @@ def _plain(mem, op, ti, out):
     else:
         mem.d[field] = ti + 600
 
-def gen_prog(rng, mixed=False, parts=False):
+def gen_prog(rng, mixed=False, parts=False, retry=False):
     """A random program; ``mixed``: 3-4 tasks on two CPUs, each CPU with a task
     and one with two or more (several tasks per CPU and several CPUs); ``parts``:
     with the descriptor and its part (:data:`PARTS`)."""
     kinds = KINDS + PARTS if parts else KINDS
+    if retry:
+        kinds = kinds + RETRY
     ntasks = rng.randint(3, 4) if mixed else rng.randint(2, 3)
     ncpu = 2 if mixed else rng.choice([1, 2, None])
     nvars = rng.randint(1, 2)
@@ -161,6 +167,9 @@ def gen_prog(rng, mixed=False, parts=False):
                 ops.append((k, rng.choice([False, True]), rng.choice(["", "", "w", "c"])))
             elif k == "plock":
                 ops.append((k, rng.randrange(nlocks), rng.choice(["a", "b"]), rng.randint(0, 3)))
+            elif k == "retry":
+                ops.append((k, rng.randrange(nlocks), rng.choice(["try", "locked", "cas", "read"]),
+                            rng.randrange(nvars)))
             elif k in ("ptry", "pif"):
                 ops.append((k, rng.randrange(nlocks) if k == "ptry" else rng.randrange(nvars),
                             rng.choice(["a", "b"]), rng.randint(0, 3)))
@@ -208,6 +217,34 @@ def mkbuild(spec):
                             yield lk.release()
                         else:
                             out.append("busy")
+                        continue
+                    if k == "retry":
+                        lk, shape, v = ls[op[1]], op[2], vs[op[3]]
+                        while True:
+                            if shape == "try":
+                                if (yield lk.try_acquire()):
+                                    yield v.write(ti + 400)
+                                    yield lk.release()
+                                    break
+                            elif shape == "locked":
+                                yield lk.acquire()
+                                seen = yield v.read()
+                                yield lk.release()
+                                if seen != 0:
+                                    out.append(seen)
+                                    break
+                            elif shape == "read":       # a plain re-read (checker.spinloop)
+                                seen = yield v.read()
+                                if seen != 0:
+                                    out.append(seen)
+                                    break
+                            else:
+                                yield preempt_disable()
+                                seen = yield v.cmpxchg(1, 9)
+                                yield preempt_enable()
+                                if seen == 1:
+                                    break
+                            yield label("cpu_relax")
                         continue
                     if k == "pif":
                         # a read whose value decides a plain access in the same step
@@ -383,6 +420,8 @@ def main(argv=None) -> int:
                     help="3-4 tasks on two CPUs, both used, at least one shared (checker.mixed)")
     ap.add_argument("--parts", action="store_true",
                     help="with a descriptor and its part (Obj.parts) and a put's free check reading it")
+    ap.add_argument("--retry", action="store_true",
+                    help="with retry loops (checker.retryloop), which only a wait ends")
     ap.add_argument("--order", choices=ORDERS + ("all",), default="dpor",
                     help="how dpor takes the enabled steps of an unguided node (OrderedDPOR)")
     ap.add_argument("--quiet", action="store_true",
@@ -397,7 +436,7 @@ def main(argv=None) -> int:
     orders = ORDERS if args.order == "all" else (args.order,)
     bad = races = 0
     for it in range(args.programs):
-        spec = gen_prog(rng, args.mixed, args.parts)
+        spec = gen_prog(rng, args.mixed, args.parts, args.retry)
         if it < args.start:
             continue
         if args.bound is not None:

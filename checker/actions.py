@@ -197,12 +197,22 @@ class Action:
             return f"smp_{self.arg}()"
         if (op == PREEMPT_DISABLE or op == PREEMPT_ENABLE) and self.arg:
             return f"{_IRQ_NAMES[op, self.arg]}()"
+        if (op == SPIN or op == WAIT) and self.arg2:
+            # checker.retryloop's wait for a retry loop's rounds: say where it stands.
+            return f"{n}({oname}) (retrying in {self.arg2})"
         if o is not None:
             return f"{n}({oname})"
         return f"{n}()"
 
     def __repr__(self) -> str:
         return f"<Action {self.describe()}>"
+
+
+def spins(a: Action) -> bool:
+    """Whether ``a``, an acquisition or a wait for a lock, spins (keeps its CPU) when it
+    cannot go on, rather than sleeps: a spinning lock's, and checker.retryloop's wait for
+    a retry loop's rounds (``arg2``: where the loop is), which spins whatever the lock."""
+    return a.obj.spinning or (a.op == WAIT and a.arg2 is not None)
 
 
 def preempt_disable() -> Action:

@@ -142,7 +142,7 @@ class Ordering:
         if pending is None or (pending.op != A.ACQUIRE and pending.op != A.WAIT):
             return False
         lk = pending.obj
-        if lk.spinning or not lk.blocking:
+        if A.spins(pending) or not lk.blocking:
             return False
         key = (lk.uid, pending.arg, w)
         got = self._unavail.get(key)

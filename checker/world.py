@@ -50,7 +50,7 @@ from . import actions as A
 from . import config, memory_model, objects
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import _tls, set_recorder
-from . import spinloop
+from . import retryloop, spinloop
 from .races import RaceDetector
 from .recorder import StepRecorder
 
@@ -117,8 +117,8 @@ class TaskState:
     """The engine's view of one task during an execution."""
 
     __slots__ = ("index", "name", "cpu", "role", "gen", "pending", "pc", "explicit",
-                 "held", "finished", "seq", "yielded", "uids", "spin", "irq", "irqs_off", "bh_off",
-                 "interrupted")
+                 "held", "finished", "seq", "yielded", "uids", "spin", "retry", "irq", "irqs_off",
+                 "bh_off", "interrupted")
 
     def __init__(self, index, spec):
         self.index = index
@@ -135,6 +135,7 @@ class TaskState:
         self.yielded = False     # last step was schedule()/cond_resched() while preemptible
         self.uids = 0
         self.spin = None         # checker.spinloop's mark: (var uid, local state, (value,))
+        self.retry = None        # checker.retryloop's round (None: not watched)
         # Interrupts (checker.interrupts): the handler kind, the local_irq/bh
         # disable depths, and the task a handler interrupted (its CPU's owner
         # then, given the CPU back when the handler returns).
@@ -213,6 +214,8 @@ class World:
             self.mm = memory_model.Machine(len(self.tasks), self._races.vc)
             self._races.weak = True
         for t in self.tasks:
+            if not weak:
+                t.retry = retryloop.Retry()
             self._active = t
             try:
                 t.gen = specs[t.index].fn()
@@ -423,7 +426,7 @@ class World:
             ev.post = obj._value
             kind = A.W
         elif op == A.WAIT:
-            if not obj.available(index, True):
+            if not obj.available(index, a.arg):
                 raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
             ev.pre = ev.post = obj.state()
             kind = A.R
@@ -525,9 +528,18 @@ class World:
             for m in on_event:
                 m.on_event(self, ev)
         rec.cont()
-        outcome = self._resume(t, res)
+        retry = t.retry
+        if retry is not None and retry.deferred is not None:
+            # A wait checker.retryloop put before the task's action ended: the
+            # action is pending again, the task's code has not moved.
+            outcome = retry.deferred
+            retry.deferred = None
+        else:
+            outcome = self._resume(t, res)
         if t.spin is not None:
             spinloop.after_step(t, ev, rec.cont_touched)
+        if retry is not None:
+            retryloop.after_step(t, ev, rec.cont_touched)
         rec.finish(ev)
         if self.race_deferred is None:
             self._races.step(self, ev)
@@ -668,8 +680,7 @@ class World:
         a = u.pending
         if a is None or (a.op != A.ACQUIRE and a.op != A.WAIT):
             return False
-        lk = a.obj
-        return not lk.spinning and not lk.available(u.index, a.arg)
+        return not A.spins(a) and not a.obj.available(u.index, a.arg)
 
     def _take(self, t: TaskState, lk, shared: bool):
         i = t.index
@@ -768,6 +779,8 @@ class World:
                 outcome = spinloop.on_pending(t, outcome)
             elif t.spin is not None and outcome.op not in spinloop._QUIET:
                 t.spin = None
+            if t.retry is not None and outcome.op != A.SPIN:
+                outcome = retryloop.on_pending(t, outcome)
             if outcome.op == A.SPIN and outcome.obj.counter and self.counters:
                 from .reductions import CounterWaited
                 raise CounterWaited(f"task {t.name} waits on {outcome.obj.name}, a counter Var "
@@ -822,7 +835,7 @@ class World:
                 if lk._writer is not None:
                     holders.append(self.tasks[lk._writer].name)
                 holders.extend(self.tasks[r].name + " (read)" for r in lk._readers)
-                how = "spins" if lk.spinning else "sleeps"
+                how = "spins" if A.spins(a) else "sleeps"
                 why = f"{how} on {lk.kind} {lk.name} held by {', '.join(holders) or '?'}"
             elif a.op == A.SPIN:
                 why = f"spins on {a.obj.name} = {a.obj._value!r}"

@@ -51,7 +51,7 @@ class SleepInAtomic(Monitor):
             what = f"takes {lock_name(lk)} ({_sleeping_call(lk, a.arg)}, may sleep)"
         elif op == _WAIT:
             lk = a.obj
-            if lk.spinning:
+            if A.spins(a):
                 return
             what = f"waits for {lock_name(lk)} to be released (may sleep)"
         else:

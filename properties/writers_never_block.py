@@ -111,7 +111,7 @@ class WritersNeverBlock(Monitor):
             what = f"may sleep waiting for {lock_name(lk)}{' (read)' if a.arg else ''}"
         elif op == A.WAIT:
             lk = a.obj
-            what = f"may {'spin' if lk.spinning else 'sleep'} waiting for {lock_name(lk)} to be released"
+            what = f"may {'spin' if A.spins(a) else 'sleep'} waiting for {lock_name(lk)} to be released"
         elif op == _SPIN:
             what = f"spins waiting on {a.obj.name}"
         if what is not None:
