@@ -7,13 +7,15 @@ value stays put: the search explodes, and the wait is invisible to the
 properties that forbid waiting.  GenMC and loom treat such loops specially;
 so does the World: a task that is about to read a variable it has just read,
 from the same program point with the same local state, with only invisible
-steps in between and the value unchanged, would repeat exactly what it did
-(nothing else can change: no side effect, the same locals, the same shared
-value).  Instead of repeating, it waits: its read becomes
-``spin_until(value != what it saw)``, which is what ``spin_until`` is for
+steps in between, would repeat exactly what it did while the value stays what
+it saw (no side effect, the same locals).  Instead of repeating, it waits: its
+read becomes ``spin_until(value != what it saw)``, which is what ``spin_until`` is for
 (the engine keeps the CPU as a spinning task does, and ``writers-never-block``
 and ``deadlock`` see the wait).  No behaviour is lost: an iteration that
 reads the same value in the same state only leads to the same next state.
+The value the variable holds now is not consulted: it is no part of the
+task's last step, so a choice resting on it would differ between two orders
+of independent steps; a wait whose value changed already is enabled at once.
 
 The comparison of "the same state" covers every frame of the task's
 generator (program point and locals), the attributes of the objects its
@@ -243,7 +245,7 @@ def on_pending(t, action):
         return action
     var = action.obj
     mark = t.spin
-    if mark is not None and mark[0] == var.uid and mark[2] is not None and mark[2][0] == var._value:
+    if mark is not None and mark[0] == var.uid and mark[2] is not None:
         now = state(t.gen)
         if now is not _ONCE and same(now, mark[1]):
             return A.Action(A.SPIN, var, _ne(mark[2][0]), order=action.order)

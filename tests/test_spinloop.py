@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker import Program, SpinLock, Task, Var, explore, label
+from checker import Program, SpinLock, Task, Var, actions, explore, label
 
 
 def _forever():
@@ -222,3 +222,31 @@ def test_the_snapshot_is_skipped_only_where_the_state_cannot_recur():
     for g in (started(waiting), started(over_generator), started(outer, waiting)):
         state = spinloop.state(g)
         assert state is not spinloop._ONCE and spinloop.same(state, spinloop.snapshot(g))
+
+
+def test_whether_a_re_read_waits_rests_on_the_tasks_own_steps_only():
+    # The value the variable holds when the task's last step ends is no part of that step:
+    # had the re-read become a wait only while the value was unchanged, another task's write
+    # just before or just after an invisible step would give the task two different next
+    # steps (a read, a wait) for orders dpor takes as one.  After two rounds from the same
+    # state it waits, whatever the value; changed already, the wait is enabled at once.
+    from checker import Monitor
+
+    class Ops(Monitor):
+        name = "ops"
+
+        def on_execution_start(self, world):
+            self.ops = []
+
+        def on_event(self, world, ev):
+            if world.tasks[ev.task].name == "A" and ev.action.op in (actions.READ, actions.SPIN):
+                self.ops.append(ev.action.op)
+
+        def on_execution_end(self, world):
+            runs.append(tuple(self.ops))
+
+    runs = []
+    explore(waiter_program("retry"), scheduler="dfs", properties=[Ops()])
+    third = {ops[2] for ops in runs if len(ops) > 2}
+    assert third == {actions.SPIN}, third
+    assert any(ops[:2] == (actions.READ, actions.READ) for ops in runs)
