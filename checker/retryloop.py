@@ -62,9 +62,11 @@ class Retry:
     """One task's round so far: ``log``, per step since the last step that
     broke a round, ``(kind, obj, value, pc)`` (kind ``"v"``: a variable read,
     value what it saw; ``"l"``: a failed trylock, value its mode; ``"rel"``:
-    a release; ``None``: a step that decides nothing); ``marks``, per action
-    the task was about to take, ``(local state, position in log, preempt
-    count, locks held)``; ``deferred``, the action a wait stands before."""
+    a release; ``"took"``: a trylock that took the lock; ``None``: a step that
+    decides nothing); ``marks``, per action the task was about to take (its
+    op and object), ``(frame positions, position in log, preempt count, locks
+    held, local state or None until the second visit)``; ``deferred``, the
+    action a wait stands before."""
 
     __slots__ = ("log", "marks", "deferred")
 
