@@ -23,21 +23,26 @@ that every step of the round is one of:
   ``cmpxchg`` (it wrote nothing), a failed trylock;
 
 and it touched no memory with plain code. If the deciders all read one
-object, saw one value (or failed on one lock in one mode), and the object
-still holds that value (the lock is still not available in that mode), the
-round would repeat exactly: same local state, same results, no net effect.
+object and saw one value (or failed on one lock in one mode), the round
+would repeat exactly while the object holds that value (the lock stays
+unavailable in that mode): same local state, same results, no net effect.
 Instead of repeating, the task waits for the object to change: a
 ``spin_until(value != seen)`` or a wait for the lock in that mode (the
 engine's ``spin_until`` and ``wait_unlocked``, which ``deadlock`` and
-``writers-never-block`` see), then takes its action as it would have. The
-wait is inserted where the round started, where the task holds least (no
-lock it holds there is released inside the round, its preempt count never
-falls below its value there): a wait inside the round's critical section
-would keep the lock the other task needs to change the object.
+``writers-never-block`` see), then takes its action as it would have. It
+waits even if the object changed meanwhile (the wait is then enabled at
+once): the object's value when the task's last step ended is no part of any
+footprint, so a choice resting on it would differ between two orders of
+independent steps. The wait is inserted where the round started, where the
+task holds least (no lock it holds there is released inside the round, its
+preempt count never falls below its value there): a wait inside the round's
+critical section would keep the lock the other task needs to change the
+object.
 
 Why nothing is lost: the states a round passes through are reached by its
-first two runs, which the search places anywhere, and a later round from the
-same local state with the same values reaches nothing new (GenMC's
+first runs (the wait comes at the third visit of its start), which the
+search places anywhere, and a later round from the same local state with
+the same values reaches nothing new (GenMC's
 spin-assume, extended to rounds that give back what they take, as its
 zero-net-effect loops are). A round with deciders on two objects is left
 alone (a wait on one could miss the other's change): it still ends at the
@@ -48,7 +53,7 @@ among stores.
 from __future__ import annotations
 
 from . import actions as A
-from .spinloop import _ONCE, same, state
+from .spinloop import _ONCE, _ne, same, state
 
 # Steps that may be part of a round: they change nothing the task gives not back.
 _LOCK_OPS = frozenset({A.ACQUIRE, A.RELEASE, A.WAIT})
@@ -199,6 +204,3 @@ def _wait_for(round_, pc, held_uids):
         return A.Action(A.SPIN, decider, _ne(value))
     return A.Action(A.WAIT, decider, value)
 
-
-def _ne(seen):
-    return lambda v: v != seen
