@@ -257,8 +257,13 @@ class SharedDict(_Container):
 
 
 def peek(container):
-    """The plain contents of a shared container, unrecorded: for monitors and invariants,
-    which read the state between steps and are not task code."""
+    """The plain contents of a shared container or a ghost field, unrecorded: for
+    monitors and invariants, which read the state between steps and are not task
+    code, and for test scaffolding that finds build-time objects by name.  What task
+    code reads through it is not checked: a kernel function must not use it."""
+    from .ghost import GhostView
+    if type(container) is GhostView:
+        return container._target
     if isinstance(container, SharedList):
         return container._items
     if isinstance(container, SharedDict):

@@ -105,7 +105,11 @@ def explore(build, scheduler="dpor", properties=None, stop_on_violation=True,
 
 # Why a finding kept out of the violations makes a search incomplete, by its tag.
 _INCOMPLETE_BY = {"atomic-order": "an unordered pair of atomic accesses makes the search "
-                                  "incomplete (their two orders are not both explored)"}
+                                  "incomplete (their two orders are not both explored)",
+                  "ghost-order": "a task read ghost state another task wrote in an order no action "
+                                 "fixes, so the search is incomplete (ghost state is in no footprint)"}
+# Findings that are gaps only for a search ordering steps by their footprints.
+_FOOTPRINT_GAPS = frozenset(("atomic-order", "ghost-order"))
 
 
 class _PlainSearchNeeded(Exception):
@@ -196,7 +200,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             if unreported and not sched.footprints:
                 # An unordered pair of atomic accesses is a gap only for a search that
                 # orders steps by their footprints (checker/races.py).
-                unreported = [u for u in unreported if u[0] != "atomic-order"]
+                unreported = [u for u in unreported if u[0] not in _FOOTPRINT_GAPS]
             if unreported:
                 result.races += 1
                 if not result.race:

@@ -30,8 +30,11 @@ Fields come in three kinds:
 * ``const``: written only while the struct is new (in the step that created
   it, or before any execution), never recorded; a later write is a
   :class:`~checker.errors.ModelError`;
-* ``ghost``: model bookkeeping for the checks (not kernel state), never
-  recorded and never checked.  A kernel function must not branch on it.
+* ``ghost``: model bookkeeping for the checks (not kernel state), in no
+  footprint.  A kernel function must not depend on it, and the engine
+  checks that (:mod:`checker.ghost`): task code's ghost accesses are
+  checked as plain ones, and a read no action orders against another
+  task's write makes the search incomplete.
 
 What cannot be seen: Python state outside these objects (module globals,
 class attributes, the attributes of a task's own version object).  A value
@@ -48,6 +51,7 @@ import threading
 import types
 
 from .errors import ModelError
+from .ghost import Ghost
 
 R, W = 1, 2      # the footprint kinds of checker.actions (no import cycle)
 
@@ -247,6 +251,7 @@ def shared_struct(owner: str, const=(), ghost=(), owners=None, atomic=()):
         for n in names:
             label = f"{cls.__name__}.{n}"
             if n in ghost:
+                setattr(cls, n, Ghost(n, slots[n], slots[owner], label))
                 continue
             if n in const:
                 setattr(cls, n, _Const(slots[n], label))

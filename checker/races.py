@@ -48,6 +48,7 @@ does not could have come after the free in another order.
 from __future__ import annotations
 
 from . import actions as A
+from .ghost import GhostLabel
 from .memory import MarkedLabel
 
 _R, _W, _ADDS = A.R, A.W, A.ADDS
@@ -356,6 +357,17 @@ class RaceDetector:
         a, b = _describe(world, first), _describe(world, second)
         what = second.label or first.label
         late = second if second.late else first
+        if type(what) is GhostLabel:
+            # Model bookkeeping, not kernel memory: no violation, but a task's steps may
+            # depend on a value another task wrote in an order the search does not explore.
+            world.unreported.append((
+                "ghost-order",
+                f"ghost state {what}: {tasks[second.task].name} {_VERB[second.kind]} it {b}, "
+                f"unordered with {tasks[first.task].name}'s {_NOUN.get(first.kind, 'update')} {a}; "
+                f"the search does not order ghost state, so kernel code must not depend on it: "
+                f"declare the field tracked if the kernel has it, or take the lock that orders them"))
+            self.reported = True
+            return
         if type(what) is MarkedLabel:
             # Atomic accesses do not race (LKMM), so this is no violation; but the
             # search orders steps by their actions, and these two are in no footprint.

@@ -45,7 +45,8 @@ def _marked(e):
     return "add" if e[1] and e[6] == _R and e[0] == _W else True
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_ENGINE_FILES = frozenset(os.path.join(_HERE, f) for f in ("memory.py", "objects.py", "recorder.py", "containers.py"))
+_ENGINE_FILES = frozenset(os.path.join(_HERE, f) for f in ("memory.py", "objects.py", "recorder.py", "containers.py",
+                                                                   "ghost.py"))
 
 
 def where() -> str:
@@ -199,6 +200,19 @@ class StepRecorder:
         if owner is not None and not owner.alive:
             self._dead(owner, label, kind)
         self._note(key, kind, label, owner, base)
+
+    def touch_ghost(self, key, kind, label) -> None:
+        """Task code accesses ghost state (checker.ghost).  Code before a task's first
+        yield runs when the World is made, before any step of any task and in the same
+        order in every execution: nothing can race with it, so it is not recorded."""
+        if self.phase == _PREFIX:
+            return
+        if self.phase == _CONT:
+            self.cont_touched = True
+        base = key[0]
+        if type(base) is tuple and base[0] == self.task and base[1] > self.mark:
+            return
+        self._note(key, kind, label, None, base)
 
     def touch_shared(self, obj, kind, state) -> None:
         """Task code reads an engine object's state (``v.value``, ``lock.writer``)."""

@@ -27,6 +27,7 @@ Ghost state (``ghost_*``) is model bookkeeping for the checks in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from checker import Obj, PageLock, RwLock, SharedDict, SharedList, SpinLock, Var, shared_struct
 
@@ -238,7 +239,7 @@ class Zone:
 
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
                                    "map_area", "consistency_locks", "writer_trylock_locks",
-                                   "writer_context_locks", "decode", "zone"),
+                                   "writer_context_locks", "decode", "zone", "initial_values"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
@@ -272,6 +273,9 @@ class Pool:
     writer_trylock_locks: frozenset = frozenset()
     writer_context_locks: frozenset = frozenset()
     zone: Zone | None = None
+    # key -> what the object held when the scenario started (set by populate, plain
+    # code): a client's first load is checked against it (model/roles.py)
+    initial_values: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     ghost_handles: dict = field(default_factory=dict)   # key -> Handle, live per the clients
     ghost_values: dict = field(default_factory=dict)    # key -> last value stored
     # zspages the scenario starts empty: I7 judges what an execution leaves, not

@@ -67,7 +67,7 @@ def client(zs, depth: int, owned: tuple, api: str, me: str, ops: tuple = CLIENT_
             unstored.discard(key)
         elif verb == "free":
             h = live.pop(key)
-            pool.ghost_handles.pop(key, None)
+            pool.ghost_handles.discard(key)
             yield from zs.zs_free(h)
 
 
@@ -109,7 +109,7 @@ def _read_object(zs, h, api: str, initial: bool = False):
 
 def _labels(zs, h, value, initial):
     if initial:
-        yield label("store", key=h.key, value=zs.pool.ghost_values[h.key])
+        yield label("store", key=h.key, value=zs.pool.initial_values[h.key])
     yield label("load", key=h.key, value=value)
 
 
@@ -186,5 +186,5 @@ def malloc_object(zs, key: str, value, api: str):
 
 def free_object(zs, h):
     """``zs_free`` a client's handle (the client forgets it first)."""
-    zs.pool.ghost_handles.pop(h.key, None)
+    zs.pool.ghost_handles.discard(h.key)
     yield from zs.zs_free(h)

@@ -20,6 +20,8 @@ to (``this_cpu_ptr``), ``self.page_locks`` the page locks it holds and
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from checker import Bug, LocalLock, Obj, RwLock, SharedList, SpinLock, Var, cond_resched, label
 
 from .access import MapAccess, ObjAccess
@@ -114,6 +116,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
         cls = pool.size_class[class_index]
         g = cls.geometry
         handles = {}
+        initial = dict(pool.initial_values)
         for slots in zspages:
             if len(slots) != g.objs_per_zspage:
                 raise ValueError(f"a zspage of this class has {g.objs_per_zspage} objects, got {slots!r}")
@@ -137,6 +140,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                     pages[page_no + 1].mem[("data", idx)] = value
                 pool.ghost_handles[key] = h
                 pool.ghost_values[key] = value
+                initial[key] = value
             zspage.freeobj = free[0] if free else None
             zspage.inuse = len(slots) - len(free)
             fg = get_fullness_group(cls, zspage.inuse)
@@ -151,6 +155,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                 page.movable = True
             if not zspage.inuse:
                 pool.ghost_initially_empty.add(zspage.name)
+        pool.initial_values = MappingProxyType(initial)
         return handles
 
 

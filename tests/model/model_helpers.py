@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from checker import label, Monitor, Program, Task, UsageError, explore
+from checker.containers import peek
 from checker import actions as A
 from checker.monitor import REGISTRY, resolve
 from model.scenarios import DEFAULT_POOL
@@ -89,4 +90,6 @@ def run_alone(variant, body, pool=DEFAULT_POOL, pending=False, properties=True):
 
 
 def zspages(pool, cls=0):
-    return {z.name: z for z in pool.size_class[cls].ghost_zspages}
+    """The class's zspages by name (task bodies use it to find build-time zspages:
+    a lookup, unrecorded, as their behaviour does not depend on the list's order)."""
+    return {z.name: z for z in peek(pool.size_class[cls].ghost_zspages)}
