@@ -47,11 +47,6 @@ class GhostLabel(str):
     __slots__ = ()
 
 
-def _rec():
-    from .memory import _tls     # memory imports this module: no cycle at import time
-    return _tls.rec
-
-
 def _refused(label: str, what: str) -> ModelError:
     return ModelError(f"{label} is ghost state (for the checks) and kernel code used {what} of it, "
                       f"which depends on the order of other tasks' unordered updates: kernel code may "
@@ -219,9 +214,10 @@ _CONTAINERS = (list, set, dict)
 class Ghost:
     """The descriptor of a ghost field (installed by ``shared_struct``)."""
 
-    __slots__ = ("name", "slot", "owner", "label")
+    __slots__ = ("name", "slot", "owner", "label", "tls")
 
-    def __init__(self, name, slot, owner, label: str):
+    def __init__(self, name, slot, owner, label: str, tls):
+        self.tls = tls              # checker.memory's thread-local: .rec is the running step's recorder
         self.name = name
         self.slot = slot            # the member descriptor that stores the value
         self.owner = owner          # the member descriptor of the owner Obj
@@ -231,7 +227,7 @@ class Ghost:
         if inst is None:
             return self
         v = self.slot.__get__(inst, cls)
-        rec = _rec()
+        rec = self.tls.rec
         if rec is None:
             return v
         loc = (self.owner.__get__(inst, cls).uid, self.name)
@@ -244,7 +240,7 @@ class Ghost:
         if type(value) is GhostView:    # x.ghost += [...] in task code sets the view back
             value = value._target
         else:
-            rec = _rec()
+            rec = self.tls.rec
             if rec is not None:
                 rec.touch_ghost((self.owner.__get__(inst, None).uid, self.name), _W, self.label)
         self.slot.__set__(inst, value)

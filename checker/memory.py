@@ -251,7 +251,7 @@ def shared_struct(owner: str, const=(), ghost=(), owners=None, atomic=()):
         for n in names:
             label = f"{cls.__name__}.{n}"
             if n in ghost:
-                setattr(cls, n, Ghost(n, slots[n], slots[owner], label))
+                setattr(cls, n, Ghost(n, slots[n], slots[owner], label, _tls))
                 continue
             if n in const:
                 setattr(cls, n, _Const(slots[n], label))

@@ -116,7 +116,9 @@ class Result:
     def absorb(self, other: Result) -> None:
         """Add the counts, outcomes and violations of another exploration of the
         same program (a bound of an iterative search, a subtree of a split one,
-        one example of a sampled one)."""
+        one example of a sampled one).  Completeness and its reason are the caller's
+        to combine (each knows what makes the whole complete: every subtree, the bound
+        that cut nothing; a sampled search never is)."""
         self.executions += other.executions
         self.redundant += other.redundant
         self.deadlocks += other.deadlocks
