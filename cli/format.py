@@ -178,7 +178,11 @@ def never_ran_lines(unrun) -> list:
         if lines is None:
             out.append(f"  never ran: {fn} (changed by the variant); {hint}")
             continue
-        out.append(f"  never ran: {len(lines)} changed line(s) of {fn}; {hint}")
+        # An int: a changed statement; "LINE:0|1": the untaken way of a changed condition.
+        parts = [f"{n} {what}" for n, what in (
+            (sum(1 for k, _ in lines if isinstance(k, int)), "changed line(s)"),
+            (sum(1 for k, _ in lines if not isinstance(k, int)), "changed branch(es)")) if n]
+        out.append(f"  never ran: {' and '.join(parts)} of {fn}; {hint}")
         out += [f"    {text}" for _, text in lines]
     return out
 

@@ -57,9 +57,9 @@ def instrumented(variant: type) -> type:
         from model.registry import base_version
         base = base_version(variant)
         changed = set(overridden(variant, base, plain=True))
-        lines = {}
+        lines, decisions = {}, {}
         ns = {"__module__": variant.__module__, "__qualname__": variant.__qualname__,
-              "__zsmc_base__": variant, "__zsmc_lines__": lines}
+              "__zsmc_base__": variant, "__zsmc_lines__": lines, "__zsmc_decisions__": decisions}
         for name in sorted(set(kernel_functions(variant)) | changed):
             fn = inspect.getattr_static(variant, name)
             if not inspect.isfunction(fn):
@@ -68,6 +68,7 @@ def instrumented(variant: type) -> type:
                 base_fn = inspect.getattr_static(base, name, None)
                 fn, lines[name] = line_coverage.instrument(
                     fn, name, base_fn if inspect.isfunction(base_fn) else None)
+                decisions[name] = getattr(fn, "__zsmc_decisions__", [])
             ns[name] = traced(fn, name, FAMILIES.get(name)) if inspect.isgeneratorfunction(fn) else fn
         cls = _CACHE[variant] = type(variant.__name__, (variant,), ns)
     return cls
@@ -172,18 +173,29 @@ def lines_never_ran(variant: type, coverage: dict) -> list:
     """``[(function, [(line, source)])]``: the statements ``variant`` changes that
     no explored execution ran (a changed branch never taken;
     :mod:`model.line_coverage`), in the kernel functions that did run (those
-    that did not are :func:`never_ran`'s) and in its plain functions."""
+    that did not are :func:`never_ran`'s) and in its plain functions; and its
+    changed conditions that always went one way (``line`` is then the string
+    ``"LINE:0"`` or ``"LINE:1"``, the way never taken, as its coverage key)."""
     done = ran(coverage)
     out = []
-    for name, lines in sorted(instrumented(variant).__zsmc_lines__.items()):
+    cls = instrumented(variant)
+    for name, lines in sorted(cls.__zsmc_lines__.items()):
         fn = inspect.getattr_static(variant, name)
         if isinstance(lines, str) or (inspect.isgeneratorfunction(fn) and name not in done):
             continue
-        missing = sorted(set(lines) - line_coverage.ran_lines(coverage, name))
-        if missing:
-            where = os.path.basename(fn.__code__.co_filename)
-            out.append((name, [(n, f"{where}:{n}: {line_coverage.source_line(fn, n)}")
-                               for n in missing]))
+        ran_here = line_coverage.ran_lines(coverage, name)
+        missing = sorted(set(lines) - ran_here)
+        where = os.path.basename(fn.__code__.co_filename)
+        report = [(n, f"{where}:{n}: {line_coverage.source_line(fn, n)}") for n in missing]
+        # A changed condition that ran but always went one way: the branch the
+        # change opens (or closes) never ran.  Its entry names the branch's key.
+        for n, went in line_coverage.one_sided(coverage, name, cls.__zsmc_decisions__.get(name, ())):
+            report.append((f"{n}:{int(not went)}",
+                           f"{where}:{n}: {line_coverage.source_line(fn, n)} (its condition was "
+                           f"never {'false' if went else 'true'})"))
+        if report:
+            report.sort(key=lambda e: (int(str(e[0]).split(":")[0]), str(e[0])))
+            out.append((name, report))
     return out
 
 

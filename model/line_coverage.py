@@ -8,7 +8,10 @@ by line, after dedenting), and the function is recompiled with a call that
 records ``ln:NAME:LINE`` (:func:`checker.coverage.covered`) before each changed
 statement. The call yields nothing, so the steps, the counts and every
 interleaving stay as they were; a line keeps its number in tracebacks and
-traces. A deleted statement is marked at the statement that now follows it
+traces. A changed ``if`` or ``while`` also records which way its condition
+went (the test is wrapped in a call that records and returns it, evaluated
+once as before): a changed condition that ran but always went the same way
+never ran the behaviour the patch changes, and a check on it is vacuous too. A deleted statement is marked at the statement that now follows it
 (running it means the deletion point was passed). A ``raise`` is not asked
 to run: it is a BUG_ON or an error the model reports, which a passing check
 never reaches.
@@ -171,6 +174,8 @@ def instrument(fn, name: str, base_fn):
     lines = sorted({s.lineno + start - 1 for s in stmts})
     chosen = {id(s) for s in stmts}
     recorder = "__zsmc_line__"
+    brancher = "__zsmc_branch__"
+    decisions = []
 
     def insert(body):
         out = []
@@ -178,9 +183,17 @@ def instrument(fn, name: str, base_fn):
             for holder, field in list(_blocks(stmt)):
                 setattr(holder, field, insert(getattr(holder, field)))
             if id(stmt) in chosen:
+                line = stmt.lineno + start - 1
                 call = ast.Expr(ast.Call(ast.Name(recorder, ast.Load()),
-                                         [ast.Constant(key(name, stmt.lineno + start - 1))], []))
+                                         [ast.Constant(key(name, line))], []))
                 out.append(ast.copy_location(call, stmt))
+                if isinstance(stmt, (ast.If, ast.While)) and not isinstance(stmt.test, ast.Constant):
+                    # A changed decision: which way it went, too (evaluated once, as before).
+                    decisions.append(line)
+                    stmt.test = ast.copy_location(ast.Call(
+                        ast.Name(brancher, ast.Load()),
+                        [ast.Constant(branch_key(name, line, True)),
+                         ast.Constant(branch_key(name, line, False)), stmt.test], []), stmt.test)
             out.append(stmt)
         return out
 
@@ -190,7 +203,7 @@ def instrument(fn, name: str, base_fn):
     # (get_fullness_group calls the module's get_fullness_group) would find
     # the method instead.
     node.name = "__zsmc_fn__"
-    params = list(fn.__code__.co_freevars) + [recorder]
+    params = list(fn.__code__.co_freevars) + [recorder, brancher]
     ret = ast.copy_location(ast.Return(ast.Name(node.name, ast.Load())), node)
     maker = ast.copy_location(ast.FunctionDef(
         "__zsmc_make__",
@@ -204,7 +217,7 @@ def instrument(fn, name: str, base_fn):
         exec(compile(module, fn.__code__.co_filename, "exec"), fn.__globals__, scope)
     except SyntaxError as exc:
         return fn, f"it cannot be recompiled ({exc.msg})"
-    new = scope["__zsmc_make__"](*values, covered)
+    new = scope["__zsmc_make__"](*values, covered, _branch)
     # Named as before in tracebacks and the engine's messages ("Bad.zs_free").
     new.__code__ = _renamed(new.__code__, f"__zsmc_make__.<locals>.{node.name}",
                             fn.__code__.co_qualname).replace(co_name=fn.__code__.co_name)
@@ -212,6 +225,7 @@ def instrument(fn, name: str, base_fn):
     new.__defaults__, new.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
     new.__qualname__, new.__module__, new.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
     new.__dict__.update(fn.__dict__)
+    new.__zsmc_decisions__ = sorted(set(decisions))
     return new, lines
 
 
@@ -224,7 +238,30 @@ def _renamed(code, old: str, new: str):
 def ran_lines(coverage: dict, name: str) -> set:
     """The changed lines of kernel function ``name`` that ran, from a ``Result.coverage``."""
     head = key(name, 0)[:-1]
-    return {int(k[len(head):]) for k in coverage if k.startswith(head)}
+    return {int(k[len(head):]) for k in coverage if k.startswith(head) and k[len(head):].isdigit()}
+
+
+def branch_key(name: str, line: int, taken: bool) -> str:
+    """The coverage key of a changed decision at ``line`` going ``taken``."""
+    return f"{key(name, line)}:{int(taken)}"
+
+
+def _branch(if_true: str, if_false: str, value):
+    covered(if_true if value else if_false)
+    return value
+
+
+def one_sided(coverage: dict, name: str, decisions) -> list:
+    """``[(line, went)]``: the changed decisions of ``name`` that ran and always went
+    one way (``went``) in every explored execution: the other way, the patch's
+    change of behaviour, never ran."""
+    out = []
+    for line in decisions:
+        t = branch_key(name, line, True) in coverage
+        f = branch_key(name, line, False) in coverage
+        if t != f:
+            out.append((line, t))
+    return out
 
 
 def source_line(fn, line: int) -> str:

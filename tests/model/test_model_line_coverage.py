@@ -98,6 +98,9 @@ class Reworded(Upstream):
         yield from self.cache_free_handle(handle)
 
 
+IF_LINE = Reworded.zs_free.__code__.co_firstlineno + 13
+
+
 def test_a_deleted_statement_is_marked_at_the_one_that_follows_it():
     node, stmts, start = line_coverage.changed_statements(Reworded.zs_free, Upstream.zs_free)
     texts = [line_coverage.source_line(Reworded.zs_free, s.lineno + start - 1) for s in stmts]
@@ -117,7 +120,17 @@ def test_recording_lines_changes_no_count(scenario):
     built = make_build(Reworded, scenario, 1)[0]
     r = explore(built, properties=[])
     changed = instrumented(Reworded).__zsmc_lines__["zs_free"]
-    assert changed and not lines_never_ran(Reworded, r.coverage)
+    # Every changed statement ran; the reworded condition (``fullness == 0``) went
+    # one way only in each scenario (in ``clients`` no zs_free empties its zspage,
+    # in ``free-migrate`` each does), which is reported as the changed branch never
+    # taken, as for any changed decision: whether a rewording is equivalent is not
+    # something the check can know.
+    assert changed
+    went = scenario == "free-migrate"
+    assert lines_never_ran(Reworded, r.coverage) == [
+        ("zs_free", [(f"{IF_LINE}:{int(not went)}",
+                      f"test_model_line_coverage.py:{IF_LINE}: if fullness == 0: "
+                      f"(its condition was never {'false' if went else 'true'})")])]
     ref = explore(make_build(Upstream, scenario, 1)[0], properties=[])
     assert (r.executions, r.redundant, r.complete) == (ref.executions, ref.redundant, ref.complete)
 
@@ -249,3 +262,80 @@ def test_a_no_op_generator_is_not_reported_as_never_run(tmp_path):
     res = check("--variant", spec, "--scenario", "smoke", "--out", str(tmp_path / "t"))
     assert res.exit_code == 1, res.output
     assert "violation of no-free-while-mapped" in res.output and "never ran" not in res.output
+
+
+class OneWay(Upstream):
+    """fix_fullness_group that also keeps the zspage where it is when it holds more than
+    seven objects: a changed condition whose new way no scenario takes."""
+
+    def fix_fullness_group(self, cls, zspage):
+        yield zspage.obj.access()
+        newfg = self.get_fullness_group(cls, zspage)
+        if newfg == zspage.fullness or zspage.inuse > 7:
+            return newfg
+        yield from self.remove_zspage(cls, zspage)
+        yield from self.insert_zspage(cls, zspage, newfg)
+        return newfg
+
+
+def test_a_changed_condition_that_always_went_one_way_is_reported():
+    """The statement ran, so line coverage alone said the change ran; the branch it
+    changes (``inuse > 7``: keep the zspage where it is) never did."""
+    r = explore(make_build(OneWay, "malloc-free", 1)[0], properties=[])
+    line = OneWay.fix_fullness_group.__code__.co_firstlineno + 3
+    assert r.complete and f"ln:fix_fullness_group:{line}" in r.coverage
+    got = lines_never_ran(OneWay, r.coverage)
+    assert [(fn, [k for k, _ in entries]) for fn, entries in got] == \
+        [("fix_fullness_group", [f"{line}:1"])]
+    assert got[0][1][0][1].endswith("(its condition was never true)")
+    # The recording returns the condition's value: the same executions.
+    ref = explore(make_build(Upstream, "malloc-free", 1)[0], properties=[])
+    assert (r.executions, r.redundant) == (ref.executions, ref.redundant)
+
+
+def test_a_changed_condition_taken_both_ways_is_not_reported():
+    """Reworded's condition went one way in each scenario, both ways over the two:
+    a check runs a set of scenarios, and it is judged over the set."""
+    total = {}
+    for scen in ("clients", "free-migrate"):
+        r = explore(make_build(Reworded, scen, 1)[0], properties=[])
+        for k, n in r.coverage.items():
+            total[k] = total.get(k, 0) + n
+    assert {f"ln:zs_free:{IF_LINE}:1", f"ln:zs_free:{IF_LINE}:0"} <= total.keys()
+    assert not lines_never_ran(Reworded, total)
+
+
+def test_a_condition_that_yields_is_recorded_with_its_value():
+    """``if (yield lk.try_acquire()):``: the wrapped test still sends the trylock's
+    result to the task, once."""
+    from checker import Program, Task, SpinLock
+    from model import line_coverage as lc
+
+    def body(lk, out):
+        if (yield lk.try_acquire()):
+            out.append("got")
+            yield lk.release()
+        else:
+            out.append("busy")
+
+    new, lines = lc.instrument(body, "body", None)
+    assert new.__zsmc_decisions__ == [body.__code__.co_firstlineno + 1]
+    seen = []
+
+    def build():
+        lk = SpinLock("l")
+        out1, out2 = [], []
+        seen.append((out1, out2))
+        def a():
+            yield from new(lk, out1)
+
+        def b():
+            yield from new(lk, out2)
+
+        return Program([Task(a, "A"), Task(b, "B")],
+                       observe=lambda: (tuple(out1), tuple(out2)))
+
+    r = explore(build)
+    assert r.outcomes == {(("got",), ("got",)), (("got",), ("busy",)), (("busy",), ("got",))}
+    line = body.__code__.co_firstlineno + 1
+    assert {f"ln:body:{line}:1", f"ln:body:{line}:0"} <= r.coverage.keys()
