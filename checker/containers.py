@@ -7,6 +7,7 @@ struct into one of these).
 from __future__ import annotations
 
 from .errors import ModelError
+from .ghost import GhostView
 from .memory import R, W, _tls, check_shareable, share
 
 # checker.objects, which imports this module: looked up once, at the first container
@@ -261,7 +262,6 @@ def peek(container):
     monitors and invariants, which read the state between steps and are not task
     code, and for test scaffolding that finds build-time objects by name.  What task
     code reads through it is not checked: a kernel function must not use it."""
-    from .ghost import GhostView
     if type(container) is GhostView:
         return container._target
     if isinstance(container, SharedList):

@@ -198,8 +198,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             result.steps += len(world.events)
             unreported = world.unreported
             if unreported and not sched.footprints:
-                # An unordered pair of atomic accesses is a gap only for a search that
-                # orders steps by their footprints (checker/races.py).
+                # An unordered pair of atomic accesses, or a ghost read unordered with
+                # another task's write, is a gap only for a search that orders steps by
+                # their footprints (checker/races.py, checker/ghost.py).
                 unreported = [u for u in unreported if u[0] not in _FOOTPRINT_GAPS]
             if unreported:
                 result.races += 1

@@ -45,8 +45,8 @@ def _marked(e):
     return "add" if e[1] and e[6] == _R and e[0] == _W else True
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_ENGINE_FILES = frozenset(os.path.join(_HERE, f) for f in ("memory.py", "objects.py", "recorder.py", "containers.py",
-                                                                   "ghost.py"))
+_ENGINE_FILES = frozenset(os.path.join(_HERE, f) for f in (
+    "memory.py", "objects.py", "recorder.py", "containers.py", "ghost.py"))
 
 
 def where() -> str:

@@ -98,7 +98,8 @@ class Freeing:
             page = nxt
         yield from self.cache_free_zspage(zspage)
         yield from self.class_stat_sub(cls, ZS_OBJS_ALLOCATED, cls.objs_per_zspage)
-        cls.ghost_zspages.discard(zspage)
+        if zspage in cls.ghost_zspages:
+            cls.ghost_zspages.remove(zspage)
         self.pool.pages_allocated -= cls.pages_per_zspage        # atomic_long_sub
 
     def cache_free_zspage(self, zspage):

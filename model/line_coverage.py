@@ -11,7 +11,8 @@ interleaving stay as they were; a line keeps its number in tracebacks and
 traces. A changed ``if`` or ``while`` also records which way its condition
 went (the test is wrapped in a call that records and returns it, evaluated
 once as before): a changed condition that ran but always went the same way
-never ran the behaviour the patch changes, and a check on it is vacuous too. A deleted statement is marked at the statement that now follows it
+never ran the behaviour the patch changes, and a check on it is vacuous too.
+A deleted statement is marked at the statement that now follows it
 (running it means the deletion point was passed). A ``raise`` is not asked
 to run: it is a BUG_ON or an error the model reports, which a passing check
 never reaches.

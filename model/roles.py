@@ -67,7 +67,7 @@ def client(zs, depth: int, owned: tuple, api: str, me: str, ops: tuple = CLIENT_
             unstored.discard(key)
         elif verb == "free":
             h = live.pop(key)
-            pool.ghost_handles.discard(key)
+            pool.ghost_handles.pop(key, None)
             yield from zs.zs_free(h)
 
 
@@ -186,5 +186,5 @@ def malloc_object(zs, key: str, value, api: str):
 
 def free_object(zs, h):
     """``zs_free`` a client's handle (the client forgets it first)."""
-    zs.pool.ghost_handles.discard(h.key)
+    zs.pool.ghost_handles.pop(h.key, None)
     yield from zs.zs_free(h)
