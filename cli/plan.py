@@ -137,6 +137,13 @@ class CheckPlan:
             search = "exhaustive"
             note = (f"note: memory model {memory_model}: one serial {scheduler} search (the split "
                     f"search does not take read-from choices yet)" + (f"\n{note}" if note else ""))
+        usable = usable_cpus()
+        if jobs > usable and dask is None:
+            # More processes than CPUs buy no speed and cost a process each (a typo of
+            # --jobs 99999999 forked until memory ran out): as many as there are CPUs.
+            note = "\n".join(filter(None, [f"note: --jobs {jobs}: {usable} process(es), one per "
+                                              f"CPU this process may run on", note]))
+            jobs = usable
         return cls(reg=reg, cls=variant_cls, label=label, mutation=mutation, depth=depth, builds=builds,
                    search=search,
                    scheduler=scheduler, preemption_bound=preemption_bound, props=props,
@@ -309,6 +316,14 @@ def check_scheduler(name, preemption_bound, seed) -> None:
     except ImportError as exc:
         raise UsageError(f"scheduler {name!r} is not available in this installation ({exc}); "
                          "try --scheduler dfs") from exc
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def cpu_counts(reg, name, cpus) -> list:

@@ -441,6 +441,25 @@ def test_a_closed_pipe_is_one_line(tmp_path):
 
 
 # -------------------------------------------------------------------- budgets
+def test_jobs_beyond_the_cpus_run_one_process_per_cpu(monkeypatch, tmp_path):
+    # --jobs 99999999 (a typo) forked process after process until memory ran out.
+    from checker import workers
+    monkeypatch.setattr(cli_plan, "usable_cpus", lambda: 2)
+    asked = []
+    init = workers.LocalRunner.__init__
+
+    def counting(self, nproc, *args, **kwargs):
+        asked.append(nproc)
+        init(self, nproc, *args, **kwargs)
+    monkeypatch.setattr(workers.LocalRunner, "__init__", counting)
+    res = F.run("check", "--scenario", "malloc-free", "--jobs", "99999999", "--format", "json",
+                "--out", tmp_path)
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert "--jobs 99999999: 2 process(es)" in doc["note"]
+    assert asked == [2]
+
+
 def test_jobs_and_a_time_limit_count_what_was_finished(tmp_path):
     start = time.monotonic()
     # 8 s: the workers' start-up (a process, the model's import) must fit in it on a
