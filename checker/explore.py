@@ -147,6 +147,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
     world = None
     races = None        # the race detector the next execution may go on from
     replay = None       # the last execution's events, if it found nothing (World, replay)
+    last = None         # the last execution's events, whatever it found (World, last)
     dog = Watchdog(deadline)
     outer_config = config.current()
     outer_recorder = memory.recorder()
@@ -180,7 +181,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             # (checker/race_prefix.py: the steps they share are not judged again).
             world = World(program, monitors, program.build_uids, counters=trusted.counters,
                           reported=reported, races=RaceDetector.kept(races, len(program.specs)),
-                          replay=replay)
+                          replay=replay, last=last)
             world.coverage.update(program.built_coverage)
             if world.mm is not None and not sched.global_fences:
                 world.mm.refuse_global = (f"the program uses smp_mb (or a fully ordered RMW) under "
@@ -194,6 +195,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             # preemption bound), which the next run's replay must not take for silence.
             races = world._races if world._races.reusable(world) else None
             replay = world.events if not world.violations else None
+            last = world.events
             status = sched.judge(world, status)
             result.steps += len(world.events)
             unreported = world.unreported

@@ -70,6 +70,10 @@ def _rmw_fn(a):
     return lambda old: (old + a.arg,)
 
 
+def _uid(obj):
+    return getattr(obj, "uid", obj)
+
+
 class Bug(Exception):
     """Raised by a model for a kernel ``BUG_ON``: reported as a violation, not an error."""
 
@@ -154,7 +158,7 @@ class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
 
     def __init__(self, program, monitors=None, build_uids=0, counters=True, reported=None,
-                 races=None, replay=None):
+                 races=None, replay=None, last=None):
         """``counters``: record additions to counter Vars with a commuting
         footprint, as their declaration allows while nobody waits on them (a
         wait raises :class:`~checker.reductions.CounterWaited`).  ``races``: the
@@ -164,7 +168,10 @@ class World:
         program with these monitors, which found nothing (no violation): while
         this one takes the same steps, from the same state, the monitors that
         declare ``replay_pure`` are not run (checker/monitor.py: their verdict
-        at each of those steps is that execution's, silence)."""
+        at each of those steps is that execution's, silence).  ``last``: the
+        events of the last execution of this program, whatever it found (default:
+        ``replay``): while this one takes the same steps, each must do what it did
+        there, or the program is not deterministic (a ModelError)."""
         self.program = program
         self.counters = counters
         # The properties violations are reported under (None: all); the race
@@ -200,6 +207,7 @@ class World:
         if replay is not None and monitors is not None:
             self._replay = replay
             self._hooks(True)
+        self._last = last if last is not None else replay
         objects.made_by_world(self._uid)
         # The program's code runs (and its locks behave) under its configuration.
         config.activate(getattr(program, "config", config.DEFAULT))
@@ -514,14 +522,20 @@ class World:
             ev.cpu = -1
             ev.own = None
             ev.oc = ev.xoc = False
-        replay = self._replay
-        if replay is not None:
+        last = self._last
+        if last is not None:
             # Still the last execution's steps?  (A step is named by its task and the
-            # value it took, from the same state: build() is deterministic.)
+            # value it took, from the same state: build() must be deterministic, and
+            # that is checked here, not trusted.)
             n = len(self.events)
-            if n >= len(replay) or replay[n].task != index or replay[n].choice != ev.choice:
-                self._replay = None
-                self._hooks(False)
+            p = last[n] if n < len(last) else None
+            if p is None or p.task != index or p.choice != ev.choice:
+                self._last = None
+                if self._replay is not None:
+                    self._replay = None
+                    self._hooks(False)
+            elif p.action is not a and (p.action.op != op or _uid(p.action.obj) != _uid(obj)):
+                self._diverged(t, n, p.action, a)
         self.events.append(ev)
         on_event = self._on_event
         if on_event:
@@ -618,6 +632,14 @@ class World:
             else:
                 t.bh_off -= 1
         t.pc -= 1
+
+    def _diverged(self, t: TaskState, n: int, then, now) -> None:
+        """Step ``n`` follows the same steps as in the last execution but does another thing."""
+        raise ModelError(
+            f"the program is not deterministic: after the same {n} step(s) as the last execution, "
+            f"task {t.name} does {now.describe()} where it did {then.describe()}; state kept outside "
+            f"the shared objects the engine sees (a module global, a default argument, a class "
+            f"attribute, a cache) carries over from one execution to the next")
 
     def _add_frees(self, t: TaskState, ev: Event, kind: int) -> None:
         """An ADD that keeps an object alive (``put_page``): at 0 it frees it.

@@ -34,6 +34,7 @@ from __future__ import annotations
 import array
 import collections
 import dis
+import enum
 import inspect
 import os
 import sys
@@ -163,6 +164,10 @@ def check_code(variant: type, spec: str | None = None) -> None:
         return
     for where, fn in _reach(variant).functions:
         problem = _first_problem(fn.__code__, fn.__globals__)
+        kept = _kept_across_calls(fn)
+        if problem is None and kept is not None:
+            problem = (fn.__code__.co_firstlineno,
+                       f"keeps a {type(kept[1]).__name__} in {kept[0]} from call to call (a C static)")
         if problem is not None:
             line, what = problem
             at = f"{os.path.basename(fn.__code__.co_filename)}:{line}"
@@ -208,11 +213,55 @@ def _problem_at(ins, k, code, globals_):
             return None
         if target == "__class__":
             return f"assigns attribute {i.argval} of its class"
-        value = globals_.get(target)
-        if isinstance(value, (type, types.ModuleType)):
-            kind = "class" if isinstance(value, type) else "module"
-            return f"assigns attribute {i.argval} of {kind} {target}"
+        if target not in globals_:
+            return None
+        value = globals_[target]
+        kind = ("class" if isinstance(value, type) else "module" if isinstance(value, types.ModuleType)
+                else f"module-level {type(value).__name__}")
+        return f"assigns attribute {i.argval} of {kind} {target}"
     return None
+
+
+def _kept_across_calls(fn):
+    """``(what, value)`` of the first mutable value ``fn`` keeps from call to call (a
+    default argument, a variable of an enclosing function that has returned), or None."""
+    code = fn.__code__
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    defaults = fn.__defaults__ or ()
+    kept = [(f"default argument {n}", v)
+            for n, v in zip(names[code.co_argcount - len(defaults):code.co_argcount], defaults)]
+    kept += [(f"default argument {n}", v) for n, v in (fn.__kwdefaults__ or {}).items()]
+    kept += [(f"closure variable {n}", c.cell_contents)
+             for n, c in zip(code.co_freevars, fn.__closure__ or ()) if _cell_full(c)]
+    for what, v in kept:
+        if _mutable(v):
+            return what, v
+    return None
+
+
+def _cell_full(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _mutable(v) -> bool:
+    """A container, or an object whose attributes can change (not a function, a class, a
+    module, an enum member, a frozen dataclass or a shared object the engine sees)."""
+    if isinstance(v, _MUTABLE):
+        return True
+    t = type(v)
+    if isinstance(v, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                      types.MethodType, staticmethod, classmethod, property)):
+        return False
+    if getattr(t, "__zsmc_shared__", False) or isinstance(v, enum.Enum):
+        return False
+    params = getattr(t, "__dataclass_params__", None)
+    if params is not None and params.frozen:
+        return False
+    return hasattr(v, "__dict__") and t.__module__ != "builtins" or t is types.SimpleNamespace
 
 
 def _attribute_owner(ins, k):
@@ -282,7 +331,8 @@ class Fingerprint:
 
 
 def _print(value, depth=0):
-    """A value's identity, and a mutable container's contents (two levels deep)."""
+    """A value's identity, and a mutable container's contents or a mutable object's
+    attributes (two levels deep)."""
     if isinstance(value, _MUTABLE) and depth < 2:
         try:
             if isinstance(value, dict):
@@ -290,6 +340,13 @@ def _print(value, depth=0):
             else:
                 items = [repr(_print(x, depth + 1)) for x in value]
         except RuntimeError:            # changed while read: another thread's; not ours to judge
+            return (id(value),)
+        return (id(value), type(value).__name__, tuple(sorted(items)))
+    if depth < 2 and hasattr(value, "__dict__") and _mutable(value):
+        # An object's attributes can hold state as a container's items can.
+        try:
+            items = [repr((k, _print(v, depth + 1))) for k, v in vars(value).items()]
+        except RuntimeError:
             return (id(value),)
         return (id(value), type(value).__name__, tuple(sorted(items)))
     return id(value)

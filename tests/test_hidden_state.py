@@ -56,6 +56,21 @@ REFUSED = {
     "nested function": ("class P(Upstream):\n    def zs_free(self, handle):\n        def inner():\n"
                         "            global Y\n            Y = 2\n        inner()\n"
                         "        yield from super().zs_free(handle)\n", "assigns module global Y"),
+    # Red team round 4: a C static written as Python's own forms of one.
+    "default argument": ("class P(Upstream):\n    def zs_free(self, handle, _last={}):\n"
+                         "        _last['h'] = handle\n        yield from super().zs_free(handle)\n",
+                         "keeps a dict in default argument _last from call to call"),
+    "keyword default": ("class P(Upstream):\n    def zs_free(self, handle, *, seen=[]):\n"
+                        "        seen.append(handle)\n        yield from super().zs_free(handle)\n",
+                        "keeps a list in default argument seen from call to call"),
+    "closure container": ("def make():\n    seen = set()\n\n    class P(Upstream):\n"
+                          "        def zs_free(self, handle):\n            seen.add(handle)\n"
+                          "            yield from super().zs_free(handle)\n    return P\n\nP = make()\n",
+                          "keeps a set in closure variable seen from call to call"),
+    "module-level object": ("import types\n\nS = types.SimpleNamespace(busy=False)\n\n"
+                            "class P(Upstream):\n    def zs_compact(self):\n        S.busy = True\n"
+                            "        return (yield from super().zs_compact())\n",
+                            "assigns attribute busy of module-level SimpleNamespace S"),
 }
 
 
@@ -100,6 +115,41 @@ def test_the_fingerprint_reads_containers_by_content():
     Q.table["a"].append(2)
     with pytest.raises(ModelError, match="attribute table of class Q changed"):
         fp.check()
+
+
+def test_the_fingerprint_reads_a_module_level_objects_attributes(tmp_path):
+    # A method call changes it: no attribute store in the variant's own bytecode.
+    path = write(tmp_path, "import types\n\nS = types.SimpleNamespace(n=0)\n\nclass P(Upstream):\n"
+                 "    def zs_free(self, handle):\n        vars(S).update(n=S.n + 1)\n"
+                 "        yield from super().zs_free(handle)\n")
+    res = run("check", "--variant", f"{path}:P", "--scenario", "read-compact", "--cpus", "1",
+              "--out", tmp_path / "out")
+    assert res.exit_code == 2, res.stdout
+    [line] = res.stderr.strip().splitlines()
+    assert "module global S of patch.py changed during an execution" in line, line
+
+
+def test_a_program_that_is_not_deterministic_is_a_model_error():
+    # Whatever hides the state (here a counter the build function keeps, which no
+    # check of the variant's code sees), the same steps must do the same things.
+    from checker import Program, Task, Var
+
+    calls = []
+
+    def build():
+        calls.append(1)
+        x, y = Var("x"), Var("y")
+        odd = len(calls) % 2
+
+        def a():
+            yield (y if odd else x).write(1)
+            yield x.write(2)
+
+        def b():
+            yield x.read()
+        return Program([Task(a, "a", 0), Task(b, "b", 1)])
+    with pytest.raises(ModelError, match="not deterministic: after the same 0 step"):
+        explore(build, scheduler="dfs")
 
 
 ALLOWED = """\
