@@ -77,7 +77,8 @@ def set_recorder(rec):
 # -- what may be stored in shared memory -------------------------------------------
 _SIMPLE = {type(None), bool, int, float, str, bytes, range, type, types.FunctionType,
            types.BuiltinFunctionType, types.MethodType}
-# Types found shareable as they are (shared objects, structs, frozen dataclasses),
+# Types found shareable as they are (shared objects, structs, enums; a frozen dataclass
+# is checked field by field each time),
 # added to _SIMPLE as they are met so the next store skips the checks.
 
 
@@ -113,8 +114,11 @@ def share(value, where: str, owner=None):
         _note_conversion(value, copy, where)
         return copy
     check_shareable(value, where)
-    if dataclasses.is_dataclass(t) or isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum):
         _SIMPLE.add(t)
+    elif t is types.MappingProxyType:
+        # A read-only view of a dict someone else may hold and change: a copy of its own.
+        return types.MappingProxyType(dict(value))
     return value
 
 
@@ -130,15 +134,21 @@ def check_shareable(value, where: str) -> None:
     if getattr(t, "__zsmc_shared__", False) or isinstance(value, enum.Enum):
         return
     if dataclasses.is_dataclass(t) and t.__dataclass_params__.frozen:
+        # Frozen is the dataclass's own fields: a list in one is still a list.
+        for f in dataclasses.fields(value):
+            check_shareable(getattr(value, f.name), f"{where}.{f.name}")
         return
     if isinstance(value, types.MappingProxyType):
+        for k, x in value.items():
+            check_shareable(k, where)
+            check_shareable(x, f"{where}[{k!r}]")
         return
     if isinstance(value, (list, dict, set, bytearray)):
         kind = "SharedDict" if isinstance(value, dict) else "SharedList"
-        raise ModelError(f"{where}: a {t.__name__} inside a tuple in shared memory would hide its "
+        raise ModelError(f"{where}: a {t.__name__} inside a tuple or frozen value in shared memory would hide its "
                          f"accesses from the engine; use a checker.{kind}(...) instead")
     raise ModelError(f"{where}: a {t.__name__} is not memory the engine can see; make it a "
-                     f"checker.shared_struct, a frozen dataclass or a tuple")
+                     f"checker.shared_struct, or a frozen dataclass or a tuple of such values")
 
 
 def _note_conversion(original, copy, where):
@@ -188,18 +198,32 @@ class _Tracked:
 
 
 class _Const:
-    """A field set when the struct is made and never again (not recorded)."""
+    """A field set when the struct is made and never again.  A read is recorded as a
+    use of the owner's memory (a use after free, or a race with the free), never as a
+    conflict with a write: there is none once the struct is visible.  The owner field
+    itself and ``name`` (the model's identity of the struct, no kernel memory) are not
+    recorded, nor are fields of a never-freed owner."""
 
-    __slots__ = ("slot", "label")
+    __slots__ = ("name", "slot", "label", "owner")
 
-    def __init__(self, slot, label):
+    def __init__(self, name, slot, label, owner=None):
+        self.name = name
         self.slot = slot
         self.label = label
+        self.owner = owner
 
     def __get__(self, inst, cls=None):
         if inst is None:
             return self
-        return self.slot.__get__(inst, cls)
+        v = self.slot.__get__(inst, cls)
+        owner = self.owner
+        if owner is not None:
+            rec = _tls.rec
+            if rec is not None:
+                o = owner.__get__(inst, cls)
+                if o is not None and not o.permanent:
+                    rec.touch_const(o, (o.uid, self.name), self.label)
+        return v
 
     def __set__(self, inst, value):
         rec = _tls.rec
@@ -254,7 +278,9 @@ def shared_struct(owner: str, const=(), ghost=(), owners=None, atomic=()):
                 setattr(cls, n, Ghost(n, slots[n], slots[owner], label, _tls))
                 continue
             if n in const:
-                setattr(cls, n, _Const(slots[n], label))
+                own = owners.get(n, owner)
+                setattr(cls, n, _Const(n, slots[n], label,
+                                       None if n == own or n == "name" else slots[own]))
             else:
                 setattr(cls, n, _Tracked(n, slots[n], slots[owners.get(n, owner)], label,
                                          n in atomic))

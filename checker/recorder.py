@@ -201,6 +201,21 @@ class StepRecorder:
             self._dead(owner, label, kind)
         self._note(key, kind, label, owner, base)
 
+    def touch_const(self, owner, key, label) -> None:
+        """Task code reads a constant field of ``owner`` (checker.memory._Const): a use of
+        its memory.  Before the task's first yield it is not recorded (as for ghost state:
+        it runs before any step, the same in every execution)."""
+        if self.phase == _PREFIX:
+            return
+        # Not ``cont_touched``: a constant read sees the same value every round, so a
+        # spin or retry loop that makes one still repeats exactly (checker.spinloop).
+        base = owner.uid
+        if type(base) is tuple and base[0] == self.task and base[1] > self.mark:
+            return
+        if not owner.alive:
+            self._dead(owner, label, A.R)
+        self._note(key, A.R, label, owner, base)
+
     def touch_ghost(self, key, kind, label) -> None:
         """Task code accesses ghost state (checker.ghost).  Code before a task's first
         yield runs when the World is made, before any step of any task and in the same

@@ -380,10 +380,14 @@ class World:
         ev.plain = ev.dead = None
         rec = self._rec
         rec.begin(t, ev)
-        if obj is not None and obj.owner is not None and op != A.RELEASE:
+        if obj is not None and obj.owner is not None:
             # The object lives in another (a page's lock in the page): using it
-            # reads whether that one is alive.  (A release needs no such read:
-            # freeing memory whose lock is held is reported at the free.)
+            # reads whether that one is alive.  A release too: it writes the lock
+            # word, or lockdep's map, in that memory.  (The free of memory whose lock
+            # is held is reported at the free; but a release has no footprint the
+            # free conflicts with, so without this read the order "free, then
+            # release" was never explored: red team round 4, a dep_map released
+            # after the count that let the zspage be freed.)
             rec.touch_owner(obj.owner, obj.name)
         # Preemption counting on the explored ordering, judged on the state
         # before the step (a release in this step must not hide that the

@@ -349,6 +349,51 @@ def test_a_plain_list_inside_a_tuple_is_refused():
         run(build)
 
 
+@dataclass(frozen=True)
+class _Head:
+    first: object = None
+
+
+@pytest.mark.parametrize("store", ["frozen", "frozen in a tuple", "proxy"])
+def test_a_plain_list_inside_a_frozen_value_is_refused(store):
+    # Frozen is the dataclass's own fields (red team round 4: a "frozen struct" holding the
+    # list two zs_free calls add to without a lock); a mapping proxy is a view of a dict.
+    import types
+
+    def build():
+        n = node()
+
+        def a():
+            yield label("a")
+            lst = [1]
+            n.value = {"frozen": lambda: _Head(lst), "frozen in a tuple": lambda: (_Head(_Head(lst)),),
+                       "proxy": lambda: types.MappingProxyType({"k": lst})}[store]()
+
+        return Program([Task(a, "A")])
+
+    with pytest.raises(ModelError, match=r"Node.value.* a list inside a tuple or frozen value"):
+        run(build)
+
+
+def test_a_stored_mapping_proxy_is_a_copy_of_its_own():
+    import types
+
+    def build():
+        n = node()
+        seen = []
+
+        def a():
+            yield label("a")
+            d = {"k": 1}
+            n.value = types.MappingProxyType(d)
+            d["k"] = 2              # the dict the proxy showed; the stored copy keeps 1
+            seen.append(n.value["k"])
+
+        return Program([Task(a, "A")], observe=lambda: tuple(seen))
+
+    assert run(build).outcomes == {(1,)}
+
+
 def test_ghost_fields_are_not_recorded():
     def build():
         n = node()
