@@ -239,7 +239,8 @@ class Zone:
 
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
                                    "map_area", "consistency_locks", "writer_trylock_locks",
-                                   "writer_context_locks", "decode", "zone", "initial_values"),
+                                   "writer_context_locks", "decode", "grouping", "zone",
+                                   "initial_values"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
@@ -263,6 +264,7 @@ class Pool:
     obj: Obj
     map_area: tuple = ()
     decode: object = None          # the version's obj_to_location, for the checks
+    grouping: object = None        # the version's get_fullness_group, for the checks
     pages_allocated: int = 0
     deferred: SharedList = field(default_factory=SharedList)
     # State a patch adds (a static variable, a new field: keyed by name, and by the

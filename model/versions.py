@@ -94,6 +94,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
         pool = Pool(name, RwLock(self.POOL_LOCK, self.POOL_LOCK), tuple(classes),
                     Var("free_work.pending", False), Var("compaction_in_progress", 0),
                     Obj(name, permanent=True), areas, decode=self.obj_to_location,
+                    grouping=self.get_fullness_group,
                     writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS),
                     writer_context_locks=frozenset({self.POOL_LOCK} if self.WRITER_TRYLOCK_LOCKS
                                                    else ()),
@@ -143,7 +144,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                 initial[key] = value
             zspage.freeobj = free[0] if free else None
             zspage.inuse = len(slots) - len(free)
-            fg = get_fullness_group(cls, zspage.inuse)
+            fg = self.get_fullness_group(cls, zspage)
             zspage.fullness = zspage.list = fg
             cls.fullness_list[fg].append(zspage)
             cls.stats[fg] += 1
