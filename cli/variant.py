@@ -76,7 +76,14 @@ def _free_names(src: str) -> set:
     """Names a function's source reads but does not bind (globals it needs)."""
     tree = ast.parse(textwrap.dedent(src))
     bound, used = set(), set()
+    # A method's own name is no name in its body: ``get_fullness_group`` calling the
+    # module's ``get_fullness_group`` needs it imported.
+    own = tree.body[0] if tree.body and isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
+        else None
     for node in ast.walk(tree):
+        if node is own:
+            bound.update(a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg))
+            continue
         if isinstance(node, ast.Name):
             (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else used).add(node.id)
         elif isinstance(node, ast.arg):

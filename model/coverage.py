@@ -189,10 +189,17 @@ def lines_never_ran(variant: type, coverage: dict) -> list:
         report = [(n, f"{where}:{n}: {line_coverage.source_line(fn, n)}") for n in missing]
         # A changed condition that ran but always went one way: the branch the
         # change opens (or closes) never ran.  Its entry names the branch's key.
-        for n, went in line_coverage.one_sided(coverage, name, cls.__zsmc_decisions__.get(name, ())):
-            report.append((f"{n}:{int(not went)}",
-                           f"{where}:{n}: {line_coverage.source_line(fn, n)} (its condition was "
-                           f"never {'false' if went else 'true'})"))
+        for d, went in line_coverage.one_sided(coverage, name, cls.__zsmc_decisions__.get(name, ())):
+            never = "false" if went else "true"
+            if isinstance(d, int):
+                report.append((f"{d}:{int(not went)}",
+                               f"{where}:{d}: {line_coverage.source_line(fn, d)} (its condition was "
+                               f"never {never})"))
+            else:
+                n, k, text = d
+                report.append((f"{n}:c{k}:{int(not went)}",
+                               f"{where}:{n}: {line_coverage.source_line(fn, n)} (its operand "
+                               f"`{text}` was never {never})"))
         if report:
             report.sort(key=lambda e: (int(str(e[0]).split(":")[0]), str(e[0])))
             out.append((name, report))

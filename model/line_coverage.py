@@ -189,8 +189,14 @@ def instrument(fn, name: str, base_fn):
                                          [ast.Constant(key(name, line))], []))
                 out.append(ast.copy_location(call, stmt))
                 if isinstance(stmt, (ast.If, ast.While)) and not isinstance(stmt.test, ast.Constant):
-                    # A changed decision: which way it went, too (evaluated once, as before).
+                    # A changed decision: which way it went, too (evaluated once, as before),
+                    # and which way each operand of its and/or went where it was evaluated
+                    # (``while work and n < 32``: the bound never reached is a branch of
+                    # the change that never ran, though the decision went both ways).
                     decisions.append(line)
+                    operands = []
+                    stmt.test = _operands(stmt.test, operands, brancher, name, line)
+                    decisions.extend((line, k, text) for k, text in enumerate(operands, 1))
                     stmt.test = ast.copy_location(ast.Call(
                         ast.Name(brancher, ast.Load()),
                         [ast.Constant(branch_key(name, line, True)),
@@ -226,8 +232,28 @@ def instrument(fn, name: str, base_fn):
     new.__defaults__, new.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
     new.__qualname__, new.__module__, new.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
     new.__dict__.update(fn.__dict__)
-    new.__zsmc_decisions__ = sorted(set(decisions))
+    new.__zsmc_decisions__ = sorted(set(decisions), key=lambda d: (d, 0, "") if isinstance(d, int) else d)
     return new, lines
+
+
+def _operands(test, out: list, brancher: str, name: str, line: int):
+    """``test`` with each operand of its ``and``/``or`` (nested ones too) wrapped in a
+    call recording which way it went; ``out`` gets each operand's source, in order."""
+    if not isinstance(test, ast.BoolOp):
+        return test
+    values = []
+    for v in test.values:
+        if isinstance(v, ast.BoolOp):
+            values.append(_operands(v, out, brancher, name, line))
+            continue
+        out.append(ast.unparse(v))
+        k = len(out)
+        values.append(ast.copy_location(ast.Call(
+            ast.Name(brancher, ast.Load()),
+            [ast.Constant(operand_key(name, line, k, True)),
+             ast.Constant(operand_key(name, line, k, False)), v], []), v))
+    test.values = values
+    return test
 
 
 def _renamed(code, old: str, new: str):
@@ -247,21 +273,32 @@ def branch_key(name: str, line: int, taken: bool) -> str:
     return f"{key(name, line)}:{int(taken)}"
 
 
+def operand_key(name: str, line: int, k: int, taken: bool) -> str:
+    """The coverage key of operand ``k`` (from 1) of the changed decision at ``line``."""
+    return f"{key(name, line)}:c{k}:{int(taken)}"
+
+
 def _branch(if_true: str, if_false: str, value):
     covered(if_true if value else if_false)
     return value
 
 
 def one_sided(coverage: dict, name: str, decisions) -> list:
-    """``[(line, went)]``: the changed decisions of ``name`` that ran and always went
-    one way (``went``) in every explored execution: the other way, the patch's
-    change of behaviour, never ran."""
+    """``[(decision, went)]``: the changed decisions of ``name`` that ran and always
+    went one way (``went``) in every explored execution: the other way, the patch's
+    change of behaviour, never ran.  A decision is its line, or ``(line, k, source)``
+    for operand ``k`` of its ``and``/``or`` (judged where it was evaluated)."""
     out = []
-    for line in decisions:
-        t = branch_key(name, line, True) in coverage
-        f = branch_key(name, line, False) in coverage
+    for d in decisions:
+        if isinstance(d, int):
+            t = branch_key(name, d, True) in coverage
+            f = branch_key(name, d, False) in coverage
+        else:
+            line, k, _ = d
+            t = operand_key(name, line, k, True) in coverage
+            f = operand_key(name, line, k, False) in coverage
         if t != f:
-            out.append((line, t))
+            out.append((d, t))
     return out
 
 

@@ -286,11 +286,49 @@ def test_a_changed_condition_that_always_went_one_way_is_reported():
     assert r.complete and f"ln:fix_fullness_group:{line}" in r.coverage
     got = lines_never_ran(OneWay, r.coverage)
     assert [(fn, [k for k, _ in entries]) for fn, entries in got] == \
-        [("fix_fullness_group", [f"{line}:1"])]
+        [("fix_fullness_group", [f"{line}:1", f"{line}:c1:1", f"{line}:c2:1"])]
     assert got[0][1][0][1].endswith("(its condition was never true)")
+    assert got[0][1][2][1].endswith("(its operand `zspage.inuse > 7` was never true)")
     # The recording returns the condition's value: the same executions.
     ref = explore(make_build(Upstream, "malloc-free", 1)[0], properties=[])
     assert (r.executions, r.redundant) == (ref.executions, ref.redundant)
+
+
+class OneOperand(Upstream):
+    """Reworded's zs_free freeing an empty zspage only while it holds at most seven
+    objects: the decision goes both ways, its new operand only one (red team round 4: a
+    batch limit ``while work and n < 32`` that no scenario reaches)."""
+
+    def zs_free(self, handle):
+        pool = self.pool
+        yield pool.lock.acquire(shared=True)
+        obj = yield from self.handle_to_obj(handle)
+        if not obj:
+            raise AssertionError("no location")
+        zspage = yield from self.get_zspage(self.obj_to_zpdesc(obj))
+        cls = zspage.cls
+        yield cls.lock.acquire()
+        yield pool.lock.release()
+        yield from self.class_stat_sub(cls, 2, 1)
+        yield from self.obj_free(cls, obj)
+        fullness = yield from self.fix_fullness_group(cls, zspage)
+        if fullness == 0 and cls.objs_per_zspage <= 7:
+            yield from self.free_zspage(cls, zspage)
+        yield cls.lock.release()
+        yield from self.cache_free_handle(handle)
+
+
+def test_an_operand_that_always_went_one_way_is_reported():
+    total = {}
+    for scen in ("clients", "free-migrate"):
+        r = explore(make_build(OneOperand, scen, 1)[0], properties=[])
+        for k, n in r.coverage.items():
+            total[k] = total.get(k, 0) + n
+    line = OneOperand.zs_free.__code__.co_firstlineno + 13
+    assert {f"ln:zs_free:{line}:1", f"ln:zs_free:{line}:0"} <= total.keys()
+    [(fn, entries)] = lines_never_ran(OneOperand, total)
+    assert fn == "zs_free" and [k for k, _ in entries] == [f"{line}:c2:0"]
+    assert entries[0][1].endswith("(its operand `cls.objs_per_zspage <= 7` was never false)")
 
 
 def test_a_changed_condition_taken_both_ways_is_not_reported():
