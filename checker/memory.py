@@ -28,8 +28,10 @@ Fields come in three kinds:
 
 * tracked (the default): every access recorded;
 * ``const``: written only while the struct is new (in the step that created
-  it, or before any execution), never recorded; a later write is a
-  :class:`~checker.errors.ModelError`;
+  it, or before any execution); a later write is a
+  :class:`~checker.errors.ModelError`.  A read is recorded as a use of the
+  owner's memory only (no write can conflict with it): after the owner's
+  free it is a use after free, and unordered with the free a race;
 * ``ghost``: model bookkeeping for the checks (not kernel state), in no
   footprint.  A kernel function must not depend on it, and the engine
   checks that (:mod:`checker.ghost`): task code's ghost accesses are
@@ -37,8 +39,11 @@ Fields come in three kinds:
   task's write makes the search incomplete.
 
 What cannot be seen: Python state outside these objects (module globals,
-class attributes, the attributes of a task's own version object).  A value
-stored in shared memory must be shared memory itself or immutable; anything
+class attributes, the attributes of a task's own version object); the World
+checks that it does not make an execution differ from the last one after the
+same steps (:meth:`~checker.world.World.step`).  A value stored in shared
+memory must be shared memory itself or immutable (a tuple or frozen dataclass
+of such values, checked inside); anything
 else (a plain list, an arbitrary object) is refused with a ModelError, so
 nothing escapes unseen through a field.
 """
