@@ -147,12 +147,20 @@ class StateKeys(Monitor):
         self.states.add(self.key)
         self.hstates.add(self.hkey)
 
-    def _key(self, world):
+    def _key(self, world, stepped=None):
+        """The state after a step of task ``stepped`` (None: before any step).  Its
+        pending action is not the World's yet (on_step_end comes first): its frames,
+        just resumed, and the heap determine it; another task's was computed when
+        it yielded, from the heap then, so it is part of the state."""
         canon = _Canon()
-        tasks = tuple((t.finished, t.pc, t.explicit, tuple((lk.uid, s) for lk, s in t.held),
-                       _action(t.pending, canon), frames(t.gen, canon)) for t in world.tasks)
+        tasks = []
+        for t in world.tasks:
+            done = t.finished or getattr(t.gen, "gi_frame", None) is None
+            pending = None if done or t.index == stepped else _action(t.pending, canon)
+            tasks.append((done, t.pc, t.explicit, tuple((lk.uid, s) for lk, s in t.held),
+                          pending, () if done else frames(t.gen, canon)))
         canon.value(world.program.context)
-        return (tasks, tuple(sorted(canon.heap.items(), key=repr)))
+        return (tuple(tasks), tuple(sorted(canon.heap.items(), key=repr)))
 
     def _hkey(self, world):
         canon = _Canon()
@@ -166,7 +174,7 @@ class StateKeys(Monitor):
         self.nodes.add(hash(self.node))
         t = event.task
         self.hist[t] = self.hist[t] + ((event.action.op, repr(event.result), repr(event.choice)),)
-        key = self._key(world)
+        key = self._key(world, t)
         self.edges.add(hash((self.key, label)))
         self.key = key
         self.states.add(key)
