@@ -198,9 +198,14 @@ class _Search:
         self.on_progress, self.start, self.on_done = on_progress, start, on_done
         self.order = order if order is not None else list(range(len(builds)))
         self.skipped = [{} for _ in builds]         # job index -> why it was not explored (fully)
-        self.first = [None] * len(builds)           # lowest job index with a violation
-        self.keys = [set() for _ in builds]         # traces of the finished subtrees
-        self.counted = [0] * len(builds)            # their distinct executions
+        # Lowest job index with a violation: a resumed checkpoint's finished
+        # subtrees count too (the violation it holds is reported again).
+        self.first = [min((k for k, out in done.items() if out[0].violations), default=None)
+                      if stop_on_violation else None for done in dones]
+        self.keys = [set().union(*(out[2] for out in done.values())) for done in dones]
+        # the distinct executions of the finished subtrees (a resumed checkpoint's included)
+        self.counted = [len(self.keys[i]) + sum(out[0].executions for out in done.values() if not out[2])
+                        for i, done in enumerate(dones)]
         self.interrupted = None
 
     def _run_local(self, i, job, deadline, stop, on_progress, broker=None):
@@ -224,7 +229,16 @@ class _Search:
 
     def run(self, dask, programs) -> None:
         from .workers import DaskRunner, LocalRunner
-        todo = [(i, j) for i in self.order for j in self.plans[i] if j.index not in self.dones[i]]
+        todo = []
+        for i in self.order:
+            for j in self.plans[i]:
+                if j.index in self.dones[i]:
+                    continue
+                if self.first[i] is not None and j.index > self.first[i]:
+                    # After a resumed violation, as the run that found it did.
+                    self.skipped[i][j.index] = "an earlier subtree found a violation"
+                    continue
+                todo.append((i, j))
         if dask is not None:
             if programs is None or programs[0] is None:
                 raise UsageError("a Dask search needs the program as {'loader': 'module:function', "
