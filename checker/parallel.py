@@ -122,7 +122,8 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
             ident = json.dumps([key, _plan_key(split(build, 1))], default=repr) \
                 if checkpoint or resume else None
             if resume:
-                plan, done = ck.load(resume, ident, Job)
+                plan, done = ck.load(resume, ident, Job, replan=lambda saved: _own_plan(build, saved))
+                _replay_resumed(build, done, resume)
             else:
                 plan = split(build, split_depth) if split_depth is not None else split_choices(build)
                 done = {}
@@ -414,6 +415,38 @@ class _DaskJob:
 
 
 # -- checkpoints --------------------------------------------------------------------------------
+def _own_plan(build, saved) -> list:
+    """The program's own split of the kind of a checkpoint's plan ``saved``: by first
+    choices, or at a depth (that of its longest prefix: shorter ones end there)."""
+    if all(j.disjoint for j in saved):
+        return split_choices(build)
+    return split(build, max(len(j.prefix) for j in saved))
+
+
+def _replay_resumed(build, done, path) -> None:
+    """Each violation a checkpoint holds is replayed before it is reported: its schedule
+    must reproduce its property at its step; the replayed violation (its steps and
+    message from this run, not the file's) replaces the saved one."""
+    from .schedulers.replay import Replay
+    from .trace import _properties
+    for index, (result, _, _) in sorted(done.items()):
+        fresh = []
+        for v in result.violations:
+            try:
+                r = explore(build, scheduler=Replay(v.schedule, before=v.runs or ()),
+                            properties=_properties(v.property, None), stop_on_violation=True)
+            except UsageError as exc:
+                raise UsageError(f"--resume: {path} is a damaged checkpoint (subtree {index}'s "
+                                 f"violation does not replay: {exc})") from None
+            same = [w for w in r.violations if w.property == v.property and w.step == v.step]
+            if not same:
+                raise UsageError(f"--resume: {path} is a damaged checkpoint (subtree {index}'s "
+                                 f"[{v.property}] violation is not reproduced by its schedule)")
+            same[0].execution, same[0].runs = v.execution, v.runs
+            fresh.append(same[0])
+        result.violations = fresh
+
+
 def _plan_key(plan) -> str:
     return json.dumps([[list(map(_jsonable, k)) for k in j.prefix] for j in plan], default=repr)
 

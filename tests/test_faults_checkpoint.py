@@ -66,3 +66,96 @@ def test_a_resumed_violation_with_earlier_subtrees_to_do_still_reports_it(bug_ch
     res = F.run("check", *BUG, "--resume", ck, "--out", tmp_path / "out", "--no-minimize")
     assert res.exit_code == 1, res.stdout + res.stderr
     assert "result: VIOLATION" in res.stdout
+
+
+# -------------------------------------------------------------------- a damaged checkpoint
+@pytest.fixture(scope="module")
+def clean_checkpoint(tmp_path_factory):
+    """A finished checkpoint of ``--scenario clients`` (4 disjoint subtrees)."""
+    d = tmp_path_factory.mktemp("ck")
+    res = F.run("check", *FAST, "--checkpoint", d / "ck", "--out", d / "out")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((d / "ck").read_text())
+    assert len(doc["plan"]) > 1 and all(entry[3] for entry in doc["plan"])
+    return doc
+
+
+INF = "__INFINITY__"        # written as the JSON number 1e999, which Python reads as inf
+
+
+def _first(doc, **result):
+    """``doc`` with the first finished subtree's result fields replaced."""
+    k = sorted(doc["done"], key=int)[0]
+    out = dict(doc["done"][k], result=dict(doc["done"][k]["result"], **result))
+    return dict(doc, done=dict(doc["done"], **{k: out}))
+
+
+def _forged(doc, count=1):
+    v = {"property": "bug", "message": "m", "step": 0, "task": None, "schedule": [[0, "malloc"]],
+         "steps": [], "involved": [], "execution": 0, "tasks": [], "runs": []}
+    return _first(doc, violations=[v], violation_count=count)
+
+
+DAMAGED = [
+    ("plan empty", lambda d: dict(d, plan=[], done={}), "plan"),
+    ("plan cut short", lambda d: dict(d, plan=d["plan"][:1], done={"0": d["done"]["0"]}), "split"),
+    ("plan with a subtree twice", lambda d: dict(d, plan=d["plan"] + d["plan"][:1]), "plan"),
+    ("plan renumbered", lambda d: dict(d, plan=[[len(d["plan"]) - 1 - e[0]] + e[1:] for e in d["plan"]]),
+     "index"),
+    ("plan of another prefix", lambda d: dict(d, plan=[[0] + d["plan"][1][1:]] + d["plan"][1:]), "split"),
+    ("plan index infinite", lambda d: dict(d, plan=[[INF] + d["plan"][0][1:]] + d["plan"][1:]), "index"),
+    ("negative executions", lambda d: _first(d, executions=-983), "executions"),
+    ("boolean executions", lambda d: _first(d, executions=True), "executions"),
+    ("float executions", lambda d: _first(d, executions=3.0), "executions"),
+    ("string executions", lambda d: _first(d, executions="3"), "executions"),
+    ("infinite executions", lambda d: _first(d, executions=INF), "executions"),
+    ("huge executions", lambda d: _first(d, executions=10 ** 100), "executions"),
+    ("infinite steps", lambda d: _first(d, steps=INF), "steps"),
+    ("complete as a string", lambda d: _first(d, complete="false"), "complete"),
+    ("elapsed infinite", lambda d: _first(d, elapsed=INF), "elapsed"),
+    ("infinite trace key", lambda d: dict(d, done={k: dict(v, keys=[[INF, True]])
+                                                   for k, v in d["done"].items()}), "key"),
+    ("trace keys on a disjoint subtree", lambda d: dict(d, done={k: dict(v, keys=[[12345, False]])
+                                                                 for k, v in d["done"].items()}), "disjoint"),
+    ("subtree key not an index", lambda d: dict(d, done={" 0" if k == "0" else k: v
+                                                         for k, v in d["done"].items()}), "index"),
+    ("forged violation", _forged, "not reproduced"),
+    ("forged violation, no count", lambda d: _forged(d, count=0), "violation_count"),
+]
+
+
+@pytest.mark.parametrize("name,change,words", DAMAGED, ids=[c[0] for c in DAMAGED])
+def test_a_damaged_checkpoint_is_refused(name, change, words, clean_checkpoint, tmp_path):
+    ck = tmp_path / "ck"
+    ck.write_text(json.dumps(change(clean_checkpoint)).replace(f'"{INF}"', "1e999"))
+    res = F.run("check", *FAST, "--resume", ck, "--out", tmp_path / "out")
+    assert res.exit_code == 2, res.stdout + res.stderr
+    F.one_line(res.stderr, "damaged checkpoint", words)
+    assert "result:" not in res.stdout
+
+
+def test_the_clean_checkpoint_still_resumes(clean_checkpoint, tmp_path):
+    ck = tmp_path / "ck"
+    ck.write_text(json.dumps(clean_checkpoint))
+    res = F.run("check", *FAST, "--resume", ck, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.stdout + res.stderr
+
+
+def test_a_depth_cut_checkpoint_must_hold_the_whole_cut(tmp_path):
+    """A cut by depth (overlapping subtrees, trace keys) is recomputed at the depth of its
+    longest prefix: the checkpoint resumes whole, and refuses a plan with a subtree left out."""
+    from checker.errors import UsageError
+    from checker.parallel import explore_split
+    from model.registry import make_build, variant_for
+    build, _ = make_build(variant_for("upstream", None), "read-migrate", 1)
+    ck = tmp_path / "ck"
+    whole = explore_split(build, jobs=1, split_depth=2, checkpoint=str(ck))
+    doc = json.loads(ck.read_text())
+    assert not any(entry[3] for entry in doc["plan"]) and len(doc["plan"]) > 2
+    again = explore_split(build, jobs=1, split_depth=2, resume=str(ck))
+    assert again.complete and again.executions == whole.executions
+    short = dict(doc, plan=doc["plan"][:-1], done={k: v for k, v in doc["done"].items()
+                                                   if int(k) < len(doc["plan"]) - 1})
+    ck.write_text(json.dumps(short))
+    with pytest.raises(UsageError, match="damaged checkpoint.*split"):
+        explore_split(build, jobs=1, split_depth=2, resume=str(ck))
