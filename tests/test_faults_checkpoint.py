@@ -159,3 +159,65 @@ def test_a_depth_cut_checkpoint_must_hold_the_whole_cut(tmp_path):
     ck.write_text(json.dumps(short))
     with pytest.raises(UsageError, match="damaged checkpoint.*split"):
         explore_split(build, jobs=1, split_depth=2, resume=str(ck))
+
+
+# -------------------------------------------------------------------- a huge time limit
+@pytest.mark.parametrize("extra", [[], ["--jobs", "2"], ["--scheduler", "random", "--executions", "5"],
+                                   ["--preemption-bound", "1"]], ids=["dpor", "jobs", "random", "bounded"])
+@pytest.mark.parametrize("limit", ["1e10", "1e300"])
+def test_a_huge_time_limit_is_no_limit_not_an_internal_bug(limit, extra, tmp_path):
+    # A process of its own: a watchdog that failed half-armed leaves its SIGALRM handler behind,
+    # which would keep the next test's watchdog from arming (and from failing).
+    rc, out, err = F.finish(F.spawn("check", *FAST, "--time-limit", limit, *extra, "--out", tmp_path / "out"))
+    assert "internal bug" not in err, err
+    assert rc == (3 if "random" in extra else 0), out + err
+
+
+def test_the_watchdog_is_not_armed_beyond_what_its_timer_holds():
+    import math
+    import signal
+    import time
+
+    from checker.budget import WATCHDOG_MAX, Watchdog
+    for deadline in (time.perf_counter() + 1e10, math.inf, time.perf_counter() + WATCHDOG_MAX * 2):
+        dog = Watchdog(deadline)
+        assert not dog.armed
+        dog.cancel()
+    dog = Watchdog(time.perf_counter() + 60)
+    assert dog.armed and 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 61
+    dog.cancel()
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+def test_the_engine_takes_an_infinite_time_limit_as_none():
+    import math
+
+    from checker import explore
+    from model.registry import make_build, variant_for
+    build, _ = make_build(variant_for("upstream", None), "clients", 1)
+    r = explore(build, scheduler="dpor", time_limit=math.inf)
+    assert r.complete and r.executions > 0
+
+
+pytest_plugins = ["pytester"]
+
+
+def test_the_plugin_refuses_an_infinite_time_limit_and_takes_a_huge_one(pytester):
+    import importlib.metadata
+    installed = any(ep.name == "zsmc" for ep in importlib.metadata.entry_points(group="pytest11"))
+    plugin = [] if installed else ["-p", "pytest_zsmc"]
+    pytester.makepyfile(test_huge="""
+        import pytest
+        from model.registry import make_build, variant_for
+
+        @pytest.mark.zsmc(time_limit=1e10)
+        def test_huge(zsmc_check):
+            build, _ = make_build(variant_for("upstream", None), "clients", 1)
+            assert zsmc_check(build).complete
+        """)
+    args = (*plugin, "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)
+    pytester.runpytest_inprocess(*args, "--zsmc-time-limit=1e300").assert_outcomes(passed=1)
+    res = pytester.runpytest_inprocess(*args, "--zsmc-time-limit=inf")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--zsmc-time-limit must be a positive number of seconds (finite)" in "\n".join(res.errlines)
