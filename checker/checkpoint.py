@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 from .errors import UsageError
 from .result import Result, Step, Violation
@@ -38,6 +39,65 @@ FORMAT = "zsmc-checkpoint"
 VERSION = 2
 _RESULT_COUNTS = ("executions", "redundant", "deadlocks", "pruned", "steps", "violation_count",
                   "max_preemptions", "bound_cut")
+
+
+def check_target(path: str) -> None:
+    """``--checkpoint PATH`` may be written: absent, or a regular file holding a zsmc
+    checkpoint (which it replaces). Anything else there (a text file, a trace, a FIFO,
+    a device node, a symbolic link, a directory) is refused before the search: a
+    checkpoint is written by renaming a new file over PATH, which would replace it."""
+    if not isinstance(path, str) or not path:
+        raise UsageError("--checkpoint needs a file name, got an empty one")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"--checkpoint {path}: cannot inspect it: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"--checkpoint {path} exists and is not a regular file ({_kind(st.st_mode)}): "
+                         "refusing to replace it; name a new file or an earlier checkpoint")
+    if not _holds_checkpoint(path):
+        raise UsageError(f"--checkpoint {path} exists and is not a zsmc checkpoint: refusing to "
+                         "overwrite it; name a new file or an earlier checkpoint")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _holds_checkpoint(path: str) -> bool:
+    """Whether the regular file ``path`` is a zsmc checkpoint (of any search or version)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_HEAD))
+            if head == _HEAD:
+                return True         # as save() writes it
+            f.seek(0)
+            doc = json.loads(f.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
+
+
+_HEAD = json.dumps({"format": FORMAT})[:-1].encode() + b","
+
+
+def _regular_or_absent(path: str, what: str) -> None:
+    """Raise UsageError unless ``path`` is absent or a regular file (not followed if a link)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot inspect it: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{what} {path} is {_kind(st.st_mode)}, not a regular file: refusing to use it")
 
 
 class CheckpointLock:
@@ -50,8 +110,9 @@ class CheckpointLock:
     def acquire(self) -> None:
         import fcntl
         lock = f"{self.path}.lock"
+        _regular_or_absent(lock, f"--checkpoint {self.path}: its lock file")
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as exc:
             raise UsageError(f"--checkpoint {self.path}: cannot create {lock}: {exc.strerror}") from None
         try:
@@ -73,6 +134,8 @@ def save(path: str, ident: str, plan, done: dict) -> None:
     doc = {"format": FORMAT, "version": VERSION, "search": ident,
            "plan": [[j.index, [list(k) for k in j.prefix], j.guards, j.disjoint] for j in plan],
            "done": {str(i): _out_json(out) for i, out in sorted(done.items())}}
+    # Checked again as it is replaced: what appeared there during the search is kept.
+    _regular_or_absent(path, "the checkpoint")
     try:
         write_atomic(path, json.dumps(jsonable(doc)))
     except OSError as exc:
@@ -90,6 +153,12 @@ def load(path: str, ident: str, make_job, replan=None):
     (not a boolean), every key well-formed: a damaged checkpoint is a one-line
     UsageError, never a pass.
     """
+    if not isinstance(path, str) or not path:
+        raise UsageError("--resume needs a checkpoint file name, got an empty one")
+    if not os.path.lexists(path):
+        raise UsageError(f"--resume: no such checkpoint file: {path}")
+    if not os.path.isfile(path):       # a FIFO would block, a device read forever
+        raise UsageError(f"--resume {path} is not a regular file")
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -110,6 +110,10 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
     start = time.perf_counter()
     deadline = None if time_limit is None else time.time() + time_limit
+    if checkpoint is not None:
+        ck.check_target(checkpoint)
+    if resume is not None and not resume:
+        raise UsageError("--resume needs a checkpoint file name, got an empty one")
     lock = ck.CheckpointLock(checkpoint) if checkpoint else None
     if lock is not None:
         lock.acquire()

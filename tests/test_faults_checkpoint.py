@@ -221,3 +221,95 @@ def test_the_plugin_refuses_an_infinite_time_limit_and_takes_a_huge_one(pytester
     res = pytester.runpytest_inprocess(*args, "--zsmc-time-limit=inf")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     assert "--zsmc-time-limit must be a positive number of seconds (finite)" in "\n".join(res.errlines)
+
+
+# -------------------------------------------------------------------- what --checkpoint may replace
+def _not_checkpoints(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("a user's notes\n")
+    trace = tmp_path / "trace.json"
+    trace.write_text(json.dumps({"format": "zsmc-trace", "version": 2}))
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(text)
+    return {"a text file": (text, "not a zsmc checkpoint"), "a trace": (trace, "not a zsmc checkpoint"),
+            "an empty file": (empty, "not a zsmc checkpoint"), "a FIFO": (fifo, "a FIFO"),
+            "a symbolic link": (link, "a symbolic link")}
+
+
+@pytest.mark.parametrize("what", ["a text file", "a trace", "an empty file", "a FIFO", "a symbolic link"])
+def test_checkpoint_refuses_to_replace_what_is_not_a_checkpoint(what, tmp_path):
+    path, words = _not_checkpoints(tmp_path)[what]
+    before = {p.name: (p.lstat().st_mode, p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+              for p in tmp_path.iterdir()}
+    res = F.run("check", *FAST, "--checkpoint", path, "--out", tmp_path / "out")
+    assert res.exit_code == 2, res.stdout + res.stderr
+    F.one_line(res.stderr, "--checkpoint", words, "refusing")
+    assert "result:" not in res.stdout and not (tmp_path / "out").exists()      # refused before searching
+    after = {p.name: (p.lstat().st_mode, p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+             for p in tmp_path.iterdir()}
+    assert after == before                   # nothing replaced, no lock file made
+
+
+def test_checkpoint_replaces_an_earlier_checkpoint(clean_checkpoint, tmp_path):
+    ck = tmp_path / "ck"
+    ck.write_text(json.dumps(dict(clean_checkpoint, search="another search")))
+    res = F.run("check", *FAST, "--checkpoint", ck, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert json.loads(ck.read_text())["search"] == clean_checkpoint["search"]
+
+
+def test_a_fifo_lock_file_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "ck.lock")
+    res = F.run("check", *FAST, "--checkpoint", tmp_path / "ck", "--out", tmp_path / "out")
+    assert res.exit_code == 2
+    F.one_line(res.stderr, "lock file", "a FIFO")
+    assert not (tmp_path / "ck").exists()
+
+
+def test_a_checkpoint_that_became_a_fifo_during_the_search_is_not_replaced(monkeypatch, tmp_path):
+    """Checked again when each subtree is saved: the search goes on, the note says it was not saved."""
+    import checker.checkpoint as ck
+    real = ck.save
+    path = tmp_path / "ck"
+
+    def swapped(p, *a):
+        if not path.exists():
+            os.mkfifo(path)         # someone put a FIFO there after the check before the search
+        return real(p, *a)
+    monkeypatch.setattr(ck, "save", swapped)
+    res = F.run("check", *FAST, "--checkpoint", path, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "checkpoint not saved" in res.stdout and "a FIFO" in res.stdout
+    assert path.is_fifo()
+
+
+@pytest.mark.parametrize("option", ["--checkpoint", "--resume"])
+def test_an_empty_checkpoint_name_is_refused(option, tmp_path):
+    res = F.run("check", *FAST, option, "", "--out", tmp_path / "out")
+    assert res.exit_code == 2, res.stdout + res.stderr
+    F.one_line(res.stderr, option, "empty")
+
+
+def test_resume_refuses_a_fifo_without_blocking_on_it(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    res = F.run("check", *FAST, "--resume", tmp_path / "fifo", "--out", tmp_path / "out")
+    assert res.exit_code == 2
+    F.one_line(res.stderr, "--resume", "not a regular file")
+
+
+def test_the_engine_refuses_an_empty_checkpoint_name_too(tmp_path):
+    from checker.errors import UsageError
+    from checker.parallel import explore_split
+    from model.registry import make_build, variant_for
+    build, _ = make_build(variant_for("upstream", None), "clients", 1)
+    for kw in ({"checkpoint": ""}, {"resume": ""}):
+        with pytest.raises(UsageError, match="empty"):
+            explore_split(build, jobs=1, **kw)
+    (tmp_path / "notes").write_text("mine")
+    with pytest.raises(UsageError, match="not a zsmc checkpoint"):
+        explore_split(build, jobs=1, checkpoint=str(tmp_path / "notes"))
+    assert (tmp_path / "notes").read_text() == "mine"
