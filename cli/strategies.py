@@ -204,16 +204,17 @@ class HypothesisSearch(Strategy):
         p = self.plan
         examples = p.executions or 200
         machine = getattr(p.reg, "stateful_search", None)
+        budget = {"time_limit": limits["time_limit"], "max_executions": limits["max_executions"]}
         if machine is not None:
             result, drawn, _ = machine(p.cls, build.name, cpus=build.params["cpus"], depth=p.depth,
-                                       max_examples=examples, seed=p.seed, properties=p.props)
+                                       max_examples=examples, seed=p.seed, properties=p.props, **budget)
             return result, drawn
         from checker.hypothesis_search import hypothesis_search
 
         def for_draw(data):
             return build.build
         out = hypothesis_search(for_draw, max_examples=examples, seed=p.seed, properties=p.props,
-                                key=json.dumps(build.params, sort_keys=True))
+                                key=json.dumps(build.params, sort_keys=True), **budget)
         return out.result, build.params
 
 

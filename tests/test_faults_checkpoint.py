@@ -313,3 +313,83 @@ def test_the_engine_refuses_an_empty_checkpoint_name_too(tmp_path):
     with pytest.raises(UsageError, match="not a zsmc checkpoint"):
         explore_split(build, jobs=1, checkpoint=str(tmp_path / "notes"))
     assert (tmp_path / "notes").read_text() == "mine"
+
+
+# -------------------------------------------------------------------- the Hypothesis search's budgets
+HYP = ("--scenario", "malloc-free", "--cpus", "2", "--scheduler", "hypothesis")
+
+
+def test_hypothesis_honours_max_executions(tmp_path):
+    res = F.run("check", *HYP, "--max-executions", "3", "--format", "json", "--out", tmp_path / "out")
+    assert res.exit_code == 3, res.stdout + res.stderr
+    [s] = json.loads(res.stdout)["scenarios"]
+    assert s["executions"] == 3 and not s["complete"]
+    assert s["reason"].startswith("execution budget of 3 reached"), s["reason"]
+
+
+def test_hypothesis_honours_the_time_limit(tmp_path):
+    import time
+    began = time.monotonic()
+    res = F.run("check", *HYP, "--time-limit", "1", "--format", "json", "--out", tmp_path / "out")
+    assert time.monotonic() - began < 6          # about 20 s without the limit
+    assert res.exit_code == 3, res.stdout + res.stderr
+    [s] = json.loads(res.stdout)["scenarios"]
+    assert s["reason"].startswith("time limit of 1s reached"), s["reason"]
+
+
+def test_the_state_machine_search_stops_at_its_budgets():
+    from model.registry import VERSIONS
+    from model.stateful_search import search
+    result, _, v = search(VERSIONS["legacy"], "read-compact", max_examples=200, database=False,
+                          max_executions=2)
+    assert v is None and result.executions == 2 and not result.complete
+    assert result.reason.startswith("execution budget of 2 reached")
+    result, _, v = search(VERSIONS["legacy"], "read-compact", max_examples=200, database=False,
+                          time_limit=0.5)
+    assert v is None and result.elapsed < 3 and result.reason.startswith("time limit of 0.5s reached")
+
+
+def test_the_state_machine_reports_a_failure_whose_shrinking_the_time_limit_cut(tmp_path):
+    """free-without-page-locks on ``large`` is found in a few examples and shrunk for seconds:
+    a limit of half a second cuts the shrinking, and the failure seen last is reported."""
+    from checker.trace import make_trace, replay
+    from model.registry import variant_for
+    from model.stateful_program import LOADER
+    from model.stateful_search import search
+    cls = variant_for("upstream", "free-without-page-locks")
+    result, params, v = search(cls, "large", database=False, time_limit=0.5)
+    assert v is not None and v.property == "bug" and result.violations == [v]
+    assert "cut short by the time limit" in result.reason and result.elapsed < 3
+    assert replay(make_trace(v, {"loader": LOADER, "params": params})).reproduced
+
+
+def test_the_drawn_schedule_search_stops_at_its_budgets():
+    """checker.hypothesis_search (a registry without a state machine): the same budgets."""
+    import time
+
+    from hypothesis import strategies as st
+
+    from checker import Program, Task, label
+    from checker.hypothesis_search import hypothesis_search
+
+    def build_for(data):
+        n = data.draw(st.integers(1, 3))
+
+        def build():
+            def task():
+                for _ in range(n):
+                    yield label("step")
+            return Program([Task(task, "t0"), Task(task, "t1")], cpus=2)
+        return build
+    out = hypothesis_search(build_for, max_examples=100, database=False, max_executions=4)
+    assert out.examples == 4 and out.result.reason.startswith("execution budget of 4 reached")
+    slow = []
+
+    def slow_build_for(data):
+        slow.append(1)
+        time.sleep(0.2)
+        return build_for(data)
+    began = time.perf_counter()
+    out = hypothesis_search(slow_build_for, max_examples=100, database=False, time_limit=0.5)
+    assert time.perf_counter() - began < 2 and len(slow) < 10
+    assert out.result.reason.startswith("time limit of 0.5s reached")
