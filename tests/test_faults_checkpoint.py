@@ -393,3 +393,56 @@ def test_the_drawn_schedule_search_stops_at_its_budgets():
     out = hypothesis_search(slow_build_for, max_examples=100, database=False, time_limit=0.5)
     assert time.perf_counter() - began < 2 and len(slow) < 10
     assert out.result.reason.startswith("time limit of 0.5s reached")
+
+
+# -------------------------------------------------------------------- --jobs over several scenarios
+def test_pooled_jobs_keep_the_time_limit_at_depth_3(tmp_path):
+    """Weighing the scenarios before the pooled search (an explore of each at depth 1) took
+    7 s of a 1 s limit, 22 s at --depth 3 (once per depth), with 0 executions to show."""
+    import time
+    began = time.monotonic()
+    rc, out, err = F.finish(F.spawn("check", "--jobs", "2", "--time-limit", "1", "--depth", "3", "-q",
+                                    "--out", tmp_path / "out"))
+    took = time.monotonic() - began
+    assert rc == 3, out + err
+    assert "result: incomplete" in out and took < 8, took
+
+
+class _Plan:
+    def __init__(self):
+        from model import registry
+        self.reg, self.cls, self.cpus = registry, registry.variant_for("upstream", None), None
+
+    @staticmethod
+    def kw_of(params):
+        return {}
+
+
+def _builds(names, depth=1):
+    from cli.plan import Build
+    from model import registry
+    cls = registry.variant_for("upstream", None)
+    return [Build(n, *registry.make_build(cls, n, depth, 2)) for n in names]
+
+
+def test_weighing_respects_the_deadline_and_is_done_once_per_check(monkeypatch):
+    import time
+
+    import checker
+    from cli.strategies import Budget, Pooled
+    calls = []
+    real = checker.explore
+
+    def counting(build, **kw):
+        calls.append(kw.get("time_limit"))
+        return real(build, **kw)
+    monkeypatch.setattr(checker, "explore", counting)
+    pooled = Pooled(_Plan())
+    spent = Budget(1.0, time.monotonic() - 1, None)           # nothing left
+    assert pooled.weigh(_builds(["clients", "malloc-free"]), spent) == [0, 0] and calls == []
+    budget = Budget.start(100.0, None)
+    first = pooled.weigh(_builds(["clients", "malloc-free"]), budget)
+    assert len(calls) == 2 and all(0 < t <= 100.0 * Pooled.WEIGH_SHARE for t in calls)
+    assert first[0] > 0 and first[1] > 0
+    again = pooled.weigh(_builds(["clients", "malloc-free"], depth=2), budget)   # the next depth's pass
+    assert again == first and len(calls) == 2
