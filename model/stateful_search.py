@@ -68,7 +68,7 @@ class Budget:
     def __init__(self, time_limit=None, max_examples=None):
         self.deadline = None if time_limit is None else time.perf_counter() + time_limit
         self.max_examples = max_examples
-        self.why = ""
+        self.why = ""           # "time" or "execution" once spent
 
     def check(self, machine, starting: bool) -> None:
         """Raise :class:`BudgetSpent` if the budget is spent (``starting``: an example is
@@ -112,8 +112,17 @@ def machine_for(variant, scenario: str, cpus=None, properties=None, trace_dir=No
                 type(self).failure = (exc.violation, exc.params)
             raise
 
+    def teardown(self):
+        if budget is not None and budget.why:
+            # Cut short by the budget: its operations in flight are not run to their end
+            # (a failure there would take the place of the budget's exception, in an
+            # example Hypothesis saw end sooner: FlakyStrategyDefinition).
+            self._failed = True
+        ZsmallocMachine.teardown(self)
+
     attrs["__init__"] = init
     attrs["_fail"] = fail
+    attrs["teardown"] = teardown
     if budget is not None:
         attrs["zsmc_budget"] = invariant()(lambda self: budget.check(type(self), starting=False))
     return type(f"{variant.__name__}Machine", (ZsmallocMachine,), attrs)
