@@ -6,7 +6,8 @@ subtree, and locked while a run uses it (``FILE.lock``, ``flock``) so two runs
 never interleave their writes.  Its fields:
 
 ========  =================================================================
-format    ``"zsmc-checkpoint"``, version ``2``
+format    ``"zsmc-checkpoint"``, version ``3`` (3: a subtree's result holds its
+          coverage and data races, which a resumed check's verdict needs)
 search    what the checkpoint must match to be resumed (scenario parameters,
           the program's first branching)
 plan      the subtrees: ``[index, prefix, guards, disjoint]``
@@ -36,7 +37,7 @@ from .result import Result, Step, Violation
 from .schedulers.replay import jsonable
 
 FORMAT = "zsmc-checkpoint"
-VERSION = 2
+VERSION = 3
 _RESULT_COUNTS = ("executions", "redundant", "deadlocks", "pruned", "steps", "violation_count",
                   "max_preemptions", "bound_cut")
 
@@ -275,7 +276,8 @@ def result_json(r: Result) -> dict:
     d = {k: getattr(r, k) for k in _RESULT_COUNTS}
     d.update(scheduler=r.scheduler, complete=r.complete, reason=r.reason, note=r.note,
              elapsed=r.elapsed, outcomes=[jsonable(o) for o in r.outcomes],
-             violations=[violation_json(v) for v in r.violations])
+             violations=[violation_json(v) for v in r.violations],
+             coverage=dict(sorted(r.coverage.items())), races=r.races, race=r.race)
     return d
 
 
@@ -296,6 +298,12 @@ def result_from(d: dict) -> Result:
         raise TypeError("outcomes and violations are not lists")
     r.outcomes = {_freeze(o) for o in d["outcomes"]}
     r.violations = [violation_from(v) for v in d["violations"]]
+    # What ran (``fn:NAME``, ``pair:F+G`` -> executions): a resumed check judges the
+    # changed code on it (exit 5), so it is the subtree's, or the file is refused.
+    if not isinstance(d["coverage"], dict):
+        raise TypeError("coverage is not an object")
+    r.coverage = {k: _count(n, f"coverage of {_short(k)}") for k, n in d["coverage"].items()}
+    r.races, r.race = _count(d["races"], "races"), _str(d["race"], "race")
     if r.violation_count < len(r.violations):
         raise ValueError(f"violation_count {r.violation_count} is below its {len(r.violations)} violation(s)")
     return r

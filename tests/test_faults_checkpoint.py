@@ -119,6 +119,11 @@ DAMAGED = [
                                                                  for k, v in d["done"].items()}), "disjoint"),
     ("subtree key not an index", lambda d: dict(d, done={" 0" if k == "0" else k: v
                                                          for k, v in d["done"].items()}), "index"),
+    ("coverage count negative", lambda d: _first(d, coverage={"fn:zs_free": -1}), "coverage"),
+    ("coverage missing", lambda d: dict(d, done={k: dict(v, result={x: y for x, y in v["result"].items()
+                                                                     if x != "coverage"})
+                                                 for k, v in d["done"].items()}), "coverage"),
+    ("races a string", lambda d: _first(d, races="0"), "races"),
     ("forged violation", _forged, "not reproduced"),
     ("forged violation, no count", lambda d: _forged(d, count=0), "violation_count"),
 ]
@@ -446,3 +451,26 @@ def test_weighing_respects_the_deadline_and_is_done_once_per_check(monkeypatch):
     assert first[0] > 0 and first[1] > 0
     again = pooled.weigh(_builds(["clients", "malloc-free"], depth=2), budget)   # the next depth's pass
     assert again == first and len(calls) == 2
+
+
+# -------------------------------------------------------------------- what a resumed check judges
+def test_a_resumed_check_keeps_the_coverage_of_its_saved_subtrees(tmp_path):
+    """The changed code's coverage (exit 5, 'never ran') is judged on the saved subtrees too:
+    without it, every resumed check of a variant said its changed function never ran."""
+    args = ("check", "--mutation", "free-without-pool-lock", "--scenario", "malloc-free", "--cpus", "1",
+            "--out", tmp_path / "out", "--format", "json")
+    ck = tmp_path / "ck"
+    first = F.run(*args, "--checkpoint", ck)
+    assert first.exit_code == 0, first.stdout + first.stderr
+    again = F.run(*args, "--resume", ck)
+    assert again.exit_code == 0, again.stdout + again.stderr
+    a, b = (json.loads(r.stdout) for r in (first, again))
+    assert b["never_ran"] == [] and b["scenarios"][0]["coverage"] == a["scenarios"][0]["coverage"]
+
+
+def test_a_checkpoint_of_version_2_is_refused_by_name(clean_checkpoint, tmp_path):
+    ck = tmp_path / "ck"
+    ck.write_text(json.dumps(dict(clean_checkpoint, version=2)))
+    res = F.run("check", *FAST, "--resume", ck, "--out", tmp_path / "out")
+    assert res.exit_code == 2
+    F.one_line(res.stderr, "checkpoint version 2", "reads version 3")
