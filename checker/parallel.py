@@ -123,11 +123,9 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
         try:
             # What a checkpoint must match: the caller's key (the CLI's scenario
             # parameters) and the program's first branching.
-            ident = json.dumps([key, _plan_key(split(build, 1))], default=repr) \
-                if checkpoint or resume else None
+            ident = _ident(build, key) if checkpoint or resume else None
             if resume:
-                plan, done = ck.load(resume, ident, Job, replan=lambda saved: _own_plan(build, saved))
-                _replay_resumed(build, done, resume)
+                plan, done = _load(build, resume, ident)
             else:
                 plan = split(build, split_depth) if split_depth is not None else split_choices(build)
                 done = {}
@@ -419,6 +417,25 @@ class _DaskJob:
 
 
 # -- checkpoints --------------------------------------------------------------------------------
+def check_resume(build, resume: str, key=None) -> None:
+    """Raise UsageError unless ``resume`` is a checkpoint :func:`explore_split` would
+    resume for ``build`` and ``key`` (what the command line checks before it prints
+    anything or explores: the same checks, done again when the search loads it)."""
+    _load(build, resume, _ident(build, key))
+
+
+def _ident(build, key) -> str:
+    """What a checkpoint must match: the caller's key (the CLI's scenario parameters)
+    and the program's first branching."""
+    return json.dumps([key, _plan_key(split(build, 1))], default=repr)
+
+
+def _load(build, resume, ident):
+    plan, done = ck.load(resume, ident, Job, replan=lambda saved: _own_plan(build, saved))
+    _replay_resumed(build, done, resume)
+    return plan, done
+
+
 def _own_plan(build, saved) -> list:
     """The program's own split of the kind of a checkpoint's plan ``saved``: by first
     choices, or at a depth (that of its longest prefix: shorter ones end there)."""

@@ -137,6 +137,10 @@ class CheckPlan:
             search = "exhaustive"
             note = (f"note: memory model {memory_model}: one serial {scheduler} search (the split "
                     f"search does not take read-from choices yet)" + (f"\n{note}" if note else ""))
+        if resume and search == "split":
+            # The checkpoint itself, before anything is printed or explored.
+            from checker.parallel import check_resume
+            check_resume(builds[0].build, resume, key=builds[0].params)
         usable = usable_cpus()
         if jobs > usable and dask is None:
             # More processes than CPUs buy no speed and cost a process each (a typo of

@@ -136,7 +136,7 @@ def test_a_damaged_checkpoint_is_refused(name, change, words, clean_checkpoint, 
     res = F.run("check", *FAST, "--resume", ck, "--out", tmp_path / "out")
     assert res.exit_code == 2, res.stdout + res.stderr
     F.one_line(res.stderr, "damaged checkpoint", words)
-    assert "result:" not in res.stdout
+    assert res.stdout == ""             # refused before the report's header, as any bad input
 
 
 def test_the_clean_checkpoint_still_resumes(clean_checkpoint, tmp_path):
