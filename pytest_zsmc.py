@@ -82,8 +82,9 @@ def pytest_configure(config):
     if depth is not None and depth < 1:
         raise pytest.UsageError(f"--zsmc-depth must be a positive integer (operations per task), got {depth}")
     limit = config.getoption("zsmc_time_limit")
-    if limit is not None and limit <= 0:
-        raise pytest.UsageError(f"--zsmc-time-limit must be a positive number of seconds, got {limit}")
+    if limit is not None and not 0 < limit < float("inf"):
+        raise pytest.UsageError(f"--zsmc-time-limit must be a positive number of seconds (finite), "
+                                f"got {limit}")
     from checker.schedulers import SCHEDULERS
     name = config.getoption("zsmc_scheduler")
     if name not in SCHEDULERS:

@@ -34,6 +34,11 @@ DEFAULT_MAX_STEPS = 20_000
 CHECK_EVERY = 1024
 # How long code that never yields may overrun the deadline before SIGALRM.
 WATCHDOG_GRACE = 1.0
+# The longest interval the watchdog's timer is armed for. ``setitimer`` refuses
+# an interval beyond what the platform's timer holds (OverflowError: 1e10 s on
+# x86-64 Linux); a deadline further away than this (over three years, or an
+# infinite time limit) is as good as none, and the watchdog is not armed for it.
+WATCHDOG_MAX = 1e8
 
 
 class Expired(BaseException):
@@ -129,20 +134,29 @@ class Watchdog:
     """Raise :class:`Expired` in code that does not yield past ``deadline`` (perf_counter).
 
     Armed on creation, disarmed by :meth:`cancel`.  A no-op without a
-    deadline, outside the main thread, where ``setitimer`` is missing, or when
-    ``SIGALRM`` already has a handler (it belongs to someone else).
+    deadline, with one more than :data:`WATCHDOG_MAX` seconds away, outside the
+    main thread, where ``setitimer`` is missing, or when ``SIGALRM`` already
+    has a handler (it belongs to someone else).
     """
 
     def __init__(self, deadline):
         self.previous = None
         self.armed = False
-        if (deadline is None or not hasattr(signal, "setitimer")
+        if deadline is None:
+            return
+        interval = max(0.01, deadline - time.perf_counter() + WATCHDOG_GRACE)
+        if (not interval <= WATCHDOG_MAX or not hasattr(signal, "setitimer")
                 or threading.current_thread() is not threading.main_thread()
                 or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None)):
             return
         self.previous = signal.signal(signal.SIGALRM, self._on_alarm)
         self.armed = True
-        signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.perf_counter() + WATCHDOG_GRACE))
+        try:
+            signal.setitimer(signal.ITIMER_REAL, interval)
+        except (OverflowError, ValueError, OSError):
+            # a timer this platform cannot hold: no watchdog, and no handler left behind
+            self.armed = False
+            signal.signal(signal.SIGALRM, self.previous)
 
     def _on_alarm(self, signum, frame):
         if not self.armed:

@@ -159,9 +159,15 @@ def _key(build_for_draw, key) -> bytes:
     return hashlib.sha256(f"zsmc-hypothesis-search:{key}".encode()).digest()
 
 
+class _BudgetSpent(KeyboardInterrupt):
+    """The budget ran out. A KeyboardInterrupt, the one exception Hypothesis lets through
+    as it is: not a failure to shrink, not an example to save in its database."""
+
+
 def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, properties=None,
                       database=None, max_steps: int = 10_000, shrink: bool = True,
-                      key: str | None = None) -> SearchOutcome:
+                      key: str | None = None, time_limit: float | None = None,
+                      max_executions: int | None = None) -> SearchOutcome:
     """Search scenarios and schedules drawn by Hypothesis for a property violation.
 
     ``build_for_draw(data)`` draws a scenario with ``data.draw(strategy,
@@ -172,11 +178,20 @@ def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, pr
     monitors.  ``database``: None for Hypothesis's default directory database
     (``.hypothesis/examples``), a directory path, an ``ExampleDatabase``, or
     False for none.  ``shrink=False`` returns the first failure unshrunk.
+    ``time_limit`` (seconds) and ``max_executions`` (examples run, every one
+    counted until a failure is seen) stop the search before Hypothesis is
+    done; the reason says which.  A failure seen is still returned when the
+    time limit cuts its shrinking short (the smallest reached so far).
     """
     if not callable(build_for_draw):
         raise UsageError(f"hypothesis_search() needs a function data -> build, got {build_for_draw!r}")
     check_count("max_examples", max_examples, 1)
     check_count("max_steps", max_steps, 1)
+    if max_executions is not None:
+        check_count("max_executions", max_executions, 1)
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
+                                   or not time_limit > 0):
+        raise UsageError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
     check_seed(seed)
     if properties is not None:
         single = isinstance(properties, (str, Monitor))
@@ -201,14 +216,24 @@ def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, pr
 
     total = Result(scheduler="hypothesis", seed=seed)
     out = SearchOutcome(result=total)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    spent = []          # why the budget ended the search
+    last = []           # the last failure seen of the first one's property: (violation, build, draws)
 
     def example(data):
+        if deadline is not None and time.perf_counter() >= deadline:
+            spent.append("time")
+            raise _BudgetSpent()
+        if out.first_failure is None and max_executions is not None and out.examples >= max_executions:
+            spent.append("execution")
+            raise _BudgetSpent()
         drawing = DrawingData(data)
         build = build_for_draw(drawing)
         if not callable(build):
             raise UsageError(f"build_for_draw must return a build function, got {build!r}")
+        left = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
         res = explore(build, scheduler=DrawScheduler(data, integers, max_steps),
-                      properties=properties, stop_on_violation=True)
+                      properties=properties, stop_on_violation=True, time_limit=left)
         out.examples += 1
         violations = res.violations
         res.violations, res.violation_count = [], 0    # the search keeps only the shrunk one
@@ -217,7 +242,12 @@ def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, pr
             if out.first_failure is None:
                 out.first_failure = out.examples
             v = violations[0]
+            if not last or last[0][0].property == v.property:
+                last[:] = [(v, build, list(drawing.drawn))]
             raise _found_class(v.property)(v, build, list(drawing.drawn))
+        if not res.complete and res.reason.startswith("time limit"):
+            spent.append("time")         # the deadline passed inside this example's execution
+            raise _BudgetSpent()
 
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
     if shrink:
@@ -246,6 +276,17 @@ def hypothesis_search(build_for_draw, max_examples: int = 200, seed: int = 0, pr
     except Unsatisfiable as exc:
         raise UsageError("Hypothesis could not run a single valid example: the executions are "
                          "probably too long for its choice buffer; draw a smaller scenario") from exc
+    except _BudgetSpent:
+        if last:
+            out.violation, out.build, out.scenario = last[0]
+            total.violations.append(out.violation)
+            total.violation_count = 1
+            total.reason = (f"stopped at the first violation, its shrinking cut short by the time limit "
+                            f"({out.examples} examples)")
+        elif spent[-1] == "time":
+            total.reason = f"time limit of {time_limit:g}s reached after {out.examples} Hypothesis examples"
+        else:
+            total.reason = f"execution budget of {max_executions} reached after {out.examples} Hypothesis examples"
     except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM: the examples run so far are reported
         from .budget import SearchInterrupted, signal_of
         total.complete = False

@@ -110,6 +110,10 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
         raise UsageError(f"jobs must be a positive integer, got {jobs!r}")
     start = time.perf_counter()
     deadline = None if time_limit is None else time.time() + time_limit
+    if checkpoint is not None:
+        ck.check_target(checkpoint)
+    if resume is not None and not resume:
+        raise UsageError("--resume needs a checkpoint file name, got an empty one")
     lock = ck.CheckpointLock(checkpoint) if checkpoint else None
     if lock is not None:
         lock.acquire()
@@ -119,10 +123,9 @@ def explore_split(build, jobs: int = 2, properties=None, split_depth=None, dask=
         try:
             # What a checkpoint must match: the caller's key (the CLI's scenario
             # parameters) and the program's first branching.
-            ident = json.dumps([key, _plan_key(split(build, 1))], default=repr) \
-                if checkpoint or resume else None
+            ident = _ident(build, key) if checkpoint or resume else None
             if resume:
-                plan, done = ck.load(resume, ident, Job)
+                plan, done = _load(build, resume, ident)
             else:
                 plan = split(build, split_depth) if split_depth is not None else split_choices(build)
                 done = {}
@@ -198,9 +201,14 @@ class _Search:
         self.on_progress, self.start, self.on_done = on_progress, start, on_done
         self.order = order if order is not None else list(range(len(builds)))
         self.skipped = [{} for _ in builds]         # job index -> why it was not explored (fully)
-        self.first = [None] * len(builds)           # lowest job index with a violation
-        self.keys = [set() for _ in builds]         # traces of the finished subtrees
-        self.counted = [0] * len(builds)            # their distinct executions
+        # Lowest job index with a violation: a resumed checkpoint's finished
+        # subtrees count too (the violation it holds is reported again).
+        self.first = [min((k for k, out in done.items() if out[0].violations), default=None)
+                      if stop_on_violation else None for done in dones]
+        self.keys = [set().union(*(out[2] for out in done.values())) for done in dones]
+        # the distinct executions of the finished subtrees (a resumed checkpoint's included)
+        self.counted = [len(self.keys[i]) + sum(out[0].executions for out in done.values() if not out[2])
+                        for i, done in enumerate(dones)]
         self.interrupted = None
 
     def _run_local(self, i, job, deadline, stop, on_progress, broker=None):
@@ -224,7 +232,16 @@ class _Search:
 
     def run(self, dask, programs) -> None:
         from .workers import DaskRunner, LocalRunner
-        todo = [(i, j) for i in self.order for j in self.plans[i] if j.index not in self.dones[i]]
+        todo = []
+        for i in self.order:
+            for j in self.plans[i]:
+                if j.index in self.dones[i]:
+                    continue
+                if self.first[i] is not None and j.index > self.first[i]:
+                    # After a resumed violation, as the run that found it did.
+                    self.skipped[i][j.index] = "an earlier subtree found a violation"
+                    continue
+                todo.append((i, j))
         if dask is not None:
             if programs is None or programs[0] is None:
                 raise UsageError("a Dask search needs the program as {'loader': 'module:function', "
@@ -400,6 +417,57 @@ class _DaskJob:
 
 
 # -- checkpoints --------------------------------------------------------------------------------
+def check_resume(build, resume: str, key=None) -> None:
+    """Raise UsageError unless ``resume`` is a checkpoint :func:`explore_split` would
+    resume for ``build`` and ``key`` (what the command line checks before it prints
+    anything or explores: the same checks, done again when the search loads it)."""
+    _load(build, resume, _ident(build, key))
+
+
+def _ident(build, key) -> str:
+    """What a checkpoint must match: the caller's key (the CLI's scenario parameters)
+    and the program's first branching."""
+    return json.dumps([key, _plan_key(split(build, 1))], default=repr)
+
+
+def _load(build, resume, ident):
+    plan, done = ck.load(resume, ident, Job, replan=lambda saved: _own_plan(build, saved))
+    _replay_resumed(build, done, resume)
+    return plan, done
+
+
+def _own_plan(build, saved) -> list:
+    """The program's own split of the kind of a checkpoint's plan ``saved``: by first
+    choices, or at a depth (that of its longest prefix: shorter ones end there)."""
+    if all(j.disjoint for j in saved):
+        return split_choices(build)
+    return split(build, max(len(j.prefix) for j in saved))
+
+
+def _replay_resumed(build, done, path) -> None:
+    """Each violation a checkpoint holds is replayed before it is reported: its schedule
+    must reproduce its property at its step; the replayed violation (its steps and
+    message from this run, not the file's) replaces the saved one."""
+    from .schedulers.replay import Replay
+    from .trace import _properties
+    for index, (result, _, _) in sorted(done.items()):
+        fresh = []
+        for v in result.violations:
+            try:
+                r = explore(build, scheduler=Replay(v.schedule, before=v.runs or ()),
+                            properties=_properties(v.property, None), stop_on_violation=True)
+            except UsageError as exc:
+                raise UsageError(f"--resume: {path} is a damaged checkpoint (subtree {index}'s "
+                                 f"violation does not replay: {exc})") from None
+            same = [w for w in r.violations if w.property == v.property and w.step == v.step]
+            if not same:
+                raise UsageError(f"--resume: {path} is a damaged checkpoint (subtree {index}'s "
+                                 f"[{v.property}] violation is not reproduced by its schedule)")
+            same[0].execution, same[0].runs = v.execution, v.runs
+            fresh.append(same[0])
+        result.violations = fresh
+
+
 def _plan_key(plan) -> str:
     return json.dumps([[list(map(_jsonable, k)) for k in j.prefix] for j in plan], default=repr)
 

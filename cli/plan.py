@@ -137,6 +137,10 @@ class CheckPlan:
             search = "exhaustive"
             note = (f"note: memory model {memory_model}: one serial {scheduler} search (the split "
                     f"search does not take read-from choices yet)" + (f"\n{note}" if note else ""))
+        if resume and search == "split":
+            # The checkpoint itself, before anything is printed or explored.
+            from checker.parallel import check_resume
+            check_resume(builds[0].build, resume, key=builds[0].params)
         usable = usable_cpus()
         if jobs > usable and dask is None:
             # More processes than CPUs buy no speed and cost a process each (a typo of
@@ -340,10 +344,17 @@ def check_files(dask, out, checkpoint, resume) -> None:
     if dask is not None:
         check_dask_address(dask)
     check_out_dir(out)
-    if checkpoint:
+    if checkpoint is not None:
+        from checker.checkpoint import check_target
         check_file_target("--checkpoint", checkpoint)
-    if resume and not os.path.isfile(resume):
-        raise UsageError(f"--resume: no such checkpoint file: {resume}")
+        check_target(checkpoint)
+    if resume is not None:
+        if not resume:
+            raise UsageError("--resume needs a checkpoint file name, got an empty one")
+        if not os.path.lexists(resume):
+            raise UsageError(f"--resume: no such checkpoint file: {resume}")
+        if not os.path.isfile(resume):
+            raise UsageError(f"--resume {resume} is not a regular file")
 
 
 def check_dask_address(address: str) -> None:
@@ -374,6 +385,8 @@ def check_out_dir(out: str) -> None:
 
 def check_file_target(option: str, path: str) -> None:
     """A file zsmc will write (``--checkpoint``): its directory exists and is writable."""
+    if not path:
+        raise UsageError(f"{option} needs a file name, got an empty one")
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a directory")

@@ -155,17 +155,48 @@ class Pooled(Split):
     """``--jobs N`` over several scenarios: every scenario's subtrees on one pool."""
 
     pooled = True
+    # Weighing the scenarios (their executions at depth 1, up to WEIGH_EXECUTIONS) may take
+    # at most this share of the time the check has left: the rest is the search's.
+    WEIGH_SHARE = 0.1
+    WEIGH_EXECUTIONS = 10_000
+
+    def __init__(self, plan):
+        super().__init__(plan)
+        self.weights = {}       # a scenario's params but its depth -> its weight (one per check)
+
+    def weigh(self, builds, budget: Budget) -> list:
+        """Each build's weight: its scenario's executions at depth 1, a cheap estimate of
+        its size, weighed once per check (the passes at depth 1, 2, ... share them) and
+        within :data:`WEIGH_SHARE` of the time left (a scenario not weighed by then
+        weighs 0: its subtrees go last)."""
+        from checker import explore
+        p = self.plan
+        left = budget.left()
+        until = None if left is None else time.monotonic() + max(left, 0) * self.WEIGH_SHARE
+        weights = []
+        for b in builds:
+            key = json.dumps({k: v for k, v in b.params.items() if k != "depth"}, sort_keys=True, default=repr)
+            if key not in self.weights:
+                limit = None if until is None else until - time.monotonic()
+                if limit is not None and limit <= 0:
+                    weights.append(0)
+                    continue
+                small, _ = p.reg.make_build(p.cls, b.name, 1, b.params.get("cpus", p.cpus), **p.kw_of(b.params))
+                r = explore(small, scheduler="dpor", properties=[], max_executions=self.WEIGH_EXECUTIONS,
+                            time_limit=limit)
+                if not r.complete and r.reason.startswith("time limit"):
+                    weights.append(r.executions)        # a lower bound: weighed again next time
+                    continue
+                self.weights[key] = r.executions
+            weights.append(self.weights[key])
+        return weights
 
     def run_all(self, builds, budget: Budget, progress) -> dict:
         """``{index in builds: Result}``, the scenarios that are largest at depth 1
-        first (a cheap estimate of their size)."""
-        from checker import explore
+        first (a cheap estimate of their size, :meth:`weigh`)."""
         from checker.parallel import explore_split_many
         p = self.plan
-        weights = []
-        for b in builds:
-            small, _ = p.reg.make_build(p.cls, b.name, 1, b.params.get("cpus", p.cpus), **p.kw_of(b.params))
-            weights.append(explore(small, scheduler="dpor", properties=[], max_executions=10_000).executions)
+        weights = self.weigh(builds, budget)
         indices = list(range(len(builds)))
         try:
             results = explore_split_many([b.build for b in builds], jobs=p.jobs, properties=p.props,
@@ -204,16 +235,17 @@ class HypothesisSearch(Strategy):
         p = self.plan
         examples = p.executions or 200
         machine = getattr(p.reg, "stateful_search", None)
+        budget = {"time_limit": limits["time_limit"], "max_executions": limits["max_executions"]}
         if machine is not None:
             result, drawn, _ = machine(p.cls, build.name, cpus=build.params["cpus"], depth=p.depth,
-                                       max_examples=examples, seed=p.seed, properties=p.props)
+                                       max_examples=examples, seed=p.seed, properties=p.props, **budget)
             return result, drawn
         from checker.hypothesis_search import hypothesis_search
 
         def for_draw(data):
             return build.build
         out = hypothesis_search(for_draw, max_examples=examples, seed=p.seed, properties=p.props,
-                                key=json.dumps(build.params, sort_keys=True))
+                                key=json.dumps(build.params, sort_keys=True), **budget)
         return out.result, build.params
 
 

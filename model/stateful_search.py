@@ -49,26 +49,88 @@ def large_family():
                      st.integers(1, 2)).flatmap(member)
 
 
-def machine_for(variant, scenario: str, cpus=None, properties=None, trace_dir=None):
+class BudgetSpent(KeyboardInterrupt):
+    """The search's budget ran out (raised in an example). A KeyboardInterrupt, the one
+    exception Hypothesis lets through as it is: not a failure to shrink, not an example
+    to save in its database, not a draw left unfinished (FlakyStrategyDefinition)."""
+
+
+class Budget:
+    """What :func:`search` may spend: ``deadline`` (``time.perf_counter()``) and
+    ``max_examples``, every example Hypothesis runs counted (reuse, shrinking too).
+
+    Until a failure is seen, either ends the search (:class:`BudgetSpent`), at
+    the start of an example or after any rule of one; once one is seen, the
+    examples spent shrinking it do not count, and the deadline cuts the
+    shrinking short (the failure seen last, the smallest so far, is reported).
+    """
+
+    def __init__(self, time_limit=None, max_examples=None):
+        self.deadline = None if time_limit is None else time.perf_counter() + time_limit
+        self.max_examples = max_examples
+        self.why = ""           # "time" or "execution" once spent
+
+    def check(self, machine, starting: bool) -> None:
+        """Raise :class:`BudgetSpent` if the budget is spent (``starting``: an example is
+        about to start, which the execution budget counts)."""
+        if (starting and machine.failure is None and self.max_examples is not None
+                and machine.examples >= self.max_examples):
+            self.why = "execution"
+            raise BudgetSpent()
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            self.why = "time"
+            raise BudgetSpent()
+
+
+def machine_for(variant, scenario: str, cpus=None, properties=None, trace_dir=None, budget=None):
     """A :class:`~model.stateful.ZsmallocMachine` subclass checking ``variant`` (a version
-    class) on ``scenario`` (``large`` draws the family member)."""
+    class) on ``scenario`` (``large`` draws the family member); ``budget``, a
+    :class:`Budget`, is checked as each example starts and after each rule."""
+    from hypothesis.stateful import invariant
+
     from .large import draws_pool
-    from .stateful import ZsmallocMachine
+    from .stateful import ZsmallocMachine, ZsmcViolation
     attrs = {"variant": variant, "scenario": scenario, "cpus": cpus, "properties": properties,
-             "trace_dir": trace_dir, "examples": 0}
+             "trace_dir": trace_dir, "examples": 0, "failure": None}
     if draws_pool(scenario) and cpus is None:
         attrs["pools"] = lambda self: large_family()
 
     def init(self):
+        if budget is not None:
+            budget.check(type(self), starting=True)
         ZsmallocMachine.__init__(self)
         type(self).examples += 1
 
+    def fail(self):
+        try:
+            ZsmallocMachine._fail(self)
+        except ZsmcViolation as exc:
+            # The last failure of the first one's property: the smallest the shrinking has
+            # reached, reported if the budget cuts the shrinking short.
+            first = type(self).failure
+            if first is None or first[0].property == exc.violation.property:
+                type(self).failure = (exc.violation, exc.params)
+            raise
+
+    def teardown(self):
+        if budget is not None and budget.why:
+            # Cut short by the budget: its operations in flight are not run to their end
+            # (a failure there would take the place of the budget's exception, in an
+            # example Hypothesis saw end sooner: FlakyStrategyDefinition).
+            self._failed = True
+        ZsmallocMachine.teardown(self)
+
     attrs["__init__"] = init
+    attrs["_fail"] = fail
+    attrs["teardown"] = teardown
+    if budget is not None:
+        attrs["zsmc_budget"] = invariant()(lambda self: budget.check(type(self), starting=False))
     return type(f"{variant.__name__}Machine", (ZsmallocMachine,), attrs)
 
 
 def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int = 200, seed: int = 0,
-           properties=None, database=None, shrink_seconds: float | None = SHRINK_SECONDS) -> tuple:
+           properties=None, database=None, shrink_seconds: float | None = SHRINK_SECONDS,
+           time_limit: float | None = None, max_executions: int | None = None) -> tuple:
     """``(Result, params, violation or None)``: Hypothesis runs the machine on ``variant``.
 
     ``params`` are the program's (of the failure when there is one; the
@@ -76,6 +138,10 @@ def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int 
     (``.hypothesis/examples``), False for none, else an ``ExampleDatabase``.
     ``shrink_seconds`` bounds Hypothesis's shrinking (the trace is minimised
     afterwards anyway); None lets it shrink as long as it likes.
+    ``time_limit`` (seconds) and ``max_executions`` (examples run, every one
+    counted) stop the search before Hypothesis is done: the result's reason
+    says which (``time limit of ...``, ``execution budget of ...``); a
+    failure already seen is still reported, its shrinking cut short.
     """
     from hypothesis import HealthCheck, Phase, Verbosity, settings
     from hypothesis import seed as fixed_seed
@@ -85,7 +151,17 @@ def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int 
     from .stateful import ZsmcViolation, shrinking_limit
     if not isinstance(max_examples, int) or max_examples < 1:
         raise UsageError(f"max_examples must be a positive integer, got {max_examples!r}")
-    machine = machine_for(variant, scenario, cpus, properties)
+    if max_executions is not None and (not isinstance(max_executions, int) or isinstance(max_executions, bool)
+                                       or max_executions < 1):
+        raise UsageError(f"max_executions must be a positive integer or None, got {max_executions!r}")
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
+                                   or not time_limit > 0):
+        raise UsageError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    budget = Budget(time_limit, max_executions) if time_limit is not None or max_executions is not None \
+        else None
+    if time_limit is not None and shrink_seconds is not None:
+        shrink_seconds = max(1.0, min(shrink_seconds, time_limit))
+    machine = machine_for(variant, scenario, cpus, properties, budget=budget)
     db = settings.default.database if database is None else (database or None)
     test = get_state_machine_test(fixed_seed(seed)(machine), settings=settings(
         max_examples=max_examples, stateful_step_count=STEPS_PER_DEPTH * depth, deadline=None,
@@ -103,10 +179,23 @@ def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int 
         with shrinking_limit(shrink_seconds), seed_only():
             test()
     except ZsmcViolation as exc:
-        violation, params = reduce_failure(exc.violation, exc.params)
+        violation, params = reduce_failure(exc.violation, exc.params, time_limit=_reduce_seconds(budget))
         result.violations.append(violation)
         result.violation_count = 1
         result.reason = f"stopped at the first violation, shrunk by Hypothesis ({machine.examples} examples)"
+    except BudgetSpent:
+        if machine.failure is not None:
+            violation, params = reduce_failure(*machine.failure, time_limit=_reduce_seconds(budget))
+            result.violations.append(violation)
+            result.violation_count = 1
+            result.reason = (f"stopped at the first violation, its shrinking cut short by the time limit "
+                             f"({machine.examples} examples)")
+        elif budget.why == "time":
+            result.reason = (f"time limit of {time_limit:g}s reached after {machine.examples} Hypothesis "
+                             "examples of the state machine")
+        else:
+            result.reason = (f"execution budget of {max_executions} reached after {machine.examples} "
+                             "Hypothesis examples of the state machine")
     except Flaky as exc:
         if interrupt_pending() is not None:     # an interrupt cut an example short
             raise _interrupted(result, machine, start, interrupt_pending()) from None
@@ -123,6 +212,13 @@ def search(variant, scenario: str, cpus=None, depth: int = 1, max_examples: int 
         from .stateful_program import make_build
         params = make_build(variant, scenario, cpus, machine.workers)[1]
     return result, params, violation
+
+
+def _reduce_seconds(budget) -> float:
+    """What :func:`reduce_failure` may take: 10 s, at most what the budget has left (1 s at least)."""
+    if budget is None or budget.deadline is None:
+        return 10.0
+    return max(1.0, min(10.0, budget.deadline - time.perf_counter()))
 
 
 def _interrupted(result, machine, start, signum):

@@ -122,7 +122,7 @@ def test_checkpoint_and_resume_give_the_uninterrupted_counts(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         explore_split(build, jobs=1, split_depth=2, checkpoint=str(ck))
     saved = json.loads(ck.read_text())         # a checkpoint is JSON: data, never code
-    assert saved["format"] == "zsmc-checkpoint" and saved["version"] == 2
+    assert saved["format"] == "zsmc-checkpoint" and saved["version"] == 3
     assert sorted(int(k) for k in saved["done"]) == sorted(calls)
     monkeypatch.setattr(par, "run_job", real)
     again = []
