@@ -58,6 +58,7 @@ class Session:
         self.stop_note = None
         self.shallower = {}                # index in builds -> the depth its violation was found at
         self.budget = None
+        self.held = None                   # an interrupt caught while a trace was minimised
 
     def run(self) -> int:
         plan = self.plan
@@ -221,6 +222,7 @@ class Session:
 
     def _report(self, index: int, result) -> None:
         plan = self.plan
+        reporting_interrupted = self.interrupted is not None
         name, _, params = plan.builds[index]
         params = self.params.get(index, params)
         self.reported.add(index)
@@ -230,9 +232,28 @@ class Session:
         if fmt.on_rt_pass(self.header, params):
             run_.kernel = "PREEMPT_RT"
         # Persist before anything is said about a violation (style.md lesson 10).
+        # Ctrl-C or SIGTERM while a trace is written or minimised (z3 may take
+        # seconds) loses nothing: the trace is kept as found, the scenario is
+        # reported, and only then does the interrupt stop the check.
+        caught = None
         for v in result.violations:
-            budget = None if plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)
-            run_.traces.append(self._write_trace(v, params, name, budget))
+            while True:
+                budget = (None if plan.no_minimize or self.interrupted or caught is not None
+                          else _minimize_budget(self.budget.deadline))
+                try:
+                    rec = self._write_trace(v, params, name, budget)
+                except KeyboardInterrupt as exc:     # while writing: write it again, unminimised
+                    clear_interrupt()
+                    caught = exc
+                    continue
+                if self.held is not None:            # while minimising: the trace as found is written
+                    caught, self.held = self.held, None
+                elif caught is not None and budget is None and not plan.no_minimize and rec.path and not rec.note:
+                    rec.note = "not minimised: interrupted"
+                break
+            run_.traces.append(rec)
+        if caught is not None and self.interrupted is None:
+            self.interrupted = signal_of(caught)
         self.runs.append(run_)
         report = fmt.scenario_text(run_, quiet=plan.quiet, all_steps=plan.all_steps) if self.text else ""
         if report:
@@ -245,6 +266,8 @@ class Session:
                     for i, b in enumerate(plan.builds) if i not in self.reported]
             if left:
                 self.stop_note = f"note: stopped at the first violation (-x); not checked: {', '.join(left)}"
+        if caught is not None and not reporting_interrupted:
+            raise caught        # the check stops here; the scenarios left are reported interrupted
 
     def _report_interrupted(self, results: dict) -> None:
         """After Ctrl-C or SIGTERM: the scenarios not reported yet, then those never started."""
@@ -287,6 +310,12 @@ class Session:
                 rec.minimized, rec.trace = report, small
             except ZsmcError as exc:  # keep the trace as found; say why it was not minimised
                 rec.note = f"not minimised: {exc}"
+            except KeyboardInterrupt as exc:
+                # The trace as found is on disk (an atomic rename: the minimised one
+                # replaces it whole or not at all); the caller reports, then stops.
+                clear_interrupt()
+                self.held, rec.minimized, rec.trace = exc, None, trace
+                rec.note = "not minimised: interrupted"
         return rec
 
 

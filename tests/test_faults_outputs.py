@@ -93,3 +93,69 @@ def test_a_violation_before_any_step_has_an_empty_schedule():
            "expect": "violation", "violation": {"property": "bug", "step": -1, "involved": []},
            "schedule": []}
     check_trace(doc)            # a task that fails before its first yield: nothing to schedule
+
+
+# -------------------------------------------------------------------- 2. an interrupt while a violation is minimised
+def _interrupt_once(real):
+    calls = []
+
+    def fake(*args, **kw):
+        if not calls:
+            calls.append(1)
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+    return fake
+
+
+@pytest.mark.parametrize("where", ["minimising", "writing"])
+def test_an_interrupt_while_a_trace_is_minimised_or_written_keeps_the_violation(where, monkeypatch, tmp_path):
+    # Ctrl-C during the minimisation (z3 may take seconds) ended "interrupted ...
+    # no violation", exit 130, though the trace file was on disk.
+    import checker.minimize
+    from checker import trace as tr
+    if where == "minimising":
+        monkeypatch.setattr(checker.minimize, "minimize_trace", _interrupt_once(checker.minimize.minimize_trace))
+    else:
+        monkeypatch.setattr(tr, "write_atomic", _interrupt_once(tr.write_atomic))
+    res = F.run("check", *BUG, "--scenario", "free-deferred", "--out", tmp_path / "out")
+    assert res.exit_code == 1, (res.stdout, res.stderr)
+    assert "violation of bug:" in res.stdout and "not minimised: interrupted" in res.stdout
+    assert "result: VIOLATION" in res.stdout
+    assert "not explored: interrupted" in res.stdout      # the check stopped there
+    [path] = F.traces_in(tmp_path / "out")
+    assert path in res.stdout and F.run("replay", path).exit_code == 1
+    F.no_debris(tmp_path)
+
+
+def _slow_minimiser(tmp_path):
+    script = tmp_path / "slowmin.py"
+    script.write_text(
+        "import sys, time\nimport checker.minimize as m\n"
+        "def slow(trace, time_limit=30.0):\n    time.sleep(60)\n"
+        "m.minimize_trace = slow\nimport cli\nsys.argv[0] = 'zsmc'\ncli.main()\n")
+    return script
+
+
+@pytest.mark.parametrize("sig,fmt", [(signal.SIGINT, "text"), (signal.SIGTERM, "json")])
+def test_a_signal_during_a_slow_minimisation_reports_the_violation(sig, fmt, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.Popen([sys.executable, str(_slow_minimiser(tmp_path)), "check", *BUG, "--out", str(out),
+                          "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True, env=env)
+    end = time.monotonic() + 60
+    while not (out.exists() and any(n.endswith(".json") for n in os.listdir(out))):
+        assert time.monotonic() < end and p.poll() is None, p.communicate()
+        time.sleep(0.1)
+    time.sleep(0.3)                      # inside the minimiser's sleep
+    code, stdout, err = F.interrupt(p, sig, 0)
+    assert code == 1, (stdout, err)
+    assert "Traceback" not in err
+    [path] = F.traces_in(out)
+    if fmt == "json":
+        doc = json.loads(stdout)
+        assert doc["status"] == "violation" and doc["violations"] == 1
+        assert doc["scenarios"][0]["violations"][0]["trace"] == path
+    else:
+        assert "violation of bug:" in stdout and path in stdout and "result: VIOLATION" in stdout
+    F.no_strays(p)
