@@ -44,11 +44,13 @@ does not load, a schedule the program no longer follows) is a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 
@@ -194,8 +196,7 @@ def dumps(trace: dict) -> str:
 def load_trace(path: str) -> dict:
     """Read and check a trace file; every problem is a one-line UsageError."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_TRACE_BYTES + 1)
+        data = read_regular(path, MAX_TRACE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_TRACE_BYTES:
@@ -210,6 +211,28 @@ def load_trace(path: str) -> dict:
         raise UsageError(f"{path} is not a zsmc trace: not valid JSON ({_line(exc)})") from None
     check_trace(trace, path)
     return trace
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path``.  Anything else (a FIFO,
+    which would block forever for a writer, a device, a socket) is an OSError with
+    a ``strerror`` that says what it is; the file is opened without blocking first,
+    so nothing waits."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise OSError(errno.EINVAL, f"not a regular file: {kind}" if kind.startswith("a ") else kind)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            fd = None
+            return f.read(limit)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def register_loader(loader: str) -> None:

@@ -159,3 +159,22 @@ def test_a_signal_during_a_slow_minimisation_reports_the_violation(sig, fmt, tmp
     else:
         assert "violation of bug:" in stdout and path in stdout and "result: VIOLATION" in stdout
     F.no_strays(p)
+
+
+# -------------------------------------------------------------------- 3. a trace that is not a regular file
+@pytest.mark.parametrize("cmd", ["replay", "show", "minimize"])
+def test_a_fifo_trace_is_refused_at_once(cmd, tmp_path):
+    # `mkfifo f.json; zsmc replay f.json` waited forever for a writer.
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    code, out, err = F.finish(F.spawn(cmd, fifo), timeout=30)
+    assert code == 2 and out == "" and time.monotonic() - start < 20
+    F.one_line(err, "not a regular file", "FIFO")
+    assert sorted(os.listdir(tmp_path)) == ["f.json"]
+
+
+def test_a_device_trace_is_refused():
+    res = F.run("replay", "/dev/null")
+    assert res.exit_code == 2
+    F.one_line(res.stderr, "not a regular file", "device")
