@@ -158,13 +158,26 @@ def save_trace(trace: dict, out_dir: str, name: str | None = None) -> str:
     return path
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_trace_file(trace: dict, path: str) -> str:
+    """Write ``trace`` as exactly ``path`` (its folder created; no suffix added)."""
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        write_atomic(path, dumps(trace))
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def write_atomic(path: str, text: str, mode: int | None = None) -> None:
     """Write ``text`` to ``path`` through a temporary file of its own in the same
     directory and an atomic rename: a reader sees the old file or the new one,
-    two writers never share a temporary name, and a failed write leaves nothing."""
+    two writers never share a temporary name, and a failed write leaves nothing.
+    ``mode``: the new file's permissions (default: the temporary file's, 0600)."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -176,6 +189,17 @@ def write_atomic(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def public_mode(path: str) -> int:
+    """The permissions a file written for people gets: those of the file it replaces,
+    else what ``open()`` would give (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def dumps(trace: dict) -> str:

@@ -240,10 +240,10 @@ def new(file, base, functions, class_name, force):
     text = scaffold(base, functions, name, file)
     if os.path.exists(file) and not force:
         raise UsageError(f"{file} exists; use --force to overwrite it")
-    try:
+    from checker.trace import public_mode, write_atomic
+    try:   # through a temporary file and a rename: never a half-written file
         os.makedirs(os.path.dirname(file) or ".", exist_ok=True)
-        with open(file, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_atomic(file, text, mode=public_mode(file))
     except OSError as exc:
         raise UsageError(f"cannot write {file}: {exc.strerror or exc}") from exc
     click.echo(f"wrote {file}: class {name}({_registry().VERSIONS[base].__name__}) with "

@@ -178,3 +178,67 @@ def test_a_device_trace_is_refused():
     res = F.run("replay", "/dev/null")
     assert res.exit_code == 2
     F.one_line(res.stderr, "not a regular file", "device")
+
+
+# -------------------------------------------------------------------- 4. outputs: whole, and exactly where asked
+def _limited(limit, *args, cwd):
+    """zsmc as a process whose files may not grow beyond ``limit`` bytes (``ulimit -f``)."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    p = subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=cap,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                             [os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")])))
+    return F.finish(p)
+
+
+def test_an_html_page_that_does_not_fit_is_not_left_half_written(tmp_path):
+    # `ulimit -f 4; zsmc show t.json --html page.html` left 4 KiB of page.html.
+    page = tmp_path / "page.html"
+    code, out, err = _limited(4096, "show", GOOD, "--html", page, cwd=tmp_path)
+    assert code == 2, (out, err)
+    F.one_line(err, "cannot write", "page.html")
+    assert os.listdir(tmp_path) == []
+    page.write_text("the old page")           # and a page it replaces is kept whole
+    code, out, err = _limited(4096, "show", GOOD, "--html", page, cwd=tmp_path)
+    assert code == 2 and page.read_text() == "the old page"
+    F.no_debris(tmp_path)
+
+
+def test_an_html_page_is_written_readable_like_any_file(tmp_path):
+    page = tmp_path / "page.html"
+    res = F.run("show", GOOD, "--html", page)
+    assert res.exit_code == 0 and page.read_text().startswith("<!")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert os.stat(page).st_mode & 0o777 == 0o666 & ~mask
+    F.no_debris(tmp_path)
+
+
+def test_a_variant_file_that_does_not_fit_is_not_left_half_written(tmp_path):
+    code, out, err = _limited(512, "variant", "new", tmp_path / "fix.py", "--function", "zs_free", cwd=tmp_path)
+    assert code == 2, (out, err)
+    F.one_line(err, "cannot write", "fix.py")
+    assert os.listdir(tmp_path) == []
+
+
+def test_minimize_writes_exactly_the_path_given(tmp_path):
+    # `-o mm_noext` wrote mm_noext.json; `-o ""` wrote ./.json.
+    out = tmp_path / "mm_noext"
+    res = F.run("minimize", GOOD, "-o", out, "--time-limit", "5")
+    assert res.exit_code == 0, res.stderr
+    assert os.listdir(tmp_path) == ["mm_noext"] and f"wrote {out}" in res.stdout
+    assert F.run("replay", out).exit_code == 1
+
+
+@pytest.mark.parametrize("cmd,option", [("minimize", "-o"), ("show", "--html")])
+@pytest.mark.parametrize("value,words", [("", "is empty"), ("  ", "is empty"), ("sub/", "is a directory")])
+def test_an_output_that_names_no_file_is_refused_before_any_work(cmd, option, value, words, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = F.run(cmd, GOOD, option, value)
+    assert res.exit_code == 2 and res.stdout == "", res.stdout
+    F.one_line(res.stderr, words)
+    assert os.listdir(tmp_path) == []
