@@ -77,6 +77,15 @@ class Zsmc(click.Group):
                 raise _OutputFailed(exc) from None
             raise
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        # --help and --version print while the arguments are parsed, before invoke().
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_ERRORS:
+                raise _OutputFailed(exc) from None
+            raise
+
     def parse_args(self, ctx, args):
         # A bare `zsmc` is a usage error (exit 2) with the help on stderr, the same
         # on every click version (8.1 exits 0 there, 8.2 raises NoArgsIsHelpError).

@@ -242,3 +242,20 @@ def test_an_output_that_names_no_file_is_refused_before_any_work(cmd, option, va
     assert res.exit_code == 2 and res.stdout == "", res.stdout
     F.one_line(res.stderr, words)
     assert os.listdir(tmp_path) == []
+
+
+# -------------------------------------------------------------------- 5. help and version on a stdout that fails
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["--version"]])
+@pytest.mark.parametrize("sink", ["full", "closed pipe"])
+def test_help_and_version_on_a_failing_stdout_are_one_line_exit_2(args, sink):
+    # `zsmc --help > /dev/full` was "[zsmc internal bug] OSError ENOSPC", exit 4.
+    if sink == "full":
+        with open("/dev/full", "w") as full:
+            code, _, err = F.finish(F.spawn(*args, stdout=full))
+    else:
+        r, w = os.pipe()
+        os.close(r)
+        with os.fdopen(w, "w") as closed:
+            code, _, err = F.finish(F.spawn(*args, stdout=closed))
+    assert code == 2, err
+    F.one_line(err, "cannot write the output")
