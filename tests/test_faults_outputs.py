@@ -259,3 +259,47 @@ def test_help_and_version_on_a_failing_stdout_are_one_line_exit_2(args, sink):
             code, _, err = F.finish(F.spawn(*args, stdout=closed))
     assert code == 2, err
     F.one_line(err, "cannot write the output")
+
+
+# -------------------------------------------------------------------- 6. an --out that cannot be used, refused before the search
+def _loop(tmp_path):
+    os.symlink(tmp_path / "loop2", tmp_path / "loop1")
+    os.symlink(tmp_path / "loop1", tmp_path / "loop2")
+    return tmp_path / "loop1"
+
+
+def _dangling(tmp_path):
+    os.symlink(tmp_path / "nothing" / "here", tmp_path / "dangling")
+    return tmp_path / "dangling"
+
+
+UNUSABLE_OUT = {
+    "empty": (lambda t: "", "--out is empty"),
+    "blank": (lambda t: "  ", "--out is empty"),
+    "symlink loop": (_loop, "leads nowhere"),
+    "below a symlink loop": (lambda t: _loop(t) / "sub", "leads nowhere"),
+    "dangling symlink": (_dangling, "symbolic link to nothing"),
+    "under /proc": (lambda t: "/proc/zsmc-nowhere", "cannot be created in /proc"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNUSABLE_OUT))
+def test_an_unusable_out_is_refused_before_the_search(name, tmp_path, monkeypatch):
+    # `--out ""` (or a symlink loop, /proc/zz) searched, then said "trace NOT written", exit 1.
+    make, words = UNUSABLE_OUT[name]
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    out = make(tmp_path)
+    res = F.run("check", *BUG, "--out", out, "--no-minimize")
+    assert res.exit_code == 2, (res.stdout, res.stderr)
+    assert res.stdout == ""                     # nothing explored, nothing printed
+    F.one_line(res.stderr, words)
+    assert [n for n in os.listdir(tmp_path) if n not in ("loop1", "loop2", "dangling")] == before
+    F.no_debris(tmp_path)
+
+
+def test_a_usable_out_is_still_created_when_a_trace_is_written(tmp_path):
+    out = tmp_path / "a" / "b"
+    res = F.run("check", *BUG, "--out", out, "--no-minimize")
+    assert res.exit_code == 1 and len(F.traces_in(out)) == 1
+    F.no_debris(tmp_path)
