@@ -58,6 +58,11 @@ class Zsmc(click.Group):
             _error(f"the model called sys.exit({exc.code!r}); a model must not exit (a kernel BUG is "
                    "a checker.Bug or an assert)")
             code = EXIT_USAGE
+        except GeneratorExit:
+            # Not one zsmc raises: from a model's code (the engine makes a task's a ModelError).
+            _error("the model raised GeneratorExit; a model must not raise BaseException (a kernel "
+                   "BUG is a checker.Bug or an assert)")
+            code = EXIT_USAGE
         except Exception as exc:  # noqa: BLE001  (a bug in zsmc: say so on one line)
             code = _internal(exc)
         try:

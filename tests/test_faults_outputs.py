@@ -303,3 +303,30 @@ def test_a_usable_out_is_still_created_when_a_trace_is_written(tmp_path):
     res = F.run("check", *BUG, "--out", out, "--no-minimize")
     assert res.exit_code == 1 and len(F.traces_in(out)) == 1
     F.no_debris(tmp_path)
+
+
+# -------------------------------------------------------------------- 7. a model that raises GeneratorExit or KeyboardInterrupt
+RAISES = "from checker import label\nfrom model import Upstream\nclass Bad(Upstream):\n" \
+         "    def zs_free(self, handle):\n        yield label('x')\n        raise {}\n"
+
+
+@pytest.mark.parametrize("exc", ["GeneratorExit", "KeyboardInterrupt"])
+@pytest.mark.parametrize("extra", [[], ["--jobs", "2"], ["--scheduler", "random", "--max-executions", "30"],
+                                   ["--preemption-bound", "1"]], ids=["dpor", "jobs2", "random", "bounded"])
+def test_a_model_raising_generatorexit_or_keyboardinterrupt_is_a_model_error(exc, extra, tmp_path):
+    # GeneratorExit: an 86-line traceback, exit 1.  KeyboardInterrupt: read as the
+    # user's Ctrl-C ("interrupted", exit 130).  Both come from the model's code.
+    f = _write(tmp_path / "bad.py", RAISES.format(exc))
+    res = F.run("check", "--variant", f"{f}:Bad", "--scenario", "malloc-free", "--out", tmp_path / "out", *extra)
+    assert res.exit_code == 2, (res.stdout, res.stderr)
+    F.one_line(res.stderr, f"raised {exc}", "a model must not exit or raise BaseException")
+    assert "interrupted" not in res.stdout
+
+
+def test_a_real_interrupt_is_still_an_interrupt(tmp_path):
+    # The model's own KeyboardInterrupt is told apart from Ctrl-C, which still stops the check.
+    p = F.spawn("check", "--depth", "2", "--out", tmp_path)
+    code, out, err = F.interrupt(p, signal.SIGINT, 2.0)
+    assert code == 130, (out, err)
+    assert "interrupted" in out and "Traceback" not in err
+    F.no_strays(p)
