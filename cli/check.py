@@ -92,5 +92,6 @@ def check(**options):
     found, marked interrupted (exit 130 or 143, or 1 if a violation was found).
     """
     from .plan import CheckPlan
-    from .session import run
-    return run(CheckPlan.from_options(**options))
+    from .session import model_output_to_stderr, run
+    with model_output_to_stderr() as out:   # a variant's prints must not corrupt the report
+        return run(CheckPlan.from_options(**options), out)

@@ -37,17 +37,54 @@ PROGRAM_LOADER = "model.registry:build_from_params"
 CHECK_MINIMIZE_TIME = 10.0
 
 
-def run(plan) -> int:
+def run(plan, out=None) -> int:
     """Explore every build of ``plan`` (a :class:`cli.plan.CheckPlan`), write and print
-    what was found; the exit code."""
-    return Session(plan).run()
+    what was found (on ``out``, default stdout); the exit code."""
+    return Session(plan, out).run()
+
+
+class _ToStderr:
+    """What ``sys.stdout`` is while model code may run: stderr, which the model cannot close."""
+
+    def write(self, text):
+        return sys.stderr.write(text)
+
+    def writelines(self, lines):
+        sys.stderr.writelines(lines)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def close(self):        # a model closing "stdout" closes nothing of zsmc's
+        pass
+
+    @property
+    def closed(self):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(sys.stderr, name)
+
+
+@contextlib.contextmanager
+def model_output_to_stderr():
+    """While a variant file is imported and the search runs, what the model's code writes
+    to ``sys.stdout`` (a debugging print) goes to stderr: stdout carries zsmc's report
+    only (one JSON document with ``--format json``).  Yields the stream the report goes to."""
+    real = sys.stdout
+    sys.stdout = _ToStderr()
+    try:
+        yield real
+    finally:
+        sys.stdout = real
 
 
 class Session:
     """What one check has found so far: the scenarios reported, in order, with their traces."""
 
-    def __init__(self, plan):
+    def __init__(self, plan, out=None):
         self.plan = plan
+        self.out = out                     # where the report goes (None: sys.stdout)
         self.header = plan.header()
         self.text = plan.output == "text"
         self.runs = []                     # fmt.ScenarioRun, in report order
@@ -64,7 +101,7 @@ class Session:
         plan = self.plan
         if self.text and not plan.quiet:
             click.echo(fmt.check_header(self.header, [n for n in plan.scenario_names
-                                                      if n not in plan.review]))
+                                                      if n not in plan.review]), file=self.out)
         self.budget = Budget.start(plan.time_limit, plan.max_executions)
         strategy = STRATEGIES[plan.search](plan)
         results = {}
@@ -164,19 +201,19 @@ class Session:
         code = fmt.exit_code(self.runs, self.interrupted, unrun)
         if self.text:
             if plan.show_coverage:
-                click.echo(fmt.coverage_text(self.runs, self._kernel_functions()))
-            click.echo(fmt.check_footer(self.runs, code))
+                click.echo(fmt.coverage_text(self.runs, self._kernel_functions()), file=self.out)
+            click.echo(fmt.check_footer(self.runs, code), file=self.out)
             for line in fmt.never_ran_lines(unrun):
-                click.echo(line)
+                click.echo(line, file=self.out)
             if plan.note:
-                click.echo(plan.note)
+                click.echo(plan.note, file=self.out)
             if self.stop_note:
-                click.echo(self.stop_note)
+                click.echo(self.stop_note, file=self.out)
         else:
             notes = [n for n in (plan.note, self.stop_note) if n]
             if notes:
                 self.header["note"] = "\n".join(notes)
-            click.echo(fmt.check_json(self.header, self.runs, code, unrun))
+            click.echo(fmt.check_json(self.header, self.runs, code, unrun), file=self.out)
         return code
 
     @contextlib.contextmanager
@@ -257,7 +294,7 @@ class Session:
         self.runs.append(run_)
         report = fmt.scenario_text(run_, quiet=plan.quiet, all_steps=plan.all_steps) if self.text else ""
         if report:
-            click.echo(report)
+            click.echo(report, file=self.out)
         if plan.exitfirst and result.violations and not self.stopped:
             self.stopped = True
             left = [(f"{b.name} ({b.params.get('cpus')} CPU)" if isinstance(b.params, dict)

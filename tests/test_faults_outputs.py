@@ -330,3 +330,40 @@ def test_a_real_interrupt_is_still_an_interrupt(tmp_path):
     assert code == 130, (out, err)
     assert "interrupted" in out and "Traceback" not in err
     F.no_strays(p)
+
+
+# -------------------------------------------------------------------- 8. a variant that prints
+PRINTS = ("from model import Upstream\nprint('IMPORT-TIME PRINT')\n"
+          "class Bad(Upstream):\n    def zs_free(self, handle):\n        print('HELLO FROM VARIANT')\n"
+          "        yield from Upstream.zs_free(self, handle)\n")
+
+
+@pytest.mark.parametrize("extra", [[], ["--jobs", "2"]], ids=["jobs1", "jobs2"])
+def test_a_variant_that_prints_leaves_the_json_report_valid(extra, tmp_path):
+    # The variant's prints went to stdout, before and inside the JSON document.
+    f = _write(tmp_path / "prints.py", PRINTS)
+    code, out, err = F.finish(F.spawn("check", "--variant", f"{f}:Bad", "--scenario", "malloc-free",
+                                      "--format", "json", "--out", tmp_path / "out", *extra))
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "pass" and "HELLO" not in out and "IMPORT-TIME" not in out
+    assert "IMPORT-TIME PRINT" in err and "HELLO FROM VARIANT" in err
+
+
+def test_a_variant_that_prints_leaves_the_text_report_whole(tmp_path):
+    f = _write(tmp_path / "prints.py", PRINTS)
+    res = F.run("check", "--variant", f"{f}:Bad", "--scenario", "malloc-free", "--cpus", "1",
+                "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.stderr
+    assert "HELLO" not in res.stdout and "IMPORT-TIME" not in res.stdout
+    assert res.stdout.rstrip().splitlines()[-1].startswith("result: pass")
+
+
+def test_a_variant_that_closes_stdout_does_not_close_the_report(tmp_path):
+    f = _write(tmp_path / "closes.py", "import sys\nfrom model import Upstream\nclass Bad(Upstream):\n"
+               "    def zs_free(self, handle):\n        sys.stdout.close()\n"
+               "        yield from Upstream.zs_free(self, handle)\n")
+    code, out, err = F.finish(F.spawn("check", "--variant", f"{f}:Bad", "--scenario", "malloc-free",
+                                      "--cpus", "1", "--out", tmp_path / "out"))
+    assert code == 0 and "Traceback" not in err, err
+    assert out.rstrip().splitlines()[-1].startswith("result: pass")
