@@ -16,7 +16,7 @@ import sys
 import click
 
 from checker import __version__
-from checker.errors import InternalError, UsageError, ZsmcError
+from checker.errors import InternalError, OsExitCalled, UsageError, ZsmcError
 
 from . import format as fmt
 from .check import check
@@ -55,7 +55,8 @@ class Zsmc(click.Group):
         except SystemExit as exc:
             # click exits through its own exceptions here (standalone_mode=False):
             # a SystemExit comes from a model's code, and is never a pass.
-            _error(f"the model called sys.exit({exc.code!r}); a model must not exit (a kernel BUG is "
+            how = "os._exit" if isinstance(exc, OsExitCalled) else "sys.exit"
+            _error(f"the model called {how}({exc.code!r}); a model must not exit (a kernel BUG is "
                    "a checker.Bug or an assert)")
             code = EXIT_USAGE
         except GeneratorExit:

@@ -67,6 +67,40 @@ class _ToStderr:
 
 
 @contextlib.contextmanager
+def model_cannot_exit():
+    """While the check runs, ``os._exit`` raises :class:`OsExitCalled` (a SystemExit: a
+    model calling it is a ModelError, exit 2) instead of ending the process with no
+    verdict, an exit 0 read as a pass.  In forked workers it does so only under a
+    task's step or a program's build (multiprocessing ends its workers with the real
+    one)."""
+    from checker.errors import OsExitCalled
+    from checker.explore import _build
+    from checker.world import World
+    real, pid = os._exit, os.getpid()
+    model = {World._resume.__code__, _build.__code__}
+
+    def _exit(code):
+        if os.getpid() == pid or _under(model):
+            raise OsExitCalled(code)
+        real(code)
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
+def _under(codes) -> bool:
+    """Whether one of the functions whose code objects are ``codes`` is on the stack."""
+    f = sys._getframe(2)
+    while f is not None:
+        if f.f_code in codes:
+            return True
+        f = f.f_back
+    return False
+
+
+@contextlib.contextmanager
 def model_output_to_stderr():
     """While a variant file is imported and the search runs, what the model's code writes
     to ``sys.stdout`` (a debugging print) goes to stderr: stdout carries zsmc's report

@@ -367,3 +367,34 @@ def test_a_variant_that_closes_stdout_does_not_close_the_report(tmp_path):
                                       "--cpus", "1", "--out", tmp_path / "out"))
     assert code == 0 and "Traceback" not in err, err
     assert out.rstrip().splitlines()[-1].startswith("result: pass")
+
+
+# -------------------------------------------------------------------- 9. a variant that calls os._exit
+OS_EXIT = ("import os\nfrom checker import label\nfrom model import Upstream\n{top}"
+           "class Bad(Upstream):\n    def zs_free(self, handle):\n"
+           "        if {when}:\n            os._exit({code})\n"
+           "        yield from Upstream.zs_free(self, handle)\n")
+OS_EXIT_CASES = {   # in a subprocess: a regression must not end the test run
+    "in a task": ("", "True", 0, [], "task client"),
+    "in a task, exit 3": ("", "True", 3, [], "os._exit(3)"),
+    "at import": ("os._exit(0)\n", "True", 0, [], "cannot load variant file"),
+    "in a worker process": ("", "os.getpid() != int(os.environ['ZSMC_TEST_PARENT'])", 0, ["--jobs", "2"],
+                            "task client"),
+}
+
+
+@pytest.mark.parametrize("name", list(OS_EXIT_CASES))
+def test_a_variant_calling_os_exit_is_never_a_pass(name, tmp_path):
+    # os._exit(0) in a variant ended zsmc with exit 0 and no verdict.
+    top, when, exit_code, extra, words = OS_EXIT_CASES[name]
+    f = _write(tmp_path / "exits.py", OS_EXIT.format(top=top, when=when, code=exit_code))
+    p = subprocess.Popen([sys.executable, "-c", "import os, sys, runpy; os.environ['ZSMC_TEST_PARENT'] = "
+                          "str(os.getpid()); sys.argv = ['zsmc', *sys.argv[1:]]; "
+                          "runpy.run_module('cli', run_name='__main__')",
+                          "check", "--variant", f"{f}:Bad", "--scenario", "malloc-free", "--out",
+                          str(tmp_path / "out"), *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    code, out, err = F.finish(p)
+    assert code == 2, (code, out, err)
+    F.one_line(err, "os._exit", words)
+    F.no_strays(p)
