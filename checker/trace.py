@@ -233,8 +233,19 @@ def load_trace(path: str) -> dict:
         trace = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"{path} is not a zsmc trace: not valid JSON ({_line(exc)})") from None
+    if _SURROGATE.search(text):
+        # JSON can spell half of a UTF-16 pair (\ud800) alone: a string that is not
+        # text, which nothing can print or write.
+        try:
+            json.dumps(trace, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UsageError(f"{path} is not a zsmc trace: a string holds a lone UTF-16 surrogate "
+                             f"(\\u{ord(exc.object[exc.start]):04x}), not text") from None
     check_trace(trace, path)
     return trace
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def read_regular(path: str, limit: int) -> bytes:
