@@ -398,3 +398,50 @@ def test_a_variant_calling_os_exit_is_never_a_pass(name, tmp_path):
     assert code == 2, (code, out, err)
     F.one_line(err, "os._exit", words)
     F.no_strays(p)
+
+
+# -------------------------------------------------------------------- 10. smaller ones
+@pytest.mark.parametrize("where", [["violation", "message"], ["tasks", 0, "name"], ["meta", "command"]])
+@pytest.mark.parametrize("cmd", ["show", "replay", "minimize"])
+def test_a_trace_with_a_lone_surrogate_is_one_line_exit_2(cmd, where, tmp_path):
+    # "message": "... (\ud800)" made `zsmc show` fail with UnicodeEncodeError, exit 4.
+    with open(GOOD, encoding="utf-8") as f:
+        text = f.read()
+    doc = json.loads(text)
+    d = doc
+    for k in where[:-1]:
+        d = d[k]
+    d[where[-1]] = "broken \ud800 text"
+    path = _write(tmp_path / "t.json", json.dumps(doc))      # ensure_ascii: spelt \ud800
+    res = F.run(cmd, path, *(["--html", tmp_path / "p.html"] if cmd == "show" else []))
+    assert res.exit_code == 2, (res.exit_code, res.stdout)
+    F.one_line(res.stderr, "lone UTF-16 surrogate", "\\ud800")
+    assert os.listdir(tmp_path) == ["t.json"]
+
+
+def test_a_trace_with_a_surrogate_pair_is_read(tmp_path):
+    with open(GOOD, encoding="utf-8") as f:
+        doc = json.load(f)
+    doc["meta"]["note"] = "an emoji \U0001F600"
+    path = _write(tmp_path / "t.json", json.dumps(doc))      # spelt \ud83d\ude00: one character
+    res = F.run("show", path)
+    assert res.exit_code == 0, res.stderr
+
+
+@pytest.mark.parametrize("name,words", [("class", "keyword"), ("None", "keyword"), ("def", "keyword"),
+                                        ("label", "a name the copied code uses"), ("1abc", "not a Python")])
+def test_variant_new_refuses_a_class_name_that_would_not_load(name, words, tmp_path):
+    # --class class wrote a file that does not compile.
+    res = F.run("variant", "new", tmp_path / "v.py", "--function", "zs_free", "--class", name)
+    assert res.exit_code == 2
+    F.one_line(res.stderr, "--class", words)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["match", "Fix_2", "Zé"])
+def test_variant_new_writes_a_file_that_loads(name, tmp_path):
+    f = tmp_path / "v.py"
+    res = F.run("variant", "new", f, "--function", "zs_free", "--class", name)
+    assert res.exit_code == 0, res.stderr
+    compile(f.read_text(encoding="utf-8"), str(f), "exec")
+    assert F.run("variant", "diff", f"{f}:{name}").exit_code == 0
