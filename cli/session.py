@@ -44,7 +44,11 @@ def run(plan, out=None) -> int:
 
 
 class _ToStderr:
-    """What ``sys.stdout`` is while model code may run: stderr, which the model cannot close."""
+    """What ``sys.stdout`` is while model code may run: stderr, which the model cannot close.
+    ``report``: the stream zsmc's report goes to."""
+
+    def __init__(self, report):
+        self.report = report
 
     def write(self, text):
         return sys.stderr.write(text)
@@ -106,7 +110,7 @@ def model_output_to_stderr():
     to ``sys.stdout`` (a debugging print) goes to stderr: stdout carries zsmc's report
     only (one JSON document with ``--format json``).  Yields the stream the report goes to."""
     real = sys.stdout
-    sys.stdout = _ToStderr()
+    sys.stdout = _ToStderr(real)
     try:
         yield real
     finally:
