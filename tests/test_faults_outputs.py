@@ -139,10 +139,9 @@ def _slow_minimiser(tmp_path):
 @pytest.mark.parametrize("sig,fmt", [(signal.SIGINT, "text"), (signal.SIGTERM, "json")])
 def test_a_signal_during_a_slow_minimisation_reports_the_violation(sig, fmt, tmp_path):
     out = tmp_path / "out"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
     p = subprocess.Popen([sys.executable, str(_slow_minimiser(tmp_path)), "check", *BUG, "--out", str(out),
                           "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True, env=env)
+                         start_new_session=True, env=_env())
     end = time.monotonic() + 60
     while not (out.exists() and any(n.endswith(".json") for n in os.listdir(out))):
         assert time.monotonic() < end and p.poll() is None, p.communicate()
@@ -183,15 +182,16 @@ def test_a_device_trace_is_refused():
 # -------------------------------------------------------------------- 4. outputs: whole, and exactly where asked
 def _limited(limit, *args, cwd):
     """zsmc as a process whose files may not grow beyond ``limit`` bytes (``ulimit -f``)."""
-    import resource
-
-    def cap():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    p = subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=cap,
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(
-                             [os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")])))
+    boot = (f"import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+            "sys.argv = ['zsmc', *sys.argv[1:]]; runpy.run_module('cli', run_name='__main__')")
+    p = subprocess.Popen([sys.executable, "-c", boot, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, env=_env())
     return F.finish(p)
+
+
+def _env():
+    """This checkout first on the path of a zsmc process started from a file of its own."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), os.environ.get("PYTHONPATH", "")]))
 
 
 def test_an_html_page_that_does_not_fit_is_not_left_half_written(tmp_path):
@@ -388,12 +388,12 @@ def test_a_variant_calling_os_exit_is_never_a_pass(name, tmp_path):
     # os._exit(0) in a variant ended zsmc with exit 0 and no verdict.
     top, when, exit_code, extra, words = OS_EXIT_CASES[name]
     f = _write(tmp_path / "exits.py", OS_EXIT.format(top=top, when=when, code=exit_code))
-    p = subprocess.Popen([sys.executable, "-c", "import os, sys, runpy; os.environ['ZSMC_TEST_PARENT'] = "
-                          "str(os.getpid()); sys.argv = ['zsmc', *sys.argv[1:]]; "
-                          "runpy.run_module('cli', run_name='__main__')",
-                          "check", "--variant", f"{f}:Bad", "--scenario", "malloc-free", "--out",
+    boot = ("import os, sys, runpy; os.environ['ZSMC_TEST_PARENT'] = str(os.getpid()); "
+            "sys.argv = ['zsmc', *sys.argv[1:]]; runpy.run_module('cli', run_name='__main__')")
+    p = subprocess.Popen([sys.executable, "-c", boot, "check", "--variant", f"{f}:Bad", "--scenario", "malloc-free", "--out",
                           str(tmp_path / "out"), *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         env=_env())
     code, out, err = F.finish(p)
     assert code == 2, (code, out, err)
     F.one_line(err, "os._exit", words)
