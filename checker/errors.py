@@ -28,3 +28,12 @@ class InternalError(ZsmcError):
 
     def __init__(self, message: str):
         super().__init__(f"[zsmc internal bug] {message}")
+
+
+class OsExitCalled(SystemExit):
+    """What ``os._exit`` raises while ``zsmc check`` runs a model (:func:`cli.session.model_cannot_exit`):
+    a model that ends the process would leave no verdict, and an exit without one
+    could be read as a pass."""
+
+    def __str__(self) -> str:
+        return f"os._exit({self.code!r}) called"

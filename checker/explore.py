@@ -14,7 +14,7 @@ import time
 
 from . import config, memory, memory_model, objects
 from .budget import (CHECK_EVERY, Expired, Limits, SearchInterrupted, Watchdog, code_location,
-                     signal_of)
+                     interrupt_pending, signal_of)
 from .coverage import take_built
 from .errors import ModelError, UsageError, ZsmcError
 from .monitor import select
@@ -253,10 +253,12 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
         result.reason = "stopped" if exc.where == "stopped" else \
             f"time limit of {time_limit}s reached inside an execution ({exc.where})"
     except KeyboardInterrupt as exc:
+        if raised_by_model(exc, world):
+            raise ModelError(_exit_message(world, exc)) from None
         result.reason = "interrupted"
         result.elapsed = time.perf_counter() - start
         raise SearchInterrupted(result, signal_of(exc)) from None
-    except (Exception, GeneratorExit):  # noqa: TRY203 - kept apart from the BaseException below
+    except Exception:  # noqa: TRY203 - kept apart from the BaseException below
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code
         raise ModelError(_exit_message(world, exc)) from None
@@ -391,6 +393,21 @@ def _innermost(exc) -> str:
     if tb is None:
         return "where unknown"
     return f"in {code_location(tb.tb_frame.f_code, tb.tb_lineno)}"
+
+
+def raised_by_model(exc, world) -> bool:
+    """Whether a KeyboardInterrupt came from a task's own code (``raise KeyboardInterrupt``)
+    rather than from Ctrl-C: a plain KeyboardInterrupt out of a task, while no signal is
+    pending and Ctrl-C would not raise one (zsmc's handler raises its own kind and marks
+    the signal pending, worker processes ignore it, other threads never get it)."""
+    if type(exc) is not KeyboardInterrupt or getattr(world, "culprit", None) is None:
+        return False
+    if interrupt_pending() is not None:
+        return False
+    import signal
+    import threading
+    return (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler)
 
 
 def _exit_message(world, exc) -> str:

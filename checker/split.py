@@ -111,7 +111,7 @@ def split_choices(build) -> list:
 
 
 def _replay(build, prefix, guards=True) -> World:
-    from .explore import _build, _exit_message
+    from .explore import _build, _exit_message, raised_by_model
     world = None
     try:
         with objects.making():      # the World numbers the objects of its steps until it is left
@@ -120,7 +120,11 @@ def _replay(build, prefix, guards=True) -> World:
             step = wrap(world, DPOR.reductions, guards).step
             for t, v in prefix:
                 step(t, v)
-    except (Exception, KeyboardInterrupt, GeneratorExit):  # kept apart from the BaseException below
+    except KeyboardInterrupt as exc:
+        if raised_by_model(exc, world):
+            raise ModelError(_exit_message(world, exc)) from None
+        raise
+    except Exception:  # kept apart from the BaseException below (GeneratorExit: the model's)
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit and the like, from the model's code
         raise ModelError(_exit_message(world, exc)) from None

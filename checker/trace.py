@@ -44,11 +44,13 @@ does not load, a schedule the program no longer follows) is a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 
@@ -156,13 +158,26 @@ def save_trace(trace: dict, out_dir: str, name: str | None = None) -> str:
     return path
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_trace_file(trace: dict, path: str) -> str:
+    """Write ``trace`` as exactly ``path`` (its folder created; no suffix added)."""
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        write_atomic(path, dumps(trace))
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def write_atomic(path: str, text: str, mode: int | None = None) -> None:
     """Write ``text`` to ``path`` through a temporary file of its own in the same
     directory and an atomic rename: a reader sees the old file or the new one,
-    two writers never share a temporary name, and a failed write leaves nothing."""
+    two writers never share a temporary name, and a failed write leaves nothing.
+    ``mode``: the new file's permissions (default: the temporary file's, 0600)."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -174,6 +189,17 @@ def write_atomic(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def public_mode(path: str) -> int:
+    """The permissions a file written for people gets: those of the file it replaces,
+    else what ``open()`` would give (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def dumps(trace: dict) -> str:
@@ -194,8 +220,7 @@ def dumps(trace: dict) -> str:
 def load_trace(path: str) -> dict:
     """Read and check a trace file; every problem is a one-line UsageError."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_TRACE_BYTES + 1)
+        data = read_regular(path, MAX_TRACE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read trace {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_TRACE_BYTES:
@@ -208,8 +233,41 @@ def load_trace(path: str) -> dict:
         trace = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"{path} is not a zsmc trace: not valid JSON ({_line(exc)})") from None
+    if _SURROGATE.search(text):
+        # JSON can spell half of a UTF-16 pair (\ud800) alone: a string that is not
+        # text, which nothing can print or write.
+        try:
+            json.dumps(trace, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UsageError(f"{path} is not a zsmc trace: a string holds a lone UTF-16 surrogate "
+                             f"(\\u{ord(exc.object[exc.start]):04x}), not text") from None
     check_trace(trace, path)
     return trace
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path``.  Anything else (a FIFO,
+    which would block forever for a writer, a device, a socket) is an OSError with
+    a ``strerror`` that says what it is; the file is opened without blocking first,
+    so nothing waits."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise OSError(errno.EINVAL, f"not a regular file: {kind}" if kind.startswith("a ") else kind)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            fd = None
+            return f.read(limit)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def register_loader(loader: str) -> None:

@@ -40,6 +40,29 @@ def check_trace(trace, where: str = "trace") -> None:
     if not _schedule_ok(trace["schedule"]):
         raise UsageError(f"{where}: 'schedule' must be a list of [task index, choice] pairs")
     _check_optional(trace, where)
+    _check_steps(trace, where)
+
+
+def _check_steps(trace: dict, where: str) -> None:
+    """The violation's steps lie within the schedule, which runs up to the violating
+    step: a schedule cut short (or a step moved past it) would replay as "not
+    reproduced", i.e. as a fixed bug.  A violation before any step (a task that
+    fails before its first yield) is step -1 with an empty schedule."""
+    viol, n = trace["violation"], len(trace["schedule"])
+    step = viol["step"]
+    if not (0 <= step < n or (step == -1 and n == 0)):
+        span = (f"its {n}-step schedule (steps 0..{n - 1})" if n else
+                "its empty schedule (only a violation before any step, step -1, has none)")
+        raise UsageError(f"{where}: malformed trace: the violation is at step {_num(step)}, outside "
+                         f"{span}; a schedule runs up to the violating step")
+    bad = [i for i in viol.get("involved", []) if not 0 <= i < n]
+    if bad:
+        raise UsageError(f"{where}: malformed trace: the violation's 'involved' step {_num(bad[0])} is "
+                         f"outside its {n}-step schedule")
+
+
+def _num(i: int) -> str:
+    return str(i) if -10**12 < i < 10**12 else f"a {len(str(abs(i)))}-digit {'negative ' if i < 0 else ''}number"
 
 
 def _schedule_ok(sched) -> bool:

@@ -16,7 +16,7 @@ import sys
 import click
 
 from checker import __version__
-from checker.errors import InternalError, UsageError, ZsmcError
+from checker.errors import InternalError, OsExitCalled, UsageError, ZsmcError
 
 from . import format as fmt
 from .check import check
@@ -55,8 +55,14 @@ class Zsmc(click.Group):
         except SystemExit as exc:
             # click exits through its own exceptions here (standalone_mode=False):
             # a SystemExit comes from a model's code, and is never a pass.
-            _error(f"the model called sys.exit({exc.code!r}); a model must not exit (a kernel BUG is "
+            how = "os._exit" if isinstance(exc, OsExitCalled) else "sys.exit"
+            _error(f"the model called {how}({exc.code!r}); a model must not exit (a kernel BUG is "
                    "a checker.Bug or an assert)")
+            code = EXIT_USAGE
+        except GeneratorExit:
+            # Not one zsmc raises: from a model's code (the engine makes a task's a ModelError).
+            _error("the model raised GeneratorExit; a model must not raise BaseException (a kernel "
+                   "BUG is a checker.Bug or an assert)")
             code = EXIT_USAGE
         except Exception as exc:  # noqa: BLE001  (a bug in zsmc: say so on one line)
             code = _internal(exc)
@@ -72,6 +78,15 @@ class Zsmc(click.Group):
         # Before click's own handler, which exits 1 (our "violation") on EPIPE.
         try:
             return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno in _OUTPUT_ERRORS:
+                raise _OutputFailed(exc) from None
+            raise
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # --help and --version print while the arguments are parsed, before invoke().
+        try:
+            return super().make_context(info_name, args, parent, **extra)
         except OSError as exc:
             if exc.errno in _OUTPUT_ERRORS:
                 raise _OutputFailed(exc) from None
@@ -168,6 +183,7 @@ def replay(file, variant, trust_variant):
 @click.option("--trust-variant", is_flag=True, help=_TRUST_HELP)
 def minimize(file, out, time_limit, variant, trust_variant):
     """Minimise a trace: fewest preemptions, then context switches, then steps."""
+    out = _output_file(out, "-o/--output")
     tr = _load("checker.trace")
     trace, note = _load("cli.trust").trace_for_run(file, variant, trust_variant)
     if note:
@@ -175,7 +191,7 @@ def minimize(file, out, time_limit, variant, trust_variant):
     small, report = _load("checker.minimize").minimize_trace(trace, time_limit=time_limit)
     if out is None:
         out = file.removesuffix(".json") + ".min.json"
-    path = tr.save_trace(small, os.path.dirname(out) or ".", name=os.path.basename(out))
+    path = tr.write_trace_file(small, out)      # exactly the path given: no suffix added
     click.echo(fmt.minimize_text(report))
     click.echo(f"wrote {path}\nreplay: zsmc replay {shlex.quote(str(path))}")
     return EXIT_PASS
@@ -189,19 +205,32 @@ def minimize(file, out, time_limit, variant, trust_variant):
 @click.option("--all-steps", is_flag=True, help="Print every step, not only lock and preemption steps.")
 def show(file, html_out, all_steps):
     """Print a trace for people, one column per CPU (or write it as HTML)."""
-    trace = _load("checker.trace").load_trace(file)
+    html_out = _output_file(html_out, "--html")
+    tr = _load("checker.trace")
+    trace = tr.load_trace(file)
     render = _load("checker.render")
     if html_out is None:
         click.echo(render.render_text(trace, all_steps=all_steps))
         return EXIT_PASS
     page = render.render_html(trace)
-    try:
-        with open(html_out, "w", encoding="utf-8") as f:
-            f.write(page)
+    try:   # through a temporary file and a rename: never a half-written page
+        tr.write_atomic(html_out, page, mode=tr.public_mode(html_out))
     except OSError as exc:
-        raise UsageError(f"cannot write {html_out}: {exc.strerror}") from exc
+        raise UsageError(f"cannot write {html_out}: {exc.strerror or exc}") from exc
     click.echo(f"wrote {html_out}")
     return EXIT_PASS
+
+
+def _output_file(path, option):
+    """A file an option names to be written (None: not given), refused before any work
+    when it cannot name a file: empty, or a directory."""
+    if path is None:
+        return None
+    if not path.strip():
+        raise UsageError(f"{option} is empty: name the file to write")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a directory: name the file to write")
+    return path
 
 
 # --------------------------------------------------------------------------- list

@@ -10,8 +10,10 @@ CPU count), with which budgets, and where and how the results go.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -369,18 +371,51 @@ def check_dask_address(address: str) -> None:
 
 
 def check_out_dir(out: str) -> None:
-    """``--out`` must be a writable directory, or creatable in one: checked before any search."""
+    """``--out`` must be a writable directory, or creatable in one: checked before any search
+    (by creating and removing a file, or a directory, there: ``os.access`` says yes to root
+    where nothing can be made, under /proc say)."""
+    if not out.strip():
+        raise UsageError("--out is empty: name the directory the trace files go to")
+    _no_broken_link(out)
     if os.path.exists(out):
         if not os.path.isdir(out):
             raise UsageError(f"--out {out} is not a directory")
         if not os.access(out, os.W_OK | os.X_OK):
             raise UsageError(f"--out {out} is not writable")
+        _probe(out, f"--out {out} is not writable")
         return
     parent = _existing_parent(out)
+    _no_broken_link(parent, f"--out {out} cannot be created: {parent}")
     if not os.path.isdir(parent):
         raise UsageError(f"--out {out} cannot be created: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"--out {out} cannot be created: {parent} is not writable")
+    _probe(parent, f"--out {out} cannot be created in {parent}", make_dir=True)
+
+
+def _no_broken_link(path: str, what: str | None = None) -> None:
+    """A symbolic link that leads nowhere (to nothing, or round in a loop) is refused."""
+    if os.path.lexists(path) and not os.path.exists(path):
+        try:
+            os.stat(path)
+            why = "a symbolic link that leads nowhere"
+        except OSError as exc:
+            why = ("a symbolic link to nothing" if exc.errno == errno.ENOENT
+                   else f"a symbolic link that leads nowhere ({exc.strerror or exc})")
+        raise UsageError(f"{what or f'--out {path}'} is {why}")
+
+
+def _probe(folder: str, what: str, make_dir: bool = False) -> None:
+    """Make a file (``make_dir``: a directory) in ``folder`` and remove it."""
+    try:
+        if make_dir:
+            os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".zsmc-probe-", suffix=".tmp"))
+        else:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".zsmc-probe-", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as exc:
+        raise UsageError(f"{what}: {exc.strerror or exc}") from None
 
 
 def check_file_target(option: str, path: str) -> None:
@@ -400,7 +435,7 @@ def check_file_target(option: str, path: str) -> None:
 
 def _existing_parent(path: str) -> str:
     p = os.path.abspath(path)
-    while not os.path.exists(p):
+    while not os.path.lexists(p):
         up = os.path.dirname(p)
         if up == p:
             break

@@ -37,17 +37,92 @@ PROGRAM_LOADER = "model.registry:build_from_params"
 CHECK_MINIMIZE_TIME = 10.0
 
 
-def run(plan) -> int:
+def run(plan, out=None) -> int:
     """Explore every build of ``plan`` (a :class:`cli.plan.CheckPlan`), write and print
-    what was found; the exit code."""
-    return Session(plan).run()
+    what was found (on ``out``, default stdout); the exit code."""
+    return Session(plan, out).run()
+
+
+class _ToStderr:
+    """What ``sys.stdout`` is while model code may run: stderr, which the model cannot close.
+    ``report``: the stream zsmc's report goes to."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def write(self, text):
+        return sys.stderr.write(text)
+
+    def writelines(self, lines):
+        sys.stderr.writelines(lines)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def close(self):        # a model closing "stdout" closes nothing of zsmc's
+        pass
+
+    @property
+    def closed(self):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(sys.stderr, name)
+
+
+@contextlib.contextmanager
+def model_cannot_exit():
+    """While the check runs, ``os._exit`` raises :class:`OsExitCalled` (a SystemExit: a
+    model calling it is a ModelError, exit 2) instead of ending the process with no
+    verdict, an exit 0 read as a pass.  In forked workers it does so only under a
+    task's step or a program's build (multiprocessing ends its workers with the real
+    one)."""
+    from checker.errors import OsExitCalled
+    from checker.explore import _build
+    from checker.world import World
+    real, pid = os._exit, os.getpid()
+    model = {World._resume.__code__, _build.__code__}
+
+    def _exit(code):
+        if os.getpid() == pid or _under(model):
+            raise OsExitCalled(code)
+        real(code)
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
+def _under(codes) -> bool:
+    """Whether one of the functions whose code objects are ``codes`` is on the stack."""
+    f = sys._getframe(2)
+    while f is not None:
+        if f.f_code in codes:
+            return True
+        f = f.f_back
+    return False
+
+
+@contextlib.contextmanager
+def model_output_to_stderr():
+    """While a variant file is imported and the search runs, what the model's code writes
+    to ``sys.stdout`` (a debugging print) goes to stderr: stdout carries zsmc's report
+    only (one JSON document with ``--format json``).  Yields the stream the report goes to."""
+    real = sys.stdout
+    sys.stdout = _ToStderr(real)
+    try:
+        yield real
+    finally:
+        sys.stdout = real
 
 
 class Session:
     """What one check has found so far: the scenarios reported, in order, with their traces."""
 
-    def __init__(self, plan):
+    def __init__(self, plan, out=None):
         self.plan = plan
+        self.out = out                     # where the report goes (None: sys.stdout)
         self.header = plan.header()
         self.text = plan.output == "text"
         self.runs = []                     # fmt.ScenarioRun, in report order
@@ -58,12 +133,13 @@ class Session:
         self.stop_note = None
         self.shallower = {}                # index in builds -> the depth its violation was found at
         self.budget = None
+        self.held = None                   # an interrupt caught while a trace was minimised
 
     def run(self) -> int:
         plan = self.plan
         if self.text and not plan.quiet:
             click.echo(fmt.check_header(self.header, [n for n in plan.scenario_names
-                                                      if n not in plan.review]))
+                                                      if n not in plan.review]), file=self.out)
         self.budget = Budget.start(plan.time_limit, plan.max_executions)
         strategy = STRATEGIES[plan.search](plan)
         results = {}
@@ -163,19 +239,19 @@ class Session:
         code = fmt.exit_code(self.runs, self.interrupted, unrun)
         if self.text:
             if plan.show_coverage:
-                click.echo(fmt.coverage_text(self.runs, self._kernel_functions()))
-            click.echo(fmt.check_footer(self.runs, code))
+                click.echo(fmt.coverage_text(self.runs, self._kernel_functions()), file=self.out)
+            click.echo(fmt.check_footer(self.runs, code), file=self.out)
             for line in fmt.never_ran_lines(unrun):
-                click.echo(line)
+                click.echo(line, file=self.out)
             if plan.note:
-                click.echo(plan.note)
+                click.echo(plan.note, file=self.out)
             if self.stop_note:
-                click.echo(self.stop_note)
+                click.echo(self.stop_note, file=self.out)
         else:
             notes = [n for n in (plan.note, self.stop_note) if n]
             if notes:
                 self.header["note"] = "\n".join(notes)
-            click.echo(fmt.check_json(self.header, self.runs, code, unrun))
+            click.echo(fmt.check_json(self.header, self.runs, code, unrun), file=self.out)
         return code
 
     @contextlib.contextmanager
@@ -221,6 +297,7 @@ class Session:
 
     def _report(self, index: int, result) -> None:
         plan = self.plan
+        reporting_interrupted = self.interrupted is not None
         name, _, params = plan.builds[index]
         params = self.params.get(index, params)
         self.reported.add(index)
@@ -230,13 +307,32 @@ class Session:
         if fmt.on_rt_pass(self.header, params):
             run_.kernel = "PREEMPT_RT"
         # Persist before anything is said about a violation (style.md lesson 10).
+        # Ctrl-C or SIGTERM while a trace is written or minimised (z3 may take
+        # seconds) loses nothing: the trace is kept as found, the scenario is
+        # reported, and only then does the interrupt stop the check.
+        caught = None
         for v in result.violations:
-            budget = None if plan.no_minimize or self.interrupted else _minimize_budget(self.budget.deadline)
-            run_.traces.append(self._write_trace(v, params, name, budget))
+            while True:
+                budget = (None if plan.no_minimize or self.interrupted or caught is not None
+                          else _minimize_budget(self.budget.deadline))
+                try:
+                    rec = self._write_trace(v, params, name, budget)
+                except KeyboardInterrupt as exc:     # while writing: write it again, unminimised
+                    clear_interrupt()
+                    caught = exc
+                    continue
+                if self.held is not None:            # while minimising: the trace as found is written
+                    caught, self.held = self.held, None
+                elif caught is not None and budget is None and not plan.no_minimize and rec.path and not rec.note:
+                    rec.note = "not minimised: interrupted"
+                break
+            run_.traces.append(rec)
+        if caught is not None and self.interrupted is None:
+            self.interrupted = signal_of(caught)
         self.runs.append(run_)
         report = fmt.scenario_text(run_, quiet=plan.quiet, all_steps=plan.all_steps) if self.text else ""
         if report:
-            click.echo(report)
+            click.echo(report, file=self.out)
         if plan.exitfirst and result.violations and not self.stopped:
             self.stopped = True
             left = [(f"{b.name} ({b.params.get('cpus')} CPU)" if isinstance(b.params, dict)
@@ -245,6 +341,8 @@ class Session:
                     for i, b in enumerate(plan.builds) if i not in self.reported]
             if left:
                 self.stop_note = f"note: stopped at the first violation (-x); not checked: {', '.join(left)}"
+        if caught is not None and not reporting_interrupted:
+            raise caught        # the check stops here; the scenarios left are reported interrupted
 
     def _report_interrupted(self, results: dict) -> None:
         """After Ctrl-C or SIGTERM: the scenarios not reported yet, then those never started."""
@@ -287,6 +385,12 @@ class Session:
                 rec.minimized, rec.trace = report, small
             except ZsmcError as exc:  # keep the trace as found; say why it was not minimised
                 rec.note = f"not minimised: {exc}"
+            except KeyboardInterrupt as exc:
+                # The trace as found is on disk (an atomic rename: the minimised one
+                # replaces it whole or not at all); the caller reports, then stops.
+                clear_interrupt()
+                self.held, rec.minimized, rec.trace = exc, None, trace
+                rec.note = "not minimised: interrupted"
         return rec
 
 

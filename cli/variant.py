@@ -18,6 +18,7 @@ import builtins
 import difflib
 import functools
 import inspect
+import keyword
 import os
 import re
 import sys
@@ -139,8 +140,9 @@ def scaffold(base_name: str, functions, class_name: str, path: str = "FILE") -> 
     base = reg.VERSIONS.get(base_name)
     if base is None:
         raise UsageError(f"unknown base version {base_name!r}; versions: {', '.join(reg.VERSIONS)}")
-    if not class_name.isidentifier():
-        raise UsageError(f"--class {class_name!r} is not a Python class name")
+    if not class_name.isidentifier() or keyword.iskeyword(class_name):
+        raise UsageError(f"--class {class_name!r} is not a Python class name"
+                         + (" (it is a keyword)" if keyword.iskeyword(class_name) else ""))
     attrs = _resolve_functions(base, functions)
     known = model_functions(base)
     imports = {}
@@ -156,6 +158,10 @@ def scaffold(base_name: str, functions, class_name: str, path: str = "FILE") -> 
         bodies.append(f"    # {base.NAME}'s {attr}, from {klass.__name__} ({where}); edit it, or delete it to\n"
                       f"    # keep the base's.\n{src}")
     imports.setdefault("model", set()).add(base.__name__)
+    if any(class_name in names - {base.__name__} for names in imports.values()) or \
+            re.search(rf"(?<![\w.]){re.escape(class_name)}\b", "\n".join(bodies)):
+        raise UsageError(f"--class {class_name!r} is a name the copied code uses: the class would "
+                         "hide it; choose another name")
     lines = ['"""' + f"{class_name}: a change to {base.NAME}'s {', '.join(attrs)}.", "",
              "Written by `zsmc variant new`; until edited it checks exactly like its base.",
              f"Check it:  zsmc check --variant {path}:{class_name} --depth 1",
@@ -165,7 +171,12 @@ def scaffold(base_name: str, functions, class_name: str, path: str = "FILE") -> 
         lines.append(f"from {module} import {', '.join(sorted(imports[module]))}")
     lines += ["", "", f"class {class_name}({base.__name__}):",
               f'    """{base.NAME} with the change under review (describe it here)."""', ""]
-    return "\n".join(lines) + "\n" + "\n".join(bodies)
+    text = "\n".join(lines) + "\n" + "\n".join(bodies)
+    try:      # what is written must load: a name that breaks it is refused, not written
+        compile(text, path, "exec")
+    except SyntaxError as exc:
+        raise UsageError(f"--class {class_name!r}: the variant file would not compile ({exc.msg})") from None
+    return text
 
 
 def _class_name(path: str) -> str:
@@ -240,10 +251,10 @@ def new(file, base, functions, class_name, force):
     text = scaffold(base, functions, name, file)
     if os.path.exists(file) and not force:
         raise UsageError(f"{file} exists; use --force to overwrite it")
-    try:
+    from checker.trace import public_mode, write_atomic
+    try:   # through a temporary file and a rename: never a half-written file
         os.makedirs(os.path.dirname(file) or ".", exist_ok=True)
-        with open(file, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_atomic(file, text, mode=public_mode(file))
     except OSError as exc:
         raise UsageError(f"cannot write {file}: {exc.strerror or exc}") from exc
     click.echo(f"wrote {file}: class {name}({_registry().VERSIONS[base].__name__}) with "
