@@ -50,6 +50,24 @@ class _W:
         self.dry = 0.0              # when it last had nothing to give
 
 
+class StopFlag:
+    """The stop signal of a search's processes: a byte of shared memory, read and
+    written without a lock.  (A ``multiprocessing.Event`` takes a lock shared by every
+    process in ``is_set()``; a worker killed at a time limit while it held it left
+    it held, and the coordinator hung for ever in ``is_set()``.)"""
+
+    __slots__ = ("_v",)
+
+    def __init__(self, ctx):
+        self._v = ctx.RawValue("b", 0)
+
+    def is_set(self) -> bool:
+        return bool(self._v.value)
+
+    def set(self) -> None:
+        self._v.value = 1
+
+
 class LocalRunner:
     """Jobs on up to ``nproc`` forked processes, which steal branches from each
     other's searches once no subtree is left to start (``steal``, checker/stealing.py).
@@ -69,7 +87,7 @@ class LocalRunner:
         self.steal = steal
         self.deadline = deadline
         self.on_progress = on_progress
-        self.stop_event = self.ctx.Event()
+        self.stop_event = StopFlag(self.ctx)
         self.workers = []
         self.queue = []
         self.partial = {}

@@ -311,3 +311,19 @@ def test_the_planners_replay_numbers_new_objects_after_the_programs():
     world = _replay(build, [])
     assert world.program.build_uids >= 1
     assert world._uid() == ("b", world.program.build_uids + 1)
+
+
+def test_the_stop_flag_crosses_processes_without_a_lock():
+    # A multiprocessing.Event's lock, held by a worker killed at a time limit, hung the
+    # coordinator in is_set() (red team round 4): the flag is a lock-free shared byte.
+    import multiprocessing
+
+    from checker.workers import StopFlag
+    ctx = multiprocessing.get_context("fork")
+    flag = StopFlag(ctx)
+    assert not flag.is_set()
+    p = ctx.Process(target=flag.set)
+    p.start()
+    p.join(10)
+    assert p.exitcode == 0 and flag.is_set()
+    assert not hasattr(flag, "_cond") and not hasattr(flag._v, "get_lock")
