@@ -18,6 +18,10 @@ compactor trylocks).  The empty zspage is what the deferred-free worker frees
 :class:`model.pool.Zone`) that ``alloc_zspage`` takes, and aims migration at
 the first: the scanner meets a page ``zs_malloc`` is building (section 2.1
 steps 6-7, section 2.5).
+The three-page scenarios (``WIDE_GEOMETRY``: four objects, the third starting
+in the middle page) reach what two-page zspages cannot: a middle page migrated
+(``migrate-middle``), ``lock_zspage`` retrying past a second page
+(``free-deferred-wide``).
 Tasks on one CPU interleave only where they are preemptible, so the one-CPU
 scenarios reach the preemption hazards (a reader spinning on a writer that
 was preempted on its own CPU, hazard 14 of section 4); the two-CPU ones
@@ -212,6 +216,11 @@ SCENARIOS = {s.name: s for s in (
              "empty zspage's pages", 1, 2,
              (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=_ZS3_PAGES)),
              cpu_counts=_BOTH),
+    Scenario("free-deferred-wide", "the deferred-free worker against migration of the third "
+             "page of an empty three-page zspage: lock_zspage, holding the first two page locks, "
+             "sleeps on the third and retries from the last page it locked (section 2.6)", 1, 2,
+             (TaskSpec("worker", "worker", 0), TaskSpec("migration", "migration", 1, targets=("zs1.p2",))),
+             pool=((None, None, None, None),), geometry=WIDE_GEOMETRY, cpu_counts=_BOTH),
     Scenario("free-migrate", "a client freeing the only object of a zspage whose pages "
              "migration locks (free_zspage's trylock fails: the deferred free, I7)", 1, 2,
              (_client(), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES)),
@@ -233,11 +242,13 @@ SCENARIOS = {s.name: s for s in (
     Scenario("clients-worker", "a client against the deferred-free worker freeing the empty "
              "zspage that zs_malloc may reuse", 1, 2, (_client(), _WORKER), cpu_counts=_BOTH),
     Scenario("two-classes", "the deferred-free worker, facing a backlog of two empty zspages "
-             "(it splices the whole 0% list), against a client freeing an object of a second, "
-             "larger size class: each class's lists change under its own class->lock only "
-             "(section 2.6 step 1 splices class by class)", 1, 2,
-             (_client(ops=("free",)), _WORKER), pool=((None, None), (None, None)),
-             more_classes=((WIDE_GEOMETRY, (("c0.a", None, None, None),)),), cpu_counts=_BOTH),
+             "(it splices the whole 0% list) and a deferred free in a second, larger size class "
+             "(an empty zspage on its 0% list), against a client freeing an object of that class: "
+             "each class's lists change under its own class->lock only, and one run of the work "
+             "frees the empty zspages of every class (section 2.6 step 1 splices class by class)",
+             1, 2, (_client(ops=("free",)), _WORKER), pool=((None, None), (None, None)),
+             more_classes=((WIDE_GEOMETRY, (("c0.a", None, None, None), (None, None, None, None))),),
+             cpu_counts=_BOTH),
     Scenario("compact-migrate", "compaction moving an object out of a zspage while migration "
              "(MIGRATE_ASYNC: it puts the page back when its trylock fails) moves its pages", 1, 2,
              (TaskSpec("migration", "migration", 0, targets=_ZS2_PAGES, mode="async"), _COMPACT),
@@ -269,6 +280,14 @@ SCENARIOS = {s.name: s for s in (
              (_client(ops=("read",)), TaskSpec("migration", "migration", 1, targets=("zs2.p0",))),
              pool=(("x.b", None), ("x.c", "c0.a"), (None, None)), free_work_pending=False,
              cpu_counts=_BOTH),
+    Scenario("migrate-middle", "migration of the middle page of a three-page zspage against a "
+             "client reading or freeing the object that starts in it (and spans into the last "
+             "page): replace_sub_page relinks a page with neighbours on both sides, and the handle "
+             "rewrite names an object that starts in a page other than the first (section 2.5 "
+             "steps 7-8)", 1, 2,
+             (_client(ops=("read", "free")), TaskSpec("migration", "migration", 1, targets=("zs1.p1",))),
+             pool=(("x.b", None, "c0.a", None),), free_work_pending=False,
+             geometry=WIDE_GEOMETRY, cpu_counts=_BOTH),
     Scenario("migrate-migrate", "two migrations of pages of one zspage: an asynchronous one puts "
              "its page back when the other holds its lock", 1, 2,
              (TaskSpec("migration", "migration0", 0, targets=("zs2.p0",), mode="async"),
