@@ -385,9 +385,10 @@ class World:
             # reads whether that one is alive.  A release too: it writes the lock
             # word, or lockdep's map, in that memory.  (The free of memory whose lock
             # is held is reported at the free; but a release has no footprint the
-            # free conflicts with, so without this read the order "free, then
-            # release" was never explored: red team round 4, a dep_map released
-            # after the count that let the zspage be freed.)
+            # free conflicts with, so the order "free, then release" may never be
+            # explored.  This read lets the race detector report a release nothing
+            # orders before the free: red team round 4, a dep_map released after the
+            # count that let the zspage be freed.)
             rec.touch_owner(obj.owner, obj.name)
         # Preemption counting on the explored ordering, judged on the state
         # before the step (a release in this step must not hide that the
