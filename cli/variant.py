@@ -83,8 +83,7 @@ def _free_names(src: str) -> set:
         else None
     for node in ast.walk(tree):
         if node is own:
-            bound.update(a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg))
-            continue
+            continue        # its arguments are ast.arg nodes, bound below
         if isinstance(node, ast.Name):
             (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else used).add(node.id)
         elif isinstance(node, ast.arg):

@@ -261,7 +261,7 @@ def _mutable(v) -> bool:
     params = getattr(t, "__dataclass_params__", None)
     if params is not None and params.frozen:
         return False
-    return hasattr(v, "__dict__") and t.__module__ != "builtins" or t is types.SimpleNamespace
+    return hasattr(v, "__dict__") and t.__module__ != "builtins"     # SimpleNamespace too ("types")
 
 
 def _attribute_owner(ins, k):

@@ -44,8 +44,7 @@ def consistency_problems(pool) -> list:
                     out.append(f"{z.name} is on the deferred-free list with inuse {z.inuse}")
                 continue
             fg = group_of(pool, cls, z)
-            full = z.inuse == cls.objs_per_zspage
-            if (fg == ZS_INUSE_RATIO_0) != (z.inuse == 0) or (fg == ZS_INUSE_RATIO_100) != full:
+            if not _ends_exact(fg, z.inuse, cls.objs_per_zspage):
                 # The groups between are a compaction heuristic a patch may change (the
                 # checks use the version's own grouping); empty and full are exact.
                 out.append(f"get_fullness_group puts {z.name} (inuse {z.inuse} of "
@@ -114,14 +113,18 @@ def _probe_grouping(fn):
             cls = SimpleNamespace(objs_per_zspage=objs)
             for inuse in range(objs + 1):
                 fg = fn(cls, SimpleNamespace(inuse=inuse))
-                if (fg == ZS_INUSE_RATIO_0) != (inuse == 0) or \
-                        (fg == ZS_INUSE_RATIO_100) != (inuse == objs):
+                if not _ends_exact(fg, inuse, objs):
                     return (f"get_fullness_group puts a zspage with {inuse} of {objs} objects in use "
                             f"in group {fg} (a class of {objs} objects per zspage, as the kernel "
                             f"has): 0% and 100% must be exact")
     except Exception:  # noqa: BLE001  (it reads more than the probe gives: not judged here)
         return None
     return None
+
+
+def _ends_exact(fg, inuse, objs) -> bool:
+    """Group ``fg`` is 0% exactly for an empty zspage and 100% exactly for a full one."""
+    return (fg == ZS_INUSE_RATIO_0) == (inuse == 0) and (fg == ZS_INUSE_RATIO_100) == (inuse == objs)
 
 
 def group_of(pool, cls, zspage) -> int:
