@@ -147,8 +147,8 @@ class CheckPlan:
         if jobs > usable and dask is None:
             # More processes than CPUs buy no speed and cost a process each (a typo of
             # --jobs 99999999 forked until memory ran out): as many as there are CPUs.
-            note = "\n".join(filter(None, [f"note: --jobs {jobs}: {usable} process(es), one per "
-                                              f"CPU this process may run on", note]))
+            capped = f"note: --jobs {jobs}: {usable} process(es), one per CPU this process may run on"
+            note = "\n".join(filter(None, [capped, note]))
             jobs = usable
         return cls(reg=reg, cls=variant_cls, label=label, mutation=mutation, depth=depth, builds=builds,
                    search=search,

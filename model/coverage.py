@@ -193,13 +193,13 @@ def lines_never_ran(variant: type, coverage: dict) -> list:
             never = "false" if went else "true"
             if isinstance(d, int):
                 report.append((f"{d}:{int(not went)}",
-                               f"{where}:{d}: {line_coverage.source_line(fn, d)} (its condition was "
-                               f"never {never})"))
+                               (f"{where}:{d}: {line_coverage.source_line(fn, d)} (its condition was "
+                                f"never {never})")))
             else:
                 n, k, text = d
                 report.append((f"{n}:c{k}:{int(not went)}",
-                               f"{where}:{n}: {line_coverage.source_line(fn, n)} (its operand "
-                               f"`{text}` was never {never})"))
+                               (f"{where}:{n}: {line_coverage.source_line(fn, n)} (its operand "
+                                f"`{text}` was never {never})")))
         if report:
             report.sort(key=lambda e: (int(str(e[0]).split(":")[0]), str(e[0])))
             out.append((name, report))

@@ -241,7 +241,7 @@ def _kept_across_calls(fn):
 
 def _cell_full(cell) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents      # an empty cell raises
     except ValueError:
         return False
     return True
