@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from checker import Bug, label
 
+from .page_memory import object_value
 from .pool import ZS_MM_RO, ZS_MM_WO
 
 
@@ -32,13 +33,6 @@ class Mem:
     idx: int = 0
     value: object = None
     area: object = None
-
-
-def object_value(parts):
-    """The value of an object from its parts: the value if they agree, else the torn tuple."""
-    if len(parts) == 1 or parts[0] == parts[1]:
-        return parts[0]
-    return ("torn",) + tuple(parts)
 
 
 class HandleLookup:

@@ -31,6 +31,8 @@ from types import MappingProxyType
 
 from checker import Obj, PageLock, RwLock, SharedDict, SharedList, SpinLock, Var, shared_struct
 
+from .page_memory import install as install_page_memory
+
 ZSPAGE_MAGIC = 0x58
 # Fullness groups (enum fullness_group) and class stat indices (enum class_stat_type).
 ZS_INUSE_RATIO_0 = 0
@@ -137,6 +139,9 @@ class Page:
 
     def __repr__(self) -> str:
         return self.name
+
+
+install_page_memory(Page)
 
 
 @shared_struct(owner="obj", const=("name", "obj", "cls", "zl"))
