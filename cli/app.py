@@ -36,6 +36,11 @@ class Zsmc(click.Group):
         if os.environ.get(complete_var or "_ZSMC_COMPLETE"):
             # Shell completion: click prints the script or the words and exits itself.
             return super().main(args, prog_name or "zsmc", complete_var, standalone_mode, **extra)
+        if not _hold_closed_std_fds():
+            _error("cannot write the output: stdout is closed")
+            if standalone_mode:
+                sys.exit(EXIT_USAGE)
+            return EXIT_USAGE
         try:
             rv = super().main(args, prog_name or "zsmc", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else EXIT_PASS
@@ -99,6 +104,27 @@ class Zsmc(click.Group):
             click.echo(ctx.get_help(), err=True)
             ctx.exit(EXIT_USAGE)
         return super().parse_args(ctx, args)
+
+
+def _hold_closed_std_fds() -> bool:
+    """Open /dev/null on each of file descriptors 0-2 that was closed when zsmc started:
+    else the first file zsmc opens would take its number, and a trace file would receive
+    what is printed (or what a variant writes to fd 1).  False if stdout was closed (the
+    report has nowhere to go)."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for fd in closed:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if 2 in closed and sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)        # noqa: SIM115  (lives as long as zsmc)
+    return 1 not in closed
 
 
 def _error(message: str) -> None:

@@ -107,14 +107,41 @@ def _under(codes) -> bool:
 @contextlib.contextmanager
 def model_output_to_stderr():
     """While a variant file is imported and the search runs, what the model's code writes
-    to ``sys.stdout`` (a debugging print) goes to stderr: stdout carries zsmc's report
-    only (one JSON document with ``--format json``).  Yields the stream the report goes to."""
+    to stdout (a debugging print, ``sys.__stdout__``, ``os.write(1, ...)`` or a C library's
+    printf) goes to stderr: stdout carries zsmc's report only (one JSON document with
+    ``--format json``).  File descriptor 1 itself is stderr meanwhile (forked workers
+    inherit it), and the report goes to a copy of the real one.  Yields the stream the
+    report goes to."""
     real = sys.stdout
-    sys.stdout = _ToStderr(real)
+    report, fd, saved = real, None, None
     try:
-        yield real
+        fd, err = real.fileno(), sys.stderr.fileno()
+        real.flush()
+        saved = os.dup(fd)
+        os.dup2(err, fd)
+    except (AttributeError, OSError, ValueError):
+        # No descriptors (a test's captured streams), or stderr closed: sys.stdout only.
+        if saved is not None:
+            os.close(saved)
+        fd = saved = None
+    if saved is not None:
+        # Line-buffered: a write that fails (a full disk, a closed pipe) fails inside the
+        # check, where it is reported as the output's failure.
+        report = open(saved, "w", buffering=1, encoding=real.encoding,  # noqa: SIM115  (closed below)
+                      errors=real.errors, closefd=False)
+    sys.stdout = _ToStderr(report)
+    try:
+        yield report
     finally:
         sys.stdout = real
+        if saved is not None:
+            with contextlib.suppress(OSError):
+                real.flush()             # what the model left in sys.__stdout__: to stderr
+            try:
+                report.close()           # flushes; closed even if that fails (fd kept)
+            finally:
+                os.dup2(saved, fd)
+                os.close(saved)
 
 
 class Session:

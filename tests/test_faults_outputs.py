@@ -369,6 +369,53 @@ def test_a_variant_that_closes_stdout_does_not_close_the_report(tmp_path):
     assert out.rstrip().splitlines()[-1].startswith("result: pass")
 
 
+FD1 = ("import ctypes, os, sys\nfrom model import Upstream\nos.write(1, b'FD1 AT IMPORT\\n')\n"
+       "class Bad(Upstream):\n    def zs_free(self, handle):\n        os.write(1, b'FD1 IN A STEP\\n')\n"
+       "        sys.__stdout__.write('DUNDER STDOUT\\n')\n        ctypes.CDLL(None).puts(b'LIBC PUTS')\n"
+       "        yield from Upstream.zs_free(self, handle)\n")
+
+
+@pytest.mark.parametrize("extra", [[], ["--jobs", "2"]], ids=["jobs1", "jobs2"])
+def test_a_variant_writing_to_file_descriptor_1_leaves_the_json_report_valid(extra, tmp_path):
+    # os.write(1, ...), sys.__stdout__ and C's puts went around sys.stdout, into the document.
+    f = _write(tmp_path / "fd1.py", FD1)
+    code, out, err = F.finish(F.spawn("check", "--variant", f"{f}:Bad", "--scenario", "malloc-free",
+                                      "--format", "json", "--out", tmp_path / "out", *extra))
+    assert code == 0, err
+    assert json.loads(out)["status"] == "pass"
+    for word in ("FD1 AT IMPORT", "FD1 IN A STEP", "DUNDER STDOUT", "LIBC PUTS"):
+        assert word not in out and word in err, word
+
+
+def test_a_variant_writing_to_file_descriptor_1_leaves_the_text_report_whole(tmp_path):
+    f = _write(tmp_path / "fd1.py", FD1)
+    code, out, err = F.finish(F.spawn("check", "--variant", f"{f}:Bad", "--scenario", "malloc-free",
+                                      "--cpus", "1", "--out", tmp_path / "out"))
+    assert code == 0, err
+    assert "FD1" not in out and "LIBC" not in out and "DUNDER" not in out
+    assert out.rstrip().splitlines()[-1].startswith("result: pass")
+
+
+def _with_closed(fd, *args):
+    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], capture_output=True,
+                          check=False, text=True, timeout=120, preexec_fn=lambda: os.close(fd))
+
+
+def test_a_closed_stdout_is_one_line_exit_2():
+    # `zsmc check >&-` ended in a traceback (sys.stdout is None).
+    res = _with_closed(1, "check", "--scenario", "malloc-free", "--cpus", "1")
+    assert res.returncode == 2
+    F.one_line(res.stderr, "cannot write the output", "stdout is closed")
+
+
+def test_a_closed_stderr_leaves_the_report_and_the_trace_files_whole(tmp_path):
+    # With fd 2 closed, the first file opened would have been fd 2 (and received stderr).
+    res = _with_closed(2, "check", *BUG, "--no-minimize", "--out", tmp_path)
+    assert res.returncode == 1, res.stdout
+    assert "VIOLATION" in res.stdout.splitlines()[-1]
+    assert F.traces_in(tmp_path)
+
+
 # -------------------------------------------------------------------- 9. a variant that calls os._exit
 OS_EXIT = ("import os\nfrom checker import label\nfrom model import Upstream\n{top}"
            "class Bad(Upstream):\n    def zs_free(self, handle):\n"
