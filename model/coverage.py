@@ -57,9 +57,10 @@ def instrumented(variant: type) -> type:
         from model.registry import base_version
         base = base_version(variant)
         changed = set(overridden(variant, base, plain=True))
-        lines, decisions = {}, {}
+        lines, decisions, boundaries = {}, {}, {}
         ns = {"__module__": variant.__module__, "__qualname__": variant.__qualname__,
-              "__zsmc_base__": variant, "__zsmc_lines__": lines, "__zsmc_decisions__": decisions}
+              "__zsmc_base__": variant, "__zsmc_lines__": lines, "__zsmc_decisions__": decisions,
+              "__zsmc_boundaries__": boundaries}
         for name in sorted(set(kernel_functions(variant)) | changed):
             fn = inspect.getattr_static(variant, name)
             if not inspect.isfunction(fn):
@@ -69,6 +70,7 @@ def instrumented(variant: type) -> type:
                 fn, lines[name] = line_coverage.instrument(
                     fn, name, base_fn if inspect.isfunction(base_fn) else None)
                 decisions[name] = getattr(fn, "__zsmc_decisions__", [])
+                boundaries[name] = getattr(fn, "__zsmc_boundaries__", [])
             ns[name] = traced(fn, name, FAMILIES.get(name)) if inspect.isgeneratorfunction(fn) else fn
         cls = _CACHE[variant] = type(variant.__name__, (variant,), ns)
     return cls
@@ -175,7 +177,8 @@ def lines_never_ran(variant: type, coverage: dict) -> list:
     :mod:`model.line_coverage`), in the kernel functions that did run (those
     that did not are :func:`never_ran`'s) and in its plain functions; and its
     changed conditions that always went one way (``line`` is then the string
-    ``"LINE:0"`` or ``"LINE:1"``, the way never taken, as its coverage key)."""
+    ``"LINE:0"`` or ``"LINE:1"``, the way never taken, as its coverage key), and
+    its new comparisons that never ran with equal sides (``"LINE:bK"``)."""
     done = ran(coverage)
     out = []
     cls = instrumented(variant)
@@ -200,6 +203,12 @@ def lines_never_ran(variant: type, coverage: dict) -> list:
                 report.append((f"{n}:c{k}:{int(not went)}",
                                (f"{where}:{n}: {line_coverage.source_line(fn, n)} (its operand "
                                 f"`{text}` was never {never})")))
+        # A new comparison never run with equal sides: ``<`` and ``<=`` were not told apart.
+        for n, k, text in line_coverage.missed_boundaries(coverage, name,
+                                                          cls.__zsmc_boundaries__.get(name, ())):
+            report.append((f"{n}:b{k}",
+                           (f"{where}:{n}: {line_coverage.source_line(fn, n)} (its comparison "
+                            f"`{text}` never ran with both sides equal, where `<` and `<=` differ)")))
         if report:
             report.sort(key=lambda e: (int(str(e[0]).split(":")[0]), str(e[0])))
             out.append((name, report))

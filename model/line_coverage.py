@@ -12,6 +12,11 @@ traces. A changed ``if`` or ``while`` also records which way its condition
 went (the test is wrapped in a call that records and returns it, evaluated
 once as before): a changed condition that ran but always went the same way
 never ran the behaviour the patch changes, and a check on it is vacuous too.
+So is a new ordering comparison (``a < b``, ``<=``, ``>``, ``>=``, as a
+condition or an operand of one; not one the built-in function has) that never
+ran with both sides equal: there ``<`` and ``<=`` differ, and a patch that
+moves a boundary by one (``inuse < 1`` for ``inuse <= 1``) changes nothing
+anywhere else.  Comparisons of values other than numbers are not asked to.
 A deleted statement is marked at the statement that now follows it
 (running it means the deletion point was passed). A ``raise`` is not asked
 to run: it is a BUG_ON or an error the model reports, which a passing check
@@ -27,6 +32,7 @@ from __future__ import annotations
 import ast
 import difflib
 import inspect
+import operator
 import textwrap
 
 from checker.coverage import covered
@@ -176,7 +182,9 @@ def instrument(fn, name: str, base_fn):
     chosen = {id(s) for s in stmts}
     recorder = "__zsmc_line__"
     brancher = "__zsmc_branch__"
-    decisions = []
+    comparer = "__zsmc_compare__"
+    decisions, boundaries = [], []
+    known = _comparisons(base_fn)
 
     def insert(body):
         out = []
@@ -195,7 +203,11 @@ def instrument(fn, name: str, base_fn):
                     # the change that never ran, though the decision went both ways).
                     decisions.append(line)
                     operands = []
-                    stmt.test = _operands(stmt.test, operands, brancher, name, line)
+                    bounds = (comparer, known, boundaries)
+                    if isinstance(stmt.test, ast.BoolOp):
+                        stmt.test = _operands(stmt.test, operands, brancher, name, line, bounds)
+                    else:
+                        stmt.test = _boundary(stmt.test, 0, name, line, bounds)
                     decisions.extend((line, k, text) for k, text in enumerate(operands, 1))
                     stmt.test = ast.copy_location(ast.Call(
                         ast.Name(brancher, ast.Load()),
@@ -210,7 +222,7 @@ def instrument(fn, name: str, base_fn):
     # (get_fullness_group calls the module's get_fullness_group) would find
     # the method instead.
     node.name = "__zsmc_fn__"
-    params = list(fn.__code__.co_freevars) + [recorder, brancher]
+    params = list(fn.__code__.co_freevars) + [recorder, brancher, comparer]
     ret = ast.copy_location(ast.Return(ast.Name(node.name, ast.Load())), node)
     maker = ast.copy_location(ast.FunctionDef(
         "__zsmc_make__",
@@ -224,7 +236,7 @@ def instrument(fn, name: str, base_fn):
         exec(compile(module, fn.__code__.co_filename, "exec"), fn.__globals__, scope)
     except SyntaxError as exc:
         return fn, f"it cannot be recompiled ({exc.msg})"
-    new = scope["__zsmc_make__"](*values, covered, _branch)
+    new = scope["__zsmc_make__"](*values, covered, _branch, _compare)
     # Named as before in tracebacks and the engine's messages ("Bad.zs_free").
     new.__code__ = _renamed(new.__code__, f"__zsmc_make__.<locals>.{node.name}",
                             fn.__code__.co_qualname).replace(co_name=fn.__code__.co_name)
@@ -233,27 +245,58 @@ def instrument(fn, name: str, base_fn):
     new.__qualname__, new.__module__, new.__doc__ = fn.__qualname__, fn.__module__, fn.__doc__
     new.__dict__.update(fn.__dict__)
     new.__zsmc_decisions__ = sorted(set(decisions), key=lambda d: (d, 0, "") if isinstance(d, int) else d)
+    new.__zsmc_boundaries__ = sorted(set(boundaries))
     return new, lines
 
 
-def _operands(test, out: list, brancher: str, name: str, line: int):
+def _operands(test, out: list, brancher: str, name: str, line: int, bounds):
     """``test`` with each operand of its ``and``/``or`` (nested ones too) wrapped in a
-    call recording which way it went; ``out`` gets each operand's source, in order."""
-    if not isinstance(test, ast.BoolOp):
-        return test
+    call recording which way it went (and a new comparison, where its sides were
+    equal: :func:`_boundary`); ``out`` gets each operand's source, in order."""
     values = []
     for v in test.values:
         if isinstance(v, ast.BoolOp):
-            values.append(_operands(v, out, brancher, name, line))
+            values.append(_operands(v, out, brancher, name, line, bounds))
             continue
         out.append(ast.unparse(v))
         k = len(out)
+        v = _boundary(v, k, name, line, bounds)
         values.append(ast.copy_location(ast.Call(
             ast.Name(brancher, ast.Load()),
             [ast.Constant(operand_key(name, line, k, True)),
              ast.Constant(operand_key(name, line, k, False)), v], []), v))
     test.values = values
     return test
+
+
+_ORDERS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
+
+
+def _comparisons(fn) -> set:
+    """The source of every comparison in ``fn`` (None: a new function, none)."""
+    src = _source(fn) if fn is not None else None
+    node = _function_node(src[0]) if src is not None else None
+    if node is None:
+        return set()
+    return {ast.unparse(n) for n in ast.walk(node) if isinstance(n, ast.Compare)}
+
+
+def _boundary(node, k: int, name: str, line: int, bounds):
+    """``node``; or, when it is an ordering comparison of two sides that the built-in
+    function does not have, a call that evaluates it as before (each side once, in
+    order) and records when the sides are equal numbers."""
+    comparer, known, found = bounds
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+            and type(node.ops[0]) in _ORDERS):
+        return node
+    text = ast.unparse(node)
+    if text in known:
+        return node
+    found.append((line, k, text))
+    return ast.copy_location(ast.Call(
+        ast.Name(comparer, ast.Load()),
+        [ast.Constant(boundary_key(name, line, k)), ast.Constant(_ORDERS[type(node.ops[0])]),
+         node.left, node.comparators[0]], []), node)
 
 
 def _renamed(code, old: str, new: str):
@@ -278,9 +321,45 @@ def operand_key(name: str, line: int, k: int, taken: bool) -> str:
     return f"{key(name, line)}:c{k}:{int(taken)}"
 
 
+def boundary_key(name: str, line: int, k: int) -> str:
+    """The coverage key of the new comparison at ``line`` (operand ``k``, 0: the whole
+    condition) evaluated with equal sides."""
+    return f"{key(name, line)}:b{k}"
+
+
 def _branch(if_true: str, if_false: str, value):
     covered(if_true if value else if_false)
     return value
+
+
+_NUMBERS = (int, float)
+
+
+def _compare(at: str, op: str, a, b):
+    # Only plain numbers are judged (``==`` on a shared container would be an access).
+    if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        if a == b:
+            covered(at)
+    else:
+        covered(at + ":n")          # not numbers: no boundary asked for
+    return getattr(operator, op)(a, b)
+
+
+def missed_boundaries(coverage: dict, name: str, boundaries) -> list:
+    """The new comparisons of ``name`` (``(line, k, source)``) that ran, on numbers, and
+    never with equal sides."""
+    out = []
+    for line, k, text in boundaries:
+        at = boundary_key(name, line, k)
+        if at in coverage or at + ":n" in coverage:
+            continue
+        if k:
+            ran = operand_key(name, line, k, True) in coverage or operand_key(name, line, k, False) in coverage
+        else:
+            ran = branch_key(name, line, True) in coverage or branch_key(name, line, False) in coverage
+        if ran:
+            out.append((line, k, text))
+    return out
 
 
 def one_sided(coverage: dict, name: str, decisions) -> list:

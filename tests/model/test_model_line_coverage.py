@@ -286,9 +286,10 @@ def test_a_changed_condition_that_always_went_one_way_is_reported():
     assert r.complete and f"ln:fix_fullness_group:{line}" in r.coverage
     got = lines_never_ran(OneWay, r.coverage)
     assert [(fn, [k for k, _ in entries]) for fn, entries in got] == \
-        [("fix_fullness_group", [f"{line}:1", f"{line}:c1:1", f"{line}:c2:1"])]
+        [("fix_fullness_group", [f"{line}:1", f"{line}:b2", f"{line}:c1:1", f"{line}:c2:1"])]
     assert got[0][1][0][1].endswith("(its condition was never true)")
-    assert got[0][1][2][1].endswith("(its operand `zspage.inuse > 7` was never true)")
+    assert got[0][1][3][1].endswith("(its operand `zspage.inuse > 7` was never true)")
+    assert "its comparison `zspage.inuse > 7` never ran with both sides equal" in got[0][1][1][1]
     # The recording returns the condition's value: the same executions.
     ref = explore(make_build(Upstream, "malloc-free", 1)[0], properties=[])
     assert (r.executions, r.redundant) == (ref.executions, ref.redundant)
@@ -327,8 +328,8 @@ def test_an_operand_that_always_went_one_way_is_reported():
     line = OneOperand.zs_free.__code__.co_firstlineno + 13
     assert {f"ln:zs_free:{line}:1", f"ln:zs_free:{line}:0"} <= total.keys()
     [(fn, entries)] = lines_never_ran(OneOperand, total)
-    assert fn == "zs_free" and [k for k, _ in entries] == [f"{line}:c2:0"]
-    assert entries[0][1].endswith("(its operand `cls.objs_per_zspage <= 7` was never false)")
+    assert fn == "zs_free" and [k for k, _ in entries] == [f"{line}:b2", f"{line}:c2:0"]
+    assert entries[1][1].endswith("(its operand `cls.objs_per_zspage <= 7` was never false)")
 
 
 def test_a_changed_condition_taken_both_ways_is_not_reported():
@@ -377,3 +378,89 @@ def test_a_condition_that_yields_is_recorded_with_its_value():
     assert r.outcomes == {(("got",), ("got",)), (("got",), ("busy",)), (("busy",), ("got",))}
     line = body.__code__.co_firstlineno + 1
     assert {f"ln:body:{line}:1", f"ln:body:{line}:0"} <= r.coverage.keys()
+
+
+# -- a new comparison at its boundary ------------------------------------------------------
+def _can_compact(cond: str, name: str):
+    """Upstream's zs_can_compact with its test ``allocated <= used`` replaced by ``cond``."""
+    src = textwrap.dedent(f"""
+        from model import Upstream
+        from model.pool import ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE
+
+
+        class {name}(Upstream):
+            def zs_can_compact(self, cls):
+                yield cls.obj.access()
+                allocated = cls.stats[ZS_OBJS_ALLOCATED]
+                used = cls.stats[ZS_OBJS_INUSE]
+                if {cond}:
+                    return 0
+                return (allocated - used) // cls.objs_per_zspage * cls.pages_per_zspage
+        """)
+    return src
+
+
+COMPACTIONS = ("read-compact", "compact-compact", "compact-partial", "compact-wide")
+
+
+def _load_class(tmp_path, cond, name):
+    from model.variant_files import load_file
+    path, _ = load(tmp_path, _can_compact(cond, name), name)
+    return getattr(load_file(str(path)), name)
+
+
+def _compaction_coverage(cls):
+    total = {}
+    for scen in COMPACTIONS:
+        for cpus in (1, 2):
+            r = explore(make_build(cls, scen, 1, cpus)[0], properties=[])
+            assert r.complete
+            for k, n in r.coverage.items():
+                total[k] = total.get(k, 0) + n
+    return total
+
+
+def test_a_new_comparison_never_run_with_equal_sides_is_reported(tmp_path):
+    """``allocated >= 5`` goes both ways in the compaction scenarios, never with five
+    objects allocated: ``>= 5`` and ``> 5`` would pass alike."""
+    cls = _load_class(tmp_path, "allocated >= 5", "AtLeastFive")
+    total = _compaction_coverage(cls)
+    line = cls.zs_can_compact.__code__.co_firstlineno + 4
+    assert {f"ln:zs_can_compact:{line}:0", f"ln:zs_can_compact:{line}:1"} <= total.keys()
+    [(fn, entries)] = lines_never_ran(cls, total)
+    assert fn == "zs_can_compact" and [k for k, _ in entries] == [f"{line}:b0"]
+    assert entries[0][1].endswith("(its comparison `allocated >= 5` never ran with both sides "
+                                  "equal, where `<` and `<=` differ)")
+
+
+def test_a_moved_boundary_that_ran_with_equal_sides_is_not_reported(tmp_path):
+    # ``allocated - used < 3``: three objects wasted happens in compact-wide.
+    cls = _load_class(tmp_path, "allocated - used < 3", "UnderThree")
+    total = _compaction_coverage(cls)
+    line = cls.zs_can_compact.__code__.co_firstlineno + 4
+    assert f"ln:zs_can_compact:{line}:b0" in total
+    assert lines_never_ran(cls, total) == []
+
+
+def test_a_comparison_the_base_has_is_not_asked_to_meet_its_boundary(tmp_path):
+    cls = _load_class(tmp_path, "allocated <= used and used >= 0", "Kept")
+    line = cls.zs_can_compact.__code__.co_firstlineno + 4
+    # only the new operand is watched: the kept one is the base's own
+    assert instrumented(cls).__zsmc_boundaries__["zs_can_compact"] == [(line, 2, "used >= 0")]
+
+
+def test_a_comparison_of_other_values_than_numbers_is_not_asked_to(tmp_path):
+    cls = _load_class(tmp_path, "(allocated, 0) < (used, 1)", "Tuples")
+    total = _compaction_coverage(cls)
+    line = cls.zs_can_compact.__code__.co_firstlineno + 4
+    assert f"ln:zs_can_compact:{line}:b0:n" in total
+    assert not [e for _, entries in lines_never_ran(cls, total) for e in entries if ":b" in str(e[0])]
+
+
+def test_watching_a_boundary_changes_no_count(tmp_path):
+    # ``allocated < used + 1`` is upstream's ``allocated <= used``: the same executions.
+    cls = _load_class(tmp_path, "allocated < used + 1", "Same")
+    for scen in COMPACTIONS:
+        got = explore(make_build(cls, scen, 1, 2)[0], properties=[])
+        ref = explore(make_build(Upstream, scen, 1, 2)[0], properties=[])
+        assert (got.executions, got.redundant) == (ref.executions, ref.redundant)
