@@ -12,9 +12,9 @@ traces. A changed ``if`` or ``while`` also records which way its condition
 went (the test is wrapped in a call that records and returns it, evaluated
 once as before): a changed condition that ran but always went the same way
 never ran the behaviour the patch changes, and a check on it is vacuous too.
-So is a new ordering comparison (``a < b``, ``<=``, ``>``, ``>=``, as a
-condition or an operand of one; not one the built-in function has) that never
-ran with both sides equal: there ``<`` and ``<=`` differ, and a patch that
+So is a new ordering comparison (``a < b``, ``<=``, ``>``, ``>=``, anywhere in
+a changed statement: a condition, an operand of one, an expression; not one the
+built-in function has) that ran and never with both sides equal: there ``<`` and ``<=`` differ, and a patch that
 moves a boundary by one (``inuse < 1`` for ``inuse <= 1``) changes nothing
 anywhere else.  Comparisons of values other than numbers are not asked to.
 A deleted statement is marked at the statement that now follows it
@@ -203,16 +203,15 @@ def instrument(fn, name: str, base_fn):
                     # the change that never ran, though the decision went both ways).
                     decisions.append(line)
                     operands = []
-                    bounds = (comparer, known, boundaries)
-                    if isinstance(stmt.test, ast.BoolOp):
-                        stmt.test = _operands(stmt.test, operands, brancher, name, line, bounds)
-                    else:
-                        stmt.test = _boundary(stmt.test, 0, name, line, bounds)
+                    stmt.test = _operands(stmt.test, operands, brancher, name, line)
                     decisions.extend((line, k, text) for k, text in enumerate(operands, 1))
                     stmt.test = ast.copy_location(ast.Call(
                         ast.Name(brancher, ast.Load()),
                         [ast.Constant(branch_key(name, line, True)),
                          ast.Constant(branch_key(name, line, False)), stmt.test], []), stmt.test)
+                # Its new comparisons (a condition's, an operand's, or any other of the
+                # statement itself): whether each met its boundary.
+                _Boundaries(comparer, known, boundaries, name, line).statement(stmt)
             out.append(stmt)
         return out
 
@@ -249,18 +248,18 @@ def instrument(fn, name: str, base_fn):
     return new, lines
 
 
-def _operands(test, out: list, brancher: str, name: str, line: int, bounds):
+def _operands(test, out: list, brancher: str, name: str, line: int):
     """``test`` with each operand of its ``and``/``or`` (nested ones too) wrapped in a
-    call recording which way it went (and a new comparison, where its sides were
-    equal: :func:`_boundary`); ``out`` gets each operand's source, in order."""
+    call recording which way it went; ``out`` gets each operand's source, in order."""
+    if not isinstance(test, ast.BoolOp):
+        return test
     values = []
     for v in test.values:
         if isinstance(v, ast.BoolOp):
-            values.append(_operands(v, out, brancher, name, line, bounds))
+            values.append(_operands(v, out, brancher, name, line))
             continue
         out.append(ast.unparse(v))
         k = len(out)
-        v = _boundary(v, k, name, line, bounds)
         values.append(ast.copy_location(ast.Call(
             ast.Name(brancher, ast.Load()),
             [ast.Constant(operand_key(name, line, k, True)),
@@ -281,22 +280,45 @@ def _comparisons(fn) -> set:
     return {ast.unparse(n) for n in ast.walk(node) if isinstance(n, ast.Compare)}
 
 
-def _boundary(node, k: int, name: str, line: int, bounds):
-    """``node``; or, when it is an ordering comparison of two sides that the built-in
-    function does not have, a call that evaluates it as before (each side once, in
-    order) and records when the sides are equal numbers."""
-    comparer, known, found = bounds
-    if not (isinstance(node, ast.Compare) and len(node.ops) == 1
-            and type(node.ops[0]) in _ORDERS):
+_BLOCKS = {"body", "orelse", "finalbody", "handlers", "cases"}
+
+
+class _Boundaries(ast.NodeTransformer):
+    """Wraps each ordering comparison of one changed statement that the built-in
+    function does not have (its source is not among ``known``) in a call that
+    evaluates it as before (each side once, in order) and records whether it ran on
+    numbers and whether its sides were equal; ``found`` gets ``(line, k, source)``."""
+
+    def __init__(self, comparer, known, found, name, line):
+        self.comparer, self.known, self.found = comparer, known, found
+        self.name, self.line, self.k = name, line, 0
+
+    def statement(self, stmt) -> None:
+        """The statement's own expressions (a compound one's header, not its blocks)."""
+        for field, value in ast.iter_fields(stmt):
+            if field in _BLOCKS:
+                continue
+            if isinstance(value, ast.AST):
+                setattr(stmt, field, self.visit(value))
+            elif isinstance(value, list):
+                setattr(stmt, field, [self.visit(v) if isinstance(v, ast.AST) else v for v in value])
+
+    def visit_Lambda(self, node):       # its body runs elsewhere, or never
         return node
-    text = ast.unparse(node)
-    if text in known:
-        return node
-    found.append((line, k, text))
-    return ast.copy_location(ast.Call(
-        ast.Name(comparer, ast.Load()),
-        [ast.Constant(boundary_key(name, line, k)), ast.Constant(_ORDERS[type(node.ops[0])]),
-         node.left, node.comparators[0]], []), node)
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) != 1 or type(node.ops[0]) not in _ORDERS:
+            return node
+        text = ast.unparse(node)
+        if text in self.known:
+            return node
+        k, self.k = self.k, self.k + 1
+        self.found.append((self.line, k, text))
+        return ast.copy_location(ast.Call(
+            ast.Name(self.comparer, ast.Load()),
+            [ast.Constant(boundary_key(self.name, self.line, k)),
+             ast.Constant(_ORDERS[type(node.ops[0])]), node.left, node.comparators[0]], []), node)
 
 
 def _renamed(code, old: str, new: str):
@@ -322,8 +344,8 @@ def operand_key(name: str, line: int, k: int, taken: bool) -> str:
 
 
 def boundary_key(name: str, line: int, k: int) -> str:
-    """The coverage key of the new comparison at ``line`` (operand ``k``, 0: the whole
-    condition) evaluated with equal sides."""
+    """The coverage key of new comparison ``k`` (from 0, in the order they are evaluated
+    from the source) of the changed statement at ``line``, run with equal sides."""
     return f"{key(name, line)}:b{k}"
 
 
@@ -338,6 +360,7 @@ _NUMBERS = (int, float)
 def _compare(at: str, op: str, a, b):
     # Only plain numbers are judged (``==`` on a shared container would be an access).
     if type(a) in _NUMBERS and type(b) in _NUMBERS:
+        covered(at + ":r")
         if a == b:
             covered(at)
     else:
@@ -346,18 +369,12 @@ def _compare(at: str, op: str, a, b):
 
 
 def missed_boundaries(coverage: dict, name: str, boundaries) -> list:
-    """The new comparisons of ``name`` (``(line, k, source)``) that ran, on numbers, and
-    never with equal sides."""
+    """The new comparisons of ``name`` (``(line, k, source)``) that ran, on numbers
+    only, and never with equal sides."""
     out = []
     for line, k, text in boundaries:
         at = boundary_key(name, line, k)
-        if at in coverage or at + ":n" in coverage:
-            continue
-        if k:
-            ran = operand_key(name, line, k, True) in coverage or operand_key(name, line, k, False) in coverage
-        else:
-            ran = branch_key(name, line, True) in coverage or branch_key(name, line, False) in coverage
-        if ran:
+        if at + ":r" in coverage and at not in coverage and at + ":n" not in coverage:
             out.append((line, k, text))
     return out
 

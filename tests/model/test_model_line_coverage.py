@@ -286,7 +286,7 @@ def test_a_changed_condition_that_always_went_one_way_is_reported():
     assert r.complete and f"ln:fix_fullness_group:{line}" in r.coverage
     got = lines_never_ran(OneWay, r.coverage)
     assert [(fn, [k for k, _ in entries]) for fn, entries in got] == \
-        [("fix_fullness_group", [f"{line}:1", f"{line}:b2", f"{line}:c1:1", f"{line}:c2:1"])]
+        [("fix_fullness_group", [f"{line}:1", f"{line}:b0", f"{line}:c1:1", f"{line}:c2:1"])]
     assert got[0][1][0][1].endswith("(its condition was never true)")
     assert got[0][1][3][1].endswith("(its operand `zspage.inuse > 7` was never true)")
     assert "its comparison `zspage.inuse > 7` never ran with both sides equal" in got[0][1][1][1]
@@ -328,7 +328,7 @@ def test_an_operand_that_always_went_one_way_is_reported():
     line = OneOperand.zs_free.__code__.co_firstlineno + 13
     assert {f"ln:zs_free:{line}:1", f"ln:zs_free:{line}:0"} <= total.keys()
     [(fn, entries)] = lines_never_ran(OneOperand, total)
-    assert fn == "zs_free" and [k for k, _ in entries] == [f"{line}:b2", f"{line}:c2:0"]
+    assert fn == "zs_free" and [k for k, _ in entries] == [f"{line}:b0", f"{line}:c2:0"]
     assert entries[1][1].endswith("(its operand `cls.objs_per_zspage <= 7` was never false)")
 
 
@@ -403,10 +403,27 @@ def _can_compact(cond: str, name: str):
 COMPACTIONS = ("read-compact", "compact-compact", "compact-partial", "compact-wide")
 
 
-def _load_class(tmp_path, cond, name):
+def _load_class(tmp_path, cond, name, source=None):
     from model.variant_files import load_file
-    path, _ = load(tmp_path, _can_compact(cond, name), name)
+    path, _ = load(tmp_path, source or _can_compact(cond, name), name)
     return getattr(load_file(str(path)), name)
+
+
+def _can_compact_expression(cond: str, name: str):
+    """zs_can_compact in one return statement, its test ``cond`` in an expression."""
+    return textwrap.dedent(f"""
+        from model import Upstream
+        from model.pool import ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE
+
+
+        class {name}(Upstream):
+            def zs_can_compact(self, cls):
+                yield cls.obj.access()
+                allocated = cls.stats[ZS_OBJS_ALLOCATED]
+                used = cls.stats[ZS_OBJS_INUSE]
+                return ((allocated - used) // cls.objs_per_zspage * cls.pages_per_zspage
+                        if {cond} else 0)
+        """)
 
 
 def _compaction_coverage(cls):
@@ -446,7 +463,7 @@ def test_a_comparison_the_base_has_is_not_asked_to_meet_its_boundary(tmp_path):
     cls = _load_class(tmp_path, "allocated <= used and used >= 0", "Kept")
     line = cls.zs_can_compact.__code__.co_firstlineno + 4
     # only the new operand is watched: the kept one is the base's own
-    assert instrumented(cls).__zsmc_boundaries__["zs_can_compact"] == [(line, 2, "used >= 0")]
+    assert instrumented(cls).__zsmc_boundaries__["zs_can_compact"] == [(line, 0, "used >= 0")]
 
 
 def test_a_comparison_of_other_values_than_numbers_is_not_asked_to(tmp_path):
@@ -464,3 +481,14 @@ def test_watching_a_boundary_changes_no_count(tmp_path):
         got = explore(make_build(cls, scen, 1, 2)[0], properties=[])
         ref = explore(make_build(Upstream, scen, 1, 2)[0], properties=[])
         assert (got.executions, got.redundant) == (ref.executions, ref.redundant)
+
+
+@pytest.mark.parametrize("cond,reported", [("allocated >= used + 9", True), ("allocated > used", False)])
+def test_a_new_comparison_outside_a_condition_is_judged_too(tmp_path, cond, reported):
+    # In a conditional expression of a return: no ``if`` statement, the same question.
+    cls = _load_class(tmp_path, None, "Expr", _can_compact_expression(cond, "Expr"))
+    total = _compaction_coverage(cls)
+    line = cls.zs_can_compact.__code__.co_firstlineno + 4
+    assert f"ln:zs_can_compact:{line}:b0:r" in total
+    got = [k for _, entries in lines_never_ran(cls, total) for k, _ in entries]
+    assert got == ([f"{line}:b0"] if reported else [])
