@@ -182,6 +182,7 @@ def end_problems(pool) -> list:
             left = zspage_lock_left(z)
             if left:
                 out.append(left)
+            out.extend(chain_problems(z))
             stuck = [p.name for p in z.pages() if not p.movable]
             if stuck:
                 out.append(f"page(s) {', '.join(stuck)} of {z.name} are not movable: the mm can "
@@ -193,6 +194,33 @@ def end_problems(pool) -> list:
     return out + [f"{z.name} is empty on class[{cls.index}]'s 0% list but no free work is pending (I7)"
                   for cls in pool.size_class for z in cls.fullness_list[ZS_INUSE_RATIO_0]
                   if z.name not in start]
+
+
+def chain_problems(z) -> list:
+    """The shape of a live zspage's chain (``create_page_chain``, §2.1 step 3 and §2.5
+    step 8): ``pages_per_zspage`` pages from ``first_zpdesc``, each pointing back at the
+    zspage, of the zsmalloc type, the first one (only) marked first, and each page's
+    ``first_obj_offset`` the layout's.  A rewrite of the chain that forgets a field of a
+    page (a fast path for one-page zspages) leaves a zspage that every later walk
+    misreads, whether or not a scenario walks it again."""
+    cls, pages = z.cls, z.pages()
+    if len(pages) != cls.pages_per_zspage:
+        return [f"{z.name}'s chain has {len(pages)} page(s), its class {cls.pages_per_zspage}"]
+    out = []
+    for no, page in enumerate(pages):
+        wrong = []
+        if page.zspage is not z:
+            wrong.append(f"belongs to {page.zspage!r}")
+        if page.first != (no == 0):
+            wrong.append("is marked first" if page.first else "is the first page, not marked first")
+        if not page.zsmalloc:
+            wrong.append("has lost the zsmalloc page type")
+        if tuple(page.first_objs) != cls.geometry.first_objs(no):
+            wrong.append(f"says objects {tuple(page.first_objs)} start in it, not "
+                         f"{cls.geometry.first_objs(no)}")
+        if wrong:
+            out.append(f"page {page.name}, page {no} of {z.name}'s chain, {' and '.join(wrong)}")
+    return out
 
 
 def page_reference_problems(pool) -> list:

@@ -52,6 +52,8 @@ DEFAULT_GEOMETRY = Geometry()
 # Four objects on three pages (in-page, spanning, spanning, in-page): compaction
 # walks a source's pages and a destination can take more than one object.
 WIDE_GEOMETRY = Geometry(3, 3, 4)
+# One page per zspage, two objects in it (none spans): most of the kernel's size classes.
+SINGLE_PAGE_GEOMETRY = Geometry(2, 1, 4)
 
 
 @dataclass(slots=True, frozen=True)
@@ -288,6 +290,14 @@ SCENARIOS = {s.name: s for s in (
              (_client(ops=("read", "free")), TaskSpec("migration", "migration", 1, targets=("zs1.p1",))),
              pool=(("x.b", None, "c0.a", None),), free_work_pending=False,
              geometry=WIDE_GEOMETRY, cpu_counts=_BOTH),
+    Scenario("migrate-single", "migration of the only page of a one-page zspage (most size "
+             "classes have one-page zspages) against a client reading or freeing an object in it: "
+             "replace_sub_page relinks a chain of one page, first and last at once, and a free "
+             "that empties the zspage finds that page locked (section 2.5 step 8, section 2.2 step 7)",
+             1, 2,
+             (_client(ops=("read", "free")), TaskSpec("migration", "migration", 1, targets=("zs1.p0",))),
+             pool=(("x.b", "c0.a"),), free_work_pending=False,
+             geometry=SINGLE_PAGE_GEOMETRY, cpu_counts=_BOTH),
     Scenario("migrate-migrate", "two migrations of pages of one zspage: an asynchronous one puts "
              "its page back when the other holds its lock", 1, 2,
              (TaskSpec("migration", "migration0", 0, targets=("zs2.p0",), mode="async"),
