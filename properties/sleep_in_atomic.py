@@ -26,6 +26,12 @@ it holds on both configurations).  Taking another RT-sleeping lock inside is fin
 lock is held, with preempt count 0 (red team round 5: a patch that took ``lock_page`` under
 ``class->lock`` on RT only passed, because the RT holder counted as preemptible).
 
+A task is also in atomic context inside a kernel function its users may call holding a
+spinlock the scenarios do not model (``Program.context.atomic_callers``: ``zs_free``, which
+zram calls from its slot-free notification under the swap code's lock, §3 context rules):
+there the same rules apply as under a held ``spinlock_t`` (on !RT it would be atomic; on RT
+it forbids sleeping of its own accord; taking another spinlock_t is fine on both).
+
 Checked in ``on_pending``: everything that decides it (the task's preempt
 count and what it is about to do) belongs to the task, so the verdict does not
 depend on the interleaving.  A sleeping lock's *trylock* never sleeps and is
@@ -56,27 +62,40 @@ class SleepInAtomic(Monitor):
         op = a.op
         if op not in _MAY_SLEEP:
             return
-        rt_held = None
+        rt_held = caller = None
         if t.pc == 0:
             rt_held = _rt_sleeping_spinlock(t)
             if rt_held is None:
-                return
+                callers = getattr(world.program.context, "atomic_callers", None)
+                if not callers:
+                    return
+                caller = _ATOMIC_CALLER     # resolved below, once the action may sleep
         if op == _ACQUIRE:
             lk = a.obj
             if lk.spinning or not lk.blocking:
                 return
-            if rt_held is not None and lk.sleeps_on_rt:
+            if (rt_held is not None or caller is not None) and lk.sleeps_on_rt:
                 return      # an RT spinlock inside another: rtmutex nesting, allowed
             what = f"takes {lock_name(lk)} ({_sleeping_call(lk, a.arg)}, may sleep)"
         elif op == _WAIT:
             lk = a.obj
-            if A.spins(a) or (rt_held is not None and lk.sleeps_on_rt):
+            if A.spins(a) or ((rt_held is not None or caller is not None) and lk.sleeps_on_rt):
                 return
             what = f"waits for {lock_name(lk)} to be released (may sleep)"
         else:
             what = f"calls {_SLEEPS[op]}"
             if op == A.SLEEP and a.arg and a.arg != "schedule":
                 what += f" ({a.arg})"
+        if caller is not None:
+            caller = _inside(t, callers)
+            if caller is None:
+                return
+            world.report(self.name,
+                         f"sleeping function called from invalid context: {t.name} {what} inside "
+                         f"{caller}(), which its users may call from atomic context (holding a "
+                         f"spinlock: zram frees a slot under the swap code's lock, protocol §3)",
+                         task=t.index, steps=_with_last(world, t, []))
+            return
         if rt_held is not None:
             s = acquired_at(world, t.index, rt_held)
             world.report(self.name,
@@ -123,3 +142,20 @@ def _with_last(world, t, steps):
     if last is not None and last not in steps:
         steps.append(last)
     return sorted(steps)
+
+
+_ATOMIC_CALLER = object()
+
+
+def _inside(t, names):
+    """The outermost function of ``names`` task ``t`` is running (its generator frames,
+    through ``yield from``), or None."""
+    gen = t.gen
+    while gen is not None:
+        code = getattr(gen, "gi_code", None)
+        if code is None:
+            return None
+        if code.co_name in names:
+            return code.co_name
+        gen = getattr(gen, "gi_yieldfrom", None)
+    return None
