@@ -135,7 +135,7 @@ class WritersNeverBlock(Monitor):
         """A writer preemptible while its lock *word* says it holds the lock, outside the
         lockdep annotation the rest of this property follows.
 
-        A zspage lock built from a variable (v5's ``atomic_t``, (c)'s ``cnt``) is held from
+        A zspage lock that is nothing but a variable (v5's ``atomic_t``) is held from
         the write that sets it to the writer's value until the write that clears it; the
         annotation (``rwsem_acquire``/``rwsem_release`` on the ``lockdep_map`` that lives in
         the same object) is only where the code says so.  Rather than trust that the two
@@ -147,10 +147,16 @@ class WritersNeverBlock(Monitor):
         """
         a = ev.action
         obj = a.obj
+        owner = getattr(obj, "owner", None)
+        if owner is None or any(lk.blocking for lk in owner.locks):
+            # A lock with a real lock inside ((c)'s zsl->lock, held across the write
+            # section) keeps its writer atomic through that lock; readers spin on it, not on
+            # the word.  Only a lock that is nothing but its word ((b)) is followed here.
+            return
         if a.op in _MAP_OPS:
             if a.op == A.RELEASE or a.arg or not (a.op != A.TRYLOCK or ev.result):
                 return
-            if obj.cls not in classes or obj.owner is None:
+            if obj.cls not in classes:
                 return
             # an exclusive annotation just taken: back to the word's change that took the lock
             steps = []
@@ -167,8 +173,7 @@ class WritersNeverBlock(Monitor):
             where = "before its lockdep annotation"
             lock = obj
         else:
-            owner = getattr(obj, "owner", None)
-            if owner is None or ev.pre == ev.post:
+            if ev.pre == ev.post:
                 return
             maps = [lk for lk in owner.locks if not lk.blocking and lk.cls in classes]
             if not maps:

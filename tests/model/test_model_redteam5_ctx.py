@@ -50,7 +50,6 @@ FOUND = {
     "v5_map_rt_alloc_under_local_lock": ("up-clients", 1, "rt", {"sleep-in-atomic"}),
     "v5_write_trylock_preempt_enable_early": ("up-read-migrate", 1, "default", {"writers-never-block"}),
     "v5_write_trylock_preempt_after_cmpxchg": ("up-read-migrate", 1, "rt", {"writers-never-block"}),
-    "v5_write_unlock_preempt_enable_first": ("up-read-migrate", 1, "rt", {"writers-never-block"}),
     "zsl_write_lockdep_blocking": ("up-read-compact", 1, "default", {"writers-never-block", "lock-order"}),
     "legacy_async_free_class_lock_under_read": ("free-deferred", 1, "default", {"lock-order", "deadlock"}),
     "legacy_migrate_write_trylock": ("read-migrate", 2, "default", {"bug"}),
@@ -59,6 +58,7 @@ FOUND = {
     "v5_map_migrate_disable": ("up-clients", 1, "default", {"data-integrity"}),
     "free_cond_resched": ("malloc-free", 1, "default", {"sleep-in-atomic"}),
     "free_from_irq": ("free-migrate", 2, "default", {"irq-lock-state", "deadlock", "sleep-in-atomic"}),
+    "legacy_map_from_irq": ("irq-read-migrate", 1, "default", {"irq-lock-state", "deadlock", "sleep-in-atomic"}),
 }
 # file -> ((scenario, configs) ...) that run the code it changes, explored on 1 and 2 CPUs
 NOT_BUGS = {
@@ -69,6 +69,7 @@ NOT_BUGS = {
     "legacy_map_local_lock_first": (("up-clients", ("default", "rt")), ("read-migrate", ("default",))),
     "v5_map_preempt_disable": (("up-clients", ("default", "rt")), ("read-migrate", ("rt",))),
     "v5_write_unlock_release_last": (("up-read-migrate", ("default", "rt")), ("free-deferred", ("default",))),
+    "v5_read_lock_preempt_disabled": (("up-read-migrate", ("default", "rt")), ("read-migrate", ("default",))),
     # RT-only bugs: no bug on !PREEMPT_RT
     "zsl_read_trylock_loop": (("up-read-migrate", ("default",)), ("free-deferred", ("default",))),
     "legacy_unmap_local_unlock_first": (("up-clients", ("default",)),),
