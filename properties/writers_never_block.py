@@ -170,6 +170,9 @@ class WritersNeverBlock(Monitor):
                     break
             else:
                 return
+            if t.pc == 0 and not _readers_block(t, obj):
+                return              # preemptible within the annotation too: reported as such
+            steps = steps[1:]       # the annotation's own step: the check of the hold covers it
             where = "before its lockdep annotation"
             lock = obj
         else:
@@ -207,10 +210,10 @@ class WritersNeverBlock(Monitor):
             lock = released
         for e in steps:
             if e.pc == 0 and not _readers_block(t, lock):
-                self._report(world, t, f"{t.name} is preemptible (preempt count 0) while its lock word "
-                             f"still holds {lock_name(lock)} for write, {where}; a reader spinning "
-                             f"on it could spin for ever (rule 2, writers are always atomic)",
-                             [e.index])
+                self._report(world, t, f"{t.name} is preemptible while holding {lock_name(lock)} for "
+                             f"write (preempt count 0, {where}: its lock word still holds it); a "
+                             f"reader spinning on it could spin for ever (rule 2, writers are "
+                             f"always atomic)", [e.index])
                 return
 
     def _context_wait(self, world, t, a, ctx):
