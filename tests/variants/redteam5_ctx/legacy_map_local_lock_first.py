@@ -11,7 +11,7 @@ the new order zs_map_area.lock -> pool->migrate_lock -> zspage->lock closes no c
 lock is taken inside an explicit preempt_disable.  Verdict: not a bug (either
 configuration).
 """
-from checker import Bug, label
+from checker import Bug
 from model import Legacy
 from model.access import Mem
 
