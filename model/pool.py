@@ -244,8 +244,8 @@ class Zone:
 
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
                                    "map_area", "consistency_locks", "writer_trylock_locks",
-                                   "writer_context_locks", "decode", "grouping", "zone",
-                                   "initial_values"),
+                                   "writer_context_locks", "atomic_callers", "decode", "grouping",
+                                   "zone", "initial_values"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
@@ -279,6 +279,9 @@ class Pool:
     consistency_locks: frozenset = frozenset({"class->lock"})
     writer_trylock_locks: frozenset = frozenset()
     writer_context_locks: frozenset = frozenset()
+    # Kernel functions the pool's users may call from atomic context (a caller holding a
+    # spinlock): sleep-in-atomic judges a sleep inside one as if that lock were held.
+    atomic_callers: frozenset = frozenset()
     zone: Zone | None = None
     # key -> what the object held when the scenario started (set by populate, plain
     # code): a client's first load is checked against it (model/roles.py)

@@ -56,7 +56,12 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
     APIs it has) and ``WRITER_TRYLOCK_LOCKS`` (lock classes whose write side
     must only be trylocked, for the writers-never-block property).
     ``IRQ_CLIENTS`` names the scenario clients its caller runs as hard interrupt
-    handlers (none: zram calls zsmalloc from process context).
+    handlers (none: zram calls zsmalloc from process context).  ``ATOMIC_CALLERS`` names
+    the kernel functions its users may call from atomic context, holding a spinlock the
+    scenarios' clients do not model: ``zs_free``, which zram calls from its slot-free
+    notification under the swap code's spinlock (protocol §3 context rules, hazard 27);
+    ``sleep-in-atomic`` reports a sleep inside one (red team round 5: a ``cond_resched()``
+    at the end of ``zs_free`` passed).
     """
 
     NAME = "zsmalloc"
@@ -64,6 +69,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
     APIS: tuple = ()
     WRITER_TRYLOCK_LOCKS: frozenset = frozenset()
     IRQ_CLIENTS: tuple = ()
+    ATOMIC_CALLERS: frozenset = frozenset({"zs_free"})
 
     def __init__(self, pool=None, cpu: int = 0, tag: str = ""):
         self.pool = pool
@@ -98,6 +104,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                     writer_trylock_locks=frozenset(self.WRITER_TRYLOCK_LOCKS),
                     writer_context_locks=frozenset({self.POOL_LOCK} if self.WRITER_TRYLOCK_LOCKS
                                                    else ()),
+                    atomic_callers=frozenset(self.ATOMIC_CALLERS),
                     zone=Zone(Obj("zone", permanent=True),
                               SharedList(new_page(f"frame{i}", ref=0) for i in range(frames)))
                     if frames else None)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from checker import Monitor
 from checker import actions as A
+from checker.objects import Lock
 
 from ._report import acquired_at, last_step_of, lock_name
 
@@ -78,6 +79,12 @@ class WritersNeverBlock(Monitor):
         classes = self._classes
         if not classes:
             return
+        events = world.events
+        if events and events[-1].task == t.index:
+            last = events[-1]
+            lop = last.action.op
+            if lop in _WORD_OPS or (lop in _MAP_OPS and not last.action.obj.blocking):
+                self._annotation_gap(world, t, last, classes)
         op = a.op
         if t.pc and op not in _WAITS:
             return      # atomic and not about to wait: nothing to check (the common case)
@@ -124,6 +131,91 @@ class WritersNeverBlock(Monitor):
                          f"(rule 2, writers are always atomic)",
                          [acquired_at(world, t.index, wl)])
 
+    def _annotation_gap(self, world, t, ev, classes):
+        """A writer preemptible while its lock *word* says it holds the lock, outside the
+        lockdep annotation the rest of this property follows.
+
+        A zspage lock that is nothing but a variable (v5's ``atomic_t``) is held from
+        the write that sets it to the writer's value until the write that clears it; the
+        annotation (``rwsem_acquire``/``rwsem_release`` on the ``lockdep_map`` that lives in
+        the same object) is only where the code says so.  Rather than trust that the two
+        coincide, the task's own steps are checked: from its last change of such a word
+        before an exclusive annotation, and from an exclusive annotation's release to its
+        next change of the word, the task must stay atomic (rule 2), as within the
+        annotation.  (Red team round 5: v5's trylock with ``preempt_disable()`` moved
+        after the cmpxchg passed on RT: the window preceded the annotation.)
+        """
+        a = ev.action
+        obj = a.obj
+        owner = getattr(obj, "owner", None)
+        if owner is None or any(lk.blocking for lk in owner.locks):
+            # A lock with a real lock inside ((c)'s zsl->lock, held across the write
+            # section) keeps its writer atomic through that lock; readers spin on it, not on
+            # the word.  Only a lock that is nothing but its word ((b)) is followed here.
+            return
+        if a.op in _MAP_OPS:
+            if a.op == A.RELEASE or a.arg or not (a.op != A.TRYLOCK or ev.result):
+                return
+            if obj.cls not in classes:
+                return
+            # an exclusive annotation just taken: back to the word's change that took the lock
+            steps = []
+            mine = [e for e in world.events if e.task == t.index]
+            for k in range(len(mine) - 1, -1, -1):
+                e = mine[k]
+                steps.append(e)
+                if _changes_word_of(e, obj.owner):
+                    if not _takes_word(mine, k, obj):
+                        return      # the change was the last section's unlock: annotated first
+                    break
+            else:
+                return
+            if t.pc == 0 and not _readers_block(t, obj):
+                return              # preemptible within the annotation too: reported as such
+            steps = steps[1:]       # the annotation's own step: the check of the hold covers it
+            where = "before its lockdep annotation"
+            lock = obj
+        else:
+            if ev.pre == ev.post:
+                return
+            maps = [lk for lk in owner.locks if not lk.blocking and lk.cls in classes]
+            if not maps:
+                return
+            # a change of the word: was an exclusive annotation released since the last one?
+            steps = []          # from the release to the step before this one
+            released = None
+            mine = [e for e in world.events[:-1] if e.task == t.index]
+            k = len(mine) - 1
+            while k >= 0:
+                e = mine[k]
+                if _changes_word_of(e, owner):
+                    return
+                steps.append(e)
+                if e.action.op == A.RELEASE and e.action.obj in maps and _exclusive_release(e):
+                    released = e.action.obj
+                    break
+                k -= 1
+            if released is None:
+                return
+            # the word must still have held the lock at the release: no change of it between
+            # the annotation's acquisition and its release (else it was cleared first)
+            for e in reversed(mine[:k]):
+                if _changes_word_of(e, owner):
+                    return
+                if e.action.obj is released and _exclusive_take(e):
+                    break
+            else:
+                return
+            where = "after its lockdep annotation was released"
+            lock = released
+        for e in steps:
+            if e.pc == 0 and not _readers_block(t, lock):
+                self._report(world, t, f"{t.name} is preemptible while holding {lock_name(lock)} for "
+                             f"write (preempt count 0, {where}: its lock word still holds it); a "
+                             f"reader spinning on it could spin for ever (rule 2, writers are "
+                             f"always atomic)", [e.index])
+                return
+
     def _context_wait(self, world, t, a, ctx):
         """A writer (holding ``ctx`` for write) about to wait for another task."""
         op = a.op
@@ -148,6 +240,41 @@ class WritersNeverBlock(Monitor):
         if last is not None and last not in steps:
             steps.append(last)
         world.report(self.name, message, task=t.index, steps=sorted(steps))
+
+
+_WORD_OPS = frozenset({A.WRITE, A.RMW, A.CMPXCHG, A.ADD})
+_MAP_OPS = frozenset({A.ACQUIRE, A.TRYLOCK, A.RELEASE})
+
+
+def _changes_word_of(e, owner) -> bool:
+    """Whether event ``e`` changed a variable that lives in ``owner`` (a lock word)."""
+    a = e.action
+    return (a.op in _WORD_OPS and getattr(a.obj, "owner", None) is owner
+            and not isinstance(a.obj, Lock) and e.pre != e.post)
+
+
+def _takes_word(mine, k, lock) -> bool:
+    """Whether the change of the lock word at ``mine[k]`` (the task's own events) starts
+    a hold rather than ends the last one: an exclusive release of ``lock`` since the
+    task's change before it means that section ended with this change."""
+    for e in reversed(mine[:k]):
+        if _changes_word_of(e, lock.owner):
+            return True
+        if e.action.obj is lock and e.action.op == A.RELEASE and _exclusive_release(e):
+            return False
+    return True
+
+
+def _exclusive_take(e) -> bool:
+    """Whether event ``e`` took its lock (a lockdep map) exclusively."""
+    a = e.action
+    return (a.op == A.ACQUIRE or (a.op == A.TRYLOCK and e.result)) and not a.arg
+
+
+def _exclusive_release(e) -> bool:
+    """Whether a release event dropped its task's exclusive hold of a lockdep map."""
+    pre = e.pre
+    return bool(pre) and pre[0] == e.task
 
 
 def _may_sleep_for(lk) -> bool:
