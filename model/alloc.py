@@ -54,7 +54,9 @@ class Allocation:
         """``cache_alloc_handle``: a handle from the pool's kmem_cache (may sleep with the gfp used).
         (protocol §2.1 step 2)"""
         yield might_sleep()
-        return new_handle(key)
+        handle = new_handle(key)
+        self.pool.ghost_slabs.append(handle)       # for the slab-leak end check
+        return handle
 
     def cache_free_handle(self, handle):
         """``cache_free_handle``: return the handle to its kmem_cache. (protocol §2.2 step 8)"""
@@ -126,6 +128,8 @@ class Allocation:
         self.made += 1
         name = f"{self.tag}zs{self.made}"
         zspage = Zspage(name, Obj(name), cls)
+        if self.pool is not None:
+            self.pool.ghost_slabs.append(zspage)
         g = cls.geometry
         pages = []
         for i in range(g.pages_per_zspage):
