@@ -135,11 +135,12 @@ def _check_variant(cls, spec: str) -> None:
             raise UsageError(f"variant {spec!r}: {attr} must be a generator like the kernel function "
                              f"it replaces (yield the actions, yield from self.<fn>(...))")
     known = {a for klass in base.__mro__ for a in vars(klass)}
+    used = _names_used(cls, base)
     for klass in cls.__mro__:
         if klass is base or issubclass(base, klass):
             break
         for attr, fn in vars(klass).items():
-            if attr in known or attr.startswith("__") or not callable(fn):
+            if attr in known or attr.startswith("__") or not callable(fn) or attr in used:
                 continue
             close = difflib.get_close_matches(attr, sorted(a for a in known if not a.startswith("__")),
                                               n=3, cutoff=0.8)
@@ -148,6 +149,31 @@ def _check_variant(cls, spec: str) -> None:
                                  f"{base.NAME} and would never be called; did you mean "
                                  f"{' or '.join(close)}?")
     hidden_state.check_code(cls, spec)
+
+
+def _names_used(cls: type, base: type) -> set:
+    """The attribute names the variant's own methods use (``self.helper(...)``, nested
+    code included): a new method one of them calls is a helper of the patch, not a
+    misspelt override, however close its name is to a kernel function's (red team round
+    5: ``_free_zspage_pages``, called by the patch's ``free_zspage``, was refused as a
+    misspelling of ``_free_zspage``)."""
+    names: set = set()
+
+    def walk(code):
+        names.update(code.co_names)
+        for c in code.co_consts:
+            if isinstance(c, type(code)):
+                walk(c)
+
+    for klass in cls.__mro__:
+        if klass is base or issubclass(base, klass):
+            break
+        for fn in vars(klass).values():
+            fn = getattr(fn, "__func__", fn)
+            code = getattr(fn, "__code__", None)
+            if code is not None:
+                walk(code)
+    return names
 
 
 def base_version(cls: type) -> type:
