@@ -54,9 +54,7 @@ class Allocation:
         """``cache_alloc_handle``: a handle from the pool's kmem_cache (may sleep with the gfp used).
         (protocol §2.1 step 2)"""
         yield might_sleep()
-        handle = new_handle(key)
-        self.pool.ghost_slabs.append(handle)       # for the slab-leak end check
-        return handle
+        return new_handle(key)
 
     def cache_free_handle(self, handle):
         """``cache_free_handle``: return the handle to its kmem_cache. (protocol §2.2 step 8)"""

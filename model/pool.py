@@ -288,7 +288,8 @@ class Pool:
     # the end check finds one that nothing references but that was never freed
     ghost_pages: list = field(default_factory=list)
     # every slab object made for the pool, for the slab-leak end check: each handle a client
-    # was given or the scenario started with (the handle cache) and each struct zspage (the
+    # was given or the scenario started with (the handle cache: recorded where ghost_handles
+    # is, so a harness calling zs_malloc itself is not judged) and each struct zspage (the
     # zspage cache); by identity, in the order made
     ghost_slabs: list = field(default_factory=list)
 
