@@ -195,6 +195,9 @@ class World:
         # this World groups them (checker.reductions) and keeps its own.
         self.sched_events = self.events
         self.violations = []
+        # The index of the step being performed, until its event is appended: a violation
+        # reported inside an action (a put's free check, an unbalanced unlock) is that step's.
+        self._stepping = None
         self.monitors = monitors
         self.preemptions = 0
         self._active = None
@@ -380,6 +383,7 @@ class World:
         ev.plain = ev.dead = None
         rec = self._rec
         rec.begin(t, ev)
+        self._stepping = ev.index
         if obj is not None and obj.owner is not None:
             # The object lives in another (a page's lock in the page): using it
             # reads whether that one is alive.  A release too: it writes the lock
@@ -542,6 +546,7 @@ class World:
             elif p.action is not a and (p.action.op != op or _uid(p.action.obj) != _uid(obj)):
                 self._diverged(t, n, p.action, a)
         self.events.append(ev)
+        self._stepping = None
         on_event = self._on_event
         if on_event:
             for m in on_event:
@@ -838,7 +843,10 @@ class World:
 
         ``runs``: schedules of earlier executions the violation needs (a
         monitor with state across executions), replayed before this one."""
-        step = len(self.events) - 1
+        # During an action (before its event is appended) the violation is that step's:
+        # its trace must hold the step, or it does not replay (red team round 5: a put's
+        # "Bad page state" was recorded one step early, and the trace never reproduced).
+        step = self._stepping if self._stepping is not None else len(self.events) - 1
         self.violations.append((prop, message, step, task, tuple(steps), list(runs)))
 
     def blocked_description(self):

@@ -126,6 +126,8 @@ class Allocation:
         self.made += 1
         name = f"{self.tag}zs{self.made}"
         zspage = Zspage(name, Obj(name), cls)
+        if self.pool is not None:
+            self.pool.ghost_slabs.append(zspage)
         g = cls.geometry
         pages = []
         for i in range(g.pages_per_zspage):

@@ -20,6 +20,22 @@ MIGRATEPAGE_SUCCESS = 0
 EINVAL = 22
 
 
+def movable_ops(page, callback: str) -> None:
+    """The core reaches a zsmalloc callback through ``folio_movable_ops(folio)``, the
+    movable_operations its mapping names; the model calls the method directly, so the
+    callee checks what the dispatch needs: the page is still movable.  Once
+    ``reset_zpdesc`` (``__ClearPageMovable``) ran -- the zspage was freed after the core
+    isolated the page, which holds a reference, not the lock -- the ops are NULL and
+    ``mops->CALLBACK`` oopses; the core re-checks ``folio_test_movable`` under the page
+    lock for exactly that (red team round 5: a core patch dropping the re-check in
+    ``putback_movable_pages`` passed, since ``zs_page_putback`` looked only at
+    PG_isolated).  Plain: the caller holds the page lock, which every writer of the
+    flag holds too."""
+    if not page.movable:
+        raise Bug(f"{callback}: {page.name} is no longer movable (its zspage was freed): "
+                  f"folio_movable_ops() is NULL, mops->{callback}() dereferences it")
+
+
 class Migration:
     """zs_page_isolate, zs_page_migrate, zs_page_putback, replace_sub_page, the core."""
 
@@ -30,6 +46,7 @@ class Migration:
         flags are read under the page lock the caller holds: no declared access.)"""
         if False:
             yield
+        movable_ops(page, "isolate_page")
         if page.isolated:
             raise Bug(f"zs_page_isolate: VM_BUG_ON_PAGE(PageIsolated({page.name}))")
         return True
@@ -38,6 +55,7 @@ class Migration:
         """``zs_page_putback`` (2.5 c): ``VM_BUG_ON_PAGE(!PageIsolated)``; nothing else."""
         if False:
             yield
+        movable_ops(page, "putback_page")
         if not page.isolated:
             raise Bug(f"zs_page_putback: VM_BUG_ON_PAGE(!PageIsolated({page.name}))")
 

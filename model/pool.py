@@ -246,7 +246,8 @@ class Zone:
                                    "map_area", "consistency_locks", "writer_trylock_locks",
                                    "writer_context_locks", "atomic_callers", "decode", "grouping",
                                    "zone", "initial_values"),
-               ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages"),
+               ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages",
+                      "ghost_slabs"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
 class Pool:
@@ -294,6 +295,11 @@ class Pool:
     # every page made for the pool (a zspage's chain or a migration target), so that
     # the end check finds one that nothing references but that was never freed
     ghost_pages: list = field(default_factory=list)
+    # every slab object made for the pool, for the slab-leak end check: each handle a client
+    # was given or the scenario started with (the handle cache: recorded where ghost_handles
+    # is, so a harness calling zs_malloc itself is not judged) and each struct zspage (the
+    # zspage cache); by identity, in the order made
+    ghost_slabs: list = field(default_factory=list)
 
     def class_for(self, size: int) -> SizeClass:
         """``get_size_class_index``: the smallest class that fits ``size`` units."""

@@ -156,7 +156,7 @@ def _names_used(cls: type, base: type) -> set:
     their nested code (closures, comprehensions): a new method one of them calls is a
     helper of the patch, not a misspelt override, whatever its name resembles (red team
     round 5: ``lock_zspage_held``, called by the patch's ``async_free_zspage``, was refused
-    as a misspelling of ``lock_zspage``)."""
+    as a misspelling of ``lock_zspage``, and ``_free_zspage_pages`` as one of ``_free_zspage``)."""
     names = set()
     for klass in cls.__mro__:
         if klass is base or issubclass(base, klass):

@@ -147,6 +147,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                 if spans:
                     pages[page_no + 1].mem[("data", idx)] = value
                 pool.ghost_handles[key] = h
+                pool.ghost_slabs.append(h)
                 pool.ghost_values[key] = value
                 initial[key] = value
             zspage.freeobj = free[0] if free else None

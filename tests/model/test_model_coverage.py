@@ -229,3 +229,19 @@ def test_an_unedited_copy_of_the_base_changes_nothing(tmp_path):
     assert names, "alloc_zspage uses no module-level name; pick another function for this test"
     rebound.write_text(text + f"\n\n{names[0]} = None\n")
     assert overridden(load_variant(f"{rebound}:Rebound"), Upstream) == ["alloc_zspage"]
+
+
+def test_a_helper_named_like_a_kernel_function_that_the_patch_calls_is_allowed(tmp_path):
+    # red team round 5: __free_zspage split into a helper the patch's free_zspage calls
+    path = write_variant(tmp_path, "class P(Upstream):\n"
+                         "    def free_zspage(self, cls, zspage):\n"
+                         "        yield from self._free_zspage_pages(cls, zspage)\n"
+                         "    def _free_zspage_pages(self, cls, zspage):\n"
+                         "        yield from Upstream.free_zspage(self, cls, zspage)\n")
+    assert load_variant(f"{path}:P").__name__ == "P"
+    # still refused when nothing calls it
+    path = write_variant(tmp_path, "class Q(Upstream):\n"
+                         "    def _free_zspage_pages(self, cls, zspage):\n"
+                         "        yield from Upstream.free_zspage(self, cls, zspage)\n")
+    with pytest.raises(UsageError, match=r"Q._free_zspage_pages is not a function of upstream"):
+        load_variant(f"{path}:Q")

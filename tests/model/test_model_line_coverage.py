@@ -492,3 +492,43 @@ def test_a_new_comparison_outside_a_condition_is_judged_too(tmp_path, cond, repo
     assert f"ln:zs_can_compact:{line}:b0:r" in total
     got = [k for _, entries in lines_never_ran(cls, total) for k, _ in entries]
     assert got == ([f"{line}:b0"] if reported else [])
+
+
+class NewBugOn(Upstream):
+    """free_zspage with a new BUG_ON (red team round 5, dec_zspage_isolation's
+    ``VM_BUG_ON(isolated == 0)``): its condition is never true on a passing check, as the
+    raise it guards is never reached; neither is a branch of the patch left unexplored.
+    An ``if`` that does something else when true still has to go both ways."""
+
+    def free_zspage(self, cls, zspage):
+        yield zspage.obj.access()
+        if zspage.inuse:
+            raise AssertionError("VM_BUG_ON(get_zspage_inuse(zspage))")
+        if zspage.magic != 0x58:
+            raise AssertionError("a new BUG_ON")
+        if not (yield from self.trylock_zspage(zspage)):
+            yield from self.kick_deferred_free()
+            return
+        yield from self.remove_zspage(cls, zspage)
+        yield from self._free_zspage(cls, zspage)
+
+
+class NewBranch(NewBugOn):
+    def free_zspage(self, cls, zspage):
+        yield zspage.obj.access()
+        if zspage.magic != 0x58:
+            yield from self.kick_deferred_free()
+        if not (yield from self.trylock_zspage(zspage)):
+            yield from self.kick_deferred_free()
+            return
+        yield from self.remove_zspage(cls, zspage)
+        yield from self._free_zspage(cls, zspage)
+
+
+def test_a_new_bug_on_that_never_fires_is_no_branch_left_unexplored():
+    r = explore(make_build(NewBugOn, "up-read-compact", 1)[0], properties=[])
+    assert r.complete and any(k.startswith("ln:free_zspage:") for k in r.coverage)
+    assert not lines_never_ran(NewBugOn, r.coverage)
+    r = explore(make_build(NewBranch, "up-read-compact", 1)[0], properties=[])
+    [(fn, entries)] = lines_never_ran(NewBranch, r.coverage)
+    assert fn == "free_zspage" and entries[0][1].endswith("(its condition was never true)")

@@ -32,7 +32,7 @@ HERE = pathlib.Path(__file__).parent.parent / "variants" / "redteam"
 
 # file -> (scenario, cpus, property the violation must include)
 FOUND = {
-    "async_free_stat_outside_lock": ("compact-worker", 2, "pool-consistency"),
+    "async_free_stat_outside_lock": ("compact-worker", 2, "bug"),       # round 5: class stats unlocked
     "compact_free_before_copy": ("compact-compact", 1, "pool-consistency"),
     "compact_free_before_putback": ("compact-compact", 1, "bug"),
     "compact_unlock_before_final_putback": ("read-compact", 1, "pool-consistency"),

@@ -55,12 +55,12 @@ FOUND = {
     "find_get_zspage_from_full_list": ("clients", 2, "bug"),
     "free_lockless_no_reread": ("read-compact", 1, "bug"),
     "free_pages_unlocked_before_reset": ("read-migrate", 2, "data-race"),
-    "free_stat_before_class_lock": ("two-classes", 2, "pool-consistency"),
+    "free_stat_before_class_lock": ("two-classes", 2, "bug"),     # round 5: class stats unlocked
     "free_zspage_put_before_unlock": ("up-read-compact", 1, "no-free-while-mapped"),
     "free_zspage_remove_before_trylock": ("compact-migrate", 1, "pool-consistency"),
     "lock_zspage_first_trylock_after_unlock": ("free-deferred", 2, "bug"),
     "malloc_found_skips_fix_fullness": ("read-compact", 2, "pool-consistency"),
-    "malloc_new_zspage_no_relock": ("malloc-migrate", 1, "pool-consistency"),
+    "malloc_new_zspage_no_relock": ("malloc-migrate", 1, "bug"),  # round 5: class stats unlocked
     "migrate_rewrites_first_object_only": ("migrate-full", 2, "pool-consistency"),
     "migrate_trylock_before_class_lock": ("compact-migrate", 2, "lock-order"),
     "migrate_zspage_hoists_used_obj": ("compact-partial", 1, "bug"),
