@@ -172,16 +172,25 @@ def never_ran_lines(unrun) -> list:
     """One line per function a variant changes that no explored execution ran."""
     out = []
     for fn, where, lines in unrun:
-        hint = (f"scenario {where[0]} runs it at depth {where[1]}: zsmc check --scenario {where[0]} "
-                f"--depth {where[1]}" if where else "no default scenario runs it at depth 1 or 2, nor a review scenario at depth 1; "
-                "write a scenario that calls it")
+        if where:
+            hint = (f"scenario {where[0]} runs it at depth {where[1]}: zsmc check --scenario "
+                    f"{where[0]} --depth {where[1]}")
+        elif lines is None:
+            hint = ("no default scenario runs it at depth 1 or 2, nor a review scenario at depth 1; "
+                    "write a scenario that calls it")
+        else:   # the function ran: what is missing is a way through it
+            hint = ("no default scenario takes it at depth 1 or 2, nor a review scenario at depth 1; "
+                    "write a scenario that does")
         if lines is None:
             out.append(f"  never ran: {fn} (changed by the variant); {hint}")
             continue
-        # An int: a changed statement; "LINE:0|1": the untaken way of a changed condition.
+        # An int: a changed statement; "LINE:0|1" (or "LINE:cK:0|1", an operand): the untaken
+        # way of a changed condition; "LINE:bK": a new comparison never at its boundary.
+        bounds = sum(1 for k, _ in lines if ":b" in str(k))
         parts = [f"{n} {what}" for n, what in (
             (sum(1 for k, _ in lines if isinstance(k, int)), "changed line(s)"),
-            (sum(1 for k, _ in lines if not isinstance(k, int)), "changed branch(es)")) if n]
+            (sum(1 for k, _ in lines if not isinstance(k, int)) - bounds, "changed branch(es)"),
+            (bounds, "comparison boundary(ies)")) if n]
         out.append(f"  never ran: {' and '.join(parts)} of {fn}; {hint}")
         out += [f"    {text}" for _, text in lines]
     return out

@@ -532,3 +532,14 @@ def test_a_new_bug_on_that_never_fires_is_no_branch_left_unexplored():
     r = explore(make_build(NewBranch, "up-read-compact", 1)[0], properties=[])
     [(fn, entries)] = lines_never_ran(NewBranch, r.coverage)
     assert fn == "free_zspage" and entries[0][1].endswith("(its condition was never true)")
+
+
+def test_a_missed_boundary_is_reported_as_such_with_a_way_to_take_it(tmp_path):
+    path, spec = load(tmp_path, _can_compact("allocated >= 5", "AtLeastFive"), "AtLeastFive")
+    res = check("--variant", spec, "--scenario", "read-compact", "--out", str(tmp_path / "t"))
+    assert res.exit_code == 5, res.output
+    line = next(ln for ln in res.output.splitlines() if "never ran:" in ln)
+    assert "1 comparison boundary(ies) of zs_can_compact;" in line and "branch" not in line
+    # the function ran: the hint names a scenario taking the boundary, or asks for one
+    assert "takes it" in line or "runs it at depth" in line, line
+    assert "(its comparison `allocated >= 5` never ran with both sides equal" in res.output
