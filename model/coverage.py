@@ -127,7 +127,7 @@ def _same_function(fn, other) -> bool:
         return False
     missing = object()
     return all(fn.__globals__.get(n, missing) is other.__globals__.get(n, missing)
-               for n in _global_names(fn.__code__))
+               for n in names_used(fn.__code__))
 
 
 def _same_code(a, b) -> bool:
@@ -147,11 +147,13 @@ def _same_code(a, b) -> bool:
     return True
 
 
-def _global_names(code) -> set:
+def names_used(code) -> set:
+    """The global and attribute names ``code`` uses, its nested code's (closures,
+    comprehensions) included."""
     names = set(code.co_names)
     for c in code.co_consts:
         if inspect.iscode(c):
-            names |= _global_names(c)
+            names |= names_used(c)
     return names
 
 

@@ -24,6 +24,7 @@ from .pool import (
     ZS_OBJS_ALLOCATED,
     ZS_OBJS_INUSE,
     ZSPAGE_MAGIC,
+    Zspage,
     get_fullness_group,
 )
 from .zspage_lock import zspage_lock_left
@@ -268,7 +269,7 @@ def slab_problems(pool) -> list:
         if id(s) in seen:
             continue
         seen.add(id(s))
-        is_zspage = hasattr(s, "inuse")
+        is_zspage = isinstance(s, Zspage)
         live = id(s) in (live_zspages if is_zspage else live_handles)
         what = f"struct zspage {s.name}" if is_zspage else f"handle {s.key}"
         if live and not s.obj.alive:

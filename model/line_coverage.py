@@ -14,9 +14,9 @@ once as before): a changed condition that ran but always went the same way
 never ran the behaviour the patch changes, and a check on it is vacuous too.
 So is a new ordering comparison (``a < b``, ``<=``, ``>``, ``>=``, anywhere in
 a changed statement: a condition, an operand of one, an expression; not one the
-built-in function has) that ran and never with both sides equal: there ``<`` and ``<=`` differ, and a patch that
-moves a boundary by one (``inuse < 1`` for ``inuse <= 1``) changes nothing
-anywhere else.  Comparisons of values other than numbers are not asked to.
+built-in function has) that ran and never with both sides equal: there ``<``
+and ``<=`` differ, and a patch that moves a boundary by one (``inuse < 1`` for
+``inuse <= 1``) changes nothing anywhere else.  Comparisons of values other than numbers are not asked to.
 A deleted statement is marked at the statement that now follows it
 (running it means the deletion point was passed). A ``raise`` is not asked
 to run: it is a BUG_ON or an error the model reports, which a passing check

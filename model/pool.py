@@ -301,6 +301,12 @@ class Pool:
     # zspage cache); by identity, in the order made
     ghost_slabs: list = field(default_factory=list)
 
+    def track_handle(self, h) -> None:
+        """Follow handle ``h``, which a client now holds, in the checks: its object's value
+        (data integrity) and its slab object (the leak check).  Plain (a ghost)."""
+        self.ghost_handles[h.key] = h
+        self.ghost_slabs.append(h)
+
     def class_for(self, size: int) -> SizeClass:
         """``get_size_class_index``: the smallest class that fits ``size`` units."""
         for c in self.size_class:

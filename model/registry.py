@@ -30,6 +30,7 @@ from checker.memory_model import resolve as resolve_memory_model
 from checker.trace import register_loader
 
 from . import hidden_state, variant_files
+from .coverage import names_used
 from .large import LARGE, draws_pool, is_large, large_scenario
 from .scenarios import SCENARIOS, Scenario, build_program
 from .versions import VERSIONS
@@ -162,13 +163,9 @@ def _names_used(cls: type, base: type) -> set:
         if klass is base or issubclass(base, klass):
             break
         for fn in vars(klass).values():
-            fn = getattr(fn, "__func__", fn)
-            code = getattr(fn, "__code__", None)
-            stack = [code] if code is not None else []
-            while stack:
-                c = stack.pop()
-                names.update(c.co_names)
-                stack.extend(k for k in c.co_consts if inspect.iscode(k))
+            code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+            if code is not None:
+                names |= names_used(code)
     return names
 
 

@@ -56,8 +56,7 @@ def client(zs, depth: int, owned: tuple, api: str, me: str, ops: tuple = CLIENT_
             made += 1
             h = yield from zs.zs_malloc(OBJECT_SIZE + 1, f"{me}.h{made}")
             live[h.key] = h
-            pool.ghost_handles[h.key] = h
-            pool.ghost_slabs.append(h)
+            pool.track_handle(h)
             verb, key = "write", h.key
         if verb == "write":
             writes += 1
@@ -180,8 +179,7 @@ def malloc_object(zs, key: str, value, api: str):
     """``zs_malloc`` a client object named ``key`` and store ``value`` in it (as zram
     does after allocating); returns the handle."""
     h = yield from zs.zs_malloc(OBJECT_SIZE + 1, key)
-    zs.pool.ghost_handles[h.key] = h
-    zs.pool.ghost_slabs.append(h)
+    zs.pool.track_handle(h)
     yield from write_object(zs, h, value, api)
     return h
 

@@ -146,8 +146,7 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                 page.mem[("data", idx)] = value
                 if spans:
                     pages[page_no + 1].mem[("data", idx)] = value
-                pool.ghost_handles[key] = h
-                pool.ghost_slabs.append(h)
+                pool.track_handle(h)
                 pool.ghost_values[key] = value
                 initial[key] = value
             zspage.freeobj = free[0] if free else None

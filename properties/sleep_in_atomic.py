@@ -106,13 +106,10 @@ class SleepInAtomic(Monitor):
                          task=t.index, steps=_with_last(world, t, [] if s is None else [s]))
             return
         why, steps = atomic_reasons(world, t)
-        last = last_step_of(world, t.index)
-        if last is not None and last not in steps:
-            steps.append(last)
         world.report(self.name,
                      f"sleeping function called from invalid context: {t.name} {what} "
                      f"with preempt count {t.pc}, {why}",
-                     task=t.index, steps=steps)
+                     task=t.index, steps=_with_last(world, t, steps))
 
 
 def _sleeping_call(lk, shared: bool) -> str:
