@@ -180,6 +180,7 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
             # The race detector goes on from the last execution's, where it can
             # (checker/race_prefix.py: the steps they share are not judged again).
             world = World(program, monitors, program.build_uids, counters=trusted.counters,
+                          references=trusted.references,
                           reported=reported, races=RaceDetector.kept(races, len(program.specs)),
                           replay=replay, last=last)
             world.coverage.update(program.built_coverage)

@@ -122,11 +122,19 @@ class Var(Shared):
     bypass the history the search keeps of the variable.
     """
 
-    __slots__ = ("_value", "initial", "counter", "guard")
+    __slots__ = ("_value", "initial", "counter", "guard", "keeps")
 
-    def __init__(self, name: str, value=0, counter: bool = False, guard=None, owner=None):
+    def __init__(self, name: str, value=0, counter: bool = False, guard=None, owner=None,
+                 keeps=None):
         """``counter``: a count nobody waits on (a refcount, a statistic), so
         that :meth:`add` steps commute; ``spin_until`` on it is refused.
+
+        ``keeps``: the :class:`Obj` this count's references keep alive (a page's
+        refcount keeps the page frame): the puts that free it name it
+        (``add(-1, frees=...)``).  A task's reads of the object while it holds a
+        reference it took itself are then independent of other tasks' puts
+        (docs/design.md, "Reads under a reference"); the World checks on every
+        step that the references tasks hold are there (``checker.refs``).
 
         ``guard``: the lock every access holds exclusively (the kernel's
         ``__guarded_by``), which must never be trylocked.  With it, ``dpor``
@@ -142,6 +150,14 @@ class Var(Shared):
         self._value = value
         self.initial = value
         self.counter = bool(counter)
+        self.keeps = None
+        if keeps is not None:
+            if not isinstance(keeps, Obj) or keeps.permanent or keeps.kept_by is not None:
+                raise ModelError(f"Var {name}: keeps= must be an Obj that can be freed and that no "
+                                 f"other count keeps, got {keeps!r}")
+            self.keeps = keeps
+            keeps.kept_by = self
+            keeps.mem_uid = ("mem", keeps.uid)
         if guard is not None:
             if not isinstance(guard, Lock) or not guard.blocking:
                 raise ModelError(f"Var {name}: guard= must be a lock, got {guard!r}")
@@ -208,6 +224,9 @@ class Var(Shared):
             raise ModelError(f"add on {self.name} needs a non-zero integer, got {delta!r}")
         if frees is not None and not isinstance(frees, Obj):
             raise ModelError(f"add on {self.name}: frees= must be an Obj, got {frees!r}")
+        if frees is not None and self.keeps is not None and frees is not self.keeps:
+            raise ModelError(f"add on {self.name}: frees={frees.name}, but the count keeps "
+                             f"{self.keeps.name} alive (Var(keeps=...))")
         if order is not None:
             _check_order(order, self.name)
         return A.Action(A.ADD, self, delta, (frees, on_free) if frees is not None else None,
@@ -239,7 +258,8 @@ class Obj(Shared):
     lock) reads the lifetime too (:mod:`checker.memory`).
     """
 
-    __slots__ = ("alive", "pins", "data", "pin_uid", "permanent", "locks", "parts")
+    __slots__ = ("alive", "pins", "data", "pin_uid", "permanent", "locks", "parts", "kept_by",
+                 "mem_uid")
 
     def __init__(self, name: str, alive: bool = True, data=None, permanent: bool = False,
                  parts=()):
@@ -261,6 +281,11 @@ class Obj(Shared):
                 raise ModelError(f"{name}: parts= takes permanent Objs without parts of their "
                                  f"own, of a permanent Obj; got {p!r}")
         self.locks = ()         # the locks that live in it (Lock(owner=...))
+        # The count whose references keep it alive (Var(keeps=...)), and then the
+        # footprint of its memory apart from its lifetime (``uid``), which a read
+        # under a reference does not touch.
+        self.kept_by = None
+        self.mem_uid = None
         self.alive = alive
         self.pins = {}
         self.data = data

@@ -250,6 +250,9 @@ class StepRecorder:
         if self.collect is not None:
             self.collect[base] = _merge(self.collect.get(base, kind), kind)
         late = self.phase == _CONT and not self._covered(base, kind)
+        if late and owner is not None and owner.mem_uid is not None \
+                and self._covered(owner.mem_uid, kind):
+            late = False        # declared by a read under a reference (checker.refs)
         plain = self.plain
         if plain is None:
             plain = self.plain = {}

@@ -50,14 +50,24 @@ class CounterWaited(GuardBroken):
     additions' footprints: ``World.counters``)."""
 
 
+class ReferenceBroken(GuardBroken):
+    """A count fell below the references tasks hold on it (a put of a reference
+    another task took, a count set by a write, a free of a referenced object):
+    reads under a reference no longer commute with puts (:mod:`checker.refs`), so
+    ``explore`` restarts with every read of a kept object an ordinary read."""
+
+
 class Declarations:
     """What an exploration trusts of the program's declarations: ``guards`` (the
-    guarded-sections reduction may run) and ``counters`` (additions to counter
-    Vars commute).  Each is withdrawn once, when the program breaks it."""
+    guarded-sections reduction may run), ``counters`` (additions to counter
+    Vars commute) and ``references`` (a task's reads of an object it holds a
+    reference to commute with puts, :mod:`checker.refs`).  Each is withdrawn
+    once, when the program breaks it."""
 
     def __init__(self):
         self.guards = True
         self.counters = True
+        self.references = True
         # Sections on a shared CPU among several CPUs (checker.mixed): the lock
         # discipline the other CPUs' tasks were seen to keep.
         from .mixed import Protection
@@ -73,6 +83,11 @@ class Declarations:
         if isinstance(exc, ProtectionRefined):
             self.protection.refresh()
             return None
+        if isinstance(exc, ReferenceBroken):
+            if not self.references:
+                raise InternalError(f"a reference broke after reads under one were off: {exc}")
+            self.references = False
+            return f"reads under a reference not commuted with puts: {exc}"
         if isinstance(exc, CounterWaited):
             if not self.counters:
                 raise InternalError(f"a counter was waited on after commuting was off: {exc}")

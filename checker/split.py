@@ -116,7 +116,10 @@ def _replay(build, prefix, guards=True) -> World:
     try:
         with objects.making():      # the World numbers the objects of its steps until it is left
             program = _build(build)
-            world = World(program, build_uids=program.build_uids)
+            # Above the cut, reads under a reference are ordinary reads, as guarded
+            # sections are single steps there: a subtree that finds a reference broken
+            # searches itself again without the reduction, never the branching above.
+            world = World(program, build_uids=program.build_uids, references=False)
             step = wrap(world, DPOR.reductions, guards).step
             for t, v in prefix:
                 step(t, v)

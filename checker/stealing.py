@@ -58,9 +58,9 @@ def run_stealing(build, prefix, properties, broker, stop_on_violation=False, gua
 def run_theft(build, theft, properties, broker, stop_on_violation=False, **kwargs) -> Outcome:
     """Explore the branch ``theft`` names as the serial search would; what it
     would change above the branch comes back in the outcome, in order."""
-    guards, counters, protection = theft.decl
+    guards, counters, protection, references = theft.decl
     trusted = Declarations()
-    trusted.guards, trusted.counters = guards, counters
+    trusted.guards, trusted.counters, trusted.references = guards, counters, references
     if protection is not None:
         trusted.protection = copy.deepcopy(protection)
     before = protection_state(trusted.protection)

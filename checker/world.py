@@ -53,6 +53,7 @@ from .memory import _tls, set_recorder
 from . import retryloop, spinloop
 from .races import RaceDetector
 from .recorder import StepRecorder
+from .refs import References
 
 
 # A weak memory model's operations, and those whose choices it makes.
@@ -158,10 +159,14 @@ class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
 
     def __init__(self, program, monitors=None, build_uids=0, counters=True, reported=None,
-                 races=None, replay=None, last=None):
+                 races=None, replay=None, last=None, references=True):
         """``counters``: record additions to counter Vars with a commuting
         footprint, as their declaration allows while nobody waits on them (a
-        wait raises :class:`~checker.reductions.CounterWaited`).  ``races``: the
+        wait raises :class:`~checker.reductions.CounterWaited`).  ``references``:
+        record a task's read of an object it holds a reference to with a
+        footprint that commutes with puts (:mod:`checker.refs`; a count that does
+        not cover the references held raises
+        :class:`~checker.reductions.ReferenceBroken`); not under a weak model.  ``races``: the
         race detector to run (``explore`` keeps one across executions,
         :meth:`RaceDetector.kept`); None: a new one.  A weak memory model always
         gets a new one.  ``replay``: the events of the last execution of this
@@ -174,6 +179,7 @@ class World:
         there, or the program is not deterministic (a ModelError)."""
         self.program = program
         self.counters = counters
+        self.refs = References() if references and program.memory_model.name == "sc" else None
         # The properties violations are reported under (None: all); the race
         # detector's findings under others are kept in ``unreported``.
         self.reported = reported
@@ -413,6 +419,8 @@ class World:
             obj._value = a.arg
             ev.post = a.arg
             kind = A.W
+            if obj.keeps is not None and self.refs is not None:
+                self.refs.check(t, obj)
         elif op == A.ACQUIRE or op == A.TRYLOCK:
             # Shared acquisitions (and releases) of one rwlock commute: they
             # read the lock; a lockdep annotation has no footprint.
@@ -442,6 +450,8 @@ class World:
             obj._value = a.arg(res)
             ev.post = obj._value
             kind = A.W
+            if obj.keeps is not None and self.refs is not None:
+                self._counted(t, obj, ev)
         elif op == A.WAIT:
             if not obj.available(index, a.arg):
                 raise InternalError(f"task {t.name} stepped on a held lock {obj.name}")
@@ -455,6 +465,8 @@ class World:
                 kind = A.W
             if a.arg2 is not None:
                 self._add_frees(t, ev, kind)
+            if obj.keeps is not None and self.refs is not None:
+                self._counted(t, obj, ev)
         elif op == A.CMPXCHG:
             res = obj._value
             ev.pre = res
@@ -462,6 +474,8 @@ class World:
                 obj._value = a.arg2
             ev.post = obj._value
             kind = A.W
+            if obj.keeps is not None and self.refs is not None:
+                self.refs.check(t, obj)
         elif op == A.PREEMPT_DISABLE:
             t.pc += 1
             if a.arg is None:
@@ -486,9 +500,15 @@ class World:
             kind = A.W
             uid, pins = a.uids()
             ev.fps = ((uid, A.W, ev.pre, obj.alive), (pins, A.W, None, None))
+            if obj.mem_uid is not None:
+                ev.fps += ((obj.mem_uid, A.W, None, None),)
+                if self.refs is not None and op == A.FREE:
+                    self.refs.freed(t, obj)
         elif op == A.ACCESS:
             kind = A.W if a.arg else A.R
-            if a.arg2:
+            if obj.mem_uid is not None:
+                ev.fps = self._kept_access(t, a, kind)
+            elif a.arg2:
                 ev.fps = tuple((u, kind, None, None) for u in a.uids())
         elif op == A.PIN:
             obj.pins[index] = obj.pins.get(index, 0) + 1
@@ -506,6 +526,8 @@ class World:
         ev.result = res
         ev.kind = kind
         ev.obj = (a.uids()[0] if op == A.PIN or op == A.UNPIN else obj.uid) if kind else None
+        if op == A.ACCESS and ev.fps is not None:
+            ev.obj = ev.fps[0][0]       # a read under a reference has no footprint on obj.uid
         ev.pc = t.pc
         t.seq += 1
         ev.seq = t.seq
@@ -650,6 +672,30 @@ class World:
             f"task {t.name} does {now.describe()} where it did {then.describe()}; state kept outside "
             f"the shared objects the engine sees (a module global, a default argument, a class "
             f"attribute, a cache) carries over from one execution to the next")
+
+    def _counted(self, t: TaskState, var, ev: Event) -> None:
+        """A step changed a count that keeps an object alive: the task's balance moves
+        by what its step added (checker.refs)."""
+        d = ev.post - ev.pre if isinstance(ev.post, int) and isinstance(ev.pre, int) else 0
+        if d:
+            self.refs.add(t, var, d)
+        else:
+            self.refs.check(t, var)
+
+    def _kept_access(self, t: TaskState, a, kind: int) -> tuple:
+        """The footprint of an access to an object a count keeps alive: its memory
+        (``mem_uid``) and, unless it is a read by a task holding a reference it took,
+        its lifetime (``uid``), which every put touches (checker.refs)."""
+        obj = a.obj
+        mem = (obj.mem_uid, kind, None, None)
+        refs = self.refs
+        if kind == A.R and refs is not None and refs.holds(t.index, obj.kept_by):
+            fps = (mem,)
+        else:
+            fps = ((obj.uid, kind, None, None), mem)
+        if a.arg2:
+            fps += tuple((x.uid, kind, None, None) for x in a.arg2)
+        return fps
 
     def _add_frees(self, t: TaskState, ev: Event, kind: int) -> None:
         """An ADD that keeps an object alive (``put_page``): at 0 it frees it.

@@ -352,7 +352,7 @@ def new_page(name: str, ref: int = 1) -> Page:
     chain = Obj(name + ".zpdesc", permanent=True)
     return Page(name, PageLock(name + ".lock", "page lock", owner=frame), frame,
                 Obj(name + ".zpdesc", permanent=True, parts=(chain,)),
-                Var(name + ".ref", ref, counter=True), chain)
+                Var(name + ".ref", ref, counter=True, keeps=frame), chain)
 
 
 def new_handle(key: str) -> Handle:

@@ -13,7 +13,7 @@ branch reads, and what it changes:
 * it reads the path's events (the prefix), the sleep sets of the nodes on
   the path (a node's sleep set only changes when its own branch ends, which
   is after the join), the branch's wakeup subtree, and the reductions'
-  declarations (guards, counters, the mixed sections' learned protection);
+  declarations (guards, counters, the mixed sections' learned protection, references);
 * it changes the wakeup trees of the nodes on the path (races whose earlier
   step is there; the other values of a choice), their sleep sets at the end
   (the branch goes to sleep at its node) and the protection's execution count.
@@ -60,7 +60,7 @@ class Theft:
     one the given event; ``sleeps``: the sleep sets of nodes ``base..`` of the
     path, the last one with the giver's current branch in it; ``sub``: the
     branch's wakeup subtree (:func:`freeze`).  ``decl``: the giver's
-    declarations (guards, counters, protection)."""
+    declarations (guards, counters, protection, references)."""
 
     id: int
     prefix: list
@@ -200,7 +200,8 @@ class StealingDPOR(DPOR):
                 continue
             sleeps = [dict(n.sleep) for n in nodes[self.base:d]] + [dict(sleep)]
             t = self.trusted
-            decl = (t.guards, t.counters, copy.deepcopy(t.protection)) if t is not None else (True, True, None)
+            decl = (t.guards, t.counters, copy.deepcopy(t.protection), t.references) \
+                if t is not None else (True, True, None, True)
             frozen = freeze(child.children)
             theft = Theft((os.getpid(), next(_ids)), [n.key for n in nodes[:d]] + [child.key], self.base,
                           sleeps, frozen, decl, self.root)
