@@ -475,7 +475,9 @@ def test_jobs_and_a_time_limit_count_what_was_finished(tmp_path):
 
 
 def test_jobs_and_a_time_limit_keep_the_violations_found(tmp_path):
-    res = F.run("check", "--depth", "2", "--jobs", "2", "--time-limit", "3", "--scenario", "read-migrate",
+    # 10 s: the depth-1 pass finds both within it on a loaded machine (3 s did not, once,
+    # beside another test worker), and depth 2 of read-migrate alone takes several times that.
+    res = F.run("check", "--depth", "2", "--jobs", "2", "--time-limit", "10", "--scenario", "read-migrate",
                 "--scenario", "clients", "--mutation", "compact-skips-write-lock", "--no-minimize",
                 "--out", tmp_path)
     assert res.exit_code == 1 and "violation of no-free-while-mapped" in res.stdout
