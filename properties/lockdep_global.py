@@ -138,10 +138,10 @@ def report(witnesses) -> str:
     closing = witnesses[0]
     e = closing.edge
     path = " -> ".join([e.prev] + [w.edge.next for w in witnesses])
-    lines = [f"possible circular locking dependency across scenarios (lockdep keeps one graph per "
-             f"boot): {e.task} ({closing.where()}) is trying to take {e.next} while holding {e.prev}, "
-             f"which already depends on it: {path}",
-             "  the existing dependency chain (in reverse order) is:"]
+    head = (f"possible circular locking dependency across scenarios (lockdep keeps one graph per "
+            f"boot): {e.task} ({closing.where()}) is trying to take {e.next} while holding {e.prev}, "
+            f"which already depends on it: {path}")
+    lines = [head, "  the existing dependency chain (in reverse order) is:"]
     n = len(witnesses)
     # The path next -> .. -> prev as #n-1 .. #1, then #0, the new dependency (lockdep's order).
     for i in range(n - 1, 0, -1):
