@@ -20,8 +20,10 @@ every scenario a check runs, as one boot would.
   task, call chain, held locks, steps, and the schedule of its run.
 * *What is reported here*: a cycle closed by a scenario's dependency that the
   scenario's own graph does not close (at least one edge is another
-  scenario's).  A cycle inside one scenario's graph is that scenario's own
-  ``lock-order`` violation, reported as before.
+  scenario's), at most one per scenario (its own search stops at its first
+  violation too; lockdep turns itself off after its first report).  A cycle
+  inside one scenario's graph is that scenario's own ``lock-order``
+  violation, reported as before.
 * *Replay*: such a cycle has one witness execution per edge, in different
   programs.  Its trace (version 3, checker/trace.py) replays each other
   edge's run on its own scenario first, the ``lock-order`` monitor carried
@@ -96,7 +98,11 @@ class CheckLockdep:
             if pairs in k.reported:
                 continue
             k.reported.add(pairs)
-            out.append(violation([k.graph.first[c] for c in cycle], cycle))
+            # One per scenario, as the scenario's own search stops at its first
+            # violation (and lockdep at its first report); its other dependencies
+            # still join the graph.
+            if not out:
+                out.append(violation([k.graph.first[c] for c in cycle], cycle))
         return out
 
 
