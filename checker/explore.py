@@ -249,6 +249,9 @@ def _explore(build, scheduler, properties, stop_on_violation, preemption_bound, 
                 m.on_explore_end(result)
                 if len(result.violations) > before:
                     stopped = stopped or stop_on_violation
+            exported = {m.name: st for m in monitors.all if (st := m.export_state()) is not None}
+            if exported:
+                result.states = [exported]
     # -- a search cut short (checker/budget.py): keep what was found ------------
     except Expired as exc:
         result.reason = "stopped" if exc.where == "stopped" else \

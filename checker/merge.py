@@ -54,6 +54,8 @@ def merge(build, plan, done, properties, cross=True, first=None, stop_on_violati
         if not r.complete and r.reason and not (stop_on_violation and r.violations):
             total.complete = False
             reasons.append(r.reason)
+    from .stealing import flat_states
+    total.states = [s for j in plan if j.index in done for s in flat_states(done[j.index][1])]
     if traces:
         runs = total.executions
         total.executions = len(traces) + disjoint

@@ -103,6 +103,10 @@ def minimize_trace(trace: dict, time_limit: float = 30.0, *, search: bool = True
                             a["preemptions"], a["context_switches"], a["steps"],
                             optimal, "; ".join(notes), fewest)
     out = dict(best.trace)
+    if any("program" in r for r in trace.get("runs") or ()):
+        # The replay's monitor numbers the runs it saw; the writer's message names the
+        # scenarios they were taken in (a lock-order cycle across scenarios).
+        out["violation"] = dict(out["violation"], message=trace["violation"]["message"])
     out["meta"] = dict(trace.get("meta") or {})
     out["meta"].pop("note", None)
     out["meta"]["minimized"] = {
@@ -262,8 +266,10 @@ def _minimize_runs(best, build, deadline):
         if left <= 0.05:
             notes.append(f"no time left for earlier run {k + 1}")
             break
+        own = runs[k].get("program")       # a run of another scenario (trace version 3)
         replayer = Replay(runs[k]["schedule"])
-        explore(build, scheduler=replayer, properties=[], stop_on_violation=False)
+        explore(build if own is None else resolve_build(own), scheduler=replayer, properties=[],
+                stop_on_violation=False)
         world = replayer.world
         n = len(world.events)
         if n == 0:
@@ -274,6 +280,8 @@ def _minimize_runs(best, build, deadline):
         seq, _, proved = Ordering(world, kept, deps, closure).solve(max(left / (len(runs) - k) / 2, 0.1))
         cand = dict(trace, runs=[dict(r) for r in runs])
         cand["runs"][k] = {"schedule": [[world.events[i].task, jsonable(world.events[i].choice)] for i in seq]}
+        if own is not None:
+            cand["runs"][k]["program"] = own
         out = _replay(cand, build, None)
         old, new = runs[k].get("stats") or {}, (out.trace.get("runs") or [{}] * (k + 1))[k].get("stats") or {}
         if out.reproduced and _stats_key(new) < _stats_key(old):

@@ -31,6 +31,10 @@ whole search) also has two methods for a split search (:mod:`checker.merge`),
 which explores subtrees apart and must still report what their union shows:
 ``export_state()`` at the end of each subtree, then ``merge(states)`` once,
 with every subtree's state.  The defaults keep no state and merge nothing.
+Such a monitor may also go on from one program to another: ``carry_over()``
+returns a new monitor that starts from what this one saw (a trace whose
+earlier runs are of other scenarios of a check, replayed one program after
+another; lock-order's one graph per boot, properties/lockdep_global.py).
 
 A monitor may declare ``replay_pure = True``: its ``on_pending``, ``on_event``
 and ``on_step_end`` keep no state within an execution and judge nothing but
@@ -101,6 +105,11 @@ class Monitor:
         crosses processes and a checkpoint stores it as JSON, so :meth:`merge`
         may get lists where tuples were."""
         return None
+
+    def carry_over(self) -> Monitor:
+        """A new monitor of this property for the next program of a replay, starting
+        from what this one saw (default: from nothing)."""
+        return type(self)()
 
     def merge(self, states):
         """What only the union of several searches shows.  ``states``: what

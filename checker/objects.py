@@ -456,9 +456,12 @@ class RwLock(Lock):
 class LocalLock(Lock):
     """``local_lock_t``, one per CPU (``local_lock(&area->lock)`` takes this CPU's).
 
-    On !PREEMPT_RT ``local_lock`` is ``preempt_disable()`` (plus a lockdep map,
-    not modelled: no lock order changes with it on !RT); :meth:`acquire` and
-    :meth:`release` return exactly those actions.  On PREEMPT_RT it is a
+    On !PREEMPT_RT ``local_lock`` is ``preempt_disable()`` plus, under
+    CONFIG_DEBUG_LOCK_ALLOC, ``local_lock_acquire()``: a ``lock_map_acquire`` of
+    the lock's ``dep_map`` (include/linux/local_lock_internal.h), so lockdep
+    orders it like any lock.  :meth:`acquire` and :meth:`release` return the
+    preempt actions with the lock as ``arg2``: the engine sees the preempt
+    count only, ``lock-order`` the annotation.  On PREEMPT_RT it is a
     per-CPU spinlock_t, a sleeping lock that keeps the holder preemptible
     (``migrate_disable``: the engine's tasks never change CPU).
     """
@@ -472,7 +475,7 @@ class LocalLock(Lock):
         if shared:
             raise ModelError(f"{self.kind} {self.name} has no shared mode")
         if not _config._current.get().preempt_rt:
-            return A.preempt_disable()
+            return A.Action(A.PREEMPT_DISABLE, None, None, self)
         return super().acquire(False, nested)
 
     def try_acquire(self, shared: bool = False) -> A.Action:
@@ -480,7 +483,7 @@ class LocalLock(Lock):
 
     def release(self) -> A.Action:
         if not _config._current.get().preempt_rt:
-            return A.preempt_enable()
+            return A.Action(A.PREEMPT_ENABLE, None, None, self)
         return super().release()
 
 

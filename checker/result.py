@@ -64,6 +64,11 @@ class Violation:
     # Schedules of earlier executions the violation needs, in order (a
     # lock-order cycle whose other edges were seen in other runs).
     runs: list = field(default_factory=list)
+    # Why no trace file can show this violation (empty: one can).
+    no_trace: str = ""
+    # Facts a machine reader wants apart from the message (JSON output), by property:
+    # lock-order's cycle across scenarios lists each edge and its witness.
+    details: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"[{self.property}] {self.message} (step {self.step})"
@@ -112,6 +117,11 @@ class Result:
     # not selected, and the first one's message: the search is then incomplete.
     races: int = 0
     race: str = ""
+    # What the monitors keep across executions (``Monitor.export_state``), one
+    # ``{property: state}`` per search that ran, in order (the subtrees of a split
+    # search, the bounds of an iterative one): what a check merges across its
+    # scenarios (lock-order's one lockdep graph per kernel, properties/lockdep_global.py).
+    states: list = field(default_factory=list)
 
     def absorb(self, other: Result) -> None:
         """Add the counts, outcomes and violations of another exploration of the
@@ -131,6 +141,7 @@ class Result:
         self.note = self.note or other.note
         self.races += other.races
         self.race = self.race or other.race
+        self.states.extend(other.states)
         cov = self.coverage
         for k, n in other.coverage.items():
             cov[k] = cov.get(k, 0) + n

@@ -59,7 +59,15 @@ from .errors import UsageError, ZsmcError
 from .explore import explore
 from .objects import Lock
 from .schedulers.replay import Replay, jsonable
-from .trace_check import EXPECTS, FORMAT, READS, VERSION, _check_program, check_trace  # noqa: F401 - re-exported
+from .trace_check import (  # noqa: F401 - re-exported
+    EXPECTS,
+    FORMAT,
+    READS,
+    VERSION,
+    VERSION_OTHER_PROGRAMS,
+    _check_program,
+    check_trace,
+)
 
 # The loaders a trace may name: code the user installed, never a module a file picks.
 # A model registers its own (register_loader) when it is imported.
@@ -114,7 +122,9 @@ def make_trace(violation, program: dict, expect: str = "violation", meta: dict |
     }
     runs = getattr(violation, "runs", None)
     if runs:
-        trace["runs"] = [{"schedule": [[t, jsonable(c)] for t, c in r]} for r in runs]
+        trace["runs"] = [run_json(r) for r in runs]
+        if any("program" in r for r in trace["runs"]):
+            trace["version"] = VERSION_OTHER_PROGRAMS
     try:
         out = _replay(trace, build if build is not None else resolve_build(trace["program"]), None)
         if not out.reproduced:
@@ -128,6 +138,19 @@ def make_trace(violation, program: dict, expect: str = "violation", meta: dict |
         trace["pending"] = []
         trace["stats"] = counts(trace["events"])
     return trace
+
+
+def run_json(run) -> dict:
+    """An earlier run of a violation (:attr:`Violation.runs`) as a trace stores it: a
+    schedule of the violation's own program, or ``{"program", "schedule"}`` for a run
+    of another one (a scenario of the same check: trace version 3)."""
+    if isinstance(run, dict):
+        out = {"schedule": [[t, jsonable(c)] for t, c in run["schedule"]]}
+        if run.get("program") is not None:
+            out["program"] = {"loader": run["program"]["loader"],
+                              "params": jsonable(run["program"].get("params") or {})}
+        return out
+    return {"schedule": [[t, jsonable(c)] for t, c in run]}
 
 
 def _without_paths(value):
@@ -336,11 +359,21 @@ def _replay(trace: dict, build, properties) -> ReplayOutcome:
     sched = trace["schedule"]
     runs = trace.get("runs") or []
     names = [t["name"] for t in trace["tasks"]] if trace.get("tasks") else None
+    props = _properties(prop, properties)
+    # Runs of other programs first (trace version 3), each explored on its own program
+    # with monitors that go on from what the runs before saw (Monitor.carry_over).
+    foreign = [r for r in runs if "program" in r]
+    runs = [r for r in runs if "program" not in r]
+    foreign_json = []
+    if foreign:
+        props, found, foreign_json = _replay_foreign(foreign, props)
+        if found is not None:
+            msg = f"not reproduced: {found}"
+            return ReplayOutcome(False, None, msg, dict(trace), None)
     replayer = Replay(sched, _expected(trace.get("events"), sched), names,
                       before=[r["schedule"] for r in runs],
                       expected_before=[_expected(r.get("events"), r["schedule"]) for r in runs])
-    result = explore(build, scheduler=replayer, properties=_properties(prop, properties),
-                     stop_on_violation=True)
+    result = explore(build, scheduler=replayer, properties=props, stop_on_violation=True)
     world = replayer.world
     found = result.violations
     last = replayer.run == len(runs)
@@ -348,8 +381,9 @@ def _replay(trace: dict, build, properties) -> ReplayOutcome:
     if same:
         v = same[0]
         msg = f"reproduced: [{prop}] at step {step}: {v.message}"
-        if runs:
-            msg = f"reproduced after {len(runs)} earlier run(s): [{prop}] at step {step}: {v.message}"
+        if runs or foreign:
+            msg = (f"reproduced after {len(runs) + len(foreign)} earlier run(s): [{prop}] at step "
+                   f"{step}: {v.message}")
     else:
         v = found[0] if found else None
         if v is None:
@@ -363,10 +397,37 @@ def _replay(trace: dict, build, properties) -> ReplayOutcome:
         else:
             msg = f"not reproduced: [{v.property}] at step {v.step} came first: {v.message}"
     out = _retrace(trace, world if last else None, v, replayer.preempts)
-    if runs and last:
-        out["runs"] = [_run_json(r, w, p) for r, w, p in
-                       zip(runs, replayer.worlds[:-1], replayer.all_preempts[:-1])]
+    if (runs or foreign) and last:
+        out["runs"] = foreign_json + [_run_json(r, w, p) for r, w, p in
+                                      zip(runs, replayer.worlds[:-1], replayer.all_preempts[:-1])]
     return ReplayOutcome(bool(same), v, msg, out, world if last else None)
+
+
+def _replay_foreign(runs, props):
+    """Replay ``runs`` (each with a ``program`` of its own), in order, with the same
+    monitors carried from one program to the next.  Returns the properties for the
+    trace's own program (monitors that go on from these runs), what was violated
+    first if anything was (None: nothing), and the runs with their events."""
+    from .monitor import ENGINE_PROPERTIES, resolve
+    names = [p for p in (props or []) if isinstance(p, str) and p in ENGINE_PROPERTIES]
+    if props is None:
+        raise UsageError("a trace whose earlier runs are of other programs replays with its own "
+                         "property only (not --property all)")
+    monitors = [m for m in (resolve(p) for p in props) if m is not None]
+    out = []
+    for k, r in enumerate(runs):
+        replayer = Replay(r["schedule"], _expected(r.get("events"), r["schedule"]))
+        res = explore(resolve_build(r["program"]), scheduler=replayer, properties=monitors + names,
+                      stop_on_violation=True)
+        if res.violations:
+            v = res.violations[0]
+            return monitors + names, (f"[{v.property}] at step {v.step} of earlier run {k + 1} (of "
+                                      f"another program) came first: {v.message}"), out
+        d = _run_json(r, replayer.world, replayer.preempts)
+        d["program"] = r["program"]
+        out.append(d)
+        monitors = [m.carry_over() for m in monitors]
+    return monitors + names, None, out
 
 
 def _expected(events, sched):

@@ -331,6 +331,8 @@ def _trace_json(rec: TraceRecord) -> dict:
     v = rec.violation
     d = {"property": v.property, "message": v.message, "step": v.step, "task": v.task,
          "trace": rec.path, "replay": rec.replay if rec.path is not None else None}
+    if getattr(v, "details", None):
+        d.update(v.details)
     if rec.minimized is not None:
         d["minimized"] = minimize_json(rec.minimized)
     elif rec.note:

@@ -161,6 +161,7 @@ class Session:
         self.shallower = {}                # index in builds -> the depth its violation was found at
         self.budget = None
         self.held = None                   # an interrupt caught while a trace was minimised
+        self.lockdep = None                # one lockdep graph per kernel, across the scenarios
 
     def run(self) -> int:
         plan = self.plan
@@ -333,12 +334,16 @@ class Session:
             run_.shallower = params["depth"]        # a review scenario or the RT pass: depth 1 only
         if fmt.on_rt_pass(self.header, params):
             run_.kernel = "PREEMPT_RT"
+        self._lockdep(index, name, params, result)
         # Persist before anything is said about a violation (style.md lesson 10).
         # Ctrl-C or SIGTERM while a trace is written or minimised (z3 may take
         # seconds) loses nothing: the trace is kept as found, the scenario is
         # reported, and only then does the interrupt stop the check.
         caught = None
         for v in result.violations:
+            if v.no_trace:
+                run_.traces.append(fmt.TraceRecord(v, None, note=f"no trace: {v.no_trace}"))
+                continue
             while True:
                 budget = (None if plan.no_minimize or self.interrupted or caught is not None
                           else _minimize_budget(self.budget.deadline))
@@ -370,6 +375,24 @@ class Session:
                 self.stop_note = f"note: stopped at the first violation (-x); not checked: {', '.join(left)}"
         if caught is not None and not reporting_interrupted:
             raise caught        # the check stops here; the scenarios left are reported interrupted
+
+    def _lockdep(self, index, name, params, result) -> None:
+        """Feed the scenario's lock dependencies to the check's lockdep graph (one per
+        kernel: properties/lockdep_global.py); a cycle they close with another
+        scenario's is a violation of this scenario, the one that closed it.  Not for
+        the Hypothesis search, whose examples are programs of their own."""
+        if self.plan.search == "hypothesis" or not result.states or not isinstance(params, dict):
+            return
+        from properties.lockdep_global import CheckLockdep
+        if self.lockdep is None:
+            self.lockdep = CheckLockdep()
+        b = self.plan.builds[index]
+        kernel = params.get("config", self.plan.config)
+        found = self.lockdep.feed(kernel, name, params.get("cpus"),
+                                  {"loader": PROGRAM_LOADER, "params": params},
+                                  b.build if params == b.params else None, result.states)
+        result.violations.extend(found)
+        result.violation_count += len(found)
 
     def _report_interrupted(self, results: dict) -> None:
         """After Ctrl-C or SIGTERM: the scenarios not reported yet, then those never started."""

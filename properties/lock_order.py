@@ -15,7 +15,10 @@ state rules:
   lock, skips the recursion check and cannot wait, but once held it is a
   ``prev`` for the task's later blocking acquisitions.  ``LockMap``
   annotations count as the kernel's ``rwsem_acquire*`` do: ``acquire`` is a
-  blocking acquisition, ``try_acquire`` a trylock.
+  blocking acquisition, ``try_acquire`` a trylock.  ``local_lock()`` on
+  !PREEMPT_RT is ``preempt_disable()`` plus ``local_lock_acquire()`` of its
+  ``dep_map``: an exclusive blocking acquisition for lockdep (the preempt
+  action carries the lock, :class:`checker.LocalLock`).
 * *Read/write rules*: edges carry lockdep's dependency kinds and only a
   closed *strong* path is a deadlock (see :mod:`.lockdep_graph`).  What is a
   recursive reader is precise: in process context ``read_lock()`` of a
@@ -78,12 +81,18 @@ class Edge:
     action: str           # the acquisition of next, e.g. "acquire(class->lock)"
     after_step: int       # the task's last step before attempting it (-1: none)
     schedule: tuple = ()  # (task, choice) of every step of that run up to after_step
+    # What a reader of a report across scenarios needs (properties/lockdep_global.py):
+    # the kernel functions the task was in when it attempted next, outermost first,
+    # and every lock it held then, oldest first (lockdep's "held locks").
+    chain: tuple = ()
+    held_locks: tuple = ()
 
 
 # A hold in a task's stack: (lock, class key, shared, trylock, step that took it).
 # Tuples, not objects: one is built for every lock step of every execution.
 _LOCK, _KEY, _SHARED, _TRY, _STEP = range(5)
 _ACQUIRE, _TRYLOCK, _RELEASE = A.ACQUIRE, A.TRYLOCK, A.RELEASE
+_PREEMPT_DISABLE, _PREEMPT_ENABLE = A.PREEMPT_DISABLE, A.PREEMPT_ENABLE
 
 
 class LockOrder(Monitor):
@@ -106,6 +115,10 @@ class LockOrder(Monitor):
         self.runs = 0
         self._reported = set()
         self._world = None
+
+    def carry_over(self) -> LockOrder:
+        """The next program's monitor starts from this graph: one boot's lockdep."""
+        return LockOrder(seed=self.graph.copy())
 
     # -- a split search (Monitor.export_state, Monitor.merge) -----------------------
     def export_state(self) -> list:
@@ -144,21 +157,32 @@ class LockOrder(Monitor):
                 raise InternalError(f"lock-order: {t.name} yielded again before its {prev.describe()} ran")
             self._commit(ev, self._held[i])
         op = a.op
-        if op < _ACQUIRE or op > _RELEASE or not a.obj.lockdep:
+        if op > _RELEASE:
+            # local_lock() on !PREEMPT_RT: preempt_disable() and a lockdep
+            # acquisition of its dep_map (checker.objects.LocalLock).
+            if (op != _PREEMPT_DISABLE and op != _PREEMPT_ENABLE) or a.arg2 is None:
+                pend[i] = None
+                return
+            pend[i] = a
+            if op == _PREEMPT_ENABLE or not self._held[i]:
+                return
+            lk, key = a.arg2, (a.arg2.cls, 0)
+        elif op < _ACQUIRE or not a.obj.lockdep:
             pend[i] = None
             return
-        pend[i] = a
-        if op != _ACQUIRE:
-            return
+        else:
+            pend[i] = a
+            if op != _ACQUIRE:
+                return
+            if not self._held[i]:
+                return
+            lk = a.obj
+            key = (lk.cls, a.arg2 or 0)
         stack = self._held[i]
-        if not stack:
-            return
-        lk = a.obj
-        key = (lk.cls, a.arg2 or 0)
         recursive = a.arg and getattr(lk, "recursive_read", False)
         for h in stack:
             if h[_KEY] == key and not (recursive and h[_SHARED]):
-                self._recursive_locking(world, t, a, h, key)
+                self._recursive_locking(world, t, a, lk, h, key)
                 return
         adj = self.graph.adj
         rbit = 1 if recursive else 0
@@ -178,6 +202,12 @@ class LockOrder(Monitor):
         a = ev.action
         op = a.op
         lk = a.obj
+        if op > _RELEASE:       # local_lock()/local_unlock() on !PREEMPT_RT
+            lk = a.arg2
+            if op == _PREEMPT_DISABLE:
+                stack.append((lk, (lk.cls, 0), False, False, ev.index))
+                return
+            op = _RELEASE
         if op == _RELEASE:
             for k in range(len(stack) - 1, -1, -1):
                 if stack[k][0] is lk:
@@ -193,8 +223,9 @@ class LockOrder(Monitor):
         graph = self.graph
         after = len(world.events) - 1
         edge = Edge(class_name(h[_KEY]), class_name(key), KIND_NAMES[kind], self.runs, t.name,
-                    _hold_desc(h), h[_STEP], a.describe(), after,
-                    tuple((e.task, e.choice) for e in world.events))
+                    _hold_desc(h), h[_STEP], _attempt(a), after,
+                    tuple((e.task, e.choice) for e in world.events),
+                    _call_chain(t.gen), tuple(_hold_desc(x) for x in self._held[t.index]))
         cycle = graph.add(h[_KEY], key, kind, edge)
         if cycle is None:
             return
@@ -237,8 +268,7 @@ class LockOrder(Monitor):
         world.report(self.name, "\n".join(lines), task=t.index, steps=sorted(set(steps)),
                      runs=[runs[k] for k in sorted(runs)])
 
-    def _recursive_locking(self, world, t, a, h, key):
-        lk = a.obj
+    def _recursive_locking(self, world, t, a, lk, h, key):
         how = (" for read" if a.arg else " for write") if lk.rw else ""
         hl = h[_LOCK]
         if hl is lk:
@@ -273,6 +303,24 @@ def _freeze(x):
     if isinstance(x, list):
         return tuple(_freeze(y) for y in x)
     return x
+
+
+def _attempt(a) -> str:
+    """``acquire(class->lock)``; ``local_lock(zs_map_area[0].lock)`` for the annotation
+    a !PREEMPT_RT local_lock() carries on its preempt_disable()."""
+    if a.op == _PREEMPT_DISABLE:
+        return f"local_lock({a.arg2.name})"
+    return a.describe()
+
+
+def _call_chain(gen) -> tuple:
+    """The generator functions a task is suspended in, outermost first: the model's
+    kernel functions (``zs_free``, ``free_zspage``, ...), lockdep's "at: function"."""
+    out = []
+    while gen is not None and hasattr(gen, "gi_code"):
+        out.append(gen.gi_code.co_name)
+        gen = gen.gi_yieldfrom
+    return tuple(out)
 
 
 def _hold_desc(h) -> str:

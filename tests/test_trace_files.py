@@ -81,7 +81,7 @@ def _write(tmp_path, data, name="t.json"):
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda t: t.update(format="something-else"), "is not a zsmc trace (format 'something-else'"),
-    (lambda t: t.update(version=3), "version 3; zsmc"),
+    (lambda t: t.update(version=4), "version 4; zsmc"),
     (lambda t: t.update(version=True), "version True; zsmc"),
     (lambda t: t.pop("schedule"), "has no 'schedule' field"),
     (lambda t: t.pop("program"), "has no 'program' field"),

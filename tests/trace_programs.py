@@ -258,8 +258,39 @@ def two_runs(noise: int = 3):
     return build
 
 
+def one_order(order: str = "AB", trylock: bool = False, nested: int = 0, noise: int = 2):
+    """One task takes the lock classes named by ``order`` in that order (``"AB"``: A then
+    B); ``trylock``: the last one is trylocked; ``nested``: its lockdep subclass.  The
+    other order is another program's: a cycle only a graph across programs (the
+    scenarios of one check, properties/lockdep_global.py) has."""
+    def build():
+        locks = {n: SpinLock(n) for n in order}
+        y = Var("y")
+
+        def take():
+            yield label("zs_take_in_order")
+            held = []
+            for k, n in enumerate(order):
+                last = k == len(order) - 1
+                if last and trylock:
+                    if (yield locks[n].try_acquire()):
+                        held.append(locks[n])
+                else:
+                    yield locks[n].acquire(nested=nested if last else 0)
+                    held.append(locks[n])
+            for lk in reversed(held):
+                yield lk.release()
+
+        def chatter():
+            for i in range(noise):
+                yield y.write(i)
+
+        return Program([Task(chatter, "N", 1), Task(take, "T", 0)], name="trace-test:one-order")
+    return build
+
+
 PROGRAMS = {"abba": abba, "lost-update": lost_update, "bank": bank, "locks": locks, "choices": choices,
-            "scaled": scaled, "two-runs": two_runs}
+            "scaled": scaled, "two-runs": two_runs, "one-order": one_order}
 
 
 def load(params: dict):
