@@ -119,6 +119,10 @@ class CheckPlan:
                         for name in rt for c in counts[name])
         builds += tuple(Build(name, *reg.make_build(variant_cls, name, 1, c, **kw))
                         for name in extra for c in counts[name])
+        failing = getattr(reg, "failure_note", None)
+        nomem = failing(variant_cls, names + extra + rt) if failing else None
+        if nomem:
+            note = f"{note}\n{nomem}" if note else nomem
         check_files(dask, out, checkpoint, resume)
         search = search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds))
         if search in ("split", "pooled", "bounded", "auto-bound") and _has_interrupts(builds):
