@@ -191,8 +191,7 @@ class Allocation:
         yield page.ref.write(1)
         yield page.desc.access(write=True)
         page.zsmalloc = True
-        if page not in self.pool.ghost_pages:
-            self.pool.ghost_pages.append(page)
+        self.pool.ghost_pages.append(page)
         return page
 
     def _zpdesc_clear_zsmalloc(self, page):
@@ -244,13 +243,13 @@ class Allocation:
         pages = []
         for i in range(cls.geometry.pages_per_zspage):
             if frames:
-                page = frames[i]        # alloc_zpdesc set its type
+                page = frames[i]        # alloc_zpdesc set its type and follows it
             else:
                 page = new_page(f"{zspage.name}.p{i}")
                 page.zsmalloc = True
+                if self.pool is not None:
+                    self.pool.ghost_pages.append(page)
             pages.append(page)
-            if self.pool is not None and page not in self.pool.ghost_pages:
-                self.pool.ghost_pages.append(page)
         self.init_new_zspage(zspage, pages)
         self.zspage_lock_init(zspage)
         return zspage

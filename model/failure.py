@@ -89,6 +89,10 @@ def _untested(fn, callees: tuple) -> tuple:
         for child in ast.iter_child_nodes(node):
             parents[child] = node
     tests = [n.test for n in ast.walk(tree) if isinstance(n, (ast.If, ast.While, ast.IfExp))]
+    bound = {}      # name -> the lines where it is (re)bound
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            bound.setdefault(n.id, []).append(n.lineno)
     bad = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -103,7 +107,13 @@ def _untested(fn, callees: tuple) -> tuple:
             targets = up.targets if isinstance(up, ast.Assign) else [up.target]
             if len(targets) == 1 and isinstance(targets[0], ast.Name):
                 target = targets[0].id
-        if target is None or not any(_tests(t, target) for t in tests):
+        if target is None:
+            bad.append(node.func.attr)
+            continue
+        # a test of the name after this assignment and before it is bound again
+        start = up.end_lineno
+        end = min((ln for ln in bound.get(target, ()) if ln > start), default=float("inf"))
+        if not any(start < t.lineno <= end and _tests(t, target) for t in tests):
             bad.append(node.func.attr)
     return tuple(dict.fromkeys(bad))
 
