@@ -293,3 +293,24 @@ def test_pages_taken_on_a_failed_path_are_followed(old_style):
     assert any("t.page belongs to no zspage but keeps 1 reference" in p
                for p in pool.end_problems())
     assert inspect.isgeneratorfunction(Upstream.should_fail)
+
+
+def test_the_state_machine_is_not_asked_to_fail_an_allocation(tmp_path):
+    # --scheduler hypothesis takes a scenario's pool, not its failures: refused in one line.
+    res = run("check", "--scheduler", "hypothesis", "--scenario", "malloc-nomem", "--out", tmp_path)
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        ("zsmc: error: --scheduler hypothesis runs the state machine, whose allocations never "
+         "fail; scenario malloc-nomem makes them fail: use dpor, dfs, random or pct")]
+
+
+def test_a_check_says_which_allocation_it_could_not_fail(tmp_path, old_style):
+    path = tmp_path / "old_style.py"
+    path.write_text(textwrap.dedent(_OLD_ALLOC))
+    res = run("check", "--variant", f"{path}:OldStyle", "--scenario", "migrate-nomem", "--scenario",
+              "malloc-nomem", "--cpus", "1", "-q", "--out", tmp_path / "out")
+    # exit 5: its zone branch and its core's failed trylock do not run here, as before
+    assert res.exit_code == 5 and "result: NOT A PASS" in res.stdout, res.stdout
+    assert ("note: allocation failure not injected at handle (zs_malloc does not test what "
+            "cache_alloc_handle returns); zspage (zs_malloc does not test what alloc_zspage "
+            "returns); zpdesc (") in res.stdout
