@@ -95,6 +95,7 @@ class CheckPlan:
         # --scenario X twice: once.
         names = list(dict.fromkeys(scenarios)) or default_scenarios(reg, variant_cls)
         extra = review_added(reg, variant_cls, label, mutation, scenarios, review)
+        extra, nomem_note = state_machine_fails_nothing(reg, scheduler, names, extra)
         rt = rt_pass_added(names, extra, config, memory_model, scheduler)
         props = check_properties(properties)
         check_search(scheduler, preemption_bound, executions, seed,
@@ -119,6 +120,10 @@ class CheckPlan:
                         for name in rt for c in counts[name])
         builds += tuple(Build(name, *reg.make_build(variant_cls, name, 1, c, **kw))
                         for name in extra for c in counts[name])
+        failing = getattr(reg, "failure_note", None)
+        for nomem in (nomem_note, failing(variant_cls, names + extra + rt) if failing else None):
+            if nomem:
+                note = f"{note}\n{nomem}" if note else nomem
         check_files(dask, out, checkpoint, resume)
         search = search_for(scheduler, preemption_bound, jobs, dask, checkpoint, resume, len(builds))
         if search in ("split", "pooled", "bounded", "auto-bound") and _has_interrupts(builds):
@@ -260,6 +265,25 @@ def review_added(reg, variant_cls, label, mutation, scenarios, review) -> list:
     if review is None and not _is_patch(reg, label, mutation):
         return []
     return review_scenarios(reg)
+
+
+def state_machine_fails_nothing(reg, scheduler, names, extra) -> tuple:
+    """``(extra, note)``: the state machine (``--scheduler hypothesis``) takes a scenario's
+    pool, not its allocation failures (model/failure.py), so a named scenario that makes
+    allocations fail is refused, and such review scenarios are left out (said in a note)."""
+    if scheduler != "hypothesis":
+        return extra, None
+    scenarios = getattr(reg, "SCENARIOS", {})
+    failing = [n for n in names if getattr(scenarios.get(n), "alloc_failure", ())]
+    if failing:
+        raise UsageError(f"--scheduler hypothesis runs the state machine, whose allocations never "
+                         f"fail; scenario {failing[0]} makes them fail: use dpor, dfs, random or pct")
+    left = [n for n in extra if getattr(scenarios.get(n), "alloc_failure", ())]
+    if not left:
+        return extra, None
+    note = (f"note: --scheduler hypothesis: review scenario(s) {', '.join(left)} left out (the "
+            f"state machine's allocations never fail)")
+    return [n for n in extra if n not in left], note
 
 
 def rt_pass_added(names, review, config, memory_model, scheduler) -> list:

@@ -256,7 +256,7 @@ def page_reference_problems(pool) -> list:
 def slab_problems(pool) -> list:
     """Every slab object made for the pool, once every task is done (kmemleak's view):
     a handle is freed (``cache_free_handle``, §2.2 step 8) exactly when its client freed
-    it, and a struct zspage (``cache_free_zspage``, §2.2 step 7, §2.6) exactly when the
+    it, or when the ``zs_malloc`` that made it failed (§2.1 step 6), and a struct zspage (``cache_free_zspage``, §2.2 step 7, §2.6) exactly when the
     zspage is no longer live.  A free path that forgets one leaks it: no page, list or
     counter shows that (red team round 5: a ``zs_free`` early return that skipped
     ``cache_free_handle``, an ``__free_zspage`` that left the struct to one of its two
@@ -275,7 +275,9 @@ def slab_problems(pool) -> list:
         if live and not s.obj.alive:
             out.append(f"{what} is in use but its slab object was freed")
         elif not live and s.obj.alive:
-            how = ("no live zspage is it" if is_zspage else "its client freed it")
+            how = ("no live zspage is it" if is_zspage else
+                   "its client freed it" if s.key in pool.ghost_given else
+                   "no client was given it (the zs_malloc that made it failed)")
             out.append(f"{what} leaked: {how}, but it was never returned to its kmem_cache "
                        f"({'cache_free_zspage' if is_zspage else 'cache_free_handle'})")
     return out

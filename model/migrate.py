@@ -167,25 +167,41 @@ class Migration:
         return page.movable
 
     def alloc_migration_target(self):
-        """The core's ``get_new_folio``: a fresh page (refcount 1), not yet zsmalloc's (plain).
-        The pool's ghost list records it for the page-leak end check."""
+        """The core's ``get_new_folio`` callback (``alloc_migration_target``): a fresh page
+        (refcount 1), not yet zsmalloc's (plain).  The pool's ghost list records it for
+        the page-leak end check."""
         self.made += 1
         page = new_page(f"{self.tag}new{self.made}")
         self.pool.ghost_pages.append(page)
         return page
 
+    def get_new_folio(self):
+        """``get_new_folio(src, private)`` as ``migrate_folio_unmap`` calls it (protocol
+        §2.5): the target page, or None when the page allocator fails (fault injection,
+        :meth:`~model.alloc.Allocation.should_fail`)."""
+        if (yield from self.should_fail("newpage")):
+            return None
+        return self.alloc_migration_target()
+
     def migrate_pages(self, page, mode="sync"):
         """mm/migrate.c ``migrate_pages`` for one isolated movable page (protocol §2.5).
 
-        Returns the new page on success, else None.  If only the core's reference
-        is left the page was freed from under it; otherwise lock the page
-        (``MIGRATE_SYNC``: may sleep; ``mode="async"``, ``MIGRATE_ASYNC``: trylock,
-        and on failure free the new page and ``putback_movable_pages``) and the
-        new page; if the page is no longer movable its zspage was freed
-        meanwhile: done.  Else ``zs_page_migrate``; on success drop the old
-        page; on failure free the new page and ``putback_movable_pages``.
+        Returns the new page on success, else None.  No new page (``-ENOMEM``): the
+        page stays on the caller's list, which puts it back
+        (``putback_movable_pages``).  If only the core's reference is left the page
+        was freed from under it; otherwise lock the page (``MIGRATE_SYNC``: may sleep;
+        ``mode="async"``, ``MIGRATE_ASYNC``: trylock, and on failure free the new page
+        and ``putback_movable_pages``) and the new page; if the page is no longer
+        movable its zspage was freed meanwhile: done.  Else ``zs_page_migrate``; on
+        success drop the old page; on failure free the new page and
+        ``putback_movable_pages``.  (6.15's ``migrate_folio_unmap`` tests the refcount
+        before it allocates; the model allocates first, as it always did: the outcome
+        of a freed page is the same, put back or done, it is freed.)
         """
-        newpage = self.alloc_migration_target()
+        newpage = yield from self.get_new_folio()
+        if newpage is None:
+            yield from self.putback_movable_pages(page)
+            return None
         ref = yield page.ref.read()
         if ref == 1:        # "Folio was freed from under us. So we are done."
             # A racing isolate_movable_page may still look (under the page lock):

@@ -247,7 +247,7 @@ class Zone:
                                    "writer_context_locks", "atomic_callers", "decode", "grouping",
                                    "zone", "initial_values"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages",
-                      "ghost_slabs"),
+                      "ghost_slabs", "ghost_given", "may_fail"),
                atomic=("pages_allocated",))
 @dataclass(slots=True, eq=False)
 class Pool:
@@ -300,11 +300,17 @@ class Pool:
     # is, so a harness calling zs_malloc itself is not judged) and each struct zspage (the
     # zspage cache); by identity, in the order made
     ghost_slabs: list = field(default_factory=list)
+    # the allocation sites that may fail (model.failure.SITES): the scenario's, less those
+    # whose callers in the variant do not test the result; set by the build (plain)
+    may_fail: frozenset = frozenset()
+    # the keys of the handles a client was given (track_handle), for the leak check's words
+    ghost_given: set = field(default_factory=set)
 
     def track_handle(self, h) -> None:
         """Follow handle ``h``, which a client now holds, in the checks: its object's value
         (data integrity) and its slab object (the leak check).  Plain (a ghost)."""
         self.ghost_handles[h.key] = h
+        self.ghost_given.add(h.key)
         self.ghost_slabs.append(h)
 
     def class_for(self, size: int) -> SizeClass:

@@ -29,7 +29,7 @@ from checker.config import resolve as resolve_config
 from checker.memory_model import resolve as resolve_memory_model
 from checker.trace import register_loader
 
-from . import hidden_state, variant_files
+from . import failure, hidden_state, variant_files
 from .coverage import names_used
 from .large import LARGE, draws_pool, is_large, large_scenario
 from .scenarios import SCENARIOS, Scenario, build_program
@@ -233,6 +233,12 @@ def cpu_counts(name, cpus: int | None = None) -> list:
     return list(getattr(find_scenario(name), "counts", None) or [None])
 
 
+def failure_note(variant: type, names) -> str | None:
+    """The note of a check whose scenarios ``names`` let allocations fail that ``variant``
+    has no failure path for (:func:`model.failure.failure_note`)."""
+    return failure.failure_note(variant, [SCENARIOS[n] for n in names if n in SCENARIOS])
+
+
 def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None, config=None,
                memory_model=None):
     """``(build, params)``: ``build()`` returns a fresh Program (context: the pool) for
@@ -262,6 +268,8 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
         params["config"] = config.name      # absent on the default: older params stay valid
     if memory_model.weak:
         params["memory_model"] = memory_model.name      # likewise
+    if scen.alloc_failure:      # the allocations that may fail, for this variant (model.failure)
+        params["may_fail"] = sorted(failure.enabled_sites(variant, scen.alloc_failure))
 
     def build():
         return build_program(variant, scen, depth, cpus, config, memory_model)
@@ -343,6 +351,7 @@ __all__ = [
     "build_from_own_params",
     "build_from_params",
     "describe_variant",
+    "failure_note",
     "find_scenario",
     "known_variant",
     "load_variant",

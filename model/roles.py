@@ -19,9 +19,10 @@ Choice values are strings (they go into trace files).
 
 from __future__ import annotations
 
-from checker import choose, label, might_sleep, traced
+from checker import Bug, choose, label, might_sleep, traced
 
-from .pool import ZS_MM_RO, ZS_MM_WO
+from .alloc import IS_ERR_VALUE
+from .pool import ZS_MM_RO, ZS_MM_WO, Handle
 
 OBJECT_SIZE = 2         # a client object: 2 units of data + the 1-unit handle header
 MAX_LIVE = 2            # handles a client keeps at most (bounds malloc branches)
@@ -30,6 +31,17 @@ READER_OPS = ("write", "read")
 
 
 def _clear(v):
+    return False
+
+
+def failed_malloc(h) -> bool:
+    """zram's test of what ``zs_malloc`` returned: True for an error code
+    (``IS_ERR_VALUE``); a handle is False; anything else is no answer zram can take
+    (the kernel's 0, a NULL, is no error code: zram would store through it)."""
+    if IS_ERR_VALUE(h):
+        return True
+    if not isinstance(h, Handle):
+        raise Bug(f"zs_malloc returned {h!r}: neither a handle nor an error code (ERR_PTR)")
     return False
 
 
@@ -55,6 +67,8 @@ def client(zs, depth: int, owned: tuple, api: str, me: str, ops: tuple = CLIENT_
         if verb == "malloc":
             made += 1
             h = yield from zs.zs_malloc(OBJECT_SIZE + 1, f"{me}.h{made}")
+            if failed_malloc(h):      # zram: "if (IS_ERR_VALUE(handle))": nothing stored
+                continue
             live[h.key] = h
             pool.track_handle(h)
             verb, key = "write", h.key

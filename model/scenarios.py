@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from checker import Program, Task
 from checker.config import kernel_config
 
-from . import hidden_state, roles
+from . import failure, hidden_state, roles
 from .coverage import instrumented
 from .pool import Geometry
 
@@ -103,6 +103,9 @@ class Scenario:
     # Size classes after the clients' one, larger, as ``((Geometry, zspage slot lists), ...)``
     # (``pool.size_class[]`` ascends): a pool with several classes, each with its own lock.
     more_classes: tuple = ()
+    # Allocation sites that may fail (model.failure.SITES), for a variant that tests their
+    # results (model.failure.enabled_sites): should_fail() is a choice there.
+    alloc_failure: tuple = ()
 
     @property
     def counts(self) -> tuple:
@@ -145,6 +148,8 @@ class Scenario:
                   "free_work_pending": self.free_work_pending}
         if self.frames:         # absent when 0: older params stay valid
             params["frames"] = self.frames
+        if self.alloc_failure:    # absent when none: older params stay valid
+            params["alloc_failure"] = list(self.alloc_failure)
         if self.more_classes:
             params["more_classes"] = [{"geometry": g.to_json(), "zspages": [list(z) for z in zs]}
                                       for g, zs in self.more_classes]
@@ -303,6 +308,30 @@ SCENARIOS = {s.name: s for s in (
              (TaskSpec("migration", "migration0", 0, targets=("zs2.p0",), mode="async"),
               TaskSpec("migration", "migration1", 1, targets=_ZS2_PAGES)),
              free_work_pending=False, cpu_counts=_BOTH),
+    # Allocation failure (model.failure): review scenarios, run at depth 1 by a patch's check,
+    # where a patch's failure paths run; not default (the built-in versions' failure paths
+    # are the kernel's, and the default set's counts stay what they were).
+    Scenario("malloc-nomem", "two clients allocating and freeing in a full pool while every "
+             "allocation may fail: zs_malloc's -ENOMEM paths (no handle; no struct zspage; no first "
+             "or second page, the pages already taken untyped and freed, the handle freed), "
+             "against the other client's free (section 2.1 steps 2 and 6)", 1, 2,
+             (_client(ops=("malloc", "free")),
+              _client("client1", 1, owns=("c1.b",), ops=("malloc", "free"))),
+             pool=(("c1.b", "c0.a"),), free_work_pending=False, cpu_counts=_BOTH,
+             alloc_failure=("handle", "zspage", "zpdesc"), default=False, review=True),
+    Scenario("malloc-nomem-migrate", "zs_malloc building a zspage from free page frames, "
+             "its second page failing, while migration scans the first frame: the page "
+             "alloc_zspage took and gives back is a frame the scanner may hold (section 2.1 "
+             "step 6, section 2.5)", 1, 2,
+             (_client(ops=("malloc",)), TaskSpec("migration", "migration", 1, targets=_FRAMES)),
+             pool=(("x.b", "c0.a"),), free_work_pending=False, frames=2, cpu_counts=_BOTH,
+             alloc_failure=("zpdesc",), default=False, review=True),
+    Scenario("migrate-nomem", "migration with no new page to be had (get_new_folio fails: "
+             "the core puts the isolated page back, putback_movable_pages and zs_page_putback) "
+             "against a client reading or freeing the only object of the zspage", 1, 2,
+             (_client(ops=("read", "free")), TaskSpec("migration", "migration", 1, targets=_ZS2_PAGES)),
+             pool=(("x.b", None), (None, "c0.a")), free_work_pending=False, cpu_counts=_BOTH,
+             alloc_failure=("newpage",), default=False, review=True),
     _four_roles("mixed-a", 0, 2, 1, 3, "reader and migration on CPU 0, compaction and freer on CPU 1"),
     _four_roles("mixed-b", 0, 1, 2, 3, "reader and compaction on CPU 0, migration and freer on CPU 1"),
     # Red team round 5: a patch that keeps state in zs_page_isolate/zs_page_putback (5.17-6.8's
@@ -328,10 +357,12 @@ def build_program(variant, scenario: Scenario, depth: int, cpus: int, config=Non
     kernel configuration ``config`` (:mod:`checker.config`: None or "default", "rt") and
     memory model ``memory_model`` (:mod:`checker.memory_model`: None or "sc", "ra")."""
     hidden_state.check_build(variant)
+    may_fail = failure.enabled_sites(variant, scenario.alloc_failure)
     variant = instrumented(variant)
     boot = variant(tag="")
     with kernel_config(config):
         pool, handles = scenario.make_pool(boot, cpus)
+    pool.may_fail = may_fail
     pages = {p.name: p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()}
     if pool.zone is not None:
         pages.update((p.name, p) for p in pool.zone.free)

@@ -44,8 +44,10 @@ def checked(*args, out, codes=(0, 3)):
 
 
 def test_the_review_set_is_the_four_roles_and_no_default_scenario_is_in_it():
-    # and, since red team round 5, three migrations of one zspage's pages
-    assert REVIEW == ["mixed-a", "mixed-b", "migrate-neighbours"]
+    # and, since red team round 5, three migrations of one zspage's pages; and the cheap
+    # alloc-failure scenarios first (model/failure.py: a patch's -ENOMEM paths run there)
+    assert REVIEW == ["malloc-nomem", "malloc-nomem-migrate", "migrate-nomem",
+                      "mixed-a", "mixed-b", "migrate-neighbours"]
     assert not set(REVIEW) & set(DEFAULT)
 
 
@@ -65,8 +67,8 @@ def test_a_patch_check_adds_the_review_scenarios_at_depth_1_after_the_default_se
 def test_the_text_report_says_which_scenarios_are_for_review_and_at_what_depth(patch, tmp_path):
     res = run("check", "--variant", patch, "--depth", "2", "--max-executions", "1", "--out", tmp_path)
     assert res.exit_code == 3
-    assert ("  review scenarios, at depth 1 (--quick leaves them out): mixed-a, mixed-b, "
-            "migrate-neighbours") in res.stdout
+    assert ("  review scenarios, at depth 1 (--quick leaves them out): malloc-nomem, "
+            "malloc-nomem-migrate, migrate-nomem, mixed-a, mixed-b, migrate-neighbours") in res.stdout
     assert "scenario mixed-b (2 CPUs) at depth 1: 1 executions" in res.stdout
     scenarios_line = next(ln for ln in res.stdout.splitlines() if ln.startswith("  scenarios: "))
     assert "mixed" not in scenarios_line
@@ -95,7 +97,8 @@ def test_a_named_scenario_is_what_runs(patch, tmp_path):
     assert res.exit_code == 2
     assert res.stderr.strip().splitlines() == [
         "zsmc: error: --review adds the review scenarios to the default set; with --scenario, "
-        "name them too (mixed-a, mixed-b, migrate-neighbours)"]
+        "name them too (malloc-nomem, malloc-nomem-migrate, migrate-nomem, mixed-a, mixed-b, "
+        "migrate-neighbours)"]
 
 
 def test_the_trace_command_of_a_review_scenario_names_the_depth_it_ran_at():
