@@ -22,10 +22,11 @@ every half second, so a split search reports live from its first second.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from multiprocessing.connection import wait
 
-from .errors import InternalError, UsageError, ZsmcError
+from .errors import UsageError, ZsmcError
 from .worker_process import rebuild
 
 PROGRESS_EVERY = 0.5
@@ -92,6 +93,8 @@ class LocalRunner:
         self.queue = []
         self.partial = {}
         self.killed = []            # (i, job) ended without an answer
+        self.died = []              # ((i, job), how): its process died twice (or once while stopping)
+        self.retried = set()        # (i, job index) run again after its process died
         self.thefts = {}            # theft id -> [giver, thief or None]
         self.gifts = []             # thefts given, not yet sent to a thief
 
@@ -190,11 +193,8 @@ class LocalRunner:
         try:
             msg = w.conn.recv()
         except (EOFError, OSError):
-            item = w.item
-            code = w.p.exitcode
-            self._kill(w)
-            where = f"exploring subtree {item[1].index}" if item is not None else "stealing"
-            raise InternalError(f"worker process died (exit code {code}) {where}") from None
+            self._died(w)
+            return None
         kind = msg[0]
         if kind in ("idle", "busy"):
             w.idle = kind == "idle"
@@ -224,6 +224,28 @@ class LocalRunner:
         if kind == "error":
             raise rebuild(payload)
         return i, index, payload
+
+    def _died(self, w) -> None:
+        """``w``'s process ended without an answer: killed (the OOM killer, a user's kill
+        -9), or crashed.  Its subtree runs once more on a new process (a worker's death is
+        rarely the subtree's doing); if that dies too, or the search is stopping, the
+        subtree is not explored and the coordinator says so (incomplete, exit 3), where
+        this once ended the whole check as a zsmc bug (exit 4) with no report.  What it
+        stole is handed back to its givers by :meth:`_kill`; what it gave away is
+        explored again with its subtree."""
+        item = w.item
+        w.p.join(1.0)
+        how = _how_it_ended(w.p.exitcode)
+        self._kill(w)
+        if item is None:
+            return                  # a thief only: its thefts went back to their givers
+        key = (item[0], item[1].index)
+        self.partial.pop(key, None)
+        if key in self.retried or self.stop_event.is_set():
+            self.died.append((item, how))
+        else:
+            self.retried.add(key)
+            self.queue.insert(0, item)
 
     def _overtime(self):
         """Past the deadline: ask for what was found, then kill who does not answer."""
@@ -284,6 +306,17 @@ class LocalRunner:
         for w in list(self.workers):
             w.p.join(0.2 if w.item is None and not w.load else 0)
             self._kill(w)
+
+
+def _how_it_ended(code) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def _reachable(address: str, timeout: float) -> None:
