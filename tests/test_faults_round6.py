@@ -10,6 +10,7 @@ docs/cli.md, "Red team round 6", has the table of attempts, before and after.
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import json
 import os
 import signal
@@ -25,6 +26,10 @@ try:
 except ImportError:  # tests/ on sys.path instead of the rootdir
     import faults as F
 
+pytest_plugins = ["pytester"]
+# The plugin is loaded by its pytest11 entry point once zsmc is installed (tests/test_plugin.py).
+PLUGIN = [] if any(ep.name == "zsmc" for ep in importlib.metadata.entry_points(group="pytest11")) \
+    else ["-p", "pytest_zsmc"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOOD = os.path.join(HERE, "counterexamples", "free-drops-pool-lock-early.json")
 BUG = ("--mutation", "free-drops-pool-lock-early", "--scenario", "read-compact", "--cpus", "2")
@@ -267,3 +272,77 @@ def test_a_path_the_output_cannot_encode_is_printed_escaped(cmd, encoding, tmp_p
     # the path, escaped (click itself writes UTF-8 where the stream says ASCII)
     out = res.stdout.decode("utf-8", "replace")
     assert "\\u4e2d" in out or "中" in out
+
+
+# -------------------------------------------------------------------- 6. state left by an earlier run in the same process
+SERIES = """
+import r6_series_helper
+from model import Upstream
+
+class V(Upstream):
+    '''zs_free, then whatever the helper next to this file does'''
+    def zs_free(self, handle):
+        yield from Upstream.zs_free(self, handle)
+        r6_series_helper.after_free()
+"""
+GOOD_HELPER = "def after_free():\n    pass\n"
+BROKEN_HELPER = "from checker import Bug\n\ndef after_free():\n    raise Bug('broken by the helper')\n"
+
+
+def _series(tmp_path, *revisions):
+    """One folder per revision, each with patch.py and its own r6_series_helper.py."""
+    out = []
+    for name, broken in revisions:
+        d = tmp_path / name
+        d.mkdir()
+        _write(d / "r6_series_helper.py", BROKEN_HELPER if broken else GOOD_HELPER)
+        out.append(_write(d / "patch.py", SERIES))
+    return out
+
+
+def _check(patch, tmp_path):
+    return F.run("check", "--variant", f"{patch}:V", "--scenario", "malloc-free", "--cpus", "1", "--quick",
+                 "--no-minimize", "--out", tmp_path / "out", "-q").exit_code
+
+
+@pytest.mark.parametrize("order", [(False, True), (True, False)], ids=["good-then-broken", "broken-then-good"])
+def test_revisions_of_a_series_each_run_their_own_helpers(order, tmp_path):
+    # Before: in one process (the pytest plugin, a script), the second revision's
+    # `import r6_series_helper` got the first revision's module: a broken revision
+    # passed (exit 0) after a good one, a good one failed after a broken one.
+    a, b = _series(tmp_path, ("rev1", order[0]), ("rev2", order[1]))
+    assert _check(a, tmp_path) == (1 if order[0] else 0)
+    assert _check(b, tmp_path) == (1 if order[1] else 0)
+    assert _check(a, tmp_path) == (1 if order[0] else 0)       # and back
+
+
+def test_an_edited_helper_is_read_again(tmp_path):
+    # Before: an unchanged patch.py was taken from the cache with its helper as first imported.
+    [patch] = _series(tmp_path, ("rev1", False))
+    helper = tmp_path / "rev1" / "r6_series_helper.py"
+    assert _check(patch, tmp_path) == 0
+    helper.write_text(BROKEN_HELPER)
+    assert _check(patch, tmp_path) == 1
+    helper.write_text(GOOD_HELPER)
+    assert _check(patch, tmp_path) == 0
+
+
+def test_the_plugin_replays_the_collected_trace_whatever_the_working_directory(pytester):
+    # Before: a counterexample item read the file at its path relative to where pytest
+    # was invoked, from the working directory of the moment: after a test that changed
+    # directory, another project's file of that name (here one of version 9).
+    root = pytester.path
+    good = Path(GOOD).read_text(encoding="utf-8")
+    (root / "tests" / "counterexamples").mkdir(parents=True)
+    (root / "tests" / "counterexamples" / "bug.json").write_text(good)
+    other = root / "elsewhere"
+    (other / "tests" / "counterexamples").mkdir(parents=True)
+    (other / "tests" / "counterexamples" / "bug.json").write_text(json.dumps(dict(json.loads(good), version=9)))
+    (root / "test_a_chdir.py").write_text(
+        f"import os\ndef test_moves():\n    os.chdir({str(other)!r})\n")
+    (root / "pytest.ini").write_text("[pytest]\n")
+    res = pytester.runpytest_subprocess(*PLUGIN, "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-v",
+                                        "--rootdir", str(root), str(root))
+    out = res.stdout.str()
+    assert "test_a_chdir.py::test_moves PASSED" in out
+    assert "bug.json::replay PASSED" in out, out[-3000:]
