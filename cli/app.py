@@ -183,7 +183,7 @@ def main():
 
     Exit codes: 0 pass, 1 violation, 2 bad usage or input, 3 incomplete (a
     budget ran out: not verified), 4 internal error, 5 not a pass (the code a
-    variant changes never ran), 130/143 interrupted.
+    variant changes never ran), 130/143/129 interrupted (Ctrl-C, SIGTERM, SIGHUP).
     """
 
 
