@@ -21,6 +21,7 @@ every half second, so a split search reports live from its first second.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -112,8 +113,8 @@ class LocalRunner:
         return w
 
     def _assign(self):
-        for w in self.workers:
-            if self.queue and w.item is None and w.load == 0 and w.idle:
+        for w in list(self.workers):
+            if self.queue and w.item is None and w.load == 0 and w.idle and w in self.workers:
                 self._send(w, self.queue.pop(0))
         while self.queue and len(self.workers) < self.nproc:
             self._send(self._spawn(), self.queue.pop(0))
@@ -124,7 +125,7 @@ class LocalRunner:
         i, job = item
         w.item = item
         w.idle = False
-        w.conn.send(("job", i, job, self.deadline))
+        self._post(w, ("job", i, job, self.deadline))
 
     def _balance(self):
         """Idle workers get the branches given, or ask a busy worker for one."""
@@ -135,6 +136,8 @@ class LocalRunner:
         for w in idle:
             if not self.gifts:
                 break
+            if w not in self.workers:
+                continue            # died while an earlier message was sent
             theft = self.gifts.pop(0)
             entry = self.thefts.get(theft.id)
             if entry is None:
@@ -142,14 +145,16 @@ class LocalRunner:
             entry[1] = w
             w.idle = False
             w.load += 1
-            w.conn.send(("theft", theft, self.deadline))
+            self._post(w, ("theft", theft, self.deadline))
         wanted = sum(1 for w in self.workers if w.idle) - sum(1 for w in self.workers if w.asked)
-        for w in self.workers:
+        for w in list(self.workers):
             if wanted <= 0:
                 break
+            if w not in self.workers:
+                continue
             if not w.idle and not w.asked and (w.item is not None or w.load) and now - w.dry > 0.05:
                 w.asked = True
-                w.conn.send(("steal",))
+                self._post(w, ("steal",))
                 wanted -= 1
 
     def _kill(self, w):
@@ -162,7 +167,8 @@ class LocalRunner:
         from .schedulers.steal import Outcome
         for tid, (giver, thief) in list(self.thefts.items()):
             if thief is w and giver in self.workers:
-                giver.conn.send(("outcome", tid, Outcome("poisoned")))     # it explores it itself
+                with contextlib.suppress(OSError):     # a dead giver is found by its own EOF
+                    giver.conn.send(("outcome", tid, Outcome("poisoned")))     # it explores it itself
             if thief is w or giver is w:
                 del self.thefts[tid]
         self.gifts = [t for t in self.gifts if t.id in self.thefts]
@@ -213,7 +219,7 @@ class LocalRunner:
             w.load -= 1
             entry = self.thefts.pop(tid, None)
             if entry is not None and entry[0] in self.workers:
-                entry[0].conn.send(("outcome", tid, out if err is None else ("error", err)))
+                self._post(entry[0], ("outcome", tid, out if err is None else ("error", err)))
             return None
         _, i, index, payload = msg
         if kind == "progress":
@@ -224,6 +230,15 @@ class LocalRunner:
         if kind == "error":
             raise rebuild(payload)
         return i, index, payload
+
+    def _post(self, w, msg) -> None:
+        """Send ``msg`` to ``w``; a worker that died meanwhile is handled as one (the
+        broken pipe was taken for zsmc's own output failing: exit 2)."""
+        try:
+            w.conn.send(msg)
+        except OSError:
+            if w in self.workers:
+                self._died(w)
 
     def _died(self, w) -> None:
         """``w``'s process ended without an answer: killed (the OOM killer, a user's kill
@@ -242,7 +257,7 @@ class LocalRunner:
         key = (item[0], item[1].index)
         self.partial.pop(key, None)
         if key in self.retried or self.stop_event.is_set():
-            self.died.append((item, how))
+            self.died.append((item, f"twice, {how}" if key in self.retried else how))
         else:
             self.retried.add(key)
             self.queue.insert(0, item)

@@ -161,7 +161,7 @@ def test_a_subtree_whose_worker_always_dies_is_incomplete_not_an_internal_bug(tm
     doc = json.loads(res.stdout)
     assert doc["status"] == "incomplete"
     [scen] = doc["scenarios"]
-    assert not scen["complete"] and "its worker process died twice, killed by SIGKILL" in scen["reason"]
+    assert not scen["complete"] and "its worker process died (twice, killed by SIGKILL)" in scen["reason"]
     assert "internal bug" not in res.stderr
 
 
