@@ -365,11 +365,14 @@ class TraceItem(pytest.Item):
         importlib.import_module("model.registry")       # registers the model's trace loader
         shown = self._shown_path()
         try:
-            trace = load_trace(shown if os.path.exists(shown) else str(self.path))
+            # The collected file itself, whatever the working directory is now (a test
+            # before this one may have changed it): its path relative to where pytest was
+            # invoked named another file, or none, from elsewhere.  Messages show it short.
+            trace = load_trace(str(self.path))
             _name_project_variant(trace, str(self.path), str(self.config.rootpath))
             out = replay(trace)
         except UsageError as exc:
-            raise TraceFailure(str(exc)) from None
+            raise TraceFailure(str(exc).replace(str(self.path), shown)) from None
         viol = trace["violation"]
         if trace["expect"] == "violation" and not out.reproduced:
             raise TraceFailure(

@@ -197,11 +197,51 @@ def clear_interrupt() -> None:
     _pending[0] = None
 
 
+# The signals that stop a check as Ctrl-C does (SIGINT raises KeyboardInterrupt itself):
+# SIGTERM (kill, a CI timeout) and SIGHUP (the terminal closed; not when it was ignored
+# at start, as nohup does). Each is exit 128 + its number, and the report says interrupted.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _install(on_signal) -> dict:
+    """``on_signal`` for each of STOP_SIGNALS not ignored; the handlers it replaced."""
+    previous = {}
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, on_signal)
+    return previous
+
+
+def _restore(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def stop_signals_interrupt():
+    """While active (a whole ``zsmc`` command, from before its arguments are read),
+    SIGTERM and SIGHUP raise :class:`Interrupted` as Ctrl-C raises KeyboardInterrupt:
+    before :func:`sigterm_interrupts` took over they killed zsmc silently (no line,
+    no JSON document) where Ctrl-C was one line and exit 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum, frame):
+        raise Interrupted(signum)
+
+    previous = _install(on_signal)
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
 @contextmanager
 def sigterm_interrupts():
-    """While active, SIGTERM raises :class:`Interrupted` like Ctrl-C raises
-    KeyboardInterrupt, and either signal is remembered until acted on, so that
-    an interrupt raised where Python drops exceptions still stops the search."""
+    """While active, SIGTERM and SIGHUP (STOP_SIGNALS) raise :class:`Interrupted` like
+    Ctrl-C raises KeyboardInterrupt, and each signal is remembered until acted on, so
+    that an interrupt raised where Python drops exceptions still stops the search."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -223,7 +263,7 @@ def sigterm_interrupts():
 
     previous_hook = sys.unraisablehook
     sys.unraisablehook = on_unraisable
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous = _install(on_signal)
     previous_int = signal.getsignal(signal.SIGINT)
     ours_int = previous_int is signal.default_int_handler
     if ours_int:
@@ -232,7 +272,7 @@ def sigterm_interrupts():
         yield
     finally:
         sys.unraisablehook = previous_hook
-        signal.signal(signal.SIGTERM, previous)
+        _restore(previous)
         if ours_int:
             signal.signal(signal.SIGINT, previous_int)
         _pending[0] = None

@@ -259,6 +259,8 @@ class _Search:
                 self._finished(runner, i, index, out)
             for i, job in runner.killed:
                 self.skipped[i][job.index] = "time limit reached (its process did not answer)"
+            for (i, job), how in getattr(runner, "died", ()):
+                self.skipped[i][job.index] = f"its worker process died ({how})"
         except KeyboardInterrupt as exc:
             self.interrupted = signal_of(exc)
             if isinstance(exc, SearchInterrupted) and isinstance(exc.result, tuple):

@@ -30,7 +30,7 @@ def check_trace(trace, where: str = "trace") -> None:
         fmt = trace.get("format") if isinstance(trace, dict) else type(trace).__name__
         raise UsageError(f"{where} is not a zsmc trace (format {fmt!r}, expected {FORMAT!r})")
     v = trace.get("version")
-    if v not in READS or isinstance(v, bool):
+    if not _int(v) or v not in READS:        # not true, not 2.0: the integer a writer writes
         raise UsageError(f"{where} is a zsmc trace of version {v!r}; zsmc {_version()} reads "
                          f"versions {', '.join(map(str, READS))} (re-record it with this zsmc)")
     for k in REQUIRED:
@@ -41,7 +41,7 @@ def check_trace(trace, where: str = "trace") -> None:
         raise UsageError(f"{where}: 'expect' must be one of {list(EXPECTS)}, got {trace['expect']!r}")
     viol = trace["violation"]
     if (not isinstance(viol, dict) or not isinstance(viol.get("property"), str)
-            or not isinstance(viol.get("step"), int)):
+            or not _int(viol.get("step"))):
         raise UsageError(f"{where}: 'violation' needs a string 'property' and an integer 'step'")
     if not _schedule_ok(trace["schedule"]):
         raise UsageError(f"{where}: 'schedule' must be a list of [task index, choice] pairs")

@@ -174,10 +174,11 @@ class ProcessBroker:
 
 def worker(conn, run, steal, stop_event, parent, others):
     """A forked worker's body (``run``: a subtree, ``steal``: a theft)."""
-    # Ctrl-C and SIGTERM reach the whole process group; the coordinator handles
+    # Ctrl-C, SIGTERM and SIGHUP reach the whole process group; the coordinator handles
     # them and asks the workers for what they found (it kills them with SIGKILL).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for c in others:        # the other workers' pipes, inherited by the fork
         c.close()
     broker = ProcessBroker(conn, run, steal, Stop(stop_event, parent))

@@ -21,11 +21,13 @@ every half second, so a split search reports live from its first second.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
 from multiprocessing.connection import wait
 
-from .errors import InternalError, UsageError, ZsmcError
+from .errors import UsageError, ZsmcError
 from .worker_process import rebuild
 
 PROGRESS_EVERY = 0.5
@@ -92,6 +94,8 @@ class LocalRunner:
         self.queue = []
         self.partial = {}
         self.killed = []            # (i, job) ended without an answer
+        self.died = []              # ((i, job), how): its process died twice (or once while stopping)
+        self.retried = set()        # (i, job index) run again after its process died
         self.thefts = {}            # theft id -> [giver, thief or None]
         self.gifts = []             # thefts given, not yet sent to a thief
 
@@ -109,8 +113,8 @@ class LocalRunner:
         return w
 
     def _assign(self):
-        for w in self.workers:
-            if self.queue and w.item is None and w.load == 0 and w.idle:
+        for w in list(self.workers):
+            if self.queue and w.item is None and w.load == 0 and w.idle and w in self.workers:
                 self._send(w, self.queue.pop(0))
         while self.queue and len(self.workers) < self.nproc:
             self._send(self._spawn(), self.queue.pop(0))
@@ -121,7 +125,7 @@ class LocalRunner:
         i, job = item
         w.item = item
         w.idle = False
-        w.conn.send(("job", i, job, self.deadline))
+        self._post(w, ("job", i, job, self.deadline))
 
     def _balance(self):
         """Idle workers get the branches given, or ask a busy worker for one."""
@@ -132,6 +136,8 @@ class LocalRunner:
         for w in idle:
             if not self.gifts:
                 break
+            if w not in self.workers:
+                continue            # died while an earlier message was sent
             theft = self.gifts.pop(0)
             entry = self.thefts.get(theft.id)
             if entry is None:
@@ -139,14 +145,16 @@ class LocalRunner:
             entry[1] = w
             w.idle = False
             w.load += 1
-            w.conn.send(("theft", theft, self.deadline))
+            self._post(w, ("theft", theft, self.deadline))
         wanted = sum(1 for w in self.workers if w.idle) - sum(1 for w in self.workers if w.asked)
-        for w in self.workers:
+        for w in list(self.workers):
             if wanted <= 0:
                 break
+            if w not in self.workers:
+                continue
             if not w.idle and not w.asked and (w.item is not None or w.load) and now - w.dry > 0.05:
                 w.asked = True
-                w.conn.send(("steal",))
+                self._post(w, ("steal",))
                 wanted -= 1
 
     def _kill(self, w):
@@ -159,7 +167,8 @@ class LocalRunner:
         from .schedulers.steal import Outcome
         for tid, (giver, thief) in list(self.thefts.items()):
             if thief is w and giver in self.workers:
-                giver.conn.send(("outcome", tid, Outcome("poisoned")))     # it explores it itself
+                with contextlib.suppress(OSError):     # a dead giver is found by its own EOF
+                    giver.conn.send(("outcome", tid, Outcome("poisoned")))     # it explores it itself
             if thief is w or giver is w:
                 del self.thefts[tid]
         self.gifts = [t for t in self.gifts if t.id in self.thefts]
@@ -190,11 +199,8 @@ class LocalRunner:
         try:
             msg = w.conn.recv()
         except (EOFError, OSError):
-            item = w.item
-            code = w.p.exitcode
-            self._kill(w)
-            where = f"exploring subtree {item[1].index}" if item is not None else "stealing"
-            raise InternalError(f"worker process died (exit code {code}) {where}") from None
+            self._died(w)
+            return None
         kind = msg[0]
         if kind in ("idle", "busy"):
             w.idle = kind == "idle"
@@ -213,7 +219,7 @@ class LocalRunner:
             w.load -= 1
             entry = self.thefts.pop(tid, None)
             if entry is not None and entry[0] in self.workers:
-                entry[0].conn.send(("outcome", tid, out if err is None else ("error", err)))
+                self._post(entry[0], ("outcome", tid, out if err is None else ("error", err)))
             return None
         _, i, index, payload = msg
         if kind == "progress":
@@ -224,6 +230,37 @@ class LocalRunner:
         if kind == "error":
             raise rebuild(payload)
         return i, index, payload
+
+    def _post(self, w, msg) -> None:
+        """Send ``msg`` to ``w``; a worker that died meanwhile is handled as one (the
+        broken pipe was taken for zsmc's own output failing: exit 2)."""
+        try:
+            w.conn.send(msg)
+        except OSError:
+            if w in self.workers:
+                self._died(w)
+
+    def _died(self, w) -> None:
+        """``w``'s process ended without an answer: killed (the OOM killer, a user's kill
+        -9), or crashed.  Its subtree runs once more on a new process (a worker's death is
+        rarely the subtree's doing); if that dies too, or the search is stopping, the
+        subtree is not explored and the coordinator says so (incomplete, exit 3), where
+        this once ended the whole check as a zsmc bug (exit 4) with no report.  What it
+        stole is handed back to its givers by :meth:`_kill`; what it gave away is
+        explored again with its subtree."""
+        item = w.item
+        w.p.join(1.0)
+        how = _how_it_ended(w.p.exitcode)
+        self._kill(w)
+        if item is None:
+            return                  # a thief only: its thefts went back to their givers
+        key = (item[0], item[1].index)
+        self.partial.pop(key, None)
+        if key in self.retried or self.stop_event.is_set():
+            self.died.append((item, f"twice, {how}" if key in self.retried else how))
+        else:
+            self.retried.add(key)
+            self.queue.insert(0, item)
 
     def _overtime(self):
         """Past the deadline: ask for what was found, then kill who does not answer."""
@@ -284,6 +321,17 @@ class LocalRunner:
         for w in list(self.workers):
             w.p.join(0.2 if w.item is None and not w.load else 0)
             self._kill(w)
+
+
+def _how_it_ended(code) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def _reachable(address: str, timeout: float) -> None:

@@ -32,13 +32,41 @@ Exit codes (docs/cli.md):
 4     a bug in zsmc itself (one line; ``ZSMC_DEBUG=1`` shows the traceback)
 5     not a pass: explored completely without violation, but a function the
       variant or mutation changes never ran, so the check says nothing about it
-130   interrupted by Ctrl-C (143: by SIGTERM) before a violation was found;
+130   interrupted by Ctrl-C (143: by SIGTERM, 129: by SIGHUP) before a violation was found;
       what was found is still reported (docs/cli.md, "Interrupted runs")
 ====  ======================================================================
 """
 
 from __future__ import annotations
 
-from .app import main
+import os as _os
+import signal as _signal
+
+
+def _starting(signum, frame):
+    # Not an exception: raised inside the imports, Python may wrap it (a RuntimeError out of
+    # a dataclass's __set_name__).  Nothing is written yet, so there is nothing to finish.
+    try:
+        _os.write(2, b"zsmc: error: interrupted: nothing verified\n")
+    finally:
+        _os._exit(128 + signum)
+
+
+# Ctrl-C, SIGTERM or SIGHUP while zsmc starts (its imports take a few tenths of a second):
+# one line and 128 + the signal, as later, not a traceback and exit 1 (a "violation" to a
+# script) nor a silent death.  The handlers are put back once the imports are done
+# (cli.app's main installs its own), so importing cli changes nothing for a library user.
+_before = {}
+try:
+    for _sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        if _signal.getsignal(_sig) in (_signal.SIG_DFL, _signal.default_int_handler):
+            _before[_sig] = _signal.signal(_sig, _starting)
+except ValueError:          # imported outside the main thread: no handlers to set
+    pass
+try:
+    from .app import main
+finally:
+    for _sig, _handler in _before.items():
+        _signal.signal(_sig, _handler)
 
 __all__ = ["main"]

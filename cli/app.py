@@ -16,6 +16,7 @@ import sys
 import click
 
 from checker import __version__
+from checker.budget import signal_of, stop_signals_interrupt
 from checker.errors import InternalError, OsExitCalled, UsageError, ZsmcError
 
 from . import format as fmt
@@ -36,17 +37,19 @@ class Zsmc(click.Group):
         if os.environ.get(complete_var or "_ZSMC_COMPLETE"):
             # Shell completion: click prints the script or the words and exits itself.
             return super().main(args, prog_name or "zsmc", complete_var, standalone_mode, **extra)
+        _tolerant_std_streams()
         if not _hold_closed_std_fds():
             _error("cannot write the output: stdout is closed")
             if standalone_mode:
                 sys.exit(EXIT_USAGE)
             return EXIT_USAGE
         try:
-            rv = super().main(args, prog_name or "zsmc", complete_var, standalone_mode=False, **extra)
+            with stop_signals_interrupt():
+                rv = super().main(args, prog_name or "zsmc", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else EXIT_PASS
-        except click.exceptions.Abort:
+        except (click.exceptions.Abort, KeyboardInterrupt) as exc:
             _error("interrupted: nothing verified")
-            code = EXIT_INTERRUPTED
+            code = 128 + int(signal_of(exc.__cause__ or exc))     # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
         except click.ClickException as exc:
             _error(exc.format_message())
             code = EXIT_USAGE
@@ -127,6 +130,18 @@ def _hold_closed_std_fds() -> bool:
     return 1 not in closed
 
 
+def _tolerant_std_streams() -> None:
+    """A character stdout or stderr cannot encode (a path or a variant's label in CJK on
+    an ISO-8859-1 locale, ``PYTHONIOENCODING=ascii``) is printed escaped, ``\\u4e2d``:
+    it made the report fail after the whole search, as a zsmc bug (exit 4)."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (OSError, ValueError):       # closed, or not a reconfigurable stream
+                pass
+
+
 def _error(message: str) -> None:
     # One line whatever the message: a multi-line model error is folded.
     line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
@@ -168,7 +183,7 @@ def main():
 
     Exit codes: 0 pass, 1 violation, 2 bad usage or input, 3 incomplete (a
     budget ran out: not verified), 4 internal error, 5 not a pass (the code a
-    variant changes never ran), 130/143 interrupted.
+    variant changes never ran), 130/143/129 interrupted (Ctrl-C, SIGTERM, SIGHUP).
     """
 
 

@@ -92,7 +92,8 @@ def check(**options):
     found, marked interrupted (exit 130 or 143, or 1 if a violation was found).
     """
     from .plan import CheckPlan
-    from .session import model_cannot_exit, model_output_to_stderr, run
-    # A variant's prints must not corrupt the report, nor its os._exit() end the check unseen.
-    with model_output_to_stderr() as out, model_cannot_exit():
+    from .session import model_cannot_exit, model_cannot_fork, model_output_to_stderr, run
+    # A variant's prints must not corrupt the report, nor its os._exit() end the check unseen,
+    # nor its os.fork() run the search twice.
+    with model_output_to_stderr() as out, model_cannot_exit(), model_cannot_fork():
         return run(CheckPlan.from_options(**options), out)

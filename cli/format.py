@@ -52,7 +52,7 @@ class ScenarioRun:
     kernel: str | None = None         # "PREEMPT_RT" for a run of a !RT check's RT pass
 
 
-EXIT_INTERRUPTED = {2: 130, 15: 143}    # SIGINT, SIGTERM: 128 + the signal, the shell's convention
+EXIT_INTERRUPTED = {2: 130, 15: 143, 1: 129}    # SIGINT, SIGTERM, SIGHUP: 128 + the signal, the shell's convention
 
 
 EXIT_VACUOUS = 5                        # not a pass: the changed code never ran
@@ -73,7 +73,8 @@ def exit_code(runs, interrupted=None, unrun=()) -> int:
     return 0
 
 
-STATUS = {0: "pass", 1: "violation", 3: "incomplete", 5: "not a pass", 130: "interrupted", 143: "interrupted"}
+STATUS = {0: "pass", 1: "violation", 3: "incomplete", 5: "not a pass", 130: "interrupted", 143: "interrupted",
+          129: "interrupted"}
 
 
 # --------------------------------------------------------------------------- text
@@ -150,7 +151,7 @@ def check_footer(runs, code: int) -> str:
         found = sum(len(r.result.violations) for r in runs)
         hit = sum(1 for r in runs if r.result.violations)
         return f"result: VIOLATION ({found} violation(s) in {hit} of {n} scenario(s))"
-    if code in (130, 143):
+    if code in (129, 130, 143):
         done = [r.name for r in runs if r.result.complete]
         return (f"result: interrupted, not verified ({len(done)} of {n} scenario(s) explored completely"
                 f"{': ' + ', '.join(done) if done else ''}; no violation in what was explored)")

@@ -94,9 +94,76 @@ def model_cannot_exit():
         os._exit = real
 
 
-def _under(codes) -> bool:
+class ModelForked(RuntimeError):
+    """What ``os.fork`` raises under a model's code while ``zsmc check`` runs (a
+    ModelError naming the task, exit 2)."""
+
+
+_FORK_GUARD = []        # the model's code objects while a check runs (model_cannot_fork)
+_FORKED = []            # a fork under the model's code that os.fork's patch did not see
+
+
+def _forked_child() -> None:
+    # os.register_at_fork's child hook: a fork the patched os.fork did not see (posix.fork,
+    # os.fork bound before the check) under a model's code ends the child at once, before
+    # it runs the rest of the search and prints a second report; the parent says so.
+    if _FORK_GUARD and _under(_FORK_GUARD[-1], depth=1):
+        import posix
+        posix._exit(70)
+
+
+def _forked_parent() -> None:
+    if _FORK_GUARD and _under(_FORK_GUARD[-1], depth=1):
+        _FORKED.append(True)
+
+
+def check_no_fork() -> None:
+    """A ModelError if the model forked behind os.fork's back (a scenario's result is
+    then reported by nobody: the check ends, exit 2)."""
+    from checker.errors import ModelError
+    if _FORKED:
+        _FORKED.clear()
+        raise ModelError("the model called fork() (posix.fork or a saved os.fork): a task's code "
+                         "must not fork (the child would run the rest of the search)")
+
+
+@contextlib.contextmanager
+def model_cannot_fork():
+    """While the check runs, ``os.fork``/``os.forkpty`` under a task's step or a program's
+    build raise :class:`ModelForked` (a ModelError, exit 2).  A variant forking in a step
+    had each child go on exploring and fork again: processes without end, several JSON
+    documents on stdout, and the machine's memory.  The split search's own workers are
+    forked elsewhere, and stay allowed."""
+    from checker.explore import _build
+    from checker.world import World
+    model = {World._resume.__code__, _build.__code__}
+    real = {name: getattr(os, name) for name in ("fork", "forkpty") if hasattr(os, name)}
+
+    def guarded(name):
+        def call(*args, **kwargs):
+            if _under(model):
+                raise ModelForked(f"os.{name}() called by the model: a task's code must not fork "
+                                  "(the child would run the rest of the search)")
+            return real[name](*args, **kwargs)
+        return call
+
+    if not _FORK_GUARD and not getattr(model_cannot_fork, "hooked", False):
+        os.register_at_fork(after_in_child=_forked_child, after_in_parent=_forked_parent)
+        model_cannot_fork.hooked = True
+    _FORK_GUARD.append(model)
+    for name in real:
+        setattr(os, name, guarded(name))
+    try:
+        yield
+    finally:
+        for name, fn in real.items():
+            setattr(os, name, fn)
+        _FORK_GUARD.pop()
+
+
+def _under(codes, depth: int = 2) -> bool:
     """Whether one of the functions whose code objects are ``codes`` is on the stack."""
-    f = sys._getframe(2)
+    f = sys._getframe(depth)
     while f is not None:
         if f.f_code in codes:
             return True
@@ -324,6 +391,7 @@ class Session:
         return next((i for i in range(n) if i not in results), n - 1)
 
     def _report(self, index: int, result) -> None:
+        check_no_fork()
         plan = self.plan
         reporting_interrupted = self.interrupted is not None
         name, _, params = plan.builds[index]

@@ -28,6 +28,11 @@ import sys
 from checker import UsageError
 
 _RECORDS: dict = {}      # module object -> record of what was loaded
+# Modules a variant file imported from its own folder (``import common``): name ->
+# (real path, SHA-256 when imported).  Not zsmc's own packages, which a file at the
+# project's root may import for the first time.
+_SIBLINGS: dict = {}
+_OWN = ("checker", "model", "properties", "cli", "pytest_zsmc")
 
 
 def is_path(where: str) -> bool:
@@ -48,13 +53,20 @@ def load_file(path: str):
     folder = os.path.dirname(full)
     modname = "zsmc_variant_" + hashlib.sha1(full.encode()).hexdigest()[:12]
     old = sys.modules.get(modname)
-    if old is not None and _RECORDS.get(old, {}).get("sha256") == sha256(full):
-        return old          # loaded before in this process, and unchanged since
+    rec = _RECORDS.get(old, {}) if old is not None else {}
+    if old is not None and rec.get("sha256") == sha256(full) and _unchanged(rec.get("imports"), folder):
+        return old          # loaded before in this process, and unchanged since (helpers too)
     spec = importlib.util.spec_from_file_location(modname, full)
     if spec is None or spec.loader is None:
         raise UsageError(f"variant file {path} is not a Python module")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    # This file's folder first, and no helper another folder's variant (or an older
+    # version of this folder's) imported under the same name: in one process (the pytest
+    # plugin, a script), rev2/patch.py's `import common` got rev1/common.py, a cached
+    # module, and rev2 was checked with rev1's helpers (a broken revision passed).
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    _forget_stale_siblings(folder)
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
     before = set(sys.modules)
@@ -62,6 +74,34 @@ def load_file(path: str):
     _RECORDS[module] = {"path": full, "sha256": sha256(full),
                         "imports": _siblings(folder, before)}
     return module
+
+
+def _unchanged(imports, folder: str) -> bool:
+    """Whether each helper a loaded variant imported from ``folder`` is still as it was."""
+    for rel, digest in (imports or {}).items():
+        f = os.path.join(folder, rel)
+        if not os.path.isfile(f) or sha256(f) != digest:
+            return False
+    return True
+
+
+def _forget_stale_siblings(folder: str) -> None:
+    """Drop from ``sys.modules`` the helpers variant files imported that ``folder``'s
+    variant must not reuse: those of another folder, and those changed since."""
+    for name, (path, digest) in list(_SIBLINGS.items()):
+        mod = sys.modules.get(name)
+        if mod is None or _real_file(mod) != path:
+            del _SIBLINGS[name]             # gone, or replaced by someone else: not ours
+            continue
+        inside = os.path.dirname(path) == folder or path.startswith(folder + os.sep)
+        if not inside or not os.path.isfile(path) or sha256(path) != digest:
+            del sys.modules[name]
+            del _SIBLINGS[name]
+
+
+def _real_file(module):
+    f = getattr(module, "__file__", None)
+    return os.path.realpath(f) if isinstance(f, str) else None
 
 
 def load_module(name: str):
@@ -122,6 +162,8 @@ def _siblings(folder: str, before: set) -> dict:
             rel = os.path.relpath(f, folder)
             if rel.endswith(".py") and os.path.isfile(f):
                 out[rel] = sha256(f)
+                if name.partition(".")[0] not in _OWN:
+                    _SIBLINGS[name] = (f, out[rel])
     return dict(sorted(out.items()))
 
 
