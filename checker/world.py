@@ -500,13 +500,15 @@ class World:
             kind = A.W
             uid, pins = a.uids()
             ev.fps = ((uid, A.W, ev.pre, obj.alive), (pins, A.W, None, None))
-            if obj.mem_uid is not None:
+            # Without the reduction (a weak model, whose race detector skips what an
+            # access declares by its uids; or withdrawn) the memory has no uid of its own.
+            if obj.mem_uid is not None and self.refs is not None:
                 ev.fps += ((obj.mem_uid, A.W, None, None),)
-                if self.refs is not None and op == A.FREE:
+                if op == A.FREE:
                     self.refs.freed(t, obj)
         elif op == A.ACCESS:
             kind = A.W if a.arg else A.R
-            if obj.mem_uid is not None:
+            if obj.mem_uid is not None and self.refs is not None:
                 ev.fps = self._kept_access(t, a, kind)
             elif a.arg2:
                 ev.fps = tuple((u, kind, None, None) for u in a.uids())
@@ -688,8 +690,7 @@ class World:
         its lifetime (``uid``), which every put touches (checker.refs)."""
         obj = a.obj
         mem = (obj.mem_uid, kind, None, None)
-        refs = self.refs
-        if kind == A.R and refs is not None and refs.holds(t.index, obj.kept_by):
+        if kind == A.R and self.refs.holds(t.index, obj.kept_by):
             fps = (mem,)
         else:
             fps = ((obj.uid, kind, None, None), mem)

@@ -142,8 +142,12 @@ class Allocation:
         if zspage is None:
             return None
         zpdescs = []
+        zone = self.pool.zone
         for i in range(cls.pages_per_zspage):
-            zpdesc = yield from self.alloc_zpdesc(self.pool.zone, f"{zspage.name}.p{i}")
+            if zone is not None:
+                zpdesc = yield from self.alloc_zpdesc(zone)
+            else:
+                zpdesc = yield from self._alloc_fresh_zpdesc(f"{zspage.name}.p{i}")
             if zpdesc is None:
                 while zpdescs:              # while (--i >= 0)
                     page = zpdescs.pop()
@@ -154,6 +158,17 @@ class Allocation:
             zpdescs.append(zpdesc)
         self.init_new_zspage(zspage, zpdescs)
         return zspage
+
+    def _alloc_fresh_zpdesc(self, name):
+        """``alloc_zpdesc`` without a zone: a fresh page ``name``.  A variant's
+        ``alloc_zpdesc(self, zone)``, written when only a zone's frames came from it,
+        has no ``name``: the model's own then makes the page, as the model made fresh
+        pages without calling it before (tests/variants/movable)."""
+        try:
+            gen = self.alloc_zpdesc(None, name)
+        except TypeError:       # binding the arguments: a generator's body has not run
+            gen = Allocation.alloc_zpdesc(self, None, name)
+        return (yield from gen)
 
     def cache_alloc_zspage(self, cls):
         """``cache_alloc_zspage``: the struct zspage from the pool's kmem_cache, magic, class
