@@ -17,6 +17,8 @@ written when the model never failed has no failure path to take).
 
 from __future__ import annotations
 
+import inspect
+
 from checker import Bug, ModelError, Obj, choose, label, might_sleep
 
 from .pool import ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE, Zspage, new_handle, new_page
@@ -30,6 +32,14 @@ def IS_ERR_VALUE(value) -> bool:
     """``IS_ERR_VALUE``: ``value`` is an error code (``-MAX_ERRNO`` .. -1) returned in
     place of a handle (``zs_malloc``'s ``ERR_PTR(-ENOMEM)``)."""
     return isinstance(value, int) and not isinstance(value, bool) and -4095 <= value < 0
+
+
+def _takes_a_name(method) -> bool:
+    """Whether an ``alloc_zpdesc`` takes the fresh page's name (a variant's may predate it)."""
+    try:
+        return len(inspect.signature(method).parameters) >= 2
+    except (TypeError, ValueError):
+        return True
 
 
 class Allocation:
@@ -144,10 +154,14 @@ class Allocation:
         zpdescs = []
         zone = self.pool.zone
         for i in range(cls.pages_per_zspage):
-            if zone is not None:
-                zpdesc = yield from self.alloc_zpdesc(zone)
+            # A fresh page's name only where there is no zone: a variant's
+            # alloc_zpdesc(self, zone), written when only a zone's frames came from it,
+            # is not called for fresh pages, which the model made without it then.
+            name = () if zone is not None else (f"{zspage.name}.p{i}",)
+            if name and not _takes_a_name(self.alloc_zpdesc):
+                zpdesc = yield from Allocation.alloc_zpdesc(self, None, *name)
             else:
-                zpdesc = yield from self._alloc_fresh_zpdesc(f"{zspage.name}.p{i}")
+                zpdesc = yield from self.alloc_zpdesc(zone, *name)
             if zpdesc is None:
                 while zpdescs:              # while (--i >= 0)
                     page = zpdescs.pop()
@@ -158,17 +172,6 @@ class Allocation:
             zpdescs.append(zpdesc)
         self.init_new_zspage(zspage, zpdescs)
         return zspage
-
-    def _alloc_fresh_zpdesc(self, name):
-        """``alloc_zpdesc`` without a zone: a fresh page ``name``.  A variant's
-        ``alloc_zpdesc(self, zone)``, written when only a zone's frames came from it,
-        has no ``name``: the model's own then makes the page, as the model made fresh
-        pages without calling it before (tests/variants/movable)."""
-        try:
-            gen = self.alloc_zpdesc(None, name)
-        except TypeError:       # binding the arguments: a generator's body has not run
-            gen = Allocation.alloc_zpdesc(self, None, name)
-        return (yield from gen)
 
     def cache_alloc_zspage(self, cls):
         """``cache_alloc_zspage``: the struct zspage from the pool's kmem_cache, magic, class

@@ -96,7 +96,9 @@ ALLOC_FAILURE_SCENARIOS = [n for n, s in SCENARIOS.items() if s.alloc_failure]
 # kernel functions only a failed allocation calls
 FAILURE_ONLY = {"_zpdesc_clear_zsmalloc", "free_zpdesc"}
 # a plain builder kept for variants whose alloc_zspage predates failures (they pass it frames)
-_COMPAT = {"new_zspage": ["page = frames[i]        # alloc_zpdesc set its type and follows it"]}
+_COMPAT = {"new_zspage": ["page = frames[i]        # alloc_zpdesc set its type and follows it"],
+           # a variant's alloc_zpdesc(self, zone), which takes no fresh page's name
+           "alloc_zspage": ["zpdesc = yield from Allocation.alloc_zpdesc(self, None, *name)"]}
 
 
 def _merge(*parts):
