@@ -49,8 +49,9 @@ class References:
         self.bal = {}
         self.held = {}
 
-    def holds(self, task: int, var) -> bool:
-        return self.bal.get((task, var.uid), 0) > 0
+    def holds(self, task, var) -> bool:
+        """Whether task ``task`` holds references it took on count ``var``."""
+        return self.bal.get((task.index, var.uid), 0) > 0
 
     def add(self, task, var, delta: int) -> None:
         """Task ``task``'s step changed count ``var`` by ``delta``, which it may now hold."""

@@ -690,7 +690,7 @@ class World:
         its lifetime (``uid``), which every put touches (checker.refs)."""
         obj = a.obj
         mem = (obj.mem_uid, kind, None, None)
-        if kind == A.R and self.refs.holds(t.index, obj.kept_by):
+        if kind == A.R and self.refs.holds(t, obj.kept_by):
             fps = (mem,)
         else:
             fps = ((obj.uid, kind, None, None), mem)
