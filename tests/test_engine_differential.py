@@ -34,11 +34,18 @@ per Mazurkiewicz trace, counted naively by ``bench.traces``.
 
 Any counterexample here is a bug in ``dpor``: the minimal program Hypothesis
 prints is the report.
+
+The suite runs three fifths of each test's examples (it must stay under ten
+minutes on CI's two cores); ``ZSMC_DIFFERENTIAL=full`` runs them all, and
+``python -m bench.fuzz_dpor`` is the long run (docs/benchmarks.md,
+"Differential checks of the reduction").
 """
 
 from __future__ import annotations
 
+import os
 import zlib
+from dataclasses import dataclass
 from math import factorial
 
 import pytest
@@ -47,9 +54,6 @@ from hypothesis import strategies as st
 
 from bench.fuzz_dpor import OrderedDPOR
 from bench.traces import count_traces
-from checker.atomics import ACQUIRE, RELAXED, RELEASE
-from dataclasses import dataclass
-
 from checker import (
     Monitor,
     Mutex,
@@ -68,12 +72,21 @@ from checker import (
     preempt_enable,
     shared_struct,
 )
+from checker.atomics import ACQUIRE, RELAXED, RELEASE
 
 VARS = ("x", "y")
 LOCKS = (("spin", SpinLock), ("mutex", Mutex), ("rw", RwLock))
 MAX_INTERLEAVINGS = 3000       # keeps dfs (about 25k executions/s) fast per example
 
-SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None,
+FULL = os.environ.get("ZSMC_DIFFERENTIAL") == "full"
+
+
+def examples(n: int) -> int:
+    """How many of a test's ``n`` examples this run draws."""
+    return n if FULL else max(20, n * 3 // 5)
+
+
+SETTINGS = settings(max_examples=examples(200), deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 # -- the program language ------------------------------------------------------------
@@ -445,7 +458,7 @@ def test_dpor_finds_exactly_what_dfs_finds(spec):
     check(spec, optimal=False)
 
 
-@settings(SETTINGS, max_examples=250)
+@settings(SETTINGS, max_examples=examples(250))
 @given(mixed_programs())
 def test_dpor_finds_exactly_what_dfs_finds_with_several_tasks_on_each_of_two_cpus(spec):
     # Sections of a shared CPU grouped by Lipton's reduction while the other
@@ -453,7 +466,7 @@ def test_dpor_finds_exactly_what_dfs_finds_with_several_tasks_on_each_of_two_cpu
     check(spec, optimal=False)
 
 
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=examples(60))
 @given(mixed_programs())
 def test_dpor_finds_exactly_what_dfs_finds_with_a_cold_lock_discipline(spec):
     # As above without the warm-up (checker.mixed_warmup): the discipline is
@@ -466,7 +479,7 @@ def test_dpor_finds_exactly_what_dfs_finds_with_a_cold_lock_discipline(spec):
         mixed_warmup.WARM_UP = keep
 
 
-@settings(SETTINGS, max_examples=150)
+@settings(SETTINGS, max_examples=examples(150))
 @given(programs().filter(shares_a_cpu))
 def test_dpor_finds_exactly_what_dfs_finds_on_preempt_rt(spec):
     # On RT the spinlocks sleep and leave their holders preemptible: the CPU
@@ -474,7 +487,7 @@ def test_dpor_finds_exactly_what_dfs_finds_on_preempt_rt(spec):
     check(spec, optimal=False, config="rt")
 
 
-@settings(SETTINGS, max_examples=150)
+@settings(SETTINGS, max_examples=examples(150))
 @given(programs())
 def test_dpor_finds_exactly_what_dfs_finds_under_ra(spec):
     # A weak memory model: loads choose the store they read, stores their place in
@@ -482,7 +495,7 @@ def test_dpor_finds_exactly_what_dfs_finds_under_ra(spec):
     check(spec, optimal=False, memory_model="ra")
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(programs().filter(lambda s: not shares_a_cpu(s)))
 def test_dpor_is_optimal_without_cpu_sharing(spec):
     check(spec, optimal=True)
@@ -501,7 +514,7 @@ def leading_choice_programs(draw):
     return "own", tuple(tasks)
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(leading_choice_programs())
 def test_dpor_is_optimal_when_every_choice_comes_first(spec):
     # dpor takes a pending choose() before any other unguided step, so a task's
@@ -625,7 +638,7 @@ class WroteTwo(Monitor):
                          task=ev.task)
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=examples(200))
 @given(st.one_of(mixed_choice_programs(), mixed_programs()),
        st.sampled_from(["first", "last", "random"]), st.integers(0, 1 << 16))
 def test_dpor_on_a_shared_cpu_among_several_finds_what_dfs_finds_in_any_unguided_order(spec, order, seed):
@@ -669,19 +682,19 @@ def bounded_equal(spec, k, scheduler="dpor"):
         assert dpor.outcomes == explore(build, scheduler="dfs", properties=[]).outcomes
 
 
-@settings(SETTINGS, max_examples=150)
+@settings(SETTINGS, max_examples=examples(150))
 @given(programs().filter(shares_a_cpu), st.integers(0, 2))
 def test_bounded_dpor_finds_exactly_what_bounded_dfs_finds(spec, k):
     check_bounded(spec, k)
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=examples(40))
 @given(programs().filter(lambda s: not shares_a_cpu(s)), st.integers(0, 1))
 def test_bounded_dpor_without_cpu_sharing_is_plain_dpor(spec, k):
     check_bounded(spec, k)
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(programs().filter(shares_a_cpu))
 def test_auto_bound_finds_the_fewest_preemptions_dfs_finds(spec):
     from checker.bounded import explore_auto_bound

@@ -64,18 +64,13 @@ def _explore(cls, scenario, cpus, config=None, stop=True):
     return explore(build, stop_on_violation=stop)
 
 
-def _base(cls):
-    return next(v for v in VERSIONS.values() if issubclass(cls, v))
-
-
 @pytest.mark.parametrize("name", sorted(FOUND))
 def test_a_failure_path_bug_is_found(name):
     scenario, cpus, prop, words = FOUND[name]
+    # The version it patches passes the same scenario: test_the_built_in_versions_pass_...
     r = _explore(_variant(name), scenario, cpus)
     assert r.violations and r.violations[0].property == prop and words in r.violations[0].message, \
         [(v.property, v.message) for v in r.violations]
-    base = _explore(_base(_variant(name)), scenario, cpus)
-    assert base.complete and not base.violations
 
 
 @pytest.mark.parametrize("name", sorted(NOT_BUGS))
@@ -91,10 +86,12 @@ def test_a_correct_failure_path_passes_and_runs(name):
     assert lines_never_ran(cls, cov) == []
 
 
-@pytest.mark.parametrize("config", [None, "rt"])
+@pytest.mark.parametrize("config", ["rt"])
 @pytest.mark.parametrize("version", sorted(VERSIONS))
 @pytest.mark.parametrize("scenario", FAILURE_SCENARIOS)
 def test_the_built_in_versions_pass_the_failure_scenarios(version, scenario, config):
+    # The default configuration's runs, with every property, are
+    # tests/model/test_model_coverage.py::test_the_alloc_failure_scenarios_run_every_failure_path.
     for cpus in SCENARIOS[scenario].counts:
         r = _explore(VERSIONS[version], scenario, cpus, config=config, stop=False)
         assert r.complete and not r.violations, [v.message for v in r.violations]
@@ -307,9 +304,10 @@ def test_the_state_machine_is_not_asked_to_fail_an_allocation(tmp_path):
 def test_a_check_says_which_allocation_it_could_not_fail(tmp_path, old_style):
     path = tmp_path / "old_style.py"
     path.write_text(textwrap.dedent(_OLD_ALLOC))
-    res = run("check", "--variant", f"{path}:OldStyle", "--scenario", "migrate-nomem", "--scenario",
-              "malloc-nomem", "--cpus", "1", "-q", "--out", tmp_path / "out")
-    # exit 5: its zone branch and its core's failed trylock do not run here, as before
+    res = run("check", "--variant", f"{path}:OldStyle", "--scenario", "malloc-nomem", "--cpus", "1",
+              "-q", "--out", tmp_path / "out")
+    # exit 5: its zone branch and its migrate_pages do not run here, as before (malloc-nomem
+    # alone: migrate-nomem added minutes and nothing to the note's allocations)
     assert res.exit_code == 5 and "result: NOT A PASS" in res.stdout, res.stdout
     assert ("note: allocation failure not injected at handle (zs_malloc does not test what "
             "cache_alloc_handle returns); zspage (zs_malloc does not test what alloc_zspage "

@@ -138,9 +138,10 @@ def test_operations_run_in_every_class():
 @pytest.mark.parametrize("sampler", ["random", "pct"])
 def test_versions_are_clean_under_a_short_sample(version, sampler):
     build, _ = make_build(VERSIONS[version], "large", 2)
-    sched = RandomScheduler(150, seed=1) if sampler == "random" else PCT(3, 150, seed=1)
+    # A short sample (bench/bench_large.py runs the long ones): every property silent.
+    sched = RandomScheduler(60, seed=1) if sampler == "random" else PCT(3, 60, seed=1)
     r = explore(build, scheduler=sched, stop_on_violation=False, seed=1)
-    assert r.executions == 150 and not r.complete
+    assert r.executions == 60 and not r.complete
     assert r.violations == [], [(v.property, v.message) for v in r.violations[:3]]
 
 
