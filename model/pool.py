@@ -97,7 +97,7 @@ class Handle:
         return self.key
 
 
-@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"),
+@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"), atomic=("movable",),
                owners={"mem": "obj", "zspage": "chain", "next": "chain", "first": "chain"})
 @dataclass(slots=True, eq=False)
 class Page:
