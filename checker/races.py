@@ -191,8 +191,7 @@ class RaceDetector:
             w = loc.w
             if w is not None and w.task != t and w.clock is not None:
                 _join(vc, w.clock)
-                if not (decl and w.decl):
-                    _join(svc, w.sclock)
+                _join(svc, w.sclock)
             # Not only a write: a read conflicts with the additions and puts since
             # the last write (kept with the reads: they commute with each other).
             for r in loc.reads.values():
@@ -230,7 +229,17 @@ class RaceDetector:
                 continue
             # No plain access after an action here yet: only the ordering matters.
             acc = _Access(t, pos, clock, k, ev.index, None, None, False, sclock, decl)
-            if k == _W:
+            if decl:
+                # Kept beside the others, a write too: the edges out of a declared step
+                # are not those of the steps before it (two declared steps order
+                # nothing), so it stands in for none of them; each task's latest of a
+                # kind stands in for its earlier ones (program order).
+                reads = loc.reads
+                rk = (t, k, False, True)
+                if log is not None:
+                    log.append((loc, loc.w, reads, loc.has_late, rk, reads.get(rk, _ABSENT)))
+                reads[rk] = acc
+            elif k == _W:
                 if log is not None:
                     log.append((loc, loc.w, loc.reads, loc.has_late, None, None))
                 loc.w = acc

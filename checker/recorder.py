@@ -76,7 +76,7 @@ class StepRecorder:
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "dead", "fresh",
                  "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners",
-                 "collect")
+                 "collect", "collect_only")
 
     def __init__(self):
         self.phase = _ACTION
@@ -89,6 +89,7 @@ class StepRecorder:
         self.dead = None
         self.owners = None          # lifetimes the action itself read (a lock in a page)
         self.collect = None         # base -> kind of what a put's free check touches (World)
+        self.collect_only = False   # ... and nothing else: the check of a put that does not free
         self.cont_touched = False   # task code after the action touched shared memory
         self.fresh = set()
         self.conversions = []       # (plain container, its copy when stored, where), this execution
@@ -256,6 +257,8 @@ class StepRecorder:
     def _note(self, key, kind, label, owner, base, same: bool = False) -> None:
         if self.collect is not None:
             self.collect[base] = _merge(self.collect.get(base, kind), kind)
+            if self.collect_only:
+                return
         late = self.phase == _CONT and not self._covered(base, kind)
         plain = self.plain
         if plain is None:
