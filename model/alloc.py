@@ -100,16 +100,17 @@ class Allocation:
 
     def alloc_zpdesc(self, zone):
         """``alloc_zpdesc`` (``alloc_pages_node``; protocol §2.1 step 6): take a free frame
-        under ``zone->lock`` (a declared write of the free list), then
+        under ``zone->lock``, then
         ``set_page_refcounted`` (its own step: ``folio_try_get`` of a scanner fails
         before it, succeeds after), then ``__zpdesc_set_zsmalloc`` (the page type, a
         declared write: a scanner's ``folio_put`` may test it).  A scenario gives as many
         frames as its zs_malloc calls can take (no -ENOMEM path is modelled)."""
-        yield zone.obj.access(write=True)
+        yield zone.lock.acquire()
         if not zone.free:
             raise ModelError("alloc_zpdesc: the zone has no free frame left; give the scenario "
                              "more frames (Scenario.frames)")
         page = zone.free.pop(0)
+        yield zone.lock.release()
         yield page.ref.write(1)
         yield page.desc.access(write=True)
         page.zsmalloc = True
