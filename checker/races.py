@@ -12,22 +12,35 @@ execution and reports a race as a violation of ``data-race``: it is either
 a data race in the kernel code the model follows (KCSAN would report it) or
 an access the model must make a step of its own.
 
-Happens-before is the actions' own order: two actions of different tasks
-are ordered when their footprints conflict (the object part of the search's
-dependence, :mod:`checker.dependence`: one lock, one variable with a write,
-one object's lifetime; not the CPU, see :meth:`RaceDetector.step`); a task's
-steps are in program order.  A step has two positions: its action, at
+Two orders are kept, as vector clocks.  The *search's* order is the actions'
+own: two actions of different tasks are ordered when their footprints
+conflict (the object part of the search's dependence, :mod:`checker.dependence`:
+one lock, one variable with a write, one object's lifetime, one object two
+``Obj.access`` steps declare; not the CPU, see :meth:`RaceDetector.step`); a
+task's steps are in program order.  The *synchronisation* order (``svc``) is
+the same less what two declared steps give each other: an ``Obj.access`` is
+where another task may run, and the search runs both orders of two of them,
+but it synchronises nothing (a lock, a Var's operation, a lifetime's free or
+put, program order do).  A step has two positions: its action, at
 ``2 * seq``, and the code after it, at ``2 * seq + 1``.  A plain access the
 action declared (``yield page.desc.access()`` then page descriptor fields)
 stands at the action; any other stands after it, where no edge out of the
-action covers it.  Two accesses of one location (a field, a dict key, a
-list, a variable's value), by different tasks, at least one of them a write
-and at least one a plain access standing after its action, must be ordered.
-Fields declared ``atomic`` (``atomic_long_t``) are marked: two of their
+action covers it.  Two accesses of one location of plain memory (a field, a
+dict key, a list, a variable's value read by task code), by different tasks,
+at least one of them a write, must be ordered by synchronisation, declared or
+not: else they are the data race KCSAN reports.  Such a pair the search orders
+(both declared) is no gap in the search, so when ``data-race`` is not checked
+it is dropped, not counted against completeness.  A declared store of the
+value the field already holds is a read here (KCSAN's default configuration,
+``KCSAN_REPORT_VALUE_CHANGE_ONLY`` with ``KCSAN_ASSUME_PLAIN_WRITES_ATOMIC``,
+does not report it; the search runs every order of it, so where a store does
+change the value it is a write).  Fields declared ``atomic`` (``atomic_long_t``,
+or a field the kernel only reads and writes marked) are marked: two of their
 accesses never race (the kernel's atomics do not), but the search orders
 steps by their actions only, so an unordered pair of them (but two adds,
-``x += n``, which commute) makes the search incomplete, as an unreported race
-does, instead of being a violation.
+``x += n``, which commute), one standing after its action, makes the search
+incomplete, as an unreported race does, instead of being a violation; ghost
+state likewise.  Those two are judged by the search's order.
 
 Under a weak memory model (:mod:`checker.memory_model`, ``weak``) a Var's
 actions order tasks only as their ordering says (release -> acquire
