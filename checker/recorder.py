@@ -35,6 +35,11 @@ _R, _W = A.R, A.W
 _merge = A.merge
 
 
+# A plain entry's marking when the step's writes of a declared field all stored the value
+# it held: checker.races takes it for a read on sc (KCSAN's value-change rule).
+_SAME = "same"
+
+
 def _marked(e):
     """What checker.races needs of an access to an atomic field (``e``: a plain
     entry): ``"add"`` for ``x += n`` after the action (read, then written, in one
@@ -71,7 +76,7 @@ class StepRecorder:
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "dead", "fresh",
                  "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners",
-                 "collect")
+                 "collect", "collect_only")
 
     def __init__(self):
         self.phase = _ACTION
@@ -84,6 +89,7 @@ class StepRecorder:
         self.dead = None
         self.owners = None          # lifetimes the action itself read (a lock in a page)
         self.collect = None         # base -> kind of what a put's free check touches (World)
+        self.collect_only = False   # ... and nothing else: the check of a put that does not free
         self.cont_touched = False   # task code after the action touched shared memory
         self.fresh = set()
         self.conversions = []       # (plain container, its copy when stored, where), this execution
@@ -118,7 +124,8 @@ class StepRecorder:
             self._check_generators()
         plain = self.plain
         if plain or self.owners:
-            out = [(k, e[0], e[1], e[2], e[3], e[4], _marked(e) if e[5] else False)
+            out = [(k, e[0], e[1], e[2], e[3], e[4], _marked(e) if e[5] else
+                     _SAME if e[0] == _W and not e[7] and not e[1] else False)
                    for k, e in plain.items()] if plain else []
             if self.owners:
                 # The action's use of an object living in another: a use of that
@@ -186,8 +193,9 @@ class StepRecorder:
         if not owner.alive:
             self._dead(owner, label, _R)
 
-    def touch(self, owner, key, kind, label) -> None:
-        """Task code accesses ``key`` (``(uid, field)``) of memory that lives in ``owner``."""
+    def touch(self, owner, key, kind, label, same: bool = False) -> None:
+        """Task code accesses ``key`` (``(uid, field)``) of memory that lives in ``owner``;
+        ``same``: a write that stores the value the field already holds."""
         base = owner.uid if owner is not None else key[0]
         phase = self.phase
         if phase == _CONT:
@@ -199,7 +207,7 @@ class StepRecorder:
                              f"yield; a task's first step must be an action (yield label(...) first)")
         if owner is not None and not owner.alive:
             self._dead(owner, label, kind)
-        self._note(key, kind, label, owner, base)
+        self._note(key, kind, label, owner, base, same)
 
     def touch_const(self, owner, key, label) -> None:
         """Task code reads a constant field of ``owner`` (checker.memory._Const): a use of
@@ -246,9 +254,11 @@ class StepRecorder:
         self._note(uid, kind, obj.name, owner, uid)
 
     # -- helpers -----------------------------------------------------------------------
-    def _note(self, key, kind, label, owner, base) -> None:
+    def _note(self, key, kind, label, owner, base, same: bool = False) -> None:
         if self.collect is not None:
             self.collect[base] = _merge(self.collect.get(base, kind), kind)
+            if self.collect_only:
+                return
         late = self.phase == _CONT and not self._covered(base, kind)
         if late and owner is not None and owner.mem_uid is not None \
                 and self._covered(owner.mem_uid, kind):
@@ -260,11 +270,14 @@ class StepRecorder:
         if e is None:
             life = owner.pin_uid if owner is not None and not owner.permanent else None
             marked = type(label) is MarkedLabel
+            # [6]: the first access's kind; [7]: a write stored a new value
             plain[key] = [kind, late, label, life, where() if late or marked else None,
-                          marked, kind]     # [6]: the first access's kind
+                          marked, kind, kind == _W and not same]
         else:
             if e[0] != kind:
                 e[0] = _merge(e[0], kind)
+            if kind == _W and not same:
+                e[7] = True
             if late:
                 # Some of it stands after the action: check it all as late (a
                 # covered read and an undeclared write of one field, say).

@@ -188,7 +188,8 @@ class Allocation:
         ``__zpdesc_set_zsmalloc``; None when the page allocator fails.
 
         From a :class:`~model.pool.Zone`: take a free frame under ``zone->lock`` (a
-        declared write of the free list), then ``set_page_refcounted`` (its own step:
+        declared access alone would order two allocations for the search but
+        synchronise nothing), then ``set_page_refcounted`` (its own step:
         ``folio_try_get`` of a scanner fails before it, succeeds after), then the page
         type (a declared write: a scanner's ``folio_put`` may test it).  A scenario gives
         as many frames as its zs_malloc calls can take.  Without a zone (``zone`` None):
@@ -201,11 +202,12 @@ class Allocation:
             page.zsmalloc = True
             self.pool.ghost_pages.append(page)
             return page
-        yield zone.obj.access(write=True)
+        yield zone.lock.acquire()
         if not zone.free:
             raise ModelError("alloc_zpdesc: the zone has no free frame left; give the scenario "
                              "more frames (Scenario.frames)")
         page = zone.free.pop(0)
+        yield zone.lock.release()
         yield page.ref.write(1)
         yield page.desc.access(write=True)
         page.zsmalloc = True

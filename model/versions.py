@@ -106,7 +106,8 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                                                    else ()),
                     atomic_callers=frozenset(self.ATOMIC_CALLERS),
                     zone=Zone(Obj("zone", permanent=True),
-                              SharedList(new_page(f"frame{i}", ref=0) for i in range(frames)))
+                              SharedList(new_page(f"frame{i}", ref=0) for i in range(frames)),
+                              SpinLock("zone->lock"))
                     if frames else None)
         self.pool = pool
         return pool

@@ -37,6 +37,7 @@ from checker import explore
 from checker.errors import ModelError, UsageError
 from model.registry import VERSIONS, make_build
 from model.variant_files import load_file
+from properties import NAMES
 
 HERE = pathlib.Path(__file__).parent.parent / "variants" / "redteam4_checks"
 
@@ -76,15 +77,24 @@ def _variant(name):
     return getattr(load_file(str(path)), cls)
 
 
-def _explore(cls, scenario, cpus):
+def _explore(cls, scenario, cpus, properties=None):
     build, _ = make_build(cls, scenario, 1, cpus)
-    return explore(build, stop_on_violation=True)
+    return explore(build, properties=properties, stop_on_violation=True)
+
+
+# READ_ONCE peeks written, as docs/model.md said before stop 30, as a declared access of
+# their own: a declared access no longer orders anything, and the model has no way to mark
+# one read of a plain field (list_empty's READ_ONCE of the head) while the field's writers
+# stay plain, so the peek is reported as a data race (a false one: the kernel's list
+# helpers mark head->next).  Checked here without data-race, and that it is reported.
+READ_ONCE_PEEKS = {"async_free_skip_empty_lockless"}
 
 
 @pytest.mark.parametrize("name", sorted(FOUND))
 def test_redteam4_check_variant_is_found(name):
     scenario, cpus, prop = FOUND[name]
-    r = _explore(_variant(name), scenario, cpus)
+    # data-race aside unless it is the finding (test_model_redteam.violations says why)
+    r = _explore(_variant(name), scenario, cpus, None if prop == "data-race" else list(NAMES))
     assert any(v.property == prop for v in r.violations), [v.message for v in r.violations]
     base = _explore(next(v for v in VERSIONS.values() if issubclass(_variant(name), v)), scenario, cpus)
     assert base.complete and not base.violations
@@ -100,10 +110,19 @@ def test_redteam4_hidden_state_is_refused_in_one_line(name):
 
 @pytest.mark.parametrize("name", sorted(NOT_BUGS))
 def test_redteam4_check_non_bug_passes(name):
+    props = list(NAMES) if name in READ_ONCE_PEEKS else None
     for scenario in NOT_BUGS[name]:
         for cpus in (1, 2):
-            r = _explore(_variant(name), scenario, cpus)
+            r = _explore(_variant(name), scenario, cpus, props)
             assert r.complete and not r.violations, (scenario, cpus, [v.message for v in r.violations])
+
+
+@pytest.mark.parametrize("name", sorted(READ_ONCE_PEEKS))
+def test_a_read_once_peek_declared_as_an_access_is_reported_as_a_race(name):
+    scenario = NOT_BUGS[name][0]
+    r = _explore(_variant(name), scenario, 2, ["data-race"])
+    assert [v.property for v in r.violations] == ["data-race"]
+    assert "both are declared" in r.violations[0].message
 
 
 def test_a_held_class_static_is_found_or_refused():
