@@ -73,9 +73,11 @@ _NOUN = {A.R: "read", A.W: "write"}
 
 
 class _Access:
-    __slots__ = ("task", "pos", "clock", "kind", "step", "label", "fn", "late", "sclock", "decl")
+    __slots__ = ("task", "pos", "clock", "kind", "step", "label", "fn", "late", "sclock", "decl",
+                 "once", "soft")
 
-    def __init__(self, task, pos, clock, kind, step, label, fn, late, sclock=None, decl=False):
+    def __init__(self, task, pos, clock, kind, step, label, fn, late, sclock=None, decl=False,
+                 once=False, soft=False):
         self.task = task
         self.pos = pos
         self.clock = clock      # the task's clock then (orders what follows), None if late
@@ -86,6 +88,27 @@ class _Access:
         self.late = late
         self.sclock = sclock    # the task's synchronisation clock then (sc), None if late
         self.decl = decl        # an Obj.access action: it orders nothing by itself
+        self.once = once        # a marked access (READ_ONCE/WRITE_ONCE/data_race()), declared
+        # A read of a put's free check when the put does not free (the kernel makes none):
+        # judged by the search's order only, against what stands after its action.
+        self.soft = soft
+
+
+def _kcsan_silent(a, b) -> bool:
+    """Whether two unordered conflicting accesses of plain memory, both declared (the
+    search runs both orders of them), are no data race by their marking (docs/design.md,
+    "Marked and plain accesses"): both marked, or a marked read against a plain write
+    (``CONFIG_KCSAN_ASSUME_PLAIN_WRITES_ATOMIC``, the default: a plain aligned store of
+    a word is taken as atomic against a marked load).  A plain read races with any
+    write; two plain writes race (the default would not report two word stores; a field
+    here may stand for more than a word, a list head, a stats array, and the lost store
+    is what a lock is for).  An undeclared access, standing after its action, is never
+    silent: the search did not order it, whatever the kernel's marking."""
+    if a.late or b.late or not (a.once or b.once):
+        return False
+    if a.once and b.once:
+        return True
+    return (b if a.once else a).kind == _W     # the plain one: a write is taken as atomic
 
 
 class _Loc:
@@ -265,7 +288,10 @@ class RaceDetector:
                 reads[rk] = acc
         plain = ev.plain
         if plain:
-            for key, kind, late, label, life, fn, marked in plain:
+            for key, kind, late, label, life, fn, marked, once in plain:
+                soft = marked == "check"
+                if soft:
+                    marked = False
                 if marked:
                     if marked == "add":
                         kind = _ADDS    # commutes with another add, not with a read or set
@@ -278,7 +304,8 @@ class RaceDetector:
                             kind = _R
                         marked = False
                 acc = _Access(t, pos + 1 if late else pos, None if late else clock, kind,
-                              ev.index, label, fn, late, None if late else sclock)
+                              ev.index, label, fn, late, None if late else sclock, False, once,
+                              soft)
                 if key is not None:
                     self._access(world, ev, key, acc)
                 if life is not None and (late or key is None):
@@ -327,12 +354,13 @@ class RaceDetector:
             strict = acc.late or not atomic
             vc = self.vc[t]
             w = loc.w
-            if w is not None and w.task != t and (strict or w.late) and vc[w.task] < w.pos:
+            if w is not None and w.task != t and (strict or w.late) and vc[w.task] < w.pos \
+                    and not _kcsan_silent(w, acc):
                 self._report(world, w, acc)
                 return
             for r in loc.reads.values():
                 if r.task != t and (strict or r.late) and _conflict(kind, r.kind) \
-                        and vc[r.task] < r.pos:
+                        and vc[r.task] < r.pos and not _kcsan_silent(r, acc):
                     self._report(world, r, acc)
                     return
         if kind == _W:
@@ -343,7 +371,9 @@ class RaceDetector:
             loc.has_late = acc.late
         else:
             reads = loc.reads
-            rk = (t, kind, acc.late)
+            # A marked read stands beside the same task's plain one: it does not stand in
+            # for it (a write another task makes races with the plain one only).
+            rk = (t, kind, acc.late, "once") if acc.once else (t, kind, acc.late)
             if log is not None:
                 log.append((loc, loc.w, reads, loc.has_late, rk, reads.get(rk, _ABSENT)))
             reads[rk] = acc
@@ -359,29 +389,26 @@ class RaceDetector:
         pair is in the footprints, so the search runs both orders)."""
         t = acc.task
         kind = acc.kind
-        label = acc.label
-        late = acc.late
-        svc = self.svc[t]
         w = loc.w
-        if w is not None and w.task != t and self._races(w, label, late, svc, t) \
-                and self._report(world, w, acc):
+        if w is not None and w.task != t and self._races(w, acc) \
+                and not _kcsan_silent(w, acc) and self._report(world, w, acc):
             return True
         for r in loc.reads.values():
-            if r.task != t and _conflict(kind, r.kind) and self._races(r, label, late, svc, t) \
-                    and self._report(world, r, acc):
+            if r.task != t and _conflict(kind, r.kind) and self._races(r, acc) \
+                    and not _kcsan_silent(r, acc) and self._report(world, r, acc):
                 return True
         return False
 
-    def _races(self, p, label, late, svc, t) -> bool:
-        """Whether the earlier access ``p`` and one of task ``t`` (its ``label``,
-        whether it is ``late``; ``svc``: its synchronisation clock) race."""
+    def _races(self, p, acc) -> bool:
+        """Whether the earlier access ``p`` and ``acc`` race (by their order only)."""
+        label = acc.label
         if label is None:
             label = p.label
             if label is None:
                 return False        # two actions: the search orders them
-        if type(label) is str:
-            return svc[p.task] < p.pos
-        return (late or p.late) and self.vc[t][p.task] < p.pos
+        if type(label) is str and not (p.soft or acc.soft):
+            return self.svc[acc.task][p.task] < p.pos
+        return (acc.late or p.late) and self.vc[acc.task][p.task] < p.pos
 
     def _lifetime(self, world, ev, obj, clock, frees: bool) -> None:
         """A put, free or allocation of ``obj``: when it frees, judge the plain uses."""
@@ -476,9 +503,10 @@ class RaceDetector:
             f"unordered with {tasks[first.task].name}'s {_NOUN.get(first.kind, 'update')} {a}: "
             f"no lock or atomic access orders them{declared}.  Hold the same lock on both sides, "
             f"or if the kernel really does this unlocked with marked accesses (READ_ONCE/"
-            f"WRITE_ONCE, an atomic type), declare the field atomic (shared_struct(atomic=...)) "
-            f"and make {tasks[late.task].name}'s access {_describe(world, late)} a step of its "
-            f"own: yield an access of the object before it",
+            f"WRITE_ONCE/data_race()), make {tasks[late.task].name}'s access "
+            f"{_describe(world, late)} a step of its own that says so, yield "
+            f"obj.access(marked=True) before it, and mark the other side too (a plain read "
+            f"races with any write)",
             task=second.task, steps=tuple(sorted({first.step, second.step})))
         self.reported = True
         return True

@@ -717,8 +717,8 @@ class World:
             self._active = t
             # The check's reads are plain accesses the race detector judges; only the
             # put that frees makes them (free_pages_check).  On sc every put's are in
-            # its footprint, as they always were (collected, not recorded, when it
-            # does not free).
+            # its footprint, as they always were; when it does not free they are
+            # recorded soft (checker.recorder): judged by the search's order only.
             old = set_recorder(self._rec if frees or self.mm is None else None)
             if self.mm is None:
                 self._rec.collect = touched = {}

@@ -94,6 +94,10 @@ simple = st.one_of(
     # a "use" then "pread" of the same field is a racy-by-design read the search orders
     # (isolate_movable_page's unlocked movable test against SetZsPageMovable).
     st.tuples(st.just("wuse")),
+    # The same, marked (READ_ONCE / WRITE_ONCE): a pair of them, or a marked read against
+    # a plain declared write, is no data race (checker.races, KCSAN's rule).
+    st.tuples(st.just("muse")),
+    st.tuples(st.just("mwuse")),
     st.tuples(st.just("map")),
     st.tuples(st.just("wait"), st.sampled_from([0, 1, 2])),     # wait_unlocked
     # A section of the lock g over its guarded counter (the guarded-sections
@@ -334,8 +338,8 @@ def make_build(spec, config=None, memory_model=None):
                     log.append(("mapped", at_pin, obj.alive))
                 elif kind == "duse" or kind == "cuse":
                     yield (dsc.desc if kind == "duse" else part).access(write=it[1])
-                elif kind == "use" or kind == "wuse":
-                    yield obj.access(write=kind == "wuse")
+                elif kind in ("use", "wuse", "muse", "mwuse"):
+                    yield obj.access(write=kind in ("wuse", "mwuse"), marked=kind[0] == "m")
                     log.append(("alive", obj.alive))
                 elif kind == "preempt":
                     yield preempt_disable()
@@ -603,6 +607,13 @@ def test_a_declared_read_against_a_declared_write_runs_both_orders_and_is_a_race
     for scheduler in ("dfs", "dpor"):
         checked = explore(make_build(spec), scheduler=scheduler, properties=["data-race"])
         assert [v.property for v in checked.violations] == ["data-race"], scheduler
+    # A marked read (READ_ONCE) against the plain declared write: no race, both orders run
+    # (KCSAN_ASSUME_PLAIN_WRITES_ATOMIC); against a marked write neither.
+    for writer in ("wuse", "mwuse"):
+        once = ("own", ((None, [(writer,), ("pwrite", "a", 2)]), (None, [("muse",), ("pread", "a")])))
+        for scheduler in ("dfs", "dpor"):
+            checked = explore(make_build(once), scheduler=scheduler, properties=["data-race"])
+            assert checked.complete and not checked.violations and len(checked.outcomes) == 2
     # Undeclared on the writer's side, the same read is a data race, found by both.
     racy = ("own", ((None, [("use",), ("pwrite", "a", 2)]), (None, [("use",), ("pread", "a")])))
     for scheduler in ("dfs", "dpor"):

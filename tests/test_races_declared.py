@@ -45,7 +45,7 @@ def writers(locked: bool, marked: bool = False, values=(1, 2)):
             def run():
                 if locked:
                     yield lk.acquire()
-                yield c.obj.access(write=True)
+                yield c.obj.access(write=True, marked=False)
                 c.x = v
                 if locked:
                     yield lk.release()
@@ -99,13 +99,13 @@ def test_an_atomic_variable_orders_declared_accesses():
         seen = []
 
         def producer():
-            yield c.obj.access(write=True)
+            yield c.obj.access(write=True, marked=False)
             c.x = 5
             yield flag.write(1)
 
         def consumer():
             if (yield flag.read()):
-                yield c.obj.access()
+                yield c.obj.access(marked=False)
                 seen.append(c.x)
 
         return Program([Task(producer, "P"), Task(consumer, "C")], observe=lambda: tuple(seen))
@@ -122,13 +122,13 @@ def _store_and_read(declared_store: bool, value: int):
 
         def store():
             if declared_store:
-                yield c.obj.access(write=True)
+                yield c.obj.access(write=True, marked=False)
             else:
                 yield label("store")
             c.x = value
 
         def read():
-            yield c.obj.access()
+            yield c.obj.access(marked=False)
             seen.append(c.x)
 
         return Program([Task(store, "S"), Task(read, "R")], observe=lambda: tuple(seen))
@@ -161,12 +161,12 @@ def test_a_store_of_the_same_value_after_a_different_one_in_its_step_changes_it(
         c = Cell(Obj("cell"))
 
         def clear_then_set():           # zpdesc->zspage = NULL; ... = zspage
-            yield c.obj.access(write=True)
+            yield c.obj.access(write=True, marked=False)
             c.x = 7
             c.x = 0
 
         def read():
-            yield c.obj.access()
+            yield c.obj.access(marked=False)
             return c.x
 
         return Program([Task(clear_then_set, "S"), Task(read, "R")])
@@ -203,12 +203,12 @@ def test_a_declared_step_does_not_stand_in_for_the_synchronising_one_before_it()
             def free_pages_prepare():
                 seen.append(p.mark)
             yield p.ref.add(-1, frees=p.frame, on_free=free_pages_prepare)
-            yield p.desc.access()
+            yield p.desc.access(marked=False)
             seen.append(p.mark)
 
         def writer():
             yield label("w")
-            yield p.desc.access(write=True)
+            yield p.desc.access(write=True, marked=False)
             p.mark = 5
 
         return Program([Task(putter, "putter", 0), Task(writer, "writer", 1)], cpus=2,
@@ -219,3 +219,111 @@ def test_a_declared_step_does_not_stand_in_for_the_synchronising_one_before_it()
     r = explore(build, properties=["data-race"], stop_on_violation=False)
     assert r.violations
     assert all("at add(" not in v.message for v in r.violations), [v.message for v in r.violations]
+
+
+# -- marked and plain declared accesses (docs/design.md, "Marked and plain accesses") -----
+
+def _pair(first, second, memory_model=None):
+    """Two tasks, no lock: each a declared access of ``x``, ``(write, marked)``."""
+    def build():
+        c = Cell(Obj("cell"))
+        seen = []
+
+        def task(write, marked, v):
+            def run():
+                yield c.obj.access(write=write, marked=marked)
+                if write:
+                    c.x = v             # a new value (no store of the value already there)
+                else:
+                    seen.append(c.x)
+            return run
+
+        kw = {"memory_model": memory_model} if memory_model else {}
+        return Program([Task(task(*first, 1), "A"), Task(task(*second, 2), "B")],
+                       observe=lambda: (tuple(seen), c.x), **kw)
+    return build
+
+
+READ, WRITE = False, True
+MARKED, PLAIN, BARE = True, False, None
+# (A, B) -> a data race?  KCSAN's default configuration but for two plain writes.
+MARKING = {
+    ((READ, MARKED), (WRITE, MARKED)): False,       # READ_ONCE / WRITE_ONCE
+    ((WRITE, MARKED), (WRITE, MARKED)): False,
+    ((READ, MARKED), (WRITE, PLAIN)): False,        # KCSAN_ASSUME_PLAIN_WRITES_ATOMIC
+    ((WRITE, MARKED), (WRITE, PLAIN)): False,       # likewise
+    ((READ, PLAIN), (WRITE, MARKED)): True,         # a plain read races with any write
+    ((READ, PLAIN), (WRITE, PLAIN)): True,
+    ((WRITE, PLAIN), (WRITE, PLAIN)): True,         # a lost store: the model reports it
+    ((READ, BARE), (WRITE, BARE)): False,           # an old file's READ_ONCE peek
+    ((READ, BARE), (WRITE, PLAIN)): False,
+    ((READ, PLAIN), (WRITE, BARE)): True,           # a bare write is plain
+}
+
+
+@pytest.mark.parametrize("memory_model", [None, "ra"])
+@pytest.mark.parametrize("pair", sorted(MARKING, key=repr), ids=repr)
+def test_marking_decides_whether_two_unordered_declared_accesses_race(pair, memory_model):
+    for first, second in (pair, pair[::-1]):
+        r = explore(_pair(first, second, memory_model), properties=["data-race"],
+                    stop_on_violation=False)
+        if MARKING[pair]:
+            assert r.violations and {v.property for v in r.violations} == {"data-race"}, pair
+            assert "data race on Cell.x" in r.violations[0].message
+        else:
+            assert r.complete and not r.violations, (pair, [v.message for v in r.violations])
+            # Both orders ran: the reader saw the value before and after the write.
+            if first[0] != second[0]:
+                assert len(r.outcomes) == 2, r.outcomes
+
+
+@pytest.mark.parametrize("scheduler", ["dfs", "dpor"])
+def test_two_marked_accesses_run_both_orders_and_do_not_race(scheduler):
+    r = explore(_pair((READ, MARKED), (WRITE, MARKED)), scheduler=scheduler, properties=["data-race"])
+    assert r.complete and not r.violations
+    assert r.outcomes == {((0,), 2), ((2,), 2)}
+
+
+def test_a_marked_read_against_an_undeclared_write_still_races():
+    # The search orders only what the actions declare: a write after an action that did
+    # not declare it is unordered for the search, whatever the reader's marking.
+    def build():
+        c = Cell(Obj("cell"))
+
+        def writer():
+            yield label("w")
+            c.x = 1
+
+        def reader():
+            yield c.obj.access(marked=True)
+            return c.x
+
+        return Program([Task(writer, "writer"), Task(reader, "reader")])
+
+    r = explore(build, properties=["data-race"])
+    assert [v.property for v in r.violations] == ["data-race"]
+
+
+def test_marking_applies_to_what_the_action_declared_only():
+    # A marked read declares reads: a write in the same step is undeclared and plain.
+    def build():
+        c = Cell(Obj("cell"))
+
+        def a():
+            yield c.obj.access(marked=True)
+            c.x = c.x + 1
+
+        def b():
+            yield c.obj.access(marked=True)
+            return c.x
+
+        return Program([Task(a, "A"), Task(b, "B")])
+
+    r = explore(build, properties=["data-race"])
+    assert [v.property for v in r.violations] == ["data-race"]
+
+
+def test_a_bad_marking_is_refused_in_one_line():
+    from checker import ModelError
+    with pytest.raises(ModelError, match=r"marked= takes True .* got 'yes'"):
+        Obj("cell").access(marked="yes")

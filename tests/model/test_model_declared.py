@@ -133,3 +133,36 @@ def test_a_chain_rewrite_of_the_same_zspage_is_no_race_but_of_another_value_is()
                  properties=["data-race"])
     assert [v.property for v in r.violations] == ["data-race"]
     assert "Page.zspage" in r.violations[0].message
+
+
+# -- marking (docs/design.md, "Marked and plain accesses") ----------------------------------
+
+def test_the_built_in_model_spells_the_marking_of_every_declared_access():
+    # A variant copies a built-in function line by line: each declared access says how the
+    # kernel makes it, so that a copied plain read moved out of its lock stays plain.
+    root = pathlib.Path(__file__).parent.parent.parent / "model"
+    bare = [f"{p.relative_to(root.parent)}:{i}" for p in sorted(root.rglob("*.py"))
+            for i, line in enumerate(p.read_text().splitlines(), 1)
+            if re.search(r"\.access\((write=True)?\)", line) and "``" not in line]
+    assert not bare, bare
+
+
+def test_the_marked_built_in_access_is_the_lockless_movable_test():
+    import inspect
+
+    from model.migrate import Migration
+    assert "access(marked=True)" in inspect.getsource(Migration._folio_test_movable)
+
+
+@pytest.mark.parametrize("name", ["isolate_refuse_empty_unlocked", "compact_skip_class_unlocked"])
+def test_a_moved_read_is_found_on_rt_too(name):
+    scenario, cpus, field, _ = FOUND[name]
+    r = _explore(_variant(name), scenario, cpus, properties=["data-race"], config="rt")
+    assert [v.property for v in r.violations] == ["data-race"]
+    assert f"data race on {field}" in r.violations[0].message
+
+
+@pytest.mark.parametrize("name", sorted(NOT_BUGS))
+def test_a_correct_twin_has_no_data_race_on_rt(name):
+    r = _explore(_variant(name), NOT_BUGS[name][0], 2, properties=["data-race"], config="rt")
+    assert r.complete and not r.violations, [v.message for v in r.violations]

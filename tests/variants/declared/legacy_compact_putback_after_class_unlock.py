@@ -46,7 +46,7 @@ class LegacyCompactPutbackAfterClassUnlock(Legacy):
                 yield from self.free_zspage(cls, src)
                 freed += cls.pages_per_zspage
             src = None
-            yield dst.obj.access()
+            yield dst.obj.access(marked=False)
             if (self.get_fullness_group(cls, dst) == ZS_INUSE_RATIO_100
                     or self.rwlock_is_contended(pool.lock)):
                 yield from self.putback_zspage(cls, dst)

@@ -23,7 +23,7 @@ class LegacyMallocSkipFullClassUnlocked(Legacy):
     def zs_malloc(self, size, key):
         handle = yield from self.cache_alloc_handle(key)
         cls = self.pool.class_for(size)
-        yield cls.obj.access()
+        yield cls.obj.access(marked=False)
         full = cls.stats[ZS_OBJS_ALLOCATED] == cls.stats[ZS_OBJS_INUSE]
         if not full:
             yield cls.lock.acquire()

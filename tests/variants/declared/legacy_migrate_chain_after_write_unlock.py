@@ -21,10 +21,10 @@ from model.migrate import MIGRATEPAGE_SUCCESS
 
 class LegacyMigrateChainAfterWriteUnlock(Legacy):
     def zs_page_migrate(self, newpage, page):
-        yield page.desc.access()
+        yield page.desc.access(marked=False)
         if not page.isolated:
             raise Bug(f"zs_page_migrate: VM_BUG_ON_PAGE(!PageIsolated({page.name}))")
-        yield newpage.desc.access(write=True)
+        yield newpage.desc.access(write=True, marked=False)
         newpage.zsmalloc = True
         zspage = yield from self.get_zspage(page)
         pool = self.pool

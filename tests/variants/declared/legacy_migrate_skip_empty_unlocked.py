@@ -21,14 +21,14 @@ EAGAIN = 11
 
 class LegacyMigrateSkipEmptyUnlocked(Legacy):
     def zs_page_migrate(self, newpage, page):
-        yield page.desc.access()
+        yield page.desc.access(marked=False)
         if not page.isolated:
             raise Bug(f"zs_page_migrate: VM_BUG_ON_PAGE(!PageIsolated({page.name}))")
         zspage = yield from self.get_zspage(page)
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         if not zspage.inuse:
             return -EAGAIN
-        yield newpage.desc.access(write=True)
+        yield newpage.desc.access(write=True, marked=False)
         newpage.zsmalloc = True
         pool = self.pool
         yield pool.lock.acquire()

@@ -31,7 +31,7 @@ class MigrateChainAfterUnlock(Upstream):
             yield cls.lock.release()
             yield pool.lock.release()
             return -EINVAL
-        yield newpage.desc.access(write=True)
+        yield newpage.desc.access(write=True, marked=False)
         newpage.zsmalloc = True
         yield from self.copy_page_and_rewrite_handles(newpage, page)
         yield pool.lock.release()

@@ -21,11 +21,11 @@ from model import Upstream
 class MigrateChainClearsZspageFirst(Upstream):
     def create_page_chain(self, cls, zspage, pages):
         for i, page in enumerate(pages):
-            yield page.chain.access(write=True)
+            yield page.chain.access(write=True, marked=False)
             page.zspage = None
             page.next = None
             page.zspage = zspage
             page.next = pages[i + 1] if i + 1 < len(pages) else None
             page.first = i == 0
-        yield zspage.obj.access(write=True)
+        yield zspage.obj.access(write=True, marked=False)
         zspage.first = pages[0]

@@ -27,11 +27,11 @@ class V5AsyncFreeListDelLocked(V5):
         for cls in pool.size_class:
             yield cls.lock.acquire()
             yield label("async_free_zspage")
-            yield cls.obj.access(write=True)
+            yield cls.obj.access(write=True, marked=False)
             spliced = cls.fullness_list[ZS_INUSE_RATIO_0]
             cls.fullness_list[ZS_INUSE_RATIO_0] = SharedList()
             for zspage in spliced:
-                yield zspage.obj.access(write=True)
+                yield zspage.obj.access(write=True, marked=False)
                 zspage.list = DEFERRED
             pool.deferred.extend(spliced)
             yield cls.lock.release()
@@ -39,7 +39,7 @@ class V5AsyncFreeListDelLocked(V5):
             zspage = pool.deferred[0]
             cls = zspage.cls
             yield cls.lock.acquire()
-            yield zspage.obj.access(write=True)
+            yield zspage.obj.access(write=True, marked=False)
             pool.deferred.remove(zspage)
             zspage.list = FREEING
             yield cls.lock.release()

@@ -27,22 +27,22 @@ class V5AsyncFreeSkipClassUnlocked(V5):
     def async_free_zspage(self):
         pool = self.pool
         for cls in pool.size_class:
-            yield cls.obj.access()
+            yield cls.obj.access(marked=False)
             if not cls.stats[ZS_INUSE_RATIO_0]:
                 continue
             yield cls.lock.acquire()
             yield label("async_free_zspage")
-            yield cls.obj.access(write=True)
+            yield cls.obj.access(write=True, marked=False)
             spliced = cls.fullness_list[ZS_INUSE_RATIO_0]
             cls.fullness_list[ZS_INUSE_RATIO_0] = SharedList()
             for zspage in spliced:
-                yield zspage.obj.access(write=True)
+                yield zspage.obj.access(write=True, marked=False)
                 zspage.list = DEFERRED
             pool.deferred.extend(spliced)
             yield cls.lock.release()
         while pool.deferred:
             zspage = pool.deferred[0]
-            yield zspage.obj.access(write=True)
+            yield zspage.obj.access(write=True, marked=False)
             pool.deferred.remove(zspage)
             zspage.list = FREEING
             yield from self.lock_zspage(zspage)

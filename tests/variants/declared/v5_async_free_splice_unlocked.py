@@ -25,16 +25,16 @@ class V5AsyncFreeSpliceUnlocked(V5):
         pool = self.pool
         for cls in pool.size_class:
             yield label("async_free_zspage")
-            yield cls.obj.access(write=True)
+            yield cls.obj.access(write=True, marked=False)
             spliced = cls.fullness_list[ZS_INUSE_RATIO_0]
             cls.fullness_list[ZS_INUSE_RATIO_0] = SharedList()
             for zspage in spliced:
-                yield zspage.obj.access(write=True)
+                yield zspage.obj.access(write=True, marked=False)
                 zspage.list = DEFERRED
             pool.deferred.extend(spliced)
         while pool.deferred:
             zspage = pool.deferred[0]
-            yield zspage.obj.access(write=True)
+            yield zspage.obj.access(write=True, marked=False)
             pool.deferred.remove(zspage)
             zspage.list = FREEING
             yield from self.lock_zspage(zspage)

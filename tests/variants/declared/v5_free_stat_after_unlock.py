@@ -32,6 +32,6 @@ class V5FreeStatAfterUnlock(V5):
         if fullness == ZS_INUSE_RATIO_0:
             yield from self.free_zspage(cls, zspage)
         yield cls.lock.release()
-        yield cls.obj.access()
+        yield cls.obj.access(marked=False)
         yield label(f"trace_zs_free {cls.index} {cls.stats[ZS_OBJS_INUSE]}")
         yield from self.cache_free_handle(handle)
