@@ -300,13 +300,30 @@ def free(obj) -> Action:
     return Action(FREE, obj)
 
 
-def access(obj, write: bool = False, also=()) -> Action:
+# An ACCESS action's marking (kept in ``Action.order``, which only a Var's actions
+# use otherwise): how the kernel accesses the memory the step declares.
+PLAIN = "plain"         # plain C: races with any concurrent conflicting access but a marked read
+MARKED = "marked"       # READ_ONCE/WRITE_ONCE/data_race(): never races with another marked one
+
+
+def access(obj, write: bool = False, also=(), marked=None) -> Action:
     """A use of ``obj``'s memory; racing accesses are ordered by the search.
 
     ``also``: more Objs the same step uses the same way, in its footprint
-    with ``obj`` (``Obj.access`` passes the object's ``parts``)."""
+    with ``obj`` (``Obj.access`` passes the object's ``parts``).  ``marked``:
+    whether the kernel marks the accesses the step declares (``READ_ONCE``,
+    ``WRITE_ONCE``, ``data_race()``: True) or makes them plain (False), which
+    decides which pairs are data races (checker.races, docs/design.md "Marked
+    and plain accesses").  None, a file's bare ``access()``: a read is marked
+    (what a lockless read declared this way meant before marking was said), a
+    write plain."""
+    if marked is not None and type(marked) is not bool:
+        raise ModelError(f"access({getattr(obj, 'name', obj)}): marked= takes True (READ_ONCE/"
+                         f"WRITE_ONCE/data_race()), False (a plain access) or None, got {marked!r}")
+    if marked is None:
+        marked = not write
     also = tuple(also)
-    return Action(ACCESS, obj, bool(write), also or None)
+    return Action(ACCESS, obj, bool(write), also or None, MARKED if marked else PLAIN)
 
 
 def pin(obj) -> Action:

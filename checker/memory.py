@@ -59,6 +59,7 @@ from .errors import ModelError
 from .ghost import Ghost
 
 R, W = 1, 2      # the footprint kinds of checker.actions (no import cycle)
+_VALUES = frozenset((bool, int, str, bytes, type(None)))    # compared by value in a store
 
 class _Local(threading.local):
     rec = None          # the recorder of the running step, per thread
@@ -198,7 +199,17 @@ class _Tracked:
         rec = _tls.rec
         if rec is not None:
             o = self.owner.__get__(inst, None)
-            rec.touch(o, (o.uid, self.name), W, self.label)
+            try:
+                old = self.slot.__get__(inst, None)
+            except AttributeError:          # the struct's __init__
+                same = False
+            else:
+                # A store of the value the field holds (checker.races: KCSAN's default
+                # configuration reports no race on it); compared by identity, or by
+                # value for plain values only (no shared object's __eq__ runs here).
+                same = old is value or (type(old) is type(value) and type(value) in _VALUES
+                                        and old == value)
+            rec.touch(o, (o.uid, self.name), W, self.label, same)
         self.slot.__set__(inst, value)
 
 

@@ -297,8 +297,13 @@ class Obj(Shared):
     def free(self) -> A.Action:
         return A.free(self)
 
-    def access(self, write: bool = False) -> A.Action:
-        return A.access(self, write, self.parts)
+    def access(self, write: bool = False, marked=None) -> A.Action:
+        """A step that reads (or, ``write``, writes) this object's memory: the fields
+        that follow it until the next yield are declared (checker.memory).
+        ``marked``: True for the kernel's ``READ_ONCE``/``WRITE_ONCE``/``data_race()``
+        (a list helper's ``READ_ONCE(head->next)``), False for a plain C access; None
+        (a bare ``access()``): a read is marked, a write plain (checker.actions.access)."""
+        return A.access(self, write, self.parts, marked)
 
     def pin(self) -> A.Action:
         return A.pin(self)

@@ -56,10 +56,10 @@ _POPPED = 3             # (_POPPED, lifetime, list): the uses judged at a free
 def rewind(det, m: int) -> None:
     """Undo ``det``'s steps from the ``m``-th on, newest first."""
     undo = det._undo
-    locs, uses, lives, vc = det.locs, det.uses, det.lives, det.vc
+    locs, uses, lives, vc, svc = det.locs, det.uses, det.lives, det.vc, det.svc
     for j in range(len(undo) - 1, m - 1, -1):
         log = undo[j]
-        for k in range(len(log) - 1, 1, -1):
+        for k in range(len(log) - 1, 2, -1):
             r = log[k]
             tag = r[0]
             if tag == _NEW:
@@ -79,6 +79,7 @@ def rewind(det, m: int) -> None:
                     else:
                         reads[rk] = old
         vc[log[0]][:] = log[1]
+        svc[log[0]][:] = log[2]
     del undo[m:]
     del det._keys[m:]
     det._log = None

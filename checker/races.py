@@ -12,22 +12,35 @@ execution and reports a race as a violation of ``data-race``: it is either
 a data race in the kernel code the model follows (KCSAN would report it) or
 an access the model must make a step of its own.
 
-Happens-before is the actions' own order: two actions of different tasks
-are ordered when their footprints conflict (the object part of the search's
-dependence, :mod:`checker.dependence`: one lock, one variable with a write,
-one object's lifetime; not the CPU, see :meth:`RaceDetector.step`); a task's
-steps are in program order.  A step has two positions: its action, at
+Two orders are kept, as vector clocks.  The *search's* order is the actions'
+own: two actions of different tasks are ordered when their footprints
+conflict (the object part of the search's dependence, :mod:`checker.dependence`:
+one lock, one variable with a write, one object's lifetime, one object two
+``Obj.access`` steps declare; not the CPU, see :meth:`RaceDetector.step`); a
+task's steps are in program order.  The *synchronisation* order (``svc``) is
+the same less what two declared steps give each other: an ``Obj.access`` is
+where another task may run, and the search runs both orders of two of them,
+but it synchronises nothing (a lock, a Var's operation, a lifetime's free or
+put, program order do).  A step has two positions: its action, at
 ``2 * seq``, and the code after it, at ``2 * seq + 1``.  A plain access the
 action declared (``yield page.desc.access()`` then page descriptor fields)
 stands at the action; any other stands after it, where no edge out of the
-action covers it.  Two accesses of one location (a field, a dict key, a
-list, a variable's value), by different tasks, at least one of them a write
-and at least one a plain access standing after its action, must be ordered.
-Fields declared ``atomic`` (``atomic_long_t``) are marked: two of their
+action covers it.  Two accesses of one location of plain memory (a field, a
+dict key, a list, a variable's value read by task code), by different tasks,
+at least one of them a write, must be ordered by synchronisation, declared or
+not: else they are the data race KCSAN reports.  Such a pair the search orders
+(both declared) is no gap in the search, so when ``data-race`` is not checked
+it is dropped, not counted against completeness.  A declared store of the
+value the field already holds is a read here (KCSAN's default configuration,
+``KCSAN_REPORT_VALUE_CHANGE_ONLY`` with ``KCSAN_ASSUME_PLAIN_WRITES_ATOMIC``,
+does not report it; the search runs every order of it, so where a store does
+change the value it is a write).  Fields declared ``atomic`` (``atomic_long_t``,
+or a field the kernel only reads and writes marked) are marked: two of their
 accesses never race (the kernel's atomics do not), but the search orders
 steps by their actions only, so an unordered pair of them (but two adds,
-``x += n``, which commute) makes the search incomplete, as an unreported race
-does, instead of being a violation.
+``x += n``, which commute), one standing after its action, makes the search
+incomplete, as an unreported race does, instead of being a violation; ghost
+state likewise.  Those two are judged by the search's order.
 
 Under a weak memory model (:mod:`checker.memory_model`, ``weak``) a Var's
 actions order tasks only as their ordering says (release -> acquire
@@ -60,9 +73,11 @@ _NOUN = {A.R: "read", A.W: "write"}
 
 
 class _Access:
-    __slots__ = ("task", "pos", "clock", "kind", "step", "label", "fn", "late")
+    __slots__ = ("task", "pos", "clock", "kind", "step", "label", "fn", "late", "sclock", "decl",
+                 "once", "soft")
 
-    def __init__(self, task, pos, clock, kind, step, label, fn, late):
+    def __init__(self, task, pos, clock, kind, step, label, fn, late, sclock=None, decl=False,
+                 once=False, soft=False):
         self.task = task
         self.pos = pos
         self.clock = clock      # the task's clock then (orders what follows), None if late
@@ -71,6 +86,29 @@ class _Access:
         self.label = label      # what the location is, for a plain access
         self.fn = fn            # the kernel function of a late access
         self.late = late
+        self.sclock = sclock    # the task's synchronisation clock then (sc), None if late
+        self.decl = decl        # an Obj.access action: it orders nothing by itself
+        self.once = once        # a marked access (READ_ONCE/WRITE_ONCE/data_race()), declared
+        # A read of a put's free check when the put does not free (the kernel makes none):
+        # judged by the search's order only, against what stands after its action.
+        self.soft = soft
+
+
+def _kcsan_silent(a, b) -> bool:
+    """Whether two unordered conflicting accesses of plain memory, both declared (the
+    search runs both orders of them), are no data race by their marking (docs/design.md,
+    "Marked and plain accesses"): both marked, or a marked read against a plain write
+    (``CONFIG_KCSAN_ASSUME_PLAIN_WRITES_ATOMIC``, the default: a plain aligned store of
+    a word is taken as atomic against a marked load).  A plain read races with any
+    write; two plain writes race (the default would not report two word stores; a field
+    here may stand for more than a word, a list head, a stats array, and the lost store
+    is what a lock is for).  An undeclared access, standing after its action, is never
+    silent: the search did not order it, whatever the kernel's marking."""
+    if a.late or b.late or not (a.once or b.once):
+        return False
+    if a.once and b.once:
+        return True
+    return (b if a.once else a).kind == _W     # the plain one: a write is taken as atomic
 
 
 class _Loc:
@@ -93,7 +131,7 @@ class RaceDetector:
     (checker/race_prefix.py says why that is the detector a fresh run gives).
     """
 
-    __slots__ = ("vc", "locs", "uses", "lives", "reported", "weak", "_keys", "_undo", "_log",
+    __slots__ = ("vc", "svc", "locs", "uses", "lives", "reported", "weak", "_keys", "_undo", "_log",
                  "_at")
 
     def __init__(self, ntasks: int, kept: bool = False):
@@ -102,6 +140,10 @@ class RaceDetector:
         # Obj.access is a plain access, and every plain access is checked.
         self.weak = False
         self.vc = [[0] * ntasks for _ in range(ntasks)]
+        # sc's synchronisation clocks: the order above less what an Obj.access alone
+        # gives (two declared accesses conflict for the search, but synchronise
+        # nothing); the race check on plain memory reads these.
+        self.svc = [[0] * ntasks for _ in range(ntasks)]
         self.locs = {}
         self.uses = {}          # lifetime uid -> late plain accesses of its memory not yet judged
         self.lives = {}         # lifetime uid -> (task, clock, frees) of its puts, frees, allocs
@@ -148,12 +190,13 @@ class RaceDetector:
                 rewind(self, i)
                 self._at = -1
             keys.append((ev.task, ev.choice, frozenset(relaxed) if relaxed else None))
-            self._log = log = [ev.task, self.vc[ev.task][:]]
+            self._log = log = [ev.task, self.vc[ev.task][:], self.svc[ev.task][:]]
             self._undo.append(log)
         t = ev.task
         vc = self.vc[t]
+        svc = self.svc[t]
         pos = 2 * ev.seq
-        vc[t] = pos
+        vc[t] = svc[t] = pos
         fps = ev.fps
         if fps is None:
             if not ev.kind:
@@ -172,6 +215,7 @@ class RaceDetector:
             fp = tuple((o, _R if o in relaxed else k) for o, k in fp)
         locs = self.locs
         skip = ()
+        decl = ev.action.op == A.ACCESS
         if self.weak:
             skip = self._weak(world, ev, t, pos)
         for o, k in fp:
@@ -183,16 +227,20 @@ class RaceDetector:
             w = loc.w
             if w is not None and w.task != t and w.clock is not None:
                 _join(vc, w.clock)
+                _join(svc, w.sclock)
             # Not only a write: a read conflicts with the additions and puts since
             # the last write (kept with the reads: they commute with each other).
             for r in loc.reads.values():
                 if r.task != t and r.clock is not None and _conflict(k, r.kind):
                     _join(vc, r.clock)
+                    if not (decl and r.decl):
+                        _join(svc, r.sclock)
         # Not ordered by their CPU: two atomic sections of one CPU are one step
         # each for the search, ordered only through what their actions touch,
         # so a race must not depend on the CPU's order either (a verdict the
         # same for every execution of a trace; bench/fuzz_dpor.py seed 52).
         clock = tuple(vc)
+        sclock = tuple(svc)
         if self.reported:
             return          # one race per execution is enough to say it
         for o, k in fp:
@@ -212,11 +260,22 @@ class RaceDetector:
                 if log is not None:
                     log.append((_NEW, o, None))
             elif loc.has_late:
-                self._access(world, ev, o, _Access(t, pos, clock, k, ev.index, None, None, False))
+                self._access(world, ev, o, _Access(t, pos, clock, k, ev.index, None, None, False,
+                                                   sclock, decl))
                 continue
             # No plain access after an action here yet: only the ordering matters.
-            acc = _Access(t, pos, clock, k, ev.index, None, None, False)
-            if k == _W:
+            acc = _Access(t, pos, clock, k, ev.index, None, None, False, sclock, decl)
+            if decl:
+                # Kept beside the others, a write too: the edges out of a declared step
+                # are not those of the steps before it (two declared steps order
+                # nothing), so it stands in for none of them; each task's latest of a
+                # kind stands in for its earlier ones (program order).
+                reads = loc.reads
+                rk = (t, k, False, True)
+                if log is not None:
+                    log.append((loc, loc.w, reads, loc.has_late, rk, reads.get(rk, _ABSENT)))
+                reads[rk] = acc
+            elif k == _W:
                 if log is not None:
                     log.append((loc, loc.w, loc.reads, loc.has_late, None, None))
                 loc.w = acc
@@ -229,11 +288,24 @@ class RaceDetector:
                 reads[rk] = acc
         plain = ev.plain
         if plain:
-            for key, kind, late, label, life, fn, marked in plain:
-                if marked == "add":
-                    kind = _ADDS        # commutes with another add, not with a read or set
+            for key, kind, late, label, life, fn, marked, once in plain:
+                soft = marked == "check"
+                if soft:
+                    marked = False
+                if marked:
+                    if marked == "add":
+                        kind = _ADDS    # commutes with another add, not with a read or set
+                    elif marked == "same":
+                        if not self.weak:
+                            # A declared store of the value already there: KCSAN's
+                            # default configuration reports no race with it, and the
+                            # search runs every order of it, in which a store that does
+                            # change the value is one.  For the race check, a read.
+                            kind = _R
+                        marked = False
                 acc = _Access(t, pos + 1 if late else pos, None if late else clock, kind,
-                              ev.index, label, fn, late)
+                              ev.index, label, fn, late, None if late else sclock, False, once,
+                              soft)
                 if key is not None:
                     self._access(world, ev, key, acc)
                 if life is not None and (late or key is None):
@@ -275,16 +347,20 @@ class RaceDetector:
                 log.append((_NEW, key, None))
         t = acc.task
         kind = acc.kind
-        strict = acc.late or (self.weak and not atomic)
-        if strict or loc.has_late:
+        if not self.weak:
+            if self._unordered(world, loc, acc):
+                return
+        else:
+            strict = acc.late or not atomic
             vc = self.vc[t]
             w = loc.w
-            if w is not None and w.task != t and (strict or w.late) and vc[w.task] < w.pos:
+            if w is not None and w.task != t and (strict or w.late) and vc[w.task] < w.pos \
+                    and not _kcsan_silent(w, acc):
                 self._report(world, w, acc)
                 return
             for r in loc.reads.values():
                 if r.task != t and (strict or r.late) and _conflict(kind, r.kind) \
-                        and vc[r.task] < r.pos:
+                        and vc[r.task] < r.pos and not _kcsan_silent(r, acc):
                     self._report(world, r, acc)
                     return
         if kind == _W:
@@ -295,12 +371,44 @@ class RaceDetector:
             loc.has_late = acc.late
         else:
             reads = loc.reads
-            rk = (t, kind, acc.late)
+            # A marked read stands beside the same task's plain one: it does not stand in
+            # for it (a write another task makes races with the plain one only).
+            rk = (t, kind, acc.late, "once") if acc.once else (t, kind, acc.late)
             if log is not None:
                 log.append((loc, loc.w, reads, loc.has_late, rk, reads.get(rk, _ABSENT)))
             reads[rk] = acc
             if acc.late:
                 loc.has_late = True
+
+    def _unordered(self, world, loc, acc) -> bool:
+        """On sc: report ``acc`` if an access of another task in ``loc``'s history
+        conflicts with it unordered.  Plain memory (a struct field, a container, a
+        Var's value read by task code) by the synchronisation clocks, declared or not:
+        the race KCSAN would see.  An atomic field or ghost state by the search's
+        order, and only where one of the two stands after its action (a declared
+        pair is in the footprints, so the search runs both orders)."""
+        t = acc.task
+        kind = acc.kind
+        w = loc.w
+        if w is not None and w.task != t and self._races(w, acc) \
+                and not _kcsan_silent(w, acc) and self._report(world, w, acc):
+            return True
+        for r in loc.reads.values():
+            if r.task != t and _conflict(kind, r.kind) and self._races(r, acc) \
+                    and not _kcsan_silent(r, acc) and self._report(world, r, acc):
+                return True
+        return False
+
+    def _races(self, p, acc) -> bool:
+        """Whether the earlier access ``p`` and ``acc`` race (by their order only)."""
+        label = acc.label
+        if label is None:
+            label = p.label
+            if label is None:
+                return False        # two actions: the search orders them
+        if type(label) is str and not (p.soft or acc.soft):
+            return self.svc[acc.task][p.task] < p.pos
+        return (acc.late or p.late) and self.vc[acc.task][p.task] < p.pos
 
     def _lifetime(self, world, ev, obj, clock, frees: bool) -> None:
         """A put, free or allocation of ``obj``: when it frees, judge the plain uses."""
@@ -352,7 +460,8 @@ class RaceDetector:
                     self.reported = True
                     return
 
-    def _report(self, world, first, second) -> None:
+    def _report(self, world, first, second) -> bool:
+        """Report the race of ``first`` and ``second``; False if it is none to report."""
         tasks = world.tasks
         a, b = _describe(world, first), _describe(world, second)
         what = second.label or first.label
@@ -367,7 +476,7 @@ class RaceDetector:
                 f"the search does not order ghost state, so kernel code must not depend on it: "
                 f"declare the field tracked if the kernel has it, or take the lock that orders them"))
             self.reported = True
-            return
+            return True
         if type(what) is MarkedLabel:
             # Atomic accesses do not race (LKMM), so this is no violation; but the
             # search orders steps by their actions, and these two are in no footprint.
@@ -378,17 +487,29 @@ class RaceDetector:
                 f"and a search that orders steps by their actions does not explore their two "
                 f"orders: check with --scheduler dfs, or order them (a lock both hold)"))
             self.reported = True
-            return
+            return True
+        declared = ""
+        if not self.weak and self.vc[second.task][first.task] >= first.pos:
+            # The search's order has them (their footprints conflict): it runs both orders,
+            # so the race is the kernel's, and no gap in the search when it is not checked.
+            if world.reported is not None and "data-race" not in world.reported:
+                return False
+            declared = (" (both are declared, and an Obj.access orders nothing by itself)"
+                        if not (first.late or second.late) else
+                        " (only declared accesses, Obj.access, order them: they synchronise nothing)")
         _report(world,
             "data-race",
             f"data race on {what}: {tasks[second.task].name} {_VERB[second.kind]} it {b}, "
             f"unordered with {tasks[first.task].name}'s {_NOUN.get(first.kind, 'update')} {a}: "
-            f"no lock or atomic access orders them.  Hold the same lock on both sides, or if the "
-            f"kernel really does this unlocked (READ_ONCE/WRITE_ONCE), make "
-            f"{tasks[late.task].name}'s access {_describe(world, late)} a step of its own: "
-            f"yield an access of the object before it",
+            f"no lock or atomic access orders them{declared}.  Hold the same lock on both sides, "
+            f"or if the kernel really does this unlocked with marked accesses (READ_ONCE/"
+            f"WRITE_ONCE/data_race()), make {tasks[late.task].name}'s access "
+            f"{_describe(world, late)} a step of its own that says so, yield "
+            f"obj.access(marked=True) before it, and mark the other side too (a plain read "
+            f"races with any write)",
             task=second.task, steps=tuple(sorted({first.step, second.step})))
         self.reported = True
+        return True
 
 
 from .race_prefix import _ABSENT, _LIVES, _NEW, _POPPED, _USES, rewind  # noqa: E402

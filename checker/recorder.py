@@ -35,6 +35,16 @@ _R, _W = A.R, A.W
 _merge = A.merge
 
 
+# A plain entry's marking when the step's writes of a declared field all stored the value
+# it held: checker.races takes it for a read on sc (KCSAN's value-change rule).
+_SAME = "same"
+# ... when they are the reads of the free check of a put that does not free (the kernel
+# runs none): checker.races judges them by the search's order only, as before stop 30,
+# so that what a check the World runs on every put reads still says when the search
+# missed an order (a late write of a field it reads), and is no race of the kernel's.
+_CHECK = "check"
+
+
 def _marked(e):
     """What checker.races needs of an access to an atomic field (``e``: a plain
     entry): ``"add"`` for ``x += n`` after the action (read, then written, in one
@@ -71,7 +81,7 @@ class StepRecorder:
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "dead", "fresh",
                  "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners",
-                 "collect")
+                 "collect", "collect_only")
 
     def __init__(self):
         self.phase = _ACTION
@@ -79,11 +89,13 @@ class StepRecorder:
         self.task = -1
         self.name = ""
         self.mark = 0
-        self.plain = None           # key -> [kind, late, label, lifetime uid, function, marked, first kind]
+        self.plain = None           # key -> [kind, late, label, lifetime uid, function, marked,
+        #                                 first kind, stored a new value, declared marked, soft]
         self.action = None          # {uid: kind} of the action (for "declared")
         self.dead = None
         self.owners = None          # lifetimes the action itself read (a lock in a page)
         self.collect = None         # base -> kind of what a put's free check touches (World)
+        self.collect_only = False   # ... the check of a put that does not free (checker.races: soft)
         self.cont_touched = False   # task code after the action touched shared memory
         self.fresh = set()
         self.conversions = []       # (plain container, its copy when stored, where), this execution
@@ -118,12 +130,14 @@ class StepRecorder:
             self._check_generators()
         plain = self.plain
         if plain or self.owners:
-            out = [(k, e[0], e[1], e[2], e[3], e[4], _marked(e) if e[5] else False)
+            out = [(k, e[0], e[1], e[2], e[3], e[4], _marked(e) if e[5] else _CHECK if e[9] else
+                     _SAME if e[0] == _W and not e[7] and not e[1] else False, e[8])
                    for k, e in plain.items()] if plain else []
             if self.owners:
                 # The action's use of an object living in another: a use of that
                 # one's lifetime, which checker.races orders against its free.
-                out.extend((None, _R, False, label, life, None, False) for life, label in self.owners)
+                out.extend((None, _R, False, label, life, None, False, False)
+                           for life, label in self.owners)
             ev.plain = tuple(out)
         if self.dead:
             ev.dead = tuple(self.dead)
@@ -186,8 +200,9 @@ class StepRecorder:
         if not owner.alive:
             self._dead(owner, label, _R)
 
-    def touch(self, owner, key, kind, label) -> None:
-        """Task code accesses ``key`` (``(uid, field)``) of memory that lives in ``owner``."""
+    def touch(self, owner, key, kind, label, same: bool = False) -> None:
+        """Task code accesses ``key`` (``(uid, field)``) of memory that lives in ``owner``;
+        ``same``: a write that stores the value the field already holds."""
         base = owner.uid if owner is not None else key[0]
         phase = self.phase
         if phase == _CONT:
@@ -199,7 +214,7 @@ class StepRecorder:
                              f"yield; a task's first step must be an action (yield label(...) first)")
         if owner is not None and not owner.alive:
             self._dead(owner, label, kind)
-        self._note(key, kind, label, owner, base)
+        self._note(key, kind, label, owner, base, same)
 
     def touch_const(self, owner, key, label) -> None:
         """Task code reads a constant field of ``owner`` (checker.memory._Const): a use of
@@ -246,7 +261,7 @@ class StepRecorder:
         self._note(uid, kind, obj.name, owner, uid)
 
     # -- helpers -----------------------------------------------------------------------
-    def _note(self, key, kind, label, owner, base) -> None:
+    def _note(self, key, kind, label, owner, base, same: bool = False) -> None:
         if self.collect is not None:
             self.collect[base] = _merge(self.collect.get(base, kind), kind)
         late = self.phase == _CONT and not self._covered(base, kind)
@@ -260,17 +275,36 @@ class StepRecorder:
         if e is None:
             life = owner.pin_uid if owner is not None and not owner.permanent else None
             marked = type(label) is MarkedLabel
+            # [6]: the first access's kind; [7]: a write stored a new value; [8]: the
+            # step's action declared it as a marked access (READ_ONCE, WRITE_ONCE); [9]: only
+            # the free check of a put that does not free made it
             plain[key] = [kind, late, label, life, where() if late or marked else None,
-                          marked, kind]     # [6]: the first access's kind
+                          marked, kind, kind == _W and not same, not late and self._once(),
+                          self.collect_only]
         else:
             if e[0] != kind:
                 e[0] = _merge(e[0], kind)
+            if kind == _W and not same:
+                e[7] = True
+            if e[8] and (late or not self._once()):
+                e[8] = False
+            if e[9] and not self.collect_only:
+                e[9] = False
             if late:
                 # Some of it stands after the action: check it all as late (a
                 # covered read and an undeclared write of one field, say).
                 e[1] = True
                 if e[4] is None:
                     e[4] = where()
+
+    def _once(self) -> bool:
+        """Whether the step's action is an ``Obj.access`` the model marks (``marked=True``):
+        what it declares, the code after it accesses as the kernel's ``READ_ONCE``/
+        ``WRITE_ONCE`` do (checker.races judges the pair by it)."""
+        if self.phase != _CONT:
+            return False        # a put's free check, run by the action itself
+        a = self.ev.action
+        return a.op == A.ACCESS and a.order == A.MARKED
 
     def _covered(self, base, kind) -> bool:
         """Whether the step's action declared ``base`` (for a write: as a write)."""

@@ -715,12 +715,14 @@ class World:
             # put's footprint (a footprint must not depend on whether this put
             # was the last); its verdict counts only for the put that frees.
             self._active = t
-            # Under a weak model the check's reads are plain accesses the race detector
-            # judges by hb; only the put that frees makes them (free_pages_check).  On
-            # sc every put records them, as the search's footprints always did.
+            # The check's reads are plain accesses the race detector judges; only the
+            # put that frees makes them (free_pages_check).  On sc every put's are in
+            # its footprint, as they always were; when it does not free they are
+            # recorded soft (checker.recorder): judged by the search's order only.
             old = set_recorder(self._rec if frees or self.mm is None else None)
             if self.mm is None:
                 self._rec.collect = touched = {}
+                self._rec.collect_only = not frees
             try:
                 on_free()
             except (AssertionError, Bug) as exc:
@@ -730,6 +732,7 @@ class World:
                 set_recorder(old)
                 self._active = None
                 self._rec.collect = None
+                self._rec.collect_only = False
         if frees:
             obj.alive = False
         elif ev.post < 0 and ev.pre >= 0:

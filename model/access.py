@@ -83,12 +83,12 @@ class ObjAccess(HandleLookup):
         if not spans:
             mem = Mem("page", page, idx)
         else:
-            yield page.obj.access()
+            yield page.obj.access(marked=False)
             first = page.mem.get(("data", idx))
             nxt = yield from self.get_next_zpdesc(page)
             if nxt is None:
                 raise Bug(f"zs_obj_read_begin: {page.name} has no next page for a spanning object")
-            yield nxt.obj.access()
+            yield nxt.obj.access(marked=False)
             mem = Mem("copy", value=object_value((first, nxt.mem.get(("data", idx)))))
         self.mapped[handle.key] = pins
         return mem
@@ -109,13 +109,13 @@ class ObjAccess(HandleLookup):
         (``memcpy_to_page`` for each half of a spanning object), ``ZRU``."""
         zspage, page, idx, pins = yield from self._lookup_and_read_lock(handle, "zs_obj_write")
         _, _, spans = zspage.cls.geometry.location(idx)
-        yield page.obj.access(write=True)
+        yield page.obj.access(write=True, marked=False)
         page.mem[("data", idx)] = value
         if spans:
             nxt = yield from self.get_next_zpdesc(page)
             if nxt is None:
                 raise Bug(f"zs_obj_write: {page.name} has no next page for a spanning object")
-            yield nxt.obj.access(write=True)
+            yield nxt.obj.access(write=True, marked=False)
             nxt.mem[("data", idx)] = value
         for o in reversed(pins):
             yield o.unpin()
@@ -170,7 +170,7 @@ class MapAccess(HandleLookup):
             return
         parts = []
         for p in pages:
-            yield p.obj.access()
+            yield p.obj.access(marked=False)
             parts.append(p.mem.get(("data", idx)))
         yield area.vm_buf.write(object_value(parts))
 
@@ -203,6 +203,6 @@ class MapAccess(HandleLookup):
             return
         value = yield area.vm_buf.read()
         for p in pages:
-            yield p.obj.access(write=True)
+            yield p.obj.access(write=True, marked=False)
             p.mem[("data", idx)] = value
 

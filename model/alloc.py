@@ -119,19 +119,19 @@ class Allocation:
         (protocol §2.1 step 5)
         """
         cls = zspage.cls
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         idx = zspage.freeobj
         if idx is None:
             raise Bug(f"obj_malloc: {zspage.name} has no free object (freelist corrupted)")
         page = zspage.first
         for _ in range(cls.geometry.location(idx)[0]):
             page = yield from self.get_next_zpdesc(page)
-        yield page.obj.access(write=True)       # kmap_local: read link->next, write the header
+        yield page.obj.access(write=True, marked=False)       # kmap_local: read link->next, write the header
         link = page.mem.get(("hdr", idx))
         if link is None or link[0] != "free":
             raise Bug(f"obj_malloc: object {idx} of {zspage.name} is not free (freelist corrupted)")
         page.mem[("hdr", idx)] = ("alloc", handle)
-        yield zspage.obj.access(write=True)     # set_freeobj, mod_zspage_inuse(+1)
+        yield zspage.obj.access(write=True, marked=False)     # set_freeobj, mod_zspage_inuse(+1)
         zspage.freeobj = link[1]
         zspage.inuse += 1
         obj = self.location_to_obj(page, idx)
@@ -188,7 +188,8 @@ class Allocation:
         ``__zpdesc_set_zsmalloc``; None when the page allocator fails.
 
         From a :class:`~model.pool.Zone`: take a free frame under ``zone->lock`` (a
-        declared write of the free list), then ``set_page_refcounted`` (its own step:
+        declared access alone would order two allocations for the search but
+        synchronise nothing), then ``set_page_refcounted`` (its own step:
         ``folio_try_get`` of a scanner fails before it, succeeds after), then the page
         type (a declared write: a scanner's ``folio_put`` may test it).  A scenario gives
         as many frames as its zs_malloc calls can take.  Without a zone (``zone`` None):
@@ -201,13 +202,14 @@ class Allocation:
             page.zsmalloc = True
             self.pool.ghost_pages.append(page)
             return page
-        yield zone.obj.access(write=True)
+        yield zone.lock.acquire()
         if not zone.free:
             raise ModelError("alloc_zpdesc: the zone has no free frame left; give the scenario "
                              "more frames (Scenario.frames)")
         page = zone.free.pop(0)
+        yield zone.lock.release()
         yield page.ref.write(1)
-        yield page.desc.access(write=True)
+        yield page.desc.access(write=True, marked=False)
         page.zsmalloc = True
         self.pool.ghost_pages.append(page)
         return page
@@ -216,7 +218,7 @@ class Allocation:
         """``__zpdesc_clear_zsmalloc``: clear the page type before the page goes back to the
         page allocator (``free_pages_prepare`` finds a typed page in a bad state).  A
         declared write: a scanner may test the type of a zone's frame."""
-        yield page.desc.access(write=True)
+        yield page.desc.access(write=True, marked=False)
         page.zsmalloc = False
 
     def free_zpdesc(self, page):
@@ -288,7 +290,7 @@ class Allocation:
         while page is not None:
             if not (yield from self.zpdesc_trylock(page)):
                 raise Bug(f"SetZsPageMovable: WARN_ON(!zpdesc_trylock({page.name}))")
-            yield page.desc.access(write=True)
+            yield page.desc.access(write=True, marked=False)
             page.movable = True
             yield from self.zpdesc_unlock(page)
             page = yield from self.get_next_zpdesc(page)

@@ -37,7 +37,7 @@ class Compaction:
 
     def zs_can_compact(self, cls):
         """``zs_can_compact``: pages a compaction could free, from the class stats. (protocol §2.4 step 2)"""
-        yield cls.obj.access()
+        yield cls.obj.access(marked=False)
         allocated = cls.stats[ZS_OBJS_ALLOCATED]
         used = cls.stats[ZS_OBJS_INUSE]
         if allocated <= used:
@@ -83,7 +83,7 @@ class Compaction:
                 yield from self.free_zspage(cls, src)
                 freed += cls.pages_per_zspage
             src = None
-            yield dst.obj.access()
+            yield dst.obj.access(marked=False)
             if (self.get_fullness_group(cls, dst) == ZS_INUSE_RATIO_100
                     or self.rwlock_is_contended(pool.lock)):
                 yield from self.putback_zspage(cls, dst)
@@ -121,10 +121,10 @@ class Compaction:
             yield from self.zs_object_copy(cls, free_obj, used_obj)
             obj_idx += 1
             yield from self.obj_free(cls, used_obj)
-            yield dst.obj.access()
+            yield dst.obj.access(marked=False)
             if dst.inuse == cls.objs_per_zspage:
                 break
-            yield src.obj.access()
+            yield src.obj.access(marked=False)
             if src.inuse == 0:
                 break
 
@@ -133,7 +133,7 @@ class Compaction:
         allocated one; returns ``(handle or None, index reached)``.
         (protocol §2.4 d)
         """
-        yield page.obj.access()
+        yield page.obj.access(marked=False)
         objs = page.first_objs
         while obj_idx < len(objs):
             hdr = page.mem.get(("hdr", objs[obj_idx]))
@@ -153,24 +153,24 @@ class Compaction:
         parts = []
         page, idx = self.obj_to_location(src_obj)
         spans = cls.geometry.location(idx)[2]
-        yield page.obj.access()
+        yield page.obj.access(marked=False)
         header = page.mem.get(("hdr", idx))
         parts.append(page.mem.get(("data", idx)))
         if spans:
             nxt = yield from self.get_next_zpdesc(page)
             if nxt is None:
                 raise Bug(f"zs_object_copy: {page.name} has no next page")
-            yield nxt.obj.access()
+            yield nxt.obj.access(marked=False)
             parts.append(nxt.mem.get(("data", idx)))
         value = object_value(parts)
         page, idx = self.obj_to_location(dst_obj)
         spans = cls.geometry.location(idx)[2]
-        yield page.obj.access(write=True)
+        yield page.obj.access(write=True, marked=False)
         page.mem[("hdr", idx)] = header
         page.mem[("data", idx)] = value
         if spans:
             nxt = yield from self.get_next_zpdesc(page)
             if nxt is None:
                 raise Bug(f"zs_object_copy: {page.name} has no next page")
-            yield nxt.obj.access(write=True)
+            yield nxt.obj.access(write=True, marked=False)
             nxt.mem[("data", idx)] = value

@@ -46,12 +46,12 @@ class Freeing:
         (protocol §2.2 step 6)"""
         page, idx = self.obj_to_location(obj)
         zspage = yield from self.get_zspage(page)
-        yield page.obj.access(write=True)       # kmap_local: link->next = freeobj
+        yield page.obj.access(write=True, marked=False)       # kmap_local: link->next = freeobj
         link = page.mem.get(("hdr", idx))
         if link is None or link[0] != "alloc":
             raise Bug(f"obj_free: object {idx} of {zspage.name} is not allocated (double free)")
         page.mem[("hdr", idx)] = ("free", zspage.freeobj)
-        yield zspage.obj.access(write=True)     # set_freeobj, mod_zspage_inuse(-1)
+        yield zspage.obj.access(write=True, marked=False)     # set_freeobj, mod_zspage_inuse(-1)
         zspage.freeobj = idx
         zspage.inuse -= 1
 
@@ -59,7 +59,7 @@ class Freeing:
         """``free_zspage`` (2.6): trylock every page or ``kick_deferred_free``; on success
         ``remove_zspage`` and ``_free_zspage``.  Caller holds ``class->lock``; never sleeps.
         """
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         if zspage.inuse:
             raise Bug(f"free_zspage: VM_BUG_ON(get_zspage_inuse({zspage.name}))")
         if zspage.list is None:
@@ -81,14 +81,14 @@ class Freeing:
         """
         if cls.lock.writer is None:
             raise Bug("__free_zspage: assert_spin_locked(&class->lock)")
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         if zspage.inuse:
             raise Bug(f"__free_zspage: VM_BUG_ON(get_zspage_inuse({zspage.name}))")
         if zspage.fullness != ZS_INUSE_RATIO_0:
             raise Bug(f"__free_zspage: VM_BUG_ON({zspage.name}->fullness != ZS_INUSE_RATIO_0)")
         page = zspage.first
         while page is not None:
-            yield page.chain.access()
+            yield page.chain.access(marked=False)
             if page.lock.writer is None:
                 raise Bug(f"__free_zspage: VM_BUG_ON_PAGE(!zpdesc_is_locked({page.name}))")
             nxt = page.next
@@ -174,17 +174,17 @@ class Freeing:
         for cls in pool.size_class:
             yield cls.lock.acquire()
             yield label("async_free_zspage")
-            yield cls.obj.access(write=True)
+            yield cls.obj.access(write=True, marked=False)
             spliced = cls.fullness_list[ZS_INUSE_RATIO_0]
             cls.fullness_list[ZS_INUSE_RATIO_0] = SharedList()
             for zspage in spliced:
-                yield zspage.obj.access(write=True)
+                yield zspage.obj.access(write=True, marked=False)
                 zspage.list = DEFERRED
             pool.deferred.extend(spliced)
             yield cls.lock.release()
         while pool.deferred:
             zspage = pool.deferred[0]
-            yield zspage.obj.access(write=True)     # list_del
+            yield zspage.obj.access(write=True, marked=False)     # list_del
             pool.deferred.remove(zspage)
             zspage.list = FREEING
             yield from self.lock_zspage(zspage)

@@ -22,10 +22,10 @@ class Fullness:
     def insert_zspage(self, cls, zspage, fullness):
         """``insert_zspage``: ``class_stat_add(fullness)``, ``list_add`` at the head, set ``fullness``.
         (protocol §2.1 step 5)"""
-        yield cls.obj.access(write=True)
+        yield cls.obj.access(write=True, marked=False)
         cls.stats[fullness] += 1
         cls.fullness_list[fullness].insert(0, zspage)
-        yield zspage.obj.access(write=True)
+        yield zspage.obj.access(write=True, marked=False)
         zspage.list = fullness
         zspage.fullness = fullness
 
@@ -38,11 +38,11 @@ class Fullness:
         its recorded fullness if a caller got the state wrong.
         (protocol §2.1 step 5, §2.4 a)
         """
-        yield zspage.obj.access(write=True)
+        yield zspage.obj.access(write=True, marked=False)
         fullness = zspage.fullness
         where = zspage.list
         zspage.list = None
-        yield cls.obj.access(write=True)
+        yield cls.obj.access(write=True, marked=False)
         if not cls.fullness_list[fullness]:
             raise Bug(f"remove_zspage: VM_BUG_ON(list_empty(&class->fullness_list[{fullness}])) "
                       f"for {zspage.name}")
@@ -59,7 +59,7 @@ class Fullness:
     def fix_fullness_group(self, cls, zspage):
         """``fix_fullness_group``: move the zspage to the list its ``inuse`` implies; returns it.
         (protocol §2.1 step 5)"""
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         newfg = self.get_fullness_group(cls, zspage)
         if newfg == zspage.fullness:
             return newfg
@@ -69,14 +69,14 @@ class Fullness:
 
     def putback_zspage(self, cls, zspage):
         """``putback_zspage``: insert an isolated zspage into the list of its fullness (2.4 f)."""
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         fullness = self.get_fullness_group(cls, zspage)
         yield from self.insert_zspage(cls, zspage, fullness)
         return fullness
 
     def find_get_zspage(self, cls):
         """``find_get_zspage``: the first zspage on the lists 99% down to 0% inclusive (2.1 step 4)."""
-        yield cls.obj.access()
+        yield cls.obj.access(marked=False)
         for fg in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_0 - 1, -1):
             lst = cls.fullness_list[fg]
             if lst:
@@ -85,7 +85,7 @@ class Fullness:
 
     def isolate_src_zspage(self, cls):
         """``isolate_src_zspage``: first zspage on lists 10% to 99%, removed (2.4 step 2b)."""
-        yield cls.obj.access()
+        yield cls.obj.access(marked=False)
         for fg in range(ZS_INUSE_RATIO_10, ZS_INUSE_RATIO_99 + 1):
             lst = cls.fullness_list[fg]
             if lst:
@@ -96,7 +96,7 @@ class Fullness:
 
     def isolate_dst_zspage(self, cls):
         """``isolate_dst_zspage``: first zspage on lists 99% down to 10%, removed (2.4 step 2a)."""
-        yield cls.obj.access()
+        yield cls.obj.access(marked=False)
         for fg in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_10 - 1, -1):
             lst = cls.fullness_list[fg]
             if lst:

@@ -62,30 +62,30 @@ class Memory:
     def get_zspage(self, page):
         """``get_zspage``: ``zpdesc->zspage`` with ``BUG_ON(zspage->magic != ZSPAGE_MAGIC)``.
         (protocol §2.2 step 3)"""
-        yield page.chain.access()
+        yield page.chain.access(marked=False)
         zspage = page.zspage
         if zspage is None:
             raise Bug(f"get_zspage: {page.name} belongs to no zspage (NULL dereference)")
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         if zspage.magic != ZSPAGE_MAGIC:
             raise Bug(f"get_zspage: BUG_ON(zspage->magic != ZSPAGE_MAGIC) for {zspage.name}")
         return zspage
 
     def get_first_zpdesc(self, zspage):
         """``get_first_zpdesc``: ``zspage->first_zpdesc``. (protocol §2.6, §4 hazard 24)"""
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         return zspage.first
 
     def get_next_zpdesc(self, page):
         """``get_next_zpdesc``: the next page of the chain, None after the last.
         (protocol §2.6, §4 hazard 24)"""
-        yield page.chain.access()
+        yield page.chain.access(marked=False)
         return page.next
 
     def reset_zpdesc(self, page):
         """``reset_zpdesc``: clear movable, private, the zspage pointer, next and the page type.
         (protocol §2.2 step 7, §2.5 step 10)"""
-        yield page.desc.access(write=True)
+        yield page.desc.access(write=True, marked=False)
         page.movable = False
         page.zspage = None
         page.next = None
@@ -153,18 +153,18 @@ class Memory:
         meanwhile is a use after free (bug 3 a of section 4), hence the access
         to the page first.
         """
-        yield page.obj.access()
+        yield page.obj.access(marked=False)
         yield page.lock.wait_unlocked()
 
     # -- class statistics ---------------------------------------------------
     def class_stat_add(self, cls, idx, n):
         """``class_stat_add`` (caller holds ``class->lock``). (protocol Terminology, §4 bug 12)"""
-        yield cls.obj.access(write=True)
+        yield cls.obj.access(write=True, marked=False)
         _stat_locked(cls, "class_stat_add")
         cls.stats[idx] += n
 
     def class_stat_sub(self, cls, idx, n):
         """``class_stat_sub`` (caller holds ``class->lock``). (protocol Terminology, §4 bug 12)"""
-        yield cls.obj.access(write=True)
+        yield cls.obj.access(write=True, marked=False)
         _stat_locked(cls, "class_stat_sub")
         cls.stats[idx] -= n

@@ -80,7 +80,7 @@ class Migration:
             yield cls.lock.release()
             yield pool.lock.release()
             return -EINVAL
-        yield newpage.desc.access(write=True)
+        yield newpage.desc.access(write=True, marked=False)
         newpage.zsmalloc = True
         yield from self.copy_page_and_rewrite_handles(newpage, page)
         yield from self.replace_sub_page(cls, zspage, newpage, page)
@@ -95,8 +95,8 @@ class Migration:
     def copy_page_and_rewrite_handles(self, newpage, page):
         """Steps 6-7 of 2.5: ``copy_page(new, old)``; for each object starting in the old
         page whose header is allocated, ``record_obj(handle, location_to_obj(newpage, idx))``."""
-        yield page.obj.access()
-        yield newpage.obj.access(write=True)
+        yield page.obj.access(marked=False)
+        yield newpage.obj.access(write=True, marked=False)
         newpage.mem = SharedDict(page.mem)
         for idx in page.first_objs:
             hdr = page.mem.get(("hdr", idx))
@@ -117,7 +117,7 @@ class Migration:
             pages.append(newpage if page is oldpage else page)
             page = yield from self.get_next_zpdesc(page)
         yield from self.create_page_chain(cls, zspage, pages)
-        yield newpage.desc.access(write=True)
+        yield newpage.desc.access(write=True, marked=False)
         newpage.first_objs = oldpage.first_objs
         newpage.movable = True
 
@@ -125,11 +125,11 @@ class Migration:
         """``create_page_chain`` (protocol §2.5 step 8): rewrite every page's zspage/next/first fields and
         ``zspage->first_zpdesc``."""
         for i, page in enumerate(pages):
-            yield page.chain.access(write=True)
+            yield page.chain.access(write=True, marked=False)
             page.zspage = zspage
             page.next = pages[i + 1] if i + 1 < len(pages) else None
             page.first = i == 0
-        yield zspage.obj.access(write=True)
+        yield zspage.obj.access(write=True, marked=False)
         zspage.first = pages[0]
 
     # -- the migration core (mm/migrate.c) --------------------------------------
@@ -162,8 +162,10 @@ class Migration:
     def _folio_test_movable(self, page):
         """``__folio_test_movable`` (``__PageMovable`` before folios; protocol §2.5): the
         movable bit of the mapping pointer, tested without the page lock.  A declared read
-        of the descriptor: it races only with a write of ``movable`` that is undeclared."""
-        yield page.desc.access()
+        of the descriptor, marked (``Page.movable`` is ``atomic=``: the kernel's lockless
+        test of a word its writers store whole): it races only with a write of
+        ``movable`` that is undeclared."""
+        yield page.desc.access(marked=True)
         return page.movable
 
     def alloc_migration_target(self):

@@ -97,7 +97,7 @@ class Handle:
         return self.key
 
 
-@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"),
+@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"), atomic=("movable",),
                owners={"mem": "obj", "zspage": "chain", "next": "chain", "first": "chain"})
 @dataclass(slots=True, eq=False)
 class Page:
@@ -228,18 +228,20 @@ class MapArea:
     lock: object = None
 
 
-@shared_struct(owner="obj", const=("obj", "free"))
+@shared_struct(owner="obj", const=("obj", "free", "lock"))
 @dataclass(slots=True, eq=False)
 class Zone:
     """The page allocator's free frames (``zone->free_area``), for a scenario whose
     migration scans page frames before ``alloc_zspage`` takes them (protocol §2.1
     step 6, §2.5): ``free`` holds free :class:`Page` s (refcount 0, not zsmalloc's,
-    not movable).  ``obj`` stands for ``zone->lock``'s memory: taking a frame is a
-    declared write of it.  Frames are taken, never given back (a freed zspage's
-    pages stay freed): enough for one ``zs_malloc`` racing with the scanner."""
+    not movable), taken under ``lock`` (``zone->lock``: a declared access alone
+    would order two allocations for the search but synchronise nothing).  Frames
+    are taken, never given back (a freed zspage's pages stay freed): enough for one
+    ``zs_malloc`` racing with the scanner."""
 
     obj: Obj
     free: SharedList = field(default_factory=SharedList)
+    lock: object = None
 
 
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",

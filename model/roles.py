@@ -92,7 +92,7 @@ def _write_object(zs, h, value, api: str):
     else:
         mem = yield from zs.zs_map_object(h, ZS_MM_WO)
         if mem.kind == "page":
-            yield mem.page.obj.access(write=True)
+            yield mem.page.obj.access(write=True, marked=False)
             mem.page.mem[("data", mem.idx)] = value
         else:
             yield mem.area.vm_buf.write(value)
@@ -130,7 +130,7 @@ def _labels(zs, h, value, initial):
 def load(mem):
     """Read through a mapped object (the client's memcpy from the returned pointer)."""
     if mem.kind == "page":
-        yield mem.page.obj.access()
+        yield mem.page.obj.access(marked=False)
         return mem.page.mem.get(("data", mem.idx))
     if mem.kind == "area":
         return (yield mem.area.vm_buf.read())

@@ -106,7 +106,8 @@ class Zsmalloc(Memory, Fullness, Allocation, Freeing, Compaction, Migration):
                                                    else ()),
                     atomic_callers=frozenset(self.ATOMIC_CALLERS),
                     zone=Zone(Obj("zone", permanent=True),
-                              SharedList(new_page(f"frame{i}", ref=0) for i in range(frames)))
+                              SharedList(new_page(f"frame{i}", ref=0) for i in range(frames)),
+                              SpinLock("zone->lock"))
                     if frames else None)
         self.pool = pool
         return pool
@@ -223,7 +224,7 @@ class Legacy(MigrateRwLock, MapAccess, Zsmalloc):
                 yield from self.free_zspage(cls, src)
                 freed += cls.pages_per_zspage
             src = None
-            yield dst.obj.access()
+            yield dst.obj.access(marked=False)
             if (self.get_fullness_group(cls, dst) == ZS_INUSE_RATIO_100
                     or self.rwlock_is_contended(pool.lock)):
                 yield from self.putback_zspage(cls, dst)
@@ -245,10 +246,10 @@ class Legacy(MigrateRwLock, MapAccess, Zsmalloc):
         """``zs_page_migrate`` (2.5 a): tag newpage zsmalloc *before* any lock (it cannot
         fail); ``W(migrate_lock)``, ``S(class)``, blocking ``migrate_write_lock``; copy,
         rewrite handles, ``replace_sub_page``; unlock pool, class, zspage; put the old page."""
-        yield page.desc.access()
+        yield page.desc.access(marked=False)
         if not page.isolated:
             raise Bug(f"zs_page_migrate: VM_BUG_ON_PAGE(!PageIsolated({page.name}))")
-        yield newpage.desc.access(write=True)
+        yield newpage.desc.access(write=True, marked=False)
         newpage.zsmalloc = True
         zspage = yield from self.get_zspage(page)
         pool = self.pool

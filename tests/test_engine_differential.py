@@ -107,6 +107,10 @@ simple = st.one_of(
     # a "use" then "pread" of the same field is a racy-by-design read the search orders
     # (isolate_movable_page's unlocked movable test against SetZsPageMovable).
     st.tuples(st.just("wuse")),
+    # The same, marked (READ_ONCE / WRITE_ONCE): a pair of them, or a marked read against
+    # a plain declared write, is no data race (checker.races, KCSAN's rule).
+    st.tuples(st.just("muse")),
+    st.tuples(st.just("mwuse")),
     st.tuples(st.just("map")),
     st.tuples(st.just("wait"), st.sampled_from([0, 1, 2])),     # wait_unlocked
     # A section of the lock g over its guarded counter (the guarded-sections
@@ -347,8 +351,8 @@ def make_build(spec, config=None, memory_model=None):
                     log.append(("mapped", at_pin, obj.alive))
                 elif kind == "duse" or kind == "cuse":
                     yield (dsc.desc if kind == "duse" else part).access(write=it[1])
-                elif kind == "use" or kind == "wuse":
-                    yield obj.access(write=kind == "wuse")
+                elif kind in ("use", "wuse", "muse", "mwuse"):
+                    yield obj.access(write=kind in ("wuse", "mwuse"), marked=kind[0] == "m")
                     log.append(("alive", obj.alive))
                 elif kind == "preempt":
                     yield preempt_disable()
@@ -602,9 +606,10 @@ def test_the_interpreter_runs_plain_accesses():
         assert has_race(explore(make_build(racy), scheduler=scheduler, properties=[]))
 
 
-def test_a_declared_read_against_a_declared_write_is_ordered_and_no_race():
-    # The unlocked test of a flag whose writers declare their writes (isolate_movable_page's
-    # __folio_test_movable against SetZsPageMovable): both orders explored, no race.
+def test_a_declared_read_against_a_declared_write_runs_both_orders_and_is_a_race():
+    # The unlocked test of a flag whose writers declare their writes: both orders
+    # explored (the footprints), so an unchecked race leaves the search complete; checked,
+    # it is a data race in both searches (a declaration synchronises nothing).
     spec = ("own", ((None, [("wuse",), ("pwrite", "a", 2)]), (None, [("use",), ("pread", "a")])))
     d = explore(make_build(spec), scheduler="dfs", properties=[])
     r = explore(make_build(spec), scheduler="dpor", properties=[])
@@ -612,6 +617,16 @@ def test_a_declared_read_against_a_declared_write_is_ordered_and_no_race():
     assert d.outcomes == r.outcomes and r.executions == 2
     reads = {x for o in r.outcomes for x in o[4][1] if isinstance(x, tuple) and x[0] == "a"}
     assert reads == {("a", 0), ("a", 2)}
+    for scheduler in ("dfs", "dpor"):
+        checked = explore(make_build(spec), scheduler=scheduler, properties=["data-race"])
+        assert [v.property for v in checked.violations] == ["data-race"], scheduler
+    # A marked read (READ_ONCE) against the plain declared write: no race, both orders run
+    # (KCSAN_ASSUME_PLAIN_WRITES_ATOMIC); against a marked write neither.
+    for writer in ("wuse", "mwuse"):
+        once = ("own", ((None, [(writer,), ("pwrite", "a", 2)]), (None, [("muse",), ("pread", "a")])))
+        for scheduler in ("dfs", "dpor"):
+            checked = explore(make_build(once), scheduler=scheduler, properties=["data-race"])
+            assert checked.complete and not checked.violations and len(checked.outcomes) == 2
     # Undeclared on the writer's side, the same read is a data race, found by both.
     racy = ("own", ((None, [("use",), ("pwrite", "a", 2)]), (None, [("use",), ("pread", "a")])))
     for scheduler in ("dfs", "dpor"):

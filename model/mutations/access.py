@@ -33,7 +33,7 @@ class ReadEndUnlockFirst(Upstream):
         for o in reversed(self.mapped.pop(handle.key, ())):
             yield o.unpin()
         yield from self.zspage_read_unlock(zspage)      # the bug: too early
-        yield page.obj.access()                         # kunmap_local(stale address)
+        yield page.obj.access(marked=False)                         # kunmap_local(stale address)
 
 
 # -- #24 chain walk after the read unlock -----------------------------------------------
@@ -51,7 +51,7 @@ class WriteSecondHalfAfterUnlock(Upstream):
         """``zs_obj_write`` (2.3 c) with the second half written after the read unlock."""
         zspage, page, idx, pins = yield from self._lookup_and_read_lock(handle, "zs_obj_write")
         _, _, spans = zspage.cls.geometry.location(idx)
-        yield page.obj.access(write=True)
+        yield page.obj.access(write=True, marked=False)
         page.mem[("data", idx)] = value
         for o in reversed(pins):
             yield o.unpin()
@@ -60,7 +60,7 @@ class WriteSecondHalfAfterUnlock(Upstream):
             nxt = yield from self.get_next_zpdesc(page)
             if nxt is None:
                 raise Bug(f"zs_obj_write: {page.name} has no next page for a spanning object")
-            yield nxt.obj.access(write=True)
+            yield nxt.obj.access(write=True, marked=False)
             nxt.mem[("data", idx)] = value
 
 

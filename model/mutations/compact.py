@@ -50,7 +50,7 @@ class CompactKeepsSrc(Upstream):
                 yield from self.free_zspage(cls, src)
                 freed += cls.pages_per_zspage
             # the bug: src is not reset here
-            yield dst.obj.access()
+            yield dst.obj.access(marked=False)
             if (self.get_fullness_group(cls, dst) == ZS_INUSE_RATIO_100
                     or self.rwlock_is_contended(pool.lock)):
                 yield from self.putback_zspage(cls, dst)
@@ -105,7 +105,7 @@ class CompactUnlocksIsolated(Upstream):
                 yield from self.free_zspage(cls, src)
                 freed += cls.pages_per_zspage
             src = None
-            yield dst.obj.access()
+            yield dst.obj.access(marked=False)
             if self.get_fullness_group(cls, dst) == ZS_INUSE_RATIO_100:
                 yield cls.lock.release()        # the bug: dst is still isolated
                 yield pool.lock.release()
@@ -160,7 +160,7 @@ class CompactHoldsWriteLockAcrossResched(Upstream):
                 yield from self.free_zspage(cls, src)
                 freed += cls.pages_per_zspage
             src = None
-            yield dst.obj.access()
+            yield dst.obj.access(marked=False)
             if self.get_fullness_group(cls, dst) == ZS_INUSE_RATIO_100:
                 yield from self.putback_zspage(cls, dst)
                 dst = None

@@ -113,17 +113,17 @@ class AsyncFreeNoStat(Upstream):
         for cls in pool.size_class:
             yield cls.lock.acquire()
             yield label("async_free_zspage")
-            yield cls.obj.access(write=True)
+            yield cls.obj.access(write=True, marked=False)
             spliced = cls.fullness_list[ZS_INUSE_RATIO_0]
             cls.fullness_list[ZS_INUSE_RATIO_0] = []
             for zspage in spliced:
-                yield zspage.obj.access(write=True)
+                yield zspage.obj.access(write=True, marked=False)
                 zspage.list = DEFERRED
             pool.deferred.extend(spliced)
             yield cls.lock.release()
         while pool.deferred:
             zspage = pool.deferred[0]
-            yield zspage.obj.access(write=True)
+            yield zspage.obj.access(write=True, marked=False)
             pool.deferred.remove(zspage)
             zspage.list = FREEING
             yield from self.lock_zspage(zspage)
@@ -188,7 +188,7 @@ class KickDeferredFreeForgotten(Upstream):
 
     def free_zspage(self, cls, zspage):
         """``free_zspage`` (2.6) before the fix: a failed trylock just returns."""
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         if not (yield from self.trylock_zspage(zspage)):
             return
         yield from self.remove_zspage(cls, zspage)

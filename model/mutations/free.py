@@ -89,6 +89,6 @@ class FreeWithoutPageLocks(Upstream):
 
     def free_zspage(self, cls, zspage):
         """``free_zspage`` (2.6) that skips ``trylock_zspage``."""
-        yield zspage.obj.access()
+        yield zspage.obj.access(marked=False)
         yield from self.remove_zspage(cls, zspage)
         yield from self._free_zspage(cls, zspage)

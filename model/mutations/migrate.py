@@ -34,7 +34,7 @@ class MigrateRewritesBeforeTrylock(Upstream):
         yield label("zs_page_migrate")
         cls = zspage.cls
         yield cls.lock.acquire()
-        yield newpage.desc.access(write=True)
+        yield newpage.desc.access(write=True, marked=False)
         newpage.zsmalloc = True
         yield from self.copy_page_and_rewrite_handles(newpage, page)   # the bug: too early
         if not (yield from self.zspage_write_trylock(zspage)):

@@ -87,7 +87,7 @@ _ALLOC_FAILURE = {
                      "yield from self.cache_free_zspage(zspage)", "yield from self.free_zpdesc(page)"],
     "cache_alloc_zspage": ["return None"],
     "alloc_zpdesc": ["return None"],
-    "_zpdesc_clear_zsmalloc": ["page.zsmalloc = False", "yield page.desc.access(write=True)"],
+    "_zpdesc_clear_zsmalloc": ["page.zsmalloc = False", "yield page.desc.access(write=True, marked=False)"],
     "free_zpdesc": ["yield from self.zpdesc_put(page)"],
     "get_new_folio": ["return None"],
     "migrate_pages": ["return None", "yield from self.putback_movable_pages(page)"],

@@ -261,7 +261,11 @@ def test_a_no_op_generator_is_not_reported_as_never_run(tmp_path):
         ''', "NoReadLock")
     res = check("--variant", spec, "--scenario", "smoke", "--out", str(tmp_path / "t"))
     assert res.exit_code == 1, res.output
-    assert "violation of no-free-while-mapped" in res.output and "never ran" not in res.output
+    # Since a declared access orders nothing, the reads the missing read lock left
+    # unordered with migration's writes may be reported first, as the data race they are.
+    assert ("violation of no-free-while-mapped" in res.output
+            or "violation of data-race" in res.output), res.output
+    assert "never ran" not in res.output
 
 
 class OneWay(Upstream):
