@@ -121,8 +121,7 @@ AT_IMPORT = {      # (the test's own stack is deeper than zsmc's: a limit of 50 
 }
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-@pytest.mark.parametrize("what", list(AT_IMPORT))
+@pytest.mark.parametrize("what,jobs", [(w, "1") for w in AT_IMPORT] + [("recursion limit", "2")])
 def test_a_variant_changing_the_interpreter_at_import_is_one_line_naming_it(what, jobs, tmp_path):
     # Before: sys.setrecursionlimit(50) at import: "[zsmc internal bug] RecursionError" (exit 4).
     before = (sys.getrecursionlimit(), sys.get_int_max_str_digits(), sys.getswitchinterval())
