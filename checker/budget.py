@@ -39,6 +39,13 @@ WATCHDOG_GRACE = 1.0
 # x86-64 Linux); a deadline further away than this (over three years, or an
 # infinite time limit) is as good as none, and the watchdog is not armed for it.
 WATCHDOG_MAX = 1e8
+# Bounds of a program's size, whoever gives it (the command line, a trace's or a
+# checkpoint's params, a Python caller): deeper than MAX_DEPTH no exhaustive
+# search finishes and an execution outgrows the step cap; more CPUs than
+# MAX_CPUS add nothing (the largest scenario has eight tasks) but per-CPU
+# structures the size of the number (a trace's ``cpus`` of 10**9 took all memory).
+MAX_DEPTH = 50
+MAX_CPUS = 64
 
 
 class Expired(BaseException):

@@ -23,6 +23,13 @@ class UsageError(ZsmcError):
     """An argument to the public API or the command line is invalid."""
 
 
+class LoadExpired(ZsmcError):
+    """The time limit ran out before the check could start (a variant file still
+    importing): incomplete, not verified (exit 3), never a usage error's 2."""
+
+    exit_code = 3
+
+
 class InternalError(ZsmcError):
     """A bug in zsmc; please report it with the command that triggered it."""
 

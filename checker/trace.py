@@ -197,6 +197,17 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
     two writers never share a temporary name, and a failed write leaves nothing.
     ``mode``: the new file's permissions (default: the temporary file's, 0600)."""
     folder = os.path.dirname(path) or "."
+    # The rename replaces whatever ``path`` names: run as root, ``minimize -o /dev/null``
+    # would have replaced the device itself with a regular file (a FIFO was replaced
+    # likewise).  Only a regular file, or nothing, is replaced.
+    try:
+        mode_now = os.stat(path).st_mode
+    except OSError:
+        mode_now = None
+    if mode_now is not None and not stat.S_ISREG(mode_now):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode_now) else "a device" if stat.S_ISCHR(mode_now) or
+                stat.S_ISBLK(mode_now) else "a socket" if stat.S_ISSOCK(mode_now) else "not a regular file")
+        raise OSError(errno.EINVAL, f"it is {kind}; zsmc writes regular files only")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         if mode is not None:
@@ -249,7 +260,9 @@ def load_trace(path: str) -> dict:
     if len(data) > MAX_TRACE_BYTES:
         raise UsageError(f"{path} is not a zsmc trace: larger than {MAX_TRACE_BYTES >> 20} MiB")
     try:
-        text = data.decode("utf-8")
+        # utf-8-sig: a byte-order mark (an editor on Windows adds one) is not a reason to
+        # refuse a trace; JSON's RFC 8259 lets a reader ignore it.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not a zsmc trace: not UTF-8 text (byte {exc.start})") from None
     try:

@@ -156,6 +156,7 @@ class ProcessBroker:
             try:
                 # A fresh context: the job numbers its objects as a search of its own.
                 out = contextvars.Context().run(self.run, i, job, deadline, self.stop, progress, self)
+                _after_job()
                 conn.send(("done", i, job.index, out))
             except _Leave:
                 raise
@@ -165,11 +166,23 @@ class ProcessBroker:
         _, theft, deadline = msg
         try:
             out = contextvars.Context().run(self.steal, theft, deadline, self.stop, self)
+            _after_job()
             conn.send(("stolen", theft.id, out, None))
         except _Leave:
             raise
         except BaseException as exc:  # noqa: BLE001 - the giver raises it at the join
             conn.send(("stolen", theft.id, None, portable(exc)))
+
+
+# Run in a worker after each job or theft, before its result is sent: each raises what
+# its owner noticed behind the engine's back (cli.session: a model's posix.fork(), whose
+# child was ended; the worker's result then came back as if nothing had happened).
+AFTER_JOB: list = []
+
+
+def _after_job() -> None:
+    for check in AFTER_JOB:
+        check()
 
 
 def worker(conn, run, steal, stop_event, parent, others):

@@ -8,6 +8,7 @@ line and returns the exit code (the table is :mod:`cli`'s).  ``check`` is
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shlex
@@ -16,7 +17,7 @@ import sys
 import click
 
 from checker import __version__
-from checker.budget import signal_of, stop_signals_interrupt
+from checker.budget import code_location, signal_of, stop_signals_interrupt
 from checker.errors import InternalError, OsExitCalled, UsageError, ZsmcError
 
 from . import format as fmt
@@ -44,7 +45,7 @@ class Zsmc(click.Group):
                 sys.exit(EXIT_USAGE)
             return EXIT_USAGE
         try:
-            with stop_signals_interrupt():
+            with stop_signals_interrupt(), _abandoned_generators_noted():
                 rv = super().main(args, prog_name or "zsmc", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else EXIT_PASS
         except (click.exceptions.Abort, KeyboardInterrupt) as exc:
@@ -57,7 +58,7 @@ class Zsmc(click.Group):
             code = _internal(exc)
         except ZsmcError as exc:
             _error(str(exc))
-            code = EXIT_USAGE
+            code = getattr(exc, "exit_code", EXIT_USAGE)
         except _OutputFailed as exc:
             code = _output_failed(exc.args[0])
         except SystemExit as exc:
@@ -166,6 +167,47 @@ def _output_failed(exc: OSError) -> int:
         pass
     _error(f"cannot write the output: {exc.strerror or exc}")
     return EXIT_USAGE
+
+
+_ENGINE = os.path.dirname(os.path.abspath(code_location.__code__.co_filename)) + os.sep
+
+
+@contextlib.contextmanager
+def _abandoned_generators_noted():
+    """A task's code that yields while being closed (a ``yield`` in ``except
+    GeneratorExit`` or ``finally``) is noted once per place, in one line, instead of
+    Python's "Exception ignored ... generator ignored GeneratorExit" and a traceback
+    each time an abandoned execution's tasks are collected.  Nothing is lost: the
+    execution was already abandoned (a violation, a cut, a merged state), and what its
+    tasks do then is not part of any execution explored.  Forked workers inherit it."""
+    previous = sys.unraisablehook
+    noted = set()
+
+    def hook(unraisable):
+        exc, gen = unraisable.exc_value, unraisable.object
+        if not (type(exc) is RuntimeError and str(exc) == "generator ignored GeneratorExit"
+                and hasattr(gen, "gi_frame")):
+            previous(unraisable)
+            return
+        # The generator that yielded is gone with its frame; the traceback holds the calls
+        # down to it: the innermost outside zsmc's engine (its coverage wrapper) says where.
+        where, tb = code_location(gen.gi_code, gen.gi_code.co_firstlineno), unraisable.exc_traceback
+        while tb is not None:
+            if not tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
+                where = code_location(tb.tb_frame.f_code, tb.tb_lineno)
+            tb = tb.tb_next
+        if where not in noted:
+            noted.add(where)
+            with contextlib.suppress(Exception):
+                click.echo(f"zsmc: note: a task's code under {where} yields while zsmc closes an execution it abandoned "
+                           "(a yield in `except GeneratorExit` or `finally`); what it does then is "
+                           "ignored, as it is part of no execution", err=True)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _internal(exc: Exception) -> int:

@@ -92,8 +92,15 @@ def check(**options):
     found, marked interrupted (exit 130 or 143, or 1 if a violation was found).
     """
     from .plan import CheckPlan
-    from .session import model_cannot_exit, model_cannot_fork, model_output_to_stderr, run
+    from .session import (
+        model_cannot_exit,
+        model_cannot_fork,
+        model_keeps_interpreter,
+        model_output_to_stderr,
+        run,
+    )
     # A variant's prints must not corrupt the report, nor its os._exit() end the check unseen,
-    # nor its os.fork() run the search twice.
-    with model_output_to_stderr() as out, model_cannot_exit(), model_cannot_fork():
+    # nor its os.fork() run the search twice, nor its sys.setrecursionlimit() break zsmc.
+    with model_output_to_stderr() as out, model_cannot_exit(), model_cannot_fork(), \
+            model_keeps_interpreter():
         return run(CheckPlan.from_options(**options), out)

@@ -6,11 +6,7 @@ import math
 
 import click
 
-# Deeper than this no exhaustive search finishes, and an execution outgrows
-# the step cap (checker/budget.py): refused as input.
-MAX_DEPTH = 50
-# More CPUs than a scenario has tasks add nothing; the largest scenario has eight.
-MAX_CPUS = 64
+from checker.budget import MAX_CPUS, MAX_DEPTH  # noqa: F401  (the options' bounds, checker/budget.py)
 
 
 class PositiveInt(click.ParamType):

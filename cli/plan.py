@@ -14,6 +14,7 @@ import errno
 import importlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -80,7 +81,7 @@ class CheckPlan:
                      review=None) -> CheckPlan:
         """The plan of ``zsmc check`` with these options; UsageError names the first bad one."""
         reg = load("model.registry")
-        label, variant_cls = resolve_variant(reg, variant, mutation)
+        label, variant_cls = _within(time_limit, resolve_variant, reg, variant, mutation)
         # A mutation shows on its kernel configuration unless told otherwise.
         config = config or (getattr(reg.MUTATIONS[mutation], "config", "default") if mutation else "default")
         if config != "default" and scheduler == "hypothesis":
@@ -206,6 +207,22 @@ def _has_interrupts(builds) -> bool:
             return any(b.build().has_interrupts for b in builds)
     except Exception:       # noqa: BLE001  (a build that fails: the search reports it, in one line)
         return False
+
+
+def _within(time_limit, fn, *args):
+    """``fn(*args)`` stopped by the time limit: a variant file that loops at import
+    kept zsmc from ever starting the check's own clock (``--time-limit 2`` ran on
+    until killed).  Incomplete, not verified, with where it was (exit 3)."""
+    from checker.budget import Expired, Watchdog
+    dog = Watchdog(None if time_limit is None else time.perf_counter() + time_limit)
+    try:
+        return fn(*args)
+    except Expired as exc:
+        from checker.errors import LoadExpired
+        raise LoadExpired(f"incomplete, not verified: the time limit of {time_limit}s ran out while the "
+                          f"variant was loaded ({exc.where})") from None
+    finally:
+        dog.cancel()
 
 
 def load(module: str):

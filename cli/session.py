@@ -135,6 +135,7 @@ def model_cannot_fork():
     documents on stdout, and the machine's memory.  The split search's own workers are
     forked elsewhere, and stay allowed."""
     from checker.explore import _build
+    from checker.worker_process import AFTER_JOB
     from checker.world import World
     model = {World._resume.__code__, _build.__code__}
     real = {name: getattr(os, name) for name in ("fork", "forkpty") if hasattr(os, name)}
@@ -151,6 +152,7 @@ def model_cannot_fork():
         os.register_at_fork(after_in_child=_forked_child, after_in_parent=_forked_parent)
         model_cannot_fork.hooked = True
     _FORK_GUARD.append(model)
+    AFTER_JOB.append(check_no_fork)         # a --jobs worker's model forking: the worker says so
     for name in real:
         setattr(os, name, guarded(name))
     try:
@@ -158,7 +160,48 @@ def model_cannot_fork():
     finally:
         for name, fn in real.items():
             setattr(os, name, fn)
+        AFTER_JOB.remove(check_no_fork)
         _FORK_GUARD.pop()
+
+
+class ModelChangedInterpreter(RuntimeError):
+    """What ``sys.setrecursionlimit`` and the like raise under a model's code while
+    ``zsmc check`` runs (a ModelError naming the task, exit 2)."""
+
+
+# The interpreter's settings zsmc's own code depends on, by their setters: a variant's
+# sys.setrecursionlimit(60) in a step made a worker's next step a RecursionError, and
+# the serial search went on with zsmc's stack cut short (model.variant_files refuses
+# a change made at import).
+INTERPRETER_SETTERS = ("setrecursionlimit", "set_int_max_str_digits", "setswitchinterval")
+
+
+@contextlib.contextmanager
+def model_keeps_interpreter():
+    """While the check runs, the setters of INTERPRETER_SETTERS called under a task's
+    step or a program's build raise :class:`ModelChangedInterpreter`; elsewhere (a
+    library zsmc calls, such as Hypothesis) they work."""
+    from checker.explore import _build
+    from checker.world import World
+    model = {World._resume.__code__, _build.__code__}
+    real = {name: getattr(sys, name) for name in INTERPRETER_SETTERS if hasattr(sys, name)}
+
+    def guarded(name):
+        def call(*args, **kwargs):
+            if _under(model):
+                raise ModelChangedInterpreter(
+                    f"sys.{name}() called by the model: a task's code must not change the "
+                    "interpreter zsmc runs in")
+            return real[name](*args, **kwargs)
+        return call
+
+    for name in real:
+        setattr(sys, name, guarded(name))
+    try:
+        yield
+    finally:
+        for name, fn in real.items():
+            setattr(sys, name, fn)
 
 
 def _under(codes, depth: int = 2) -> bool:

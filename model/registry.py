@@ -25,6 +25,7 @@ import inspect
 from dataclasses import dataclass
 
 from checker import UsageError
+from checker.budget import MAX_CPUS, MAX_DEPTH
 from checker.config import resolve as resolve_config
 from checker.memory_model import resolve as resolve_memory_model
 from checker.trace import register_loader
@@ -251,10 +252,15 @@ def make_build(variant: type, scenario: str, depth: int, cpus: int | None = None
     scen = find_scenario(scenario)
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise UsageError(f"depth must be a positive integer, got {depth!r}")
+    # the command line's bounds hold for a trace's or checkpoint's params too
+    if depth > MAX_DEPTH:
+        raise UsageError(f"depth must be at most {MAX_DEPTH} (as --depth), got {depth!r}")
     if cpus is None:
         cpus = scen.default_cpus
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < scen.min_cpus:
         raise UsageError(f"scenario {scen.name} needs at least {scen.min_cpus} CPU(s), got {cpus!r}")
+    if cpus > MAX_CPUS:
+        raise UsageError(f"cpus must be at most {MAX_CPUS} (as --cpus), got {cpus!r}")
     config = resolve_config(config)
     memory_model = resolve_memory_model(memory_model)
     spec, mutation = describe_variant(variant)

@@ -43,6 +43,7 @@ import functools
 from dataclasses import dataclass, field
 
 from checker import Mutex, Program, Task, UsageError, choose
+from checker.budget import MAX_CPUS
 
 from . import roles
 
@@ -223,6 +224,8 @@ def make_build(variant, scenario: str, cpus: int | None = None, workers: int = 2
     cpus = scen.default_cpus if cpus is None else cpus
     if not isinstance(cpus, int) or isinstance(cpus, bool) or cpus < 1:
         raise UsageError(f"cpus must be a positive integer, got {cpus!r}")
+    if cpus > MAX_CPUS:     # a trace's cpus of 10**9 named 2*10**9 tasks (all memory)
+        raise UsageError(f"cpus must be at most {MAX_CPUS} (as --cpus), got {cpus!r}")
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= len(LETTERS):
         raise UsageError(f"workers must be an integer in 1..{len(LETTERS)}, got {workers!r}")
     if script is not None:

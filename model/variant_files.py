@@ -15,17 +15,24 @@ The rules (docs/cli.md, "Trust"):
   file is refused instead of silently run (:func:`locate`).
 * Loading is the only place user code runs at import; a ``SystemExit`` (or any
   ``BaseException`` but Ctrl-C) raised there is the variant's error, one line.
+  So is a ``KeyboardInterrupt`` the file raises itself (a real Ctrl-C meanwhile
+  raises zsmc's own kind), and a change of the interpreter's settings zsmc's own
+  code depends on (``sys.setrecursionlimit``), which is undone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import os
+import signal
 import sys
+import threading
 
 from checker import UsageError
+from checker.budget import Expired
 
 _RECORDS: dict = {}      # module object -> record of what was loaded
 # Modules a variant file imported from its own folder (``import common``): name ->
@@ -130,24 +137,93 @@ def load_module(name: str):
 def _import(name: str):
     before = set(sys.modules)
     try:
-        return importlib.import_module(name)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - user code: SystemExit included
+        with _user_code(f"cannot import variant module {name}"):
+            return importlib.import_module(name)
+    except BaseException:
         for m in set(sys.modules) - before:
             sys.modules.pop(m, None)
-        raise UsageError(f"cannot import variant module {name}: {type(exc).__name__}: {_line(exc)}") from None
+        raise
 
 
 def _exec(spec, module, what: str, modname: str) -> None:
     try:
-        spec.loader.exec_module(module)
-    except KeyboardInterrupt:
+        with _user_code(f"cannot load {what}"):
+            spec.loader.exec_module(module)
+    except BaseException:
         sys.modules.pop(modname, None)
         raise
-    except BaseException as exc:  # noqa: BLE001 - user code: SystemExit included
-        sys.modules.pop(modname, None)
-        raise UsageError(f"cannot load {what}: {type(exc).__name__}: {_line(exc)}") from None
+
+
+# The interpreter's settings zsmc's own code depends on: a variant's
+# sys.setrecursionlimit(50) at import made zsmc's next deep call a RecursionError,
+# reported as a bug in zsmc (exit 4).  (During a check, cli.session guards the setters
+# under a task's step.)
+_SETTINGS = (("recursion limit", "getrecursionlimit", "setrecursionlimit"),
+             ("integer string digits", "get_int_max_str_digits", "set_int_max_str_digits"),
+             ("thread switch interval", "getswitchinterval", "setswitchinterval"))
+
+
+def _settings() -> dict:
+    return {s: getattr(sys, s[1])() for s in _SETTINGS if hasattr(sys, s[1])}
+
+
+class _CtrlC(KeyboardInterrupt):
+    """Ctrl-C while a variant is imported (its own ``raise KeyboardInterrupt`` is plain)."""
+
+
+def _on_sigint(signum, frame):
+    raise _CtrlC
+
+
+@contextlib.contextmanager
+def _sigint_told_apart():
+    """Yields whether a plain KeyboardInterrupt is user code's own: SIGINT raises
+    :class:`_CtrlC` meanwhile (when its handler is Python's default; zsmc's own
+    during a search raises its own kind), and other threads never get SIGINT."""
+    if threading.current_thread() is not threading.main_thread():
+        yield True
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        yield previous is signal.SIG_IGN
+        return
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _user_code(failure: str):
+    """Import-time code of a variant: what it raises (``SystemExit``, its own
+    ``KeyboardInterrupt``) is a UsageError, ``failure: why``, Ctrl-C stays an interrupt, and
+    a setting of _SETTINGS it changed is undone and refused."""
+    before = _settings()
+    try:
+        with _sigint_told_apart() as told:
+            try:
+                yield
+            except _CtrlC:
+                raise KeyboardInterrupt from None
+            except Expired:         # the check's time limit (cli.plan): not the file's error
+                raise
+            except KeyboardInterrupt as exc:
+                if not told or type(exc) is not KeyboardInterrupt:
+                    raise
+                raise UsageError(f"{failure}: it raised KeyboardInterrupt at import "
+                                 "(a Ctrl-C is not a variant's to raise)") from None
+            except BaseException as exc:  # noqa: BLE001 - user code: SystemExit included
+                raise UsageError(f"{failure}: {type(exc).__name__}: {_line(exc)}") from None
+    finally:
+        changed = [(s, before[s], now) for s, now in _settings().items() if now != before[s]]
+        for (_, _, setter), old, _ in changed:
+            getattr(sys, setter)(old)
+    if changed:
+        (name, _, setter), old, now = changed[0]
+        raise UsageError(f"{failure}: it changed the interpreter's {name} from {old!r} to "
+                         f"{now!r} (sys.{setter}) at import; zsmc's own code depends on it: "
+                         "remove the call")
 
 
 def _siblings(folder: str, before: set) -> dict:
