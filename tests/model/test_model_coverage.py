@@ -303,6 +303,8 @@ def test_the_same_variant_passes_where_its_code_runs(tmp_path):
     table = res.output.split("coverage (", 1)[1]
     assert "alloc_zspage" in table and "zs_page_migrate" in table and "NEVER RAN" in table
     assert "operations together on 2 CPU(s): " in table
+    # malloc-free: the two clients' mallocs and frees meet on zs1 and at the 0% list
+    assert "operations on one zspage on 2 CPU(s): " in table and "free+malloc" in table
 
 
 def test_a_misspelt_override_is_refused_with_the_closest_names(tmp_path):
