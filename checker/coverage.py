@@ -9,6 +9,11 @@ the kernel); the engine then records, per execution,
 * ``pair:F+G`` for two *operations* (marked functions with a family, such as
   ``zs_malloc`` for "malloc") that ran at the same time in two tasks: one
   started while the other had not returned;
+* ``same:F+G`` for two such operations that, while both ran, worked on one
+  object of the model (:func:`op_object`: zsmalloc names the zspage): a pair
+  that only ever meets on different objects exercises none of the code where
+  the two touch the same state (red team round 7: no default scenario had a
+  zs_malloc reuse a zspage whose page migration was moving);
 
 and ``explore`` sums them over the executions in ``Result.coverage``.
 
@@ -42,6 +47,16 @@ def covered(name: str) -> None:
 # zspages made by new_zspage, their locks by zspage_lock_init) runs before any
 # task, and a patch may change it too.
 _BUILT: set = set()
+
+
+def op_object(key) -> None:
+    """The running task's current operation works on ``key`` (a hashable name the model
+    chooses, such as a zspage's): recorded as ``same:F+G`` with every operation of
+    another task that worked on ``key`` and has not returned.  No step, no footprint:
+    the search is the one it was."""
+    rec = _tls.rec
+    if rec is not None:
+        rec.op_object(rec.task, key)
 
 
 def take_built() -> set:

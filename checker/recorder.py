@@ -81,7 +81,7 @@ class StepRecorder:
 
     __slots__ = ("phase", "ev", "task", "name", "mark", "plain", "action", "dead", "fresh",
                  "conversions", "gen", "coverage", "ops", "gens", "cont_touched", "owners",
-                 "collect", "collect_only")
+                 "collect", "collect_only", "op_keys")
 
     def __init__(self):
         self.phase = _ACTION
@@ -102,6 +102,7 @@ class StepRecorder:
         self.gen = None
         self.coverage = set()       # what ran this execution (checker.coverage)
         self.ops = {}               # task -> families of the operations it is inside
+        self.op_keys = {}           # task -> what its open operations worked on (op_object)
         self.gens = None            # traced generators made by this step, with their call sites
 
     # -- phases (called by the World) ------------------------------------------------
@@ -154,6 +155,19 @@ class StepRecorder:
         fams = self.ops.get(task)
         if fams and family in fams:
             fams.remove(family)
+            if not fams:
+                self.op_keys.pop(task, None)
+
+    def op_object(self, task, key) -> None:
+        fams = self.ops.get(task)
+        if not fams:
+            return
+        for u, keys in self.op_keys.items():
+            if u != task and key in keys:
+                for g in self.ops.get(u, ()):
+                    for f in fams:
+                        self.coverage.add("same:" + "+".join(sorted((f, g))))
+        self.op_keys.setdefault(task, set()).add(key)
 
     def made_generator(self, gen, name, code, line) -> None:
         if self.gens is None:

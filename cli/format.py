@@ -198,9 +198,11 @@ def never_ran_lines(unrun) -> list:
 
 
 def coverage_text(runs, functions) -> str:
-    """Which kernel functions ran where, and which operations ran together."""
+    """Which kernel functions ran where, which operations ran together, and which of those
+    worked on one zspage (``same:``)."""
     ran = {}
     pairs = {}
+    same = {}
     for r in runs:
         cpus = r.params.get("cpus") if isinstance(r.params, dict) else None
         label = r.name if cpus is None else f"{r.name}/{cpus}"
@@ -209,6 +211,8 @@ def coverage_text(runs, functions) -> str:
                 ran.setdefault(k[3:], []).append((label, n))
             elif k.startswith("pair:"):
                 pairs.setdefault(cpus, set()).add(k[5:])
+            elif k.startswith("same:"):
+                same.setdefault(cpus, set()).add(k[5:])
     lines = ["coverage (kernel function: executions, scenarios/CPUs it ran in):"]
     width = max((len(f) for f in functions), default=10)
     for fn in sorted(set(functions) | set(ran)):
@@ -221,6 +225,8 @@ def coverage_text(runs, functions) -> str:
         lines.append(f"  {fn:<{width}}  {total:7d}  {names}")
     for cpus in sorted(pairs, key=lambda c: (c is None, c)):
         lines.append(f"  operations together on {cpus} CPU(s): {', '.join(sorted(pairs[cpus]))}")
+    for cpus in sorted(same, key=lambda c: (c is None, c)):
+        lines.append(f"  operations on one zspage on {cpus} CPU(s): {', '.join(sorted(same[cpus]))}")
     return "\n".join(lines)
 
 

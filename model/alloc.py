@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 
 from checker import Bug, ModelError, Obj, choose, label, might_sleep
+from checker.coverage import op_object
 
 from .pool import ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE, Zspage, new_handle, new_page
 
@@ -120,6 +121,7 @@ class Allocation:
         """
         cls = zspage.cls
         yield zspage.obj.access(marked=False)
+        op_object(zspage)
         idx = zspage.freeobj
         if idx is None:
             raise Bug(f"obj_malloc: {zspage.name} has no free object (freelist corrupted)")

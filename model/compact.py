@@ -45,11 +45,14 @@ class Compaction:
         return (allocated - used) // cls.objs_per_zspage * cls.pages_per_zspage
 
     def rwlock_is_contended(self, lock) -> bool:
-        """``rwlock_is_contended``: the model does not see waiters, so never (a plain method).
-
-        The resched block of ``__zs_compact`` still runs whenever the destination fills.
-        """
-        return False
+        """``rwlock_is_contended``: the model does not see waiters; the scenario says (a plain
+        method).  False, except for ``pool->lock`` in a scenario whose pool lock is always
+        contended (``Scenario.pool_lock_contended``, scenario ``compact-contended``):
+        there ``__zs_compact``'s resched block runs after every source, with a destination
+        still partly free (red team round 7: a patch that changed only what the contended
+        branch does could not be run by any scenario).  Elsewhere the block still runs
+        whenever the destination fills."""
+        return lock is self.pool.lock and self.pool.lock_contended
 
     def _zs_compact(self, cls):
         """``__zs_compact`` (2.4, b/c; Python mangles ``__``, hence one underscore).

@@ -167,6 +167,12 @@ def pairs(coverage: dict) -> set:
     return {tuple(k[5:].split("+")) for k in coverage if k.startswith("pair:")}
 
 
+def same_pairs(coverage: dict) -> set:
+    """The operation families that worked on one zspage (or its class's 0% list) while
+    both ran (:func:`checker.coverage.op_object`), as sorted tuples."""
+    return {tuple(k[5:].split("+")) for k in coverage if k.startswith("same:")}
+
+
 def never_ran(variant: type, base: type, coverage: dict) -> list:
     """The functions ``variant`` changes that no explored execution ran."""
     done = ran(coverage)

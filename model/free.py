@@ -11,6 +11,7 @@ page under it (bug 2 of section 4).
 from __future__ import annotations
 
 from checker import Bug, SharedList, label
+from checker.coverage import op_object
 
 from .pool import DEFERRED, FREEING, ZS_INUSE_RATIO_0, ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE
 
@@ -176,6 +177,7 @@ class Freeing:
             yield label("async_free_zspage")
             yield cls.obj.access(write=True, marked=False)
             spliced = cls.fullness_list[ZS_INUSE_RATIO_0]
+            op_object((cls, ZS_INUSE_RATIO_0))
             cls.fullness_list[ZS_INUSE_RATIO_0] = SharedList()
             for zspage in spliced:
                 yield zspage.obj.access(write=True, marked=False)

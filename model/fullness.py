@@ -8,6 +8,7 @@ visibly.
 from __future__ import annotations
 
 from checker import Bug
+from checker.coverage import op_object
 
 from .pool import DEFERRED, ZS_INUSE_RATIO_0, ZS_INUSE_RATIO_10, ZS_INUSE_RATIO_99, get_fullness_group
 
@@ -23,6 +24,9 @@ class Fullness:
         """``insert_zspage``: ``class_stat_add(fullness)``, ``list_add`` at the head, set ``fullness``.
         (protocol §2.1 step 5)"""
         yield cls.obj.access(write=True, marked=False)
+        op_object(zspage)
+        if fullness == ZS_INUSE_RATIO_0:
+            op_object((cls, ZS_INUSE_RATIO_0))      # handed to the free worker (section 2.6)
         cls.stats[fullness] += 1
         cls.fullness_list[fullness].insert(0, zspage)
         yield zspage.obj.access(write=True, marked=False)
@@ -39,6 +43,7 @@ class Fullness:
         (protocol §2.1 step 5, §2.4 a)
         """
         yield zspage.obj.access(write=True, marked=False)
+        op_object(zspage)
         fullness = zspage.fullness
         where = zspage.list
         zspage.list = None
@@ -78,6 +83,8 @@ class Fullness:
         """``find_get_zspage``: the first zspage on the lists 99% down to 0% inclusive (2.1 step 4)."""
         yield cls.obj.access(marked=False)
         for fg in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_0 - 1, -1):
+            if fg == ZS_INUSE_RATIO_0:
+                op_object((cls, ZS_INUSE_RATIO_0))  # reuses what awaits the free worker
             lst = cls.fullness_list[fg]
             if lst:
                 return lst[0]

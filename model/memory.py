@@ -9,6 +9,7 @@ CPU and the page locks it holds.
 from __future__ import annotations
 
 from checker import Bug
+from checker.coverage import op_object
 
 from .pool import ZSPAGE_MAGIC
 
@@ -69,11 +70,13 @@ class Memory:
         yield zspage.obj.access(marked=False)
         if zspage.magic != ZSPAGE_MAGIC:
             raise Bug(f"get_zspage: BUG_ON(zspage->magic != ZSPAGE_MAGIC) for {zspage.name}")
+        op_object(zspage)
         return zspage
 
     def get_first_zpdesc(self, zspage):
         """``get_first_zpdesc``: ``zspage->first_zpdesc``. (protocol §2.6, §4 hazard 24)"""
         yield zspage.obj.access(marked=False)
+        op_object(zspage)
         return zspage.first
 
     def get_next_zpdesc(self, page):

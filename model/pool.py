@@ -247,7 +247,7 @@ class Zone:
 @shared_struct(owner="obj", const=("name", "lock", "size_class", "free_work", "compaction_in_progress",
                                    "map_area", "consistency_locks", "writer_trylock_locks",
                                    "writer_context_locks", "atomic_callers", "decode", "grouping",
-                                   "zone", "initial_values"),
+                                   "zone", "initial_values", "lock_contended"),
                ghost=("ghost_handles", "ghost_values", "ghost_initially_empty", "ghost_pages",
                       "ghost_slabs", "ghost_given", "may_fail"),
                atomic=("pages_allocated",))
@@ -286,6 +286,9 @@ class Pool:
     # spinlock): sleep-in-atomic judges a sleep inside one as if that lock were held.
     atomic_callers: frozenset = frozenset()
     zone: Zone | None = None
+    # Whether rwlock_is_contended(&pool->lock) answers true: another CPU always waits for
+    # the pool lock (a scenario's choice, Scenario.pool_lock_contended; plain, const).
+    lock_contended: bool = False
     # key -> what the object held when the scenario started (set by populate, plain
     # code): a client's first load is checked against it (model/roles.py)
     initial_values: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))

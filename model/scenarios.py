@@ -106,6 +106,9 @@ class Scenario:
     # Allocation sites that may fail (model.failure.SITES), for a variant that tests their
     # results (model.failure.enabled_sites): should_fail() is a choice there.
     alloc_failure: tuple = ()
+    # Whether pool->lock is always contended: rwlock_is_contended() answers true
+    # (model.compact), so __zs_compact drops its locks after every source.
+    pool_lock_contended: bool = False
 
     @property
     def counts(self) -> tuple:
@@ -141,6 +144,7 @@ class Scenario:
         for i, (_, zspages) in enumerate(self.more_classes, 1):
             handles.update(boot.populate([list(z) for z in zspages], class_index=i))
         pool.free_work.value = pool.free_work.initial = self.free_work_pending
+        pool.lock_contended = self.pool_lock_contended
         return pool, handles
 
     def pool_params(self) -> dict:
@@ -150,6 +154,8 @@ class Scenario:
             params["frames"] = self.frames
         if self.alloc_failure:    # absent when none: older params stay valid
             params["alloc_failure"] = list(self.alloc_failure)
+        if self.pool_lock_contended:    # absent when false: older params stay valid
+            params["pool_lock_contended"] = True
         if self.more_classes:
             params["more_classes"] = [{"geometry": g.to_json(), "zspages": [list(z) for z in zs]}
                                       for g, zs in self.more_classes]
@@ -248,6 +254,21 @@ SCENARIOS = {s.name: s for s in (
              pool=(("x.b", "c0.a"),), free_work_pending=False, frames=2, cpu_counts=_BOTH),
     Scenario("clients-worker", "a client against the deferred-free worker freeing the empty "
              "zspage that zs_malloc may reuse", 1, 2, (_client(), _WORKER), cpu_counts=_BOTH),
+    # Red team round 7: every pair of operations that can meet on one zspage must meet on one
+    # in some default scenario (model.coverage's ``same:`` record, tests/model/
+    # test_model_coverage.py).  Before these two, zs_malloc only ever reused a half-full zspage
+    # nobody else was working on: in read-migrate and clients-worker it takes zs1, while
+    # migration moves zs2's pages and the worker frees zs3.
+    Scenario("malloc-reuse-migrate", "zs_malloc allocating in the only zspage with a free slot "
+             "while migration moves the page that holds the slot's header (section 2.1 step 5 "
+             "against section 2.5 steps 6-7)", 1, 2,
+             (_client(owns=(), ops=("malloc",)), TaskSpec("migration", "migration", 1, targets=("zs1.p0",))),
+             pool=(("x.b", None),), free_work_pending=False, cpu_counts=_BOTH),
+    Scenario("malloc-reuse-worker", "zs_malloc reusing the empty zspage awaiting the deferred "
+             "free (the only one with a free slot) while the worker frees it (section 2.1 step 4 "
+             "against section 2.6 step 1)", 1, 2,
+             (_client(ops=("malloc",)), _WORKER),
+             pool=(("x.b", "c0.a"), (None, None)), cpu_counts=_BOTH),
     Scenario("two-classes", "the deferred-free worker, facing a backlog of two empty zspages "
              "(it splices the whole 0% list) and a deferred free in a second, larger size class "
              "(an empty zspage on its 0% list), against a client freeing an object of that class: "
@@ -281,6 +302,15 @@ SCENARIOS = {s.name: s for s in (
              pool=(("x.a", "x.b", "x.c", None), ("x.d", "x.e", "x.f", None), ("x.g", "c0.a", None, None)),
              more_classes=((Geometry(4, 4, 4), (("y.a", "y.b", None, None), ("y.c", "y.d", None, None))),),
              free_work_pending=False, geometry=WIDE_GEOMETRY, cpu_counts=_BOTH),
+    # Red team round 7: rwlock_is_contended() is false elsewhere, so no scenario ran what a
+    # patch changes in the contended branch of __zs_compact's resched block.
+    Scenario("compact-contended", "compact-wide with pool->lock always contended "
+             "(rwlock_is_contended): after every source the resched block puts back a destination "
+             "that is still partly free, drops both locks, and the next round isolates again "
+             "(section 2.4 h)", 1, 2,
+             (_client(ops=("malloc", "read")), _COMPACT),
+             pool=(("x.b", "x.c", None, None), (None, None, "c0.a", None)), free_work_pending=False,
+             geometry=WIDE_GEOMETRY, cpu_counts=_BOTH, pool_lock_contended=True),
     Scenario("migrate-full", "migration of a page in which two allocated objects start, "
              "against a reader of the second (which spans into the next page): every handle "
              "of the page is rewritten (section 2.5 step 7)", 1, 2,

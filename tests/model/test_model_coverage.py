@@ -18,17 +18,31 @@ from click.testing import CliRunner
 import cli
 from checker import ModelError, UsageError, explore
 from model import line_coverage
-from model.coverage import (ALL_FAMILIES, every_line, kernel_functions, never_ran, overridden,
-                            pairs, ran)
+from model.coverage import (
+    ALL_FAMILIES,
+    every_line,
+    kernel_functions,
+    never_ran,
+    overridden,
+    pairs,
+    ran,
+    same_pairs,
+)
 from model.registry import SCENARIOS, load_variant, make_build
 from model.versions import VERSIONS, Upstream
 
 # Two tasks of one family at once: the free work item never runs twice at a time.
 WANTED_PAIRS = {tuple(sorted(p)) for p in itertools.combinations_with_replacement(ALL_FAMILIES, 2)} \
     - {("worker", "worker")}
+# ...and every pair that can meet on one zspage (or on the 0% list the worker takes it from)
+# meets there (red team round 7): a zs_malloc reusing a zspage whose page migration moves
+# (malloc-reuse-migrate), or the empty zspage the worker is freeing (malloc-reuse-worker).
+# Not wanted: an object access with the worker (the worker only takes empty zspages), and two
+# compactions (compaction_in_progress: one returns before it touches a zspage).
+WANTED_SAME = WANTED_PAIRS - {("access", "worker"), ("compaction", "compaction")}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_coverage(version):
     """Per CPU count, the union of what the default scenarios ran at depth 1, every
     statement of the model recorded (:func:`model.coverage.every_line`)."""
@@ -58,6 +72,14 @@ def test_the_default_scenarios_run_every_kernel_function_and_every_pair(name):
     assert set(missing) == FAILURE_ONLY, f"{name}: no default scenario runs {missing}"
     for cpus, c in cov.items():
         assert WANTED_PAIRS <= pairs(c), f"{name} on {cpus} CPU(s) lacks {sorted(WANTED_PAIRS - pairs(c))}"
+
+
+@pytest.mark.parametrize("name", sorted(VERSIONS))
+def test_the_default_scenarios_run_every_pair_on_one_zspage(name):
+    for cpus, c in default_coverage(VERSIONS[name]).items():
+        got = same_pairs(c)
+        assert WANTED_SAME <= got, f"{name} on {cpus} CPU(s) never runs {sorted(WANTED_SAME - got)} on one zspage"
+        assert got <= pairs(c)
 
 
 # The model's statements no default scenario runs at depth 1, each for a reason.
@@ -185,6 +207,50 @@ def test_pairs_are_recorded_only_for_operations_that_overlap():
     assert "fn:zs_compact" in r.coverage and "fn:zs_obj_write" not in r.coverage
 
 
+def test_same_pairs_need_one_zspage_while_both_run():
+    # read-migrate: the client's object and the migrated pages are zs2's, so its access and
+    # free meet the migration on zs2; its malloc takes zs1 (50%, first on the list).
+    build, _ = make_build(Upstream, "read-migrate", 1, 2)
+    r = explore(build, properties=[])
+    assert ("malloc", "migration") in pairs(r.coverage)
+    assert ("malloc", "migration") not in same_pairs(r.coverage)
+    assert {("access", "migration"), ("free", "migration")} <= same_pairs(r.coverage)
+    # malloc-reuse-migrate: the only free slot is in the migrated page's zspage
+    build, _ = make_build(Upstream, "malloc-reuse-migrate", 1, 2)
+    r = explore(build, properties=[])
+    assert ("malloc", "migration") in same_pairs(r.coverage)
+
+
+def test_op_object_outside_an_operation_records_nothing():
+    from checker import Program, Task, Var
+    from checker.coverage import op_object, traced
+
+    v = Var("v", 0)     # two writes each, so that the operations interleave
+
+    def op(key):
+        yield v.write(1)
+        op_object(key)
+        yield v.write(2)
+
+    fam = traced(op, "op", "fam")
+
+    def on(key):
+        def task():
+            yield from fam(key)
+        return task
+
+    def plain():
+        op_object("k")
+        yield v.write(3)
+
+    r = explore(lambda: Program([Task(on("k"), "a"), Task(plain, "b"), Task(on("other"), "c")]),
+                properties=[])
+    assert pairs(r.coverage) == {("fam", "fam")}
+    assert same_pairs(r.coverage) == set()
+    r = explore(lambda: Program([Task(on("k"), "a"), Task(on("k"), "b")]), properties=[])
+    assert same_pairs(r.coverage) == {("fam", "fam")}
+
+
 # -- a variant's own code ------------------------------------------------------------------
 
 class AllocPatch(Upstream):
@@ -239,6 +305,8 @@ def test_the_same_variant_passes_where_its_code_runs(tmp_path):
     table = res.output.split("coverage (", 1)[1]
     assert "alloc_zspage" in table and "zs_page_migrate" in table and "NEVER RAN" in table
     assert "operations together on 2 CPU(s): " in table
+    # malloc-free: the two clients' mallocs and frees meet on zs1 and at the 0% list
+    assert "operations on one zspage on 2 CPU(s): " in table and "free+malloc" in table
 
 
 def test_a_misspelt_override_is_refused_with_the_closest_names(tmp_path):
