@@ -31,6 +31,7 @@ import pytest
 from checker import explore
 from model.registry import VERSIONS, make_build
 from model.variant_files import load_file
+from properties import NAMES
 
 HERE = pathlib.Path(__file__).parent.parent / "variants" / "redteam7"
 
@@ -83,9 +84,13 @@ def _variant(name):
     return getattr(load_file(str(path)), cls)
 
 
-def _explore(cls, scenario, cpus, config):
+def _explore(cls, scenario, cpus, config, finding=None):
+    """``finding``: the properties a bug's violation is of; unless data-race is one, the others
+    are checked without it (a patch that breaks a lock also races, often first, on the plain
+    memory the lock guarded: test_model_redteam.violations)."""
     build, _ = make_build(cls, scenario, 1, cpus, config=None if config == "default" else config)
-    return explore(build, stop_on_violation=True)
+    props = list(NAMES) if finding is not None and "data-race" not in finding else None
+    return explore(build, properties=props, stop_on_violation=True)
 
 
 def _base(cls):
@@ -96,7 +101,7 @@ def _base(cls):
 def test_redteam7_bug_is_found(name):
     scenario, cpus, config, props = FOUND[name]
     cls = _variant(name)
-    r = _explore(cls, scenario, cpus, config)
+    r = _explore(cls, scenario, cpus, config, finding=props)
     assert any(v.property in props for v in r.violations), [(v.property, v.message) for v in r.violations]
     base = _explore(_base(cls), scenario, cpus, config)
     assert base.complete and not base.violations, [v.message for v in base.violations]
