@@ -69,7 +69,7 @@ def switchy():
 
 
 def test_explorations_in_two_threads_count_what_they_count_alone(switchy):
-    makes = [(make, props) for _, make, props in CASES]
+    makes = [(make, props) for _, make, props, _ in CASES]
     alone = [counts(explore(make(), properties=props, stop_on_violation=False)) for make, props in makes]
     out = [None] * len(makes)
     errors = []

@@ -479,7 +479,7 @@ def test_jobs_and_a_time_limit_keep_the_violations_found(tmp_path):
     # beside another test worker), and depth 2 of read-migrate alone takes several times that.
     res = F.run("check", "--depth", "2", "--jobs", "2", "--time-limit", "10", "--scenario", "read-migrate",
                 "--scenario", "clients", "--mutation", "compact-skips-write-lock", "--no-minimize",
-                "--out", tmp_path)
+                "--property", "no-free-while-mapped", "--out", tmp_path)
     assert res.exit_code == 1 and "violation of no-free-while-mapped" in res.stdout
     # read-migrate at each of its CPU counts (2 and 1): a violation and a trace in each.
     assert len(F.traces_in(tmp_path)) == res.stdout.count("violation of no-free-while-mapped") == 2

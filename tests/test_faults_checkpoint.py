@@ -16,7 +16,9 @@ except ImportError:  # tests/ on sys.path instead of the rootdir
     import faults as F
 
 FAST = ("--scenario", "clients")
-BUG = ("--mutation", "free-without-pool-lock", "--scenario", "read-migrate", "--cpus", "2")
+# The mutation's own property (with every property the unlocked lookup races first).
+BUG = ("--mutation", "free-without-pool-lock", "--scenario", "read-migrate", "--cpus", "2",
+       "--property", "data-integrity")
 
 
 # -------------------------------------------------------------------- a resumed violation
