@@ -8,11 +8,11 @@ import pytest
 
 from bench.model_mutants import TWO_CPUS, check_mutant, mutants
 
+# One per operator (the suite's time: zs_page_migrate without class->lock and free_zspage
+# ignoring its trylock result were here too; the long run has every mutant).
 SAMPLE = (
     "upstream:lock_zspage:drop-lock:line 9+14",         # lock_zspage loses a read lock (bug #2)
-    "upstream:zs_page_migrate:drop-lock:line 17+27",    # zs_page_migrate without class->lock
     "upstream:zs_page_migrate:move:line 26",            # a release moved past an access
-    "upstream:free_zspage:skip-check:line 10",          # free_zspage ignores its trylock result
     "upstream:trylock_zspage:skip-check:line 8",        # trylock_zspage ignores a failed trylock
 )
 
@@ -47,4 +47,4 @@ def test_the_sample_is_not_vacuous(upstream_mutants):
             if r.violations:
                 found += 1
                 break
-    assert found >= 4
+    assert found >= 2      # the move of line 26 breaks nothing these scenarios see
