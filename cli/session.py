@@ -70,6 +70,36 @@ class _ToStderr:
         return getattr(sys.stderr, name)
 
 
+def _model_code() -> set:
+    """The code objects under which task code runs: a task's step and a program's build."""
+    from checker.explore import _build
+    from checker.world import World
+    return {World._resume.__code__, _build.__code__}
+
+
+@contextlib.contextmanager
+def _refused_under_model(module, names, error):
+    """While it is entered, ``module``'s functions ``names`` raise ``error(name)`` when
+    called under the model's code (:func:`_model_code`), and work elsewhere."""
+    model = _model_code()
+    real = {name: getattr(module, name) for name in names if hasattr(module, name)}
+
+    def guarded(name):
+        def call(*args, **kwargs):
+            if _under(model):
+                raise error(name)
+            return real[name](*args, **kwargs)
+        return call
+
+    for name in real:
+        setattr(module, name, guarded(name))
+    try:
+        yield model
+    finally:
+        for name, fn in real.items():
+            setattr(module, name, fn)
+
+
 @contextlib.contextmanager
 def model_cannot_exit():
     """While the check runs, ``os._exit`` raises :class:`OsExitCalled` (a SystemExit: a
@@ -78,10 +108,8 @@ def model_cannot_exit():
     task's step or a program's build (multiprocessing ends its workers with the real
     one)."""
     from checker.errors import OsExitCalled
-    from checker.explore import _build
-    from checker.world import World
     real, pid = os._exit, os.getpid()
-    model = {World._resume.__code__, _build.__code__}
+    model = _model_code()
 
     def _exit(code):
         if os.getpid() == pid or _under(model):
@@ -134,34 +162,23 @@ def model_cannot_fork():
     had each child go on exploring and fork again: processes without end, several JSON
     documents on stdout, and the machine's memory.  The split search's own workers are
     forked elsewhere, and stay allowed."""
-    from checker.explore import _build
     from checker.worker_process import AFTER_JOB
-    from checker.world import World
-    model = {World._resume.__code__, _build.__code__}
-    real = {name: getattr(os, name) for name in ("fork", "forkpty") if hasattr(os, name)}
 
-    def guarded(name):
-        def call(*args, **kwargs):
-            if _under(model):
-                raise ModelForked(f"os.{name}() called by the model: a task's code must not fork "
-                                  "(the child would run the rest of the search)")
-            return real[name](*args, **kwargs)
-        return call
+    def forked(name):
+        return ModelForked(f"os.{name}() called by the model: a task's code must not fork "
+                           "(the child would run the rest of the search)")
 
-    if not _FORK_GUARD and not getattr(model_cannot_fork, "hooked", False):
-        os.register_at_fork(after_in_child=_forked_child, after_in_parent=_forked_parent)
-        model_cannot_fork.hooked = True
-    _FORK_GUARD.append(model)
-    AFTER_JOB.append(check_no_fork)         # a --jobs worker's model forking: the worker says so
-    for name in real:
-        setattr(os, name, guarded(name))
-    try:
-        yield
-    finally:
-        for name, fn in real.items():
-            setattr(os, name, fn)
-        AFTER_JOB.remove(check_no_fork)
-        _FORK_GUARD.pop()
+    with _refused_under_model(os, ("fork", "forkpty"), forked) as model:
+        if not _FORK_GUARD and not getattr(model_cannot_fork, "hooked", False):
+            os.register_at_fork(after_in_child=_forked_child, after_in_parent=_forked_parent)
+            model_cannot_fork.hooked = True
+        _FORK_GUARD.append(model)
+        AFTER_JOB.append(check_no_fork)     # a --jobs worker's model forking: the worker says so
+        try:
+            yield
+        finally:
+            AFTER_JOB.remove(check_no_fork)
+            _FORK_GUARD.pop()
 
 
 class ModelChangedInterpreter(RuntimeError):
@@ -181,27 +198,12 @@ def model_keeps_interpreter():
     """While the check runs, the setters of INTERPRETER_SETTERS called under a task's
     step or a program's build raise :class:`ModelChangedInterpreter`; elsewhere (a
     library zsmc calls, such as Hypothesis) they work."""
-    from checker.explore import _build
-    from checker.world import World
-    model = {World._resume.__code__, _build.__code__}
-    real = {name: getattr(sys, name) for name in INTERPRETER_SETTERS if hasattr(sys, name)}
+    def changed(name):
+        return ModelChangedInterpreter(f"sys.{name}() called by the model: a task's code must not "
+                                       "change the interpreter zsmc runs in")
 
-    def guarded(name):
-        def call(*args, **kwargs):
-            if _under(model):
-                raise ModelChangedInterpreter(
-                    f"sys.{name}() called by the model: a task's code must not change the "
-                    "interpreter zsmc runs in")
-            return real[name](*args, **kwargs)
-        return call
-
-    for name in real:
-        setattr(sys, name, guarded(name))
-    try:
+    with _refused_under_model(sys, INTERPRETER_SETTERS, changed):
         yield
-    finally:
-        for name, fn in real.items():
-            setattr(sys, name, fn)
 
 
 def _under(codes, depth: int = 2) -> bool:
