@@ -176,12 +176,12 @@ def never_ran_lines(unrun) -> list:
         if where:
             hint = (f"scenario {where[0]} runs it at depth {where[1]}: zsmc check --scenario "
                     f"{where[0]} --depth {where[1]}")
-        elif lines is None:
-            hint = ("no default scenario runs it at depth 1 or 2, nor a review scenario at depth 1; "
-                    "write a scenario that calls it")
+        elif lines is None:   # (where_it_runs explores briefly: a hint, not a proof)
+            hint = ("a brief search of the default scenarios (this depth and the next) and the "
+                    "review scenarios (depth 1) found none that runs it; write a scenario that calls it")
         else:   # the function ran: what is missing is a way through it
-            hint = ("no default scenario takes it at depth 1 or 2, nor a review scenario at depth 1; "
-                    "write a scenario that does")
+            hint = ("a brief search of the default scenarios (this depth and the next) and the "
+                    "review scenarios (depth 1) found none that takes it; write a scenario that does")
         if lines is None:
             out.append(f"  never ran: {fn} (changed by the variant); {hint}")
             continue

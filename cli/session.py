@@ -425,8 +425,12 @@ class Session:
             for k, n in r.result.coverage.items():
                 total[k] = total.get(k, 0) + n
         depth = self.plan.depth
-        missing = [(fn, cov.where_it_runs(base_of(cls), fn, depth, reg), None)
-                   for fn in cov.never_ran(cls, base_of(cls), total)]
+        base = base_of(cls)
+        # Where the base runs a function the patch changes; a helper the patch adds runs
+        # nowhere in the base (the search spent its whole budget to say so), so where
+        # the patch runs it.
+        missing = [(fn, cov.where_it_runs(base if hasattr(base, fn) else cls, fn, depth, reg), None)
+                   for fn in cov.never_ran(cls, base, total)]
         return missing + [(fn, cov.where_it_runs(cls, fn, depth, reg, [n for n, _ in lines]), lines)
                           for fn, lines in cov.lines_never_ran(cls, total)]
 

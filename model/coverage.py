@@ -223,11 +223,20 @@ def lines_never_ran(variant: type, coverage: dict) -> list:
     return out
 
 
-def where_it_runs(version: type, fn: str, depth: int, registry, lines=()) -> tuple | None:
+# What where_it_runs may explore in all: a hint, not a check, so it stays brief
+# even when the code runs nowhere (a line only a closed generator would run
+# searched every scenario at two depths: minutes, at the end of a one-second check).
+WHERE_BUDGET = 2_000
+WHERE_PER_BUILD = 300
+
+
+def where_it_runs(version: type, fn: str, depth: int, registry, lines=(),
+                  budget: int = WHERE_BUDGET) -> tuple | None:
     """``(scenario, depth)``: a default scenario in which ``version`` runs ``fn``
     (or, given ``lines``, one of those lines of it), at ``depth`` or the next
     depth, or a review scenario that runs it at depth 1 (explored briefly, only
-    to say where to look)."""
+    to say where to look: at most ``budget`` executions in all, None when they
+    found it nowhere)."""
     from checker import explore
     keys = {line_coverage.key(fn, n) for n in lines}
     for d in sorted({1, depth, depth + 1}):
@@ -235,8 +244,11 @@ def where_it_runs(version: type, fn: str, depth: int, registry, lines=()) -> tup
             if not (scen.default or (d == 1 and getattr(scen, "review", False))):
                 continue
             for cpus in scen.counts:
+                if budget <= 0:
+                    return None
                 build, _ = registry.make_build(version, name, d, cpus)
-                r = explore(build, properties=[], max_executions=300)
+                r = explore(build, properties=[], max_executions=min(WHERE_PER_BUILD, budget))
+                budget -= max(r.executions, 1)
                 if keys & r.coverage.keys() if keys else fn in ran(r.coverage):
                     return name, d
     return None

@@ -194,8 +194,12 @@ def test_a_task_yielding_while_closed_is_one_note_not_python_s_noise(how, jobs, 
     # "RuntimeError: generator ignored GeneratorExit", once per abandoned execution.
     spec = _variant(tmp_path, "class V(Upstream):\n    '''x'''\n    def zs_free(self, handle):\n"
                     + IGNORES_CLOSE[how])
-    res = _proc("check", "--variant", spec, *SMALL, "--jobs", jobs, "--out", tmp_path / "out", "-q")
-    assert "result:" in res.stdout and res.returncode in (0, 1, 5), (res.returncode, res.stderr)
+    # Sleep-set-blocked executions are abandoned with their tasks inside zs_free (read-migrate
+    # at depth 2 has some in its first 300; malloc-free at depth 1 has none, and the test
+    # passed only through the long search for where the changed line runs, now brief).
+    res = _proc("check", "--variant", spec, "--scenario", "read-migrate", "--cpus", "2", "--depth", "2",
+                "--max-executions", "300", "--jobs", jobs, "--out", tmp_path / "out", "-q", timeout=240)
+    assert "result:" in res.stdout and res.returncode in (0, 1, 3, 5), (res.returncode, res.stderr)
     assert "Exception ignored" not in res.stderr and "Traceback" not in res.stderr, res.stderr
     notes = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert 1 <= len(notes) <= int(jobs) + 1, res.stderr        # once per place, per process

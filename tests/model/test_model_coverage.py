@@ -326,6 +326,20 @@ def test_a_new_helper_with_a_new_name_is_allowed(tmp_path):
     assert load_variant(f"{path}:P").__name__ == "P"
 
 
+def test_where_a_new_helper_runs_is_looked_for_in_the_patch(tmp_path):
+    # A helper the patch adds (lock_zspage_held, called by its async_free_zspage) runs
+    # nowhere in the base version: the hint looked there, spent its whole search and said
+    # "write a scenario" (minutes per check of the lockdep_global variants).
+    from pathlib import Path
+    spec = (f"{Path(__file__).parent.parent / 'variants' / 'lockdep_global'}"
+            "/upstream_async_free_and_malloc_read_lock.py:AsyncFreeAndMallocReadLock")
+    res = CliRunner().invoke(cli.main, ["check", "--variant", spec, "--scenario", "malloc-free", "--cpus", "1",
+                                        "--out", str(tmp_path), "--no-minimize"])
+    assert res.exit_code == 5, res.output
+    assert ("never ran: lock_zspage_held (changed by the variant); scenario free-deferred runs it at "
+            "depth 1") in res.output
+
+
 def test_a_kernel_function_called_without_yield_from_names_the_call_site():
     class Forgetful(Upstream):
         def zs_obj_read_end(self, handle, mem):
