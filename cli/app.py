@@ -191,23 +191,31 @@ def _abandoned_generators_noted():
     previous = sys.unraisablehook
     noted = set()
 
+    from checker.world import AbandonedYield
+
     def hook(unraisable):
         exc, gen = unraisable.exc_value, unraisable.object
-        if not (type(exc) is RuntimeError and str(exc) == "generator ignored GeneratorExit"
+        if isinstance(exc, AbandonedYield):
+            # Closed by the execution's World: the yield itself is known (the variant's line).
+            where, at = exc.where, "at"
+        elif (type(exc) is RuntimeError and str(exc) == "generator ignored GeneratorExit"
                 and hasattr(gen, "gi_frame")):
+            # Closed by Python's collector: the generator that yielded is gone with its frame;
+            # the traceback holds the calls down to it: the innermost outside zsmc's engine
+            # (its coverage wrapper) says where.
+            where, at = code_location(gen.gi_code, gen.gi_code.co_firstlineno), "under"
+            tb = unraisable.exc_traceback
+            while tb is not None:
+                if not tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
+                    where = code_location(tb.tb_frame.f_code, tb.tb_lineno)
+                tb = tb.tb_next
+        else:
             previous(unraisable)
             return
-        # The generator that yielded is gone with its frame; the traceback holds the calls
-        # down to it: the innermost outside zsmc's engine (its coverage wrapper) says where.
-        where, tb = code_location(gen.gi_code, gen.gi_code.co_firstlineno), unraisable.exc_traceback
-        while tb is not None:
-            if not tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
-                where = code_location(tb.tb_frame.f_code, tb.tb_lineno)
-            tb = tb.tb_next
         if where not in noted:
             noted.add(where)
             with contextlib.suppress(Exception):
-                click.echo(f"zsmc: note: a task's code under {where} yields while zsmc closes an execution it abandoned "
+                click.echo(f"zsmc: note: a task's code {at} {where} yields while zsmc closes an execution it abandoned "
                            "(a yield in `except GeneratorExit` or `finally`); what it does then is "
                            "ignored, as it is part of no execution", err=True)
 

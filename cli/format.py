@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 
 from .early import CHECK_FORMAT, CHECK_VERSION, STATUS, one_line
 
+# What a scenario's note says when a file the check was asked to keep was not written
+# (checker.parallel: "checkpoint not saved: ..."): printed even with -q.
+NOT_SAVED = "not saved: "
+
 
 @dataclass(slots=True)
 class TraceRecord:
@@ -97,8 +101,12 @@ def scenario_text(run: ScenarioRun, quiet: bool = False, all_steps: bool = False
     holds, folded to lock and preemption steps unless ``all_steps``) and the commands.
     ``quiet``: the trace files only, one line each."""
     if quiet:
-        return "\n".join(f"trace: {rec.path}  [{rec.violation.property}] {rec.violation.message}"
-                         for rec in run.traces)
+        # A trace that could not be written says why (it said "trace: None"), and so does a
+        # checkpoint that could not be saved (-q said nothing: a resume would start over).
+        lines = [f"{'trace: ' + rec.path if rec.path is not None else rec.note}  "
+                 f"[{rec.violation.property}] {rec.violation.message}" for rec in run.traces]
+        lost = [n.strip() for n in (run.result.note or "").split("; ") if NOT_SAVED in n]
+        return "\n".join(lines + [f"note: {run.name}: {n}" for n in lost])
     r = run.result
     state = "complete" if r.complete else f"incomplete ({r.reason or 'no reason given'})"
     if r.complete and r.preemption_bound is not None and r.bound_cut:
