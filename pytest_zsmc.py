@@ -302,10 +302,12 @@ def pytest_collect_file(file_path, parent):
 
 def _is_trace(path) -> bool:
     """A file this plugin claims: JSON whose ``format`` is ``zsmc-trace`` (any version),
-    or a file that says ``"zsmc-trace"`` but is not JSON any more (a counterexample
-    damaged by hand or by a merge: it was skipped without a word, a regression test
-    lost; now its item fails with the reason).  A byte-order mark is read as
-    :func:`checker.trace.load_trace` reads it."""
+    or a counterexample damaged so that it is no JSON file at all: one that says
+    ``"zsmc-trace"`` but is not JSON any more (by hand or by a merge), an empty one (a
+    crash while it was copied), one that is not UTF-8 text (bytes, a wrong encoding) or a
+    Git LFS pointer left in its place.  Each was skipped without a word, a regression
+    test lost; now its item fails with the reason.  JSON of another format is never
+    claimed.  A byte-order mark is read as :func:`checker.trace.load_trace` reads it."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -313,9 +315,14 @@ def _is_trace(path) -> bool:
         return False
     try:
         data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return True
     except (ValueError, RecursionError):
-        return b'"zsmc-trace"' in raw
+        return b'"zsmc-trace"' in raw or not raw.strip() or raw.startswith(_LFS_POINTER)
     return isinstance(data, dict) and data.get("format") == "zsmc-trace"
+
+
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
 class TraceFailure(Exception):

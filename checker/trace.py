@@ -196,6 +196,17 @@ def write_atomic(path: str, text: str, mode: int | None = None) -> None:
     directory and an atomic rename: a reader sees the old file or the new one,
     two writers never share a temporary name, and a failed write leaves nothing.
     ``mode``: the new file's permissions (default: the temporary file's, 0600)."""
+    if os.path.islink(path):
+        # The rename would replace the link itself, a link to a file or one that leads
+        # nowhere (a loop): ``minimize -o LINK`` left a regular file where the user's link
+        # was.  A link to a file is written through, as ``open(LINK, "w")`` would; a link
+        # that leads nowhere is refused.
+        try:
+            path = os.path.realpath(path, strict=True)
+        except OSError as exc:
+            why = "to nothing" if isinstance(exc, FileNotFoundError) else \
+                f"that leads nowhere ({exc.strerror or exc})"
+            raise OSError(errno.EINVAL, f"it is a symbolic link {why}; zsmc writes regular files only") from None
     folder = os.path.dirname(path) or "."
     # The rename replaces whatever ``path`` names: run as root, ``minimize -o /dev/null``
     # would have replaced the device itself with a regular file (a FIFO was replaced
@@ -265,6 +276,11 @@ def load_trace(path: str) -> dict:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not a zsmc trace: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise UsageError(f"{path} is not a zsmc trace: it is empty")
+    if text.startswith("version https://git-lfs.github.com/spec/"):
+        raise UsageError(f"{path} is not a zsmc trace: it is a Git LFS pointer to one "
+                         f"(git lfs pull fetches the file)")
     try:
         trace = json.loads(text)
     except (ValueError, RecursionError) as exc:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from . import actions as A
 from . import config, memory_model, objects
+from .budget import code_location
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import _tls, set_recorder
 from . import retryloop, spinloop
@@ -155,8 +156,58 @@ class TaskState:
         return f"<task {self.name} cpu{self.cpu}>"
 
 
+class AbandonedYield(RuntimeError):
+    """A task's code yielded while its abandoned execution was closed (a ``yield`` in
+    ``except GeneratorExit`` or ``finally``); ``where``: that yield, ``FUNCTION
+    (file:line)``.  Raised in :meth:`World.__del__`, so it reaches ``sys.unraisablehook``
+    (the command line notes it once per place)."""
+
+    def __init__(self, where: str):
+        super().__init__(f"a task's code at {where} yields while its abandoned execution is closed")
+        self.where = where
+
+
 class World:
     """One execution: tasks, CPUs, shared objects and the events so far."""
+
+    def __del__(self):
+        # An execution abandoned (a violation, a cut, a merged state) has suspended tasks,
+        # which Python closes when they are collected.  One that yields while closed is
+        # "generator ignored GeneratorExit" on the outermost generator, whose frame is gone
+        # by then: the variant's own line was lost.  Closed here, the chain of delegations
+        # is known first, and the generator still suspended after close() is the one
+        # that yielded, at the offending line.  What the closed code runs (a `finally`) is
+        # part of no execution: recorded nowhere, whichever execution is running (the
+        # collector may call this inside another's step).
+        chains = []
+        for t in getattr(self, "tasks", ()):
+            g, chain = t.gen, []
+            while g is not None and getattr(g, "gi_frame", None) is not None:
+                chain.append(g)
+                g = g.gi_yieldfrom
+            if chain:
+                chains.append(chain)
+        if not chains:
+            return
+        from .coverage import _BUILT
+        rec, built = _tls.rec, set(_BUILT)
+        _tls.rec = None
+        where = None
+        try:
+            for chain in chains:
+                try:
+                    chain[0].close()
+                except RuntimeError as exc:
+                    still = [c for c in chain if c.gi_frame is not None]
+                    if str(exc) != "generator ignored GeneratorExit" or not still:
+                        raise
+                    where = where or code_location(still[-1].gi_code, still[-1].gi_frame.f_lineno)
+        finally:
+            _tls.rec = rec
+            _BUILT.clear()
+            _BUILT.update(built)
+        if where is not None:
+            raise AbandonedYield(where)
 
     def __init__(self, program, monitors=None, build_uids=0, counters=True, reported=None,
                  races=None, replay=None, last=None, references=True):

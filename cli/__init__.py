@@ -41,13 +41,19 @@ from __future__ import annotations
 
 import os as _os
 import signal as _signal
+import sys as _sys
+
+from . import early as _early
 
 
 def _starting(signum, frame):
     # Not an exception: raised inside the imports, Python may wrap it (a RuntimeError out of
-    # a dataclass's __set_name__).  Nothing is written yet, so there is nothing to finish.
+    # a dataclass's __set_name__).  Nothing is written yet, so there is nothing to finish
+    # but the line (and, for `check --format json`, its document: cli.early).
     try:
         _os.write(2, b"zsmc: error: interrupted: nothing verified\n")
+        if _early.wants_json(_sys.argv[1:]):
+            _os.write(1, (_early.document(128 + signum, "interrupted: nothing verified") + "\n").encode())
     finally:
         _os._exit(128 + signum)
 

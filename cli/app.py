@@ -20,6 +20,7 @@ from checker import __version__
 from checker.budget import code_location, signal_of, stop_signals_interrupt
 from checker.errors import InternalError, OsExitCalled, UsageError, ZsmcError
 
+from . import early
 from . import format as fmt
 from .check import check
 from .params import Seconds
@@ -39,42 +40,50 @@ class Zsmc(click.Group):
             # Shell completion: click prints the script or the words and exits itself.
             return super().main(args, prog_name or "zsmc", complete_var, standalone_mode, **extra)
         _tolerant_std_streams()
+        early.WRITTEN[0] = False
+        # `check --format json` ending early still prints one document (cli.early).
+        document = early.wants_json(sys.argv[1:] if args is None else args, _CHECK_TAKES_VALUE)
         if not _hold_closed_std_fds():
             _error("cannot write the output: stdout is closed")
             if standalone_mode:
                 sys.exit(EXIT_USAGE)
             return EXIT_USAGE
+
+        def fail(message, code):
+            _error(message)
+            if document and not early.WRITTEN[0]:
+                early.WRITTEN[0] = True
+                with contextlib.suppress(OSError, ValueError):
+                    click.echo(early.document(code, message))
+            return code
+
         try:
             with stop_signals_interrupt(), _abandoned_generators_noted():
                 rv = super().main(args, prog_name or "zsmc", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else EXIT_PASS
         except (click.exceptions.Abort, KeyboardInterrupt) as exc:
-            _error("interrupted: nothing verified")
-            code = 128 + int(signal_of(exc.__cause__ or exc))     # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+            # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
+            code = fail("interrupted: nothing verified", 128 + int(signal_of(exc.__cause__ or exc)))
         except click.ClickException as exc:
-            _error(exc.format_message())
-            code = EXIT_USAGE
+            code = fail(exc.format_message(), EXIT_USAGE)
         except InternalError as exc:
-            code = _internal(exc)
+            code = fail(*_internal(exc))
         except ZsmcError as exc:
-            _error(str(exc))
-            code = getattr(exc, "exit_code", EXIT_USAGE)
+            code = fail(str(exc), getattr(exc, "exit_code", EXIT_USAGE))
         except _OutputFailed as exc:
             code = _output_failed(exc.args[0])
         except SystemExit as exc:
             # click exits through its own exceptions here (standalone_mode=False):
             # a SystemExit comes from a model's code, and is never a pass.
             how = "os._exit" if isinstance(exc, OsExitCalled) else "sys.exit"
-            _error(f"the model called {how}({exc.code!r}); a model must not exit (a kernel BUG is "
-                   "a checker.Bug or an assert)")
-            code = EXIT_USAGE
+            code = fail(f"the model called {how}({exc.code!r}); a model must not exit (a kernel BUG is "
+                        "a checker.Bug or an assert)", EXIT_USAGE)
         except GeneratorExit:
             # Not one zsmc raises: from a model's code (the engine makes a task's a ModelError).
-            _error("the model raised GeneratorExit; a model must not raise BaseException (a kernel "
-                   "BUG is a checker.Bug or an assert)")
-            code = EXIT_USAGE
+            code = fail("the model raised GeneratorExit; a model must not raise BaseException (a kernel "
+                        "BUG is a checker.Bug or an assert)", EXIT_USAGE)
         except Exception as exc:  # noqa: BLE001  (a bug in zsmc: say so on one line)
-            code = _internal(exc)
+            code = fail(*_internal(exc))
         try:
             sys.stdout.flush()
         except OSError as exc:
@@ -145,8 +154,7 @@ def _tolerant_std_streams() -> None:
 
 def _error(message: str) -> None:
     # One line whatever the message: a multi-line model error is folded.
-    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    click.echo(f"zsmc: error: {line}", err=True)
+    click.echo(f"zsmc: error: {early.one_line(message)}", err=True)
 
 
 # A report that cannot be written (stdout on a full disk or a closed pipe) is
@@ -183,23 +191,31 @@ def _abandoned_generators_noted():
     previous = sys.unraisablehook
     noted = set()
 
+    from checker.world import AbandonedYield
+
     def hook(unraisable):
         exc, gen = unraisable.exc_value, unraisable.object
-        if not (type(exc) is RuntimeError and str(exc) == "generator ignored GeneratorExit"
+        if isinstance(exc, AbandonedYield):
+            # Closed by the execution's World: the yield itself is known (the variant's line).
+            where, at = exc.where, "at"
+        elif (type(exc) is RuntimeError and str(exc) == "generator ignored GeneratorExit"
                 and hasattr(gen, "gi_frame")):
+            # Closed by Python's collector: the generator that yielded is gone with its frame;
+            # the traceback holds the calls down to it: the innermost outside zsmc's engine
+            # (its coverage wrapper) says where.
+            where, at = code_location(gen.gi_code, gen.gi_code.co_firstlineno), "under"
+            tb = unraisable.exc_traceback
+            while tb is not None:
+                if not tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
+                    where = code_location(tb.tb_frame.f_code, tb.tb_lineno)
+                tb = tb.tb_next
+        else:
             previous(unraisable)
             return
-        # The generator that yielded is gone with its frame; the traceback holds the calls
-        # down to it: the innermost outside zsmc's engine (its coverage wrapper) says where.
-        where, tb = code_location(gen.gi_code, gen.gi_code.co_firstlineno), unraisable.exc_traceback
-        while tb is not None:
-            if not tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
-                where = code_location(tb.tb_frame.f_code, tb.tb_lineno)
-            tb = tb.tb_next
         if where not in noted:
             noted.add(where)
             with contextlib.suppress(Exception):
-                click.echo(f"zsmc: note: a task's code under {where} yields while zsmc closes an execution it abandoned "
+                click.echo(f"zsmc: note: a task's code {at} {where} yields while zsmc closes an execution it abandoned "
                            "(a yield in `except GeneratorExit` or `finally`); what it does then is "
                            "ignored, as it is part of no execution", err=True)
 
@@ -210,12 +226,12 @@ def _abandoned_generators_noted():
         sys.unraisablehook = previous
 
 
-def _internal(exc: Exception) -> int:
+def _internal(exc: Exception) -> tuple:
+    """``(message, exit code)`` of a bug in zsmc."""
     if os.environ.get("ZSMC_DEBUG"):
         raise exc
     text = str(exc) if isinstance(exc, InternalError) else f"[zsmc internal bug] {type(exc).__name__}: {exc}"
-    _error(f"{text} (rerun with ZSMC_DEBUG=1 for the traceback, and please report it)")
-    return EXIT_INTERNAL
+    return f"{text} (rerun with ZSMC_DEBUG=1 for the traceback, and please report it)", EXIT_INTERNAL
 
 
 @click.group(cls=Zsmc, context_settings={"help_option_names": ["-h", "--help"]})
@@ -230,6 +246,9 @@ def main():
 
 
 main.add_command(check)
+# The options of `check` that take a value (cli.early.wants_json reads past them).
+_CHECK_TAKES_VALUE = frozenset(o for p in check.params if isinstance(p, click.Option) and not p.is_flag
+                               and not p.count for o in (*p.opts, *p.secondary_opts))
 
 
 # --------------------------------------------------------------------------- replay

@@ -13,8 +13,11 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
-CHECK_FORMAT = "zsmc-check"
-CHECK_VERSION = 1
+from .early import CHECK_FORMAT, CHECK_VERSION, STATUS, one_line
+
+# What a scenario's note says when a file the check was asked to keep was not written
+# (checker.parallel: "checkpoint not saved: ..."): printed even with -q.
+NOT_SAVED = "not saved: "
 
 
 @dataclass(slots=True)
@@ -73,8 +76,6 @@ def exit_code(runs, interrupted=None, unrun=()) -> int:
     return 0
 
 
-STATUS = {0: "pass", 1: "violation", 3: "incomplete", 5: "not a pass", 130: "interrupted", 143: "interrupted",
-          129: "interrupted"}
 
 
 # --------------------------------------------------------------------------- text
@@ -88,7 +89,7 @@ def check_header(h: dict, scenarios) -> str:
     return (f"zsmc check: variant {h['variant']}, depth {h['depth']}{kernel}, scheduler {h['scheduler']}"
             f"{bound}, seed {h['seed']}\n"
             f"  scenarios: {', '.join(scenarios)}\n"
-            + (f"  and on PREEMPT_RT, at depth 1 (--quick leaves it out): the scenarios above\n"
+            + ("  and on PREEMPT_RT, at depth 1 (--quick leaves it out): the scenarios above\n"
                if h.get("rt_pass") else "")
             + (f"  review scenarios, at depth 1 (--quick leaves them out): "
                f"{', '.join(h['review'])}\n" if h.get("review") else "")
@@ -100,8 +101,12 @@ def scenario_text(run: ScenarioRun, quiet: bool = False, all_steps: bool = False
     holds, folded to lock and preemption steps unless ``all_steps``) and the commands.
     ``quiet``: the trace files only, one line each."""
     if quiet:
-        return "\n".join(f"trace: {rec.path}  [{rec.violation.property}] {rec.violation.message}"
-                         for rec in run.traces)
+        # A trace that could not be written says why (it said "trace: None"), and so does a
+        # checkpoint that could not be saved (-q said nothing: a resume would start over).
+        lines = [f"{'trace: ' + rec.path if rec.path is not None else rec.note}  "
+                 f"[{rec.violation.property}] {rec.violation.message}" for rec in run.traces]
+        lost = [n.strip() for n in (run.result.note or "").split("; ") if NOT_SAVED in n]
+        return "\n".join(lines + [f"note: {run.name}: {n}" for n in lost])
     r = run.result
     state = "complete" if r.complete else f"incomplete ({r.reason or 'no reason given'})"
     if r.complete and r.preemption_bound is not None and r.bound_cut:
@@ -312,9 +317,12 @@ def check_command(h: dict, scenario: str, params: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- json
-def check_json(h: dict, runs, code: int, unrun=()) -> str:
+def check_json(h: dict, runs, code: int, unrun=(), error=None) -> str:
+    """The report's document; ``error``: the line of an error that ended the check
+    (cli.early: then ``runs`` are the scenarios reported before it)."""
     doc = {"format": CHECK_FORMAT, "version": CHECK_VERSION, **h,
            "status": STATUS.get(code, "error"), "exit_code": code,
+           **({} if error is None else {"error": one_line(error)}),
            "violations": sum(len(r.result.violations) for r in runs),
            "never_ran": [{"function": fn, "runs_in": list(w) if w else None,
                           "lines": None if lines is None else [n for n, _ in lines]}

@@ -72,16 +72,31 @@ class CheckPlan:
     all_steps: bool = False
     show_coverage: bool = False
     note: str | None = None           # printed after the result line
+    started: float | None = None      # time.monotonic() when the check began: --time-limit counts from it
 
     @classmethod
-    def from_options(cls, *, depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound,
-                     properties, max_executions, time_limit, seed, output, out, no_minimize, quiet,
-                     all_steps, executions, pct_depth, jobs, dask, checkpoint, resume, show_coverage,
-                     max_steps, config=None, exitfirst=False, memory_model=None,
-                     review=None) -> CheckPlan:
-        """The plan of ``zsmc check`` with these options; UsageError names the first bad one."""
+    def from_options(cls, **options) -> CheckPlan:
+        """The plan of ``zsmc check`` with these options; UsageError names the first bad one.
+
+        ``--time-limit`` counts from here: loading the variant and building its
+        scenarios (model code, which may loop) spend the same budget as the search
+        (a variant that took the limit to load used to get it again for the search)."""
+        started = time.monotonic()
+        return _within(options.get("time_limit"), started, cls._from_options, started, options)
+
+    @classmethod
+    def _from_options(cls, started, options, *, phase) -> CheckPlan:
+        return cls._plan(started=started, phase=phase, **options)
+
+    @classmethod
+    def _plan(cls, *, depth, variant, mutation, scenarios, cpus, scheduler, preemption_bound,
+              properties, max_executions, time_limit, seed, output, out, no_minimize, quiet,
+              all_steps, executions, pct_depth, jobs, dask, checkpoint, resume, show_coverage,
+              max_steps, config=None, exitfirst=False, memory_model=None,
+              review=None, started=None, phase=None) -> CheckPlan:
         reg = load("model.registry")
-        label, variant_cls = _within(time_limit, resolve_variant, reg, variant, mutation)
+        label, variant_cls = resolve_variant(reg, variant, mutation)
+        phase[0] = "its scenarios were built"
         # A mutation shows on its kernel configuration unless told otherwise.
         config = config or (getattr(reg.MUTATIONS[mutation], "config", "default") if mutation else "default")
         if config != "default" and scheduler == "hypothesis":
@@ -147,6 +162,7 @@ class CheckPlan:
                     f"search does not take read-from choices yet)" + (f"\n{note}" if note else ""))
         if resume and search == "split":
             # The checkpoint itself, before anything is printed or explored.
+            phase[0] = "the checkpoint was read"
             from checker.parallel import check_resume
             check_resume(builds[0].build, resume, key=builds[0].params)
         usable = usable_cpus()
@@ -163,7 +179,7 @@ class CheckPlan:
                    pct_depth=pct_depth, jobs=jobs, dask=dask, checkpoint=checkpoint, resume=resume, cpus=cpus,
                    max_steps=max_steps, config=config, memory_model=memory_model, output=output, out=out, no_minimize=no_minimize,
                    exitfirst=exitfirst, review=tuple(extra), rt_pass=tuple(rt), quiet=quiet,
-                   all_steps=all_steps, show_coverage=show_coverage, note=note)
+                   all_steps=all_steps, show_coverage=show_coverage, note=note, started=started)
 
     @property
     def scenario_names(self) -> list:
@@ -209,18 +225,22 @@ def _has_interrupts(builds) -> bool:
         return False
 
 
-def _within(time_limit, fn, *args):
-    """``fn(*args)`` stopped by the time limit: a variant file that loops at import
-    kept zsmc from ever starting the check's own clock (``--time-limit 2`` ran on
-    until killed).  Incomplete, not verified, with where it was (exit 3)."""
+def _within(time_limit, started, fn, *args):
+    """``fn(*args, phase=[...])`` stopped by the time limit counted from ``started``
+    (time.monotonic): a variant file that loops at import (or a build that does) kept
+    zsmc from ever starting the check's own clock (``--time-limit 2`` ran on until
+    killed).  Incomplete, not verified, with where it was (exit 3); ``phase[0]``
+    says what was being done."""
     from checker.budget import Expired, Watchdog
-    dog = Watchdog(None if time_limit is None else time.perf_counter() + time_limit)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit - (time.monotonic() - started)
+    dog = Watchdog(deadline)
+    phase = ["the variant was loaded"]
     try:
-        return fn(*args)
+        return fn(*args, phase=phase)
     except Expired as exc:
         from checker.errors import LoadExpired
-        raise LoadExpired(f"incomplete, not verified: the time limit of {time_limit}s ran out while the "
-                          f"variant was loaded ({exc.where})") from None
+        raise LoadExpired(f"incomplete, not verified: the time limit of {time_limit:g}s ran out while "
+                          f"{phase[0]} ({exc.where})") from None
     finally:
         dog.cancel()
 

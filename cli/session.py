@@ -25,8 +25,9 @@ import time
 import click
 
 from checker.budget import clear_interrupt, signal_of, sigterm_interrupts
-from checker.errors import UsageError, ZsmcError
+from checker.errors import InternalError, UsageError, ZsmcError
 
+from . import early
 from . import format as fmt
 from .strategies import STRATEGIES, Budget
 
@@ -276,11 +277,24 @@ class Session:
         self.lockdep = None                # one lockdep graph per kernel, across the scenarios
 
     def run(self) -> int:
+        try:
+            return self._run()
+        except ZsmcError as exc:
+            # A model error in a step, a trace that cannot be replayed ...: with --format json
+            # the document still comes, with the scenarios reported before it (cli.early).
+            if not self.text and not early.WRITTEN[0]:
+                code = getattr(exc, "exit_code", 4 if isinstance(exc, InternalError) else 2)
+                early.WRITTEN[0] = True
+                with contextlib.suppress(OSError, ValueError):
+                    click.echo(fmt.check_json(self.header, self.runs, code, error=str(exc)), file=self.out)
+            raise
+
+    def _run(self) -> int:
         plan = self.plan
         if self.text and not plan.quiet:
             click.echo(fmt.check_header(self.header, [n for n in plan.scenario_names
                                                       if n not in plan.review]), file=self.out)
-        self.budget = Budget.start(plan.time_limit, plan.max_executions)
+        self.budget = Budget.start(plan.time_limit, plan.max_executions, getattr(plan, "started", None))
         strategy = STRATEGIES[plan.search](plan)
         results = {}
         with sigterm_interrupts():
@@ -391,6 +405,7 @@ class Session:
             notes = [n for n in (plan.note, self.stop_note) if n]
             if notes:
                 self.header["note"] = "\n".join(notes)
+            early.WRITTEN[0] = True
             click.echo(fmt.check_json(self.header, self.runs, code, unrun), file=self.out)
         return code
 

@@ -59,8 +59,11 @@ class Budget:
     max_executions: int | None
 
     @classmethod
-    def start(cls, time_limit, max_executions) -> Budget:
-        deadline = None if time_limit is None else time.monotonic() + time_limit
+    def start(cls, time_limit, max_executions, started=None) -> Budget:
+        """``started``: when the check began (time.monotonic; default now): the limit is
+        one budget from there, the variant's loading included."""
+        start = time.monotonic() if started is None else started
+        deadline = None if time_limit is None else start + time_limit
         return cls(time_limit, deadline, max_executions)
 
     def left(self) -> float | None:

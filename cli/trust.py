@@ -59,6 +59,12 @@ def trace_for_run(file, variant, trust):
         found = vf.locate(recorded, file)
         cls = reg.load_variant(found)
         params["variant"] = reg.describe_variant(cls)[0]
+    elif not reg.known_variant(spec) and not (isinstance(spec, str) and ":" in spec):
+        # Neither built in nor code (FILE:CLASS, module:Class): a version this zsmc does not
+        # have (renamed, or a newer zsmc's).  Naming it with --variant could not help.
+        raise UsageError(f"{file} runs the variant {spec}, which this zsmc does not have (built-in "
+                         f"versions: {', '.join(sorted(reg.VERSIONS))}); replay it with the zsmc "
+                         f"that recorded it, or on a version with --variant NAME")
     elif not reg.known_variant(spec):
         hint = f"{recorded['path']}:{recorded['class']}" if isinstance(recorded, dict) and \
             isinstance(recorded.get("path"), str) else spec

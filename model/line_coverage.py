@@ -71,7 +71,16 @@ def _blocks(stmt):
         if getattr(stmt, field, None):
             yield stmt, field
     for holder in (getattr(stmt, "handlers", None) or []) + (getattr(stmt, "cases", None) or []):
-        yield holder, "body"
+        if not _on_close_only(holder):
+            yield holder, "body"
+
+
+def _on_close_only(handler) -> bool:
+    """An ``except GeneratorExit:`` block: it runs only when zsmc closes a task of an
+    execution it abandoned, which is part of no execution (cli.app notes a yield
+    there), so it can never be asked to run."""
+    t = getattr(handler, "type", None)
+    return isinstance(t, ast.Name) and t.id == "GeneratorExit"
 
 
 _TERMINATORS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
@@ -80,8 +89,8 @@ _TERMINATORS = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 def _statements(fn_node) -> list:
     """Every statement of the function's body that can run, nested blocks
     included, in source order: not a docstring or other bare constant, not the
-    dead branch of ``if False:`` (``if False: yield`` makes a generator), not a
-    statement after a ``return``, ``raise``, ``break`` or ``continue`` of its
+    dead branch of ``if False:`` (``if False: yield`` makes a generator), not an
+    ``except GeneratorExit:`` block (:func:`_on_close_only`), not a statement after a ``return``, ``raise``, ``break`` or ``continue`` of its
     block (``return`` then ``yield`` is the other way to make one)."""
     out = []
 

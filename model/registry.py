@@ -133,9 +133,14 @@ def _check_variant(cls, spec: str) -> None:
                          f"zsmalloc version ({_known_versions()}); write class X(model.Upstream): ...")
     base = base_version(cls)
     for attr in _kernel_functions(base):
-        if not inspect.isgeneratorfunction(inspect.getattr_static(cls, attr)):
+        fn = inspect.getattr_static(cls, attr)
+        if not inspect.isgeneratorfunction(fn):
             raise UsageError(f"variant {spec!r}: {attr} must be a generator like the kernel function "
                              f"it replaces (yield the actions, yield from self.<fn>(...))")
+        takes = _takes_the_calls_of(fn, inspect.getattr_static(base, attr))
+        if takes:
+            raise UsageError(f"variant {spec!r}: {attr}{takes[0]} does not take the arguments of the "
+                             f"kernel function it replaces, {attr}{takes[1]}; give it those parameters")
     known = {a for klass in base.__mro__ for a in vars(klass)}
     called = _names_used(cls, base)
     for klass in cls.__mro__:
@@ -173,6 +178,33 @@ def _names_used(cls: type, base: type) -> set:
 def base_version(cls: type) -> type:
     """The built-in version ``cls`` derives from (the most derived one)."""
     return next(v for v in cls.__mro__ if v in VERSIONS.values())
+
+
+def _takes_the_calls_of(fn, base_fn):
+    """None if ``fn`` accepts every call the model makes of ``base_fn`` (its required
+    parameters, positional or keyword-only; what has a default may be left out, as
+    callers need not pass it); else ``(fn's signature, base_fn's)``.  A variant whose
+    ``zs_free(self)`` lost ``handle`` was a TypeError in the first step that called it,
+    after the report had begun; parameter names may differ (the model passes
+    positional ones by position)."""
+    if fn is base_fn:
+        return None
+    try:
+        mine, theirs = inspect.signature(fn), inspect.signature(base_fn)
+    except (TypeError, ValueError):
+        return None
+    P = inspect.Parameter
+    params = list(theirs.parameters.values())
+    if any(p.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD) for p in params):
+        return None
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)
+                  and p.default is P.empty]
+    keywords = {p.name: None for p in params if p.kind == P.KEYWORD_ONLY and p.default is P.empty}
+    try:
+        mine.bind(*[None] * len(positional), **keywords)
+    except TypeError:
+        return str(mine), str(theirs)
+    return None
 
 
 def _kernel_functions(version: type) -> list:

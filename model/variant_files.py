@@ -54,9 +54,18 @@ def sha256(path: str) -> str:
 
 def load_file(path: str):
     """Import ``path`` as a module (its directory importable); returns the module."""
+    if os.path.isdir(path):
+        raise UsageError(f"variant file {path} is a directory: name the .py file")
     if not os.path.isfile(path):
         raise UsageError(f"variant file {path} not found")
     full = os.path.realpath(path)
+    try:
+        full.encode("utf-8")
+    except UnicodeEncodeError:
+        # A trace records the file's path in JSON, which holds text only: the trace of a
+        # violation could not be written (a zsmc bug, exit 4, after the whole search).
+        raise UsageError(f"variant file {os.fsdecode(path)!a}: its path is not UTF-8 text, which "
+                         f"a trace cannot record; rename the file (or its folder)") from None
     folder = os.path.dirname(full)
     modname = "zsmc_variant_" + hashlib.sha1(full.encode()).hexdigest()[:12]
     old = sys.modules.get(modname)

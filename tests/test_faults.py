@@ -60,7 +60,7 @@ BAD_CHECK = [
     (["--variant", ""], ["a variant is a version name"]),
     (["--variant", "nope"], ["unknown variant 'nope'"]),
     (["--variant", "missing.py:X"], ["missing.py", "not found"]),
-    (["--variant", "{dir}:X"], ["not found"]),
+    (["--variant", "{dir}:X"], ["is a directory"]),
     (["--variant", "{file}:Absent"], ["has no class 'Absent'"]),
     (["--variant", "{syntax}:X"], ["cannot load variant file", "SyntaxError"]),
     (["--variant", "{raises}:X"], ["cannot load variant file", "RuntimeError", "at import"]),
@@ -213,7 +213,7 @@ def test_a_trace_whose_program_does_not_load_is_one_line_exit_2(cmd, name, chang
 
 
 @pytest.mark.parametrize("content,words", [
-    (b"", "not valid JSON"), (b"{not json", "not valid JSON"), (b"\xff\xfe\x00junk", "not UTF-8"),
+    (b"", "it is empty"), (b"{not json", "not valid JSON"), (b"\xff\xfe\x00junk", "not UTF-8"),
     (b"[1, 2]", "not a zsmc trace"), (b'"zsmc"', "not a zsmc trace"), (b"[" * 100000, "not valid JSON"),
 ])
 @pytest.mark.parametrize("cmd", ["replay", "show", "minimize"])
