@@ -358,15 +358,16 @@ def test_the_state_machine_search_stops_at_its_budgets():
 
 def test_the_state_machine_reports_a_failure_whose_shrinking_the_time_limit_cut(tmp_path):
     """free-without-page-locks on ``large`` is found in a few examples and shrunk for seconds:
-    a limit of half a second cuts the shrinking, and the failure seen last is reported."""
+    a limit of a second cuts the shrinking (about 2 s idle, 7 s at load 6), and the failure
+    seen last is reported (half a second did not always reach the first one under load)."""
     from checker.trace import make_trace, replay
     from model.registry import variant_for
     from model.stateful_program import LOADER
     from model.stateful_search import search
     cls = variant_for("upstream", "free-without-page-locks")
-    result, params, v = search(cls, "large", database=False, time_limit=0.5)
+    result, params, v = search(cls, "large", database=False, time_limit=1.0)
     assert v is not None and v.property == "bug" and result.violations == [v]
-    assert "cut short by the time limit" in result.reason and result.elapsed < 3
+    assert "cut short by the time limit" in result.reason and result.elapsed < 4
     assert replay(make_trace(v, {"loader": LOADER, "params": params})).reproduced
 
 
