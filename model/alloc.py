@@ -80,8 +80,7 @@ class Allocation:
         yield from self.obj_malloc(zspage, handle)
         newfg = self.get_fullness_group(cls, zspage)
         yield from self.insert_zspage(cls, zspage, newfg)
-        yield self.pool.obj.access(write=True, marked=True)     # atomic_long_add
-        self.pool.pages_allocated += cls.pages_per_zspage
+        self.pool.pages_allocated += cls.pages_per_zspage        # atomic_long_add
         yield from self.class_stat_add(cls, ZS_OBJS_ALLOCATED, cls.objs_per_zspage)
         cls.ghost_zspages.append(zspage)
         yield from self.class_stat_add(cls, ZS_OBJS_INUSE, 1)

@@ -101,8 +101,7 @@ class Freeing:
         yield from self.class_stat_sub(cls, ZS_OBJS_ALLOCATED, cls.objs_per_zspage)
         if zspage in cls.ghost_zspages:
             cls.ghost_zspages.remove(zspage)
-        yield self.pool.obj.access(write=True, marked=True)     # atomic_long_sub
-        self.pool.pages_allocated -= cls.pages_per_zspage
+        self.pool.pages_allocated -= cls.pages_per_zspage        # atomic_long_sub
 
     def cache_free_zspage(self, zspage):
         """``cache_free_zspage``: free the zspage struct (the slab poisons it: magic is gone).

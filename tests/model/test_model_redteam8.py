@@ -15,11 +15,15 @@ table.  What the round exposed, each with its mechanism:
   fix (the migration core wrote the flag undeclared, as a plain field), and its isolated branch
   never ran.  PG_isolated is now atomic= in its own descriptor part, set and cleared by declared
   steps (Migration.folio_set_isolated / folio_clear_isolated).
-* compact_trace_total_pages (correct): a read of pool->pages_allocated (atomic_long_read) made
-  every check of it "incomplete, not verified": zs_malloc's atomic_long_add and
-  __free_zspage's atomic_long_sub were undeclared.  They are declared steps now.
-  The class: every write the model makes of an atomic field is declared, so that a patch's
-  marked read of it is ordered by the search (test_a_reader_of_every_atomic_field_is_verified).
+* compact_trace_total_pages (correct): a read of pool->pages_allocated (atomic_long_read) makes
+  the check "incomplete, not verified": zs_malloc's atomic_long_add and __free_zspage's
+  atomic_long_sub are undeclared.  Left: declaring them as writes of the pool made the variants
+  that copy those functions (their own adds undeclared) incomplete in two-classes instead; the
+  fix needs a declared access that commutes with additions (an Obj.access of kind ADDS), an
+  engine change.  test_a_reader_of_pages_allocated_is_not_verified_yet records the honest
+  answer (incomplete, never a pass).
+The class: every write the model makes of an atomic page flag is declared, so that a patch's
+marked read of it is ordered by the search (test_a_reader_of_every_atomic_page_flag_is_verified).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import pytest
 from checker import Task, explore
 from model import Upstream
 from model.registry import VERSIONS, make_build
+from model.scenarios import SCENARIOS
 from model.variant_files import load_file
 from properties import NAMES
 
@@ -74,8 +79,6 @@ NOT_BUGS = {
     "v5_map_sleep_after_read_lock": (("read-migrate", ("default", "rt"), None),),
     "v5_read_lock_relaxed_spin": (("read-compact", ("default",), "ra"), ("write-migrate", ("default",), "ra")),
     "free_zspage_skip_isolated": (("free-migrate", ("default", "rt"), None), ("migrate-single", ("default",), None)),
-    "compact_trace_total_pages": (("read-compact", ("default",), None), ("compact-worker", ("default",), None),
-                                  ("compact-compact", ("default",), None)),
     # bugs on PREEMPT_RT or under a weak memory model only: nothing wrong elsewhere
     "obj_write_preempt_across_unlock": (("up-clients", ("default",), None),),
     "v5_write_unlock_relaxed": (("free-deferred", ("default",), None),),
@@ -85,7 +88,7 @@ NOT_BUGS = {
 
 def test_every_variant_file_is_classified():
     names = {p.stem for p in HERE.glob("*.py")}
-    assert names == set(FOUND) | set(NOT_BUGS)
+    assert names == set(FOUND) | set(NOT_BUGS) | {"compact_trace_total_pages"}
 
 
 @functools.cache
@@ -130,7 +133,7 @@ def test_redteam8_bug_is_found_on_its_own_property(name):
 def test_redteam8_non_bug_passes(name):
     for scenario, configs, mm in NOT_BUGS[name]:
         for config in configs:
-            for cpus in (1, 2):
+            for cpus in range(SCENARIOS[scenario].min_cpus, 3):
                 r = _explore(_variant(name), scenario, cpus, config, mm)
                 assert r.complete and not r.violations, (scenario, cpus, config, mm,
                                                          [v.message for v in r.violations], r.reason)
@@ -151,31 +154,28 @@ def test_the_atomic_fields_are_the_kernels_atomics():
     assert _atomic_fields(Pool) == ["pages_allocated"]
 
 
-def _probe(pool, pages):
-    """A task reading every atomic field of the pool and of ``pages``, each a declared marked
-    read (atomic_long_read, test_bit) a step of its own, as a patch's reader is."""
-    from model.pool import Page, Pool
-    yield pool.obj.access(marked=True)
-    for f in _atomic_fields(Pool):
-        getattr(pool, f)
+def _probe(pages):
+    """A task reading every atomic field of ``pages``, each a declared marked read (test_bit)
+    a step of its own, as a patch's reader is."""
+    from model.pool import Page
     for p in pages:
         yield p.desc.access(marked=True)
         for f in _atomic_fields(Page):
             getattr(p, f)
 
 
-# scenarios whose tasks write each atomic field: migration sets and clears PG_isolated and
-# the movable bit (free-migrate, malloc-migrate), zs_malloc and __free_zspage add to and
-# subtract from pages_allocated (malloc-free, free-migrate, compact-worker)
-PROBED = ("free-migrate", "malloc-migrate", "malloc-free", "compact-worker")
+# scenarios whose tasks write each atomic page flag: migration sets and clears PG_isolated
+# and the movable bit, zs_malloc sets it on new pages, __free_zspage clears it
+PROBED = ("free-migrate", "malloc-migrate", "migrate-single")
 
 
 @pytest.mark.parametrize("version", sorted(VERSIONS))
 @pytest.mark.parametrize("scenario", PROBED)
-def test_a_reader_of_every_atomic_field_is_verified(version, scenario):
-    # Every write the model makes of an atomic field is a declared step, so a task reading the
-    # field (declared, marked) is ordered against it by the search: complete, no race.  An
-    # undeclared write makes this incomplete ("atomic-order"); a plain one, a data race.
+def test_a_reader_of_every_atomic_page_flag_is_verified(version, scenario):
+    # Every write the model makes of an atomic page flag is a declared step, so a task reading
+    # the flag (declared, marked) is ordered against it by the search: complete, no race.  An
+    # undeclared write makes this incomplete ("atomic-order"); a plain field, a data race (on
+    # main, PG_isolated).
     build, _ = make_build(VERSIONS[version], scenario, 1, 2)
 
     def with_probe():
@@ -184,7 +184,7 @@ def test_a_reader_of_every_atomic_field_is_verified(version, scenario):
         pages = [p for cls in pool.size_class for z in cls.ghost_zspages for p in z.pages()]
         if pool.zone is not None:
             pages += list(pool.zone.free)
-        probe = Task(functools.partial(_probe, pool, pages), "probe", 1, "probe")
+        probe = Task(functools.partial(_probe, pages), "probe", 1, "probe")
         return dataclasses.replace(program, tasks=list(program.tasks) + [probe])
 
     r = explore(with_probe)
@@ -217,3 +217,9 @@ def test_a_decision_on_pg_isolated_is_explored_both_ways():
     # __free_zspage sees the page locked (by the migration core) and the unlock is not ours
     assert any("zpdesc_is_locked" in v.message or "not locked by this task" in v.message
                for v in r.violations), [v.message for v in r.violations]
+
+
+def test_a_reader_of_pages_allocated_is_not_verified_yet():
+    # Left (see the module's docstring): the honest answer, incomplete, naming the field.
+    r = _explore(_variant("compact_trace_total_pages"), "read-compact", 2, "default")
+    assert not r.violations and not r.complete and "Pool.pages_allocated" in r.reason, r.reason
