@@ -97,8 +97,9 @@ class Handle:
         return self.key
 
 
-@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"), atomic=("movable",),
-               owners={"mem": "obj", "zspage": "chain", "next": "chain", "first": "chain"})
+@shared_struct(owner="desc", const=("name", "lock", "obj", "ref"), atomic=("movable", "isolated"),
+               owners={"mem": "obj", "zspage": "chain", "next": "chain", "first": "chain",
+                       "isolated": "flags"})
 @dataclass(slots=True, eq=False)
 class Page:
     """A physical page and its descriptor (``struct zpdesc`` over ``struct page``).
@@ -128,13 +129,14 @@ class Page:
     desc: Obj
     ref: Var
     chain: Obj
+    flags: Obj
     zspage: object = None         # zpdesc->zspage; None once reset
     next: object = None           # zpdesc->next, the chain link
     first: bool = False           # is_first_zpdesc
     first_objs: tuple = ()        # stands for first_obj_offset
     movable: bool = False         # __zpdesc_set_movable / __ClearPageMovable
     zsmalloc: bool = False        # the page type (__zpdesc_set_zsmalloc)
-    isolated: bool = False        # PG_isolated, owned by the migration core
+    isolated: bool = False        # PG_isolated, owned by the migration core (atomic bitops)
     mem: SharedDict = field(default_factory=SharedDict)
 
     def __repr__(self) -> str:
@@ -361,9 +363,10 @@ def new_page(name: str, ref: int = 1) -> Page:
     # The part has the descriptor's name: a step declaring it reads as the kernel's
     # line does (zpdesc->next), and a trace saved before the split replays.
     chain = Obj(name + ".zpdesc", permanent=True)
+    flags = Obj(name + ".zpdesc", permanent=True)
     return Page(name, PageLock(name + ".lock", "page lock", owner=frame), frame,
-                Obj(name + ".zpdesc", permanent=True, parts=(chain,)),
-                Var(name + ".ref", ref, counter=True, keeps=frame), chain)
+                Obj(name + ".zpdesc", permanent=True, parts=(chain, flags)),
+                Var(name + ".ref", ref, counter=True, keeps=frame), chain, flags)
 
 
 def new_handle(key: str) -> Handle:
