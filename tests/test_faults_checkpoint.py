@@ -477,3 +477,32 @@ def test_a_checkpoint_of_version_2_is_refused_by_name(clean_checkpoint, tmp_path
     res = F.run("check", *FAST, "--resume", ck, "--out", tmp_path / "out")
     assert res.exit_code == 2
     F.one_line(res.stderr, "checkpoint version 2", "reads version 3")
+
+
+@pytest.mark.parametrize("spent", [True, False])
+def test_a_flaky_replay_is_the_budget_s_doing_once_it_is_spent(spent, monkeypatch):
+    """Hypothesis's Flaky (the same draws ran differently) after the budget was spent is the
+    budget cutting an example short (seen once in CI: shrinking under a one-second limit on a
+    loaded machine), reported as the limit; before it, a variant that keeps state."""
+    from hypothesis.errors import Flaky
+
+    from checker import UsageError
+    from model.registry import VERSIONS
+    from model import stateful_search as ss
+
+    real = ss.Budget.check
+
+    def check(self, machine, starting):
+        if machine.examples >= 2:
+            if spent:
+                self.why = "time"
+            raise Flaky("replayed differently")
+        return real(self, machine, starting)
+
+    monkeypatch.setattr(ss.Budget, "check", check)
+    if spent:
+        result, _, v = ss.search(VERSIONS["legacy"], "read-compact", database=False, time_limit=60)
+        assert v is None and not result.complete and result.reason.startswith("time limit of 60s reached")
+    else:
+        with pytest.raises(UsageError, match="does the variant keep state between executions"):
+            ss.search(VERSIONS["legacy"], "read-compact", database=False, time_limit=60)
