@@ -487,8 +487,8 @@ def test_a_flaky_replay_is_the_budget_s_doing_once_it_is_spent(spent, monkeypatc
     from hypothesis.errors import Flaky
 
     from checker import UsageError
-    from model.registry import VERSIONS
     from model import stateful_search as ss
+    from model.registry import VERSIONS
 
     real = ss.Budget.check
 
