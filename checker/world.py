@@ -49,6 +49,7 @@ from __future__ import annotations
 from . import actions as A
 from . import config, memory_model, objects
 from .budget import code_location
+from .coverage import _BUILT
 from .errors import InternalError, ModelError, ZsmcError
 from .memory import _tls, set_recorder
 from . import retryloop, spinloop
@@ -189,7 +190,8 @@ class World:
                 chains.append(chain)
         if not chains:
             return
-        from .coverage import _BUILT
+        # (No import here: a World still alive when the interpreter exits is collected
+        # after the import system is gone, "ImportError: sys.meta_path is None".)
         rec, built = _tls.rec, set(_BUILT)
         _tls.rec = None
         where = None

@@ -46,13 +46,13 @@ FOUND = {
     "lock-zspage-caches-first-page": (4, 34),
     "lock-zspage-resumes-from-failed-page": (2, 72),
     "lock-zspage-sleeps-under-read-lock": (0, 27),
-    "lock-zspage-unlocked-walk": (0, 20),
+    "lock-zspage-unlocked-walk": (4, 34),
     "map-area-without-local-lock": (21, 56),
     "migrate-rewrites-before-trylock": (0, 86),
     "preemptible-writer": (0, 7),
     "read-end-unlock-first": (5, 20),
     "sleeping-class-lock": (0, 2),
-    "write-second-half-after-unlock": (1, 38),
+    "write-second-half-after-unlock": (10, 46),
 }
 
 # Expressible mutations the machine has not found on ``large`` within the measured budget

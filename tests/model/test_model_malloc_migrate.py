@@ -128,12 +128,12 @@ def test_the_unlocked_test_is_a_declared_read_not_a_data_race():
 def test_the_redteam_variant_is_found_by_dfs_and_dpor_on_the_small_program():
     cls = variant("redteam/malloc_movable_after_unlock.py")
     build = scanner_against_malloc(cls, 1, True)
-    # dfs within two preemptions (81 executions; dpor's four have at most two): dfs
+    # dfs within two preemptions (90 executions; dpor's four have at most two): dfs
     # in its own order reaches it after 26,083 executions, minutes on a loaded machine.  That
     # the two searches reach the same outcomes on this program is the test above's.
     dfs = explore(build, scheduler="dfs", properties=PROPS, preemption_bound=2)
     dpor = explore(build, scheduler="dpor", properties=PROPS)
-    assert dpor.max_preemptions <= 2 and dfs.executions == 81
+    assert dpor.max_preemptions <= 2 and dfs.executions == 90
     for r in (dfs, dpor):
         assert {v.property for v in r.violations} == {"pool-consistency"}
         assert any("frame1" in v.message and "not movable" in v.message for v in r.violations)
