@@ -107,16 +107,20 @@ def scanner_against_malloc(cls, cpus, migrate):
     return build
 
 
-@pytest.mark.parametrize("cpus,migrate", [(1, True), (2, False)])
+# dfs is the oracle on one CPU (61 executions); on two it is 92,293 executions since red team
+# round 8's PG_isolated steps (two minutes, a tenth of the suite: no preemption bound cuts it,
+# as the tasks run in parallel), so there dpor's outcomes are held to the three the test can see.
+@pytest.mark.parametrize("cpus,migrate", [(1, True), (1, False), (2, True), (2, False)])
 def test_dpor_explores_the_unlocked_test_both_ways_as_dfs_does(cpus, migrate):
     build = scanner_against_malloc(Upstream, cpus, migrate)
-    dfs = explore(build, scheduler="dfs", properties=PROPS)
     dpor = explore(build, scheduler="dpor", properties=PROPS)
-    assert dfs.complete and dpor.complete and not dfs.violations and not dpor.violations
-    assert dpor.outcomes == dfs.outcomes
+    assert dpor.complete and not dpor.violations and dpor.redundant == 0
     # The frame still free (no test), not yet movable, movable.
     assert {o[0] for o in dpor.outcomes} == {(), (False,), (True,)}
-    assert dpor.executions < dfs.executions and dpor.redundant == 0
+    if cpus == 1:
+        dfs = explore(build, scheduler="dfs", properties=PROPS)
+        assert dfs.complete and not dfs.violations
+        assert dpor.outcomes == dfs.outcomes and dpor.executions < dfs.executions
 
 
 def test_the_unlocked_test_is_a_declared_read_not_a_data_race():
