@@ -36,11 +36,6 @@ from .memory import _tls
 def covered(name: str) -> None:
     """Record that ``name`` ran in the current execution; outside task code (a
     program's build), in the execution about to start (:func:`take_built`)."""
-    if sys.exc_info()[0] is GeneratorExit:
-        # A task of an abandoned execution being closed (a variant's ``finally`` or
-        # ``except GeneratorExit``), whenever the collector gets to it, even while
-        # the next program is built: part of no execution, so nothing ran.
-        return
     rec = _tls.rec
     if rec is not None:
         rec.coverage.add(name)
